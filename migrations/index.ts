@@ -1,0 +1,13 @@
+import { type QueueTableNames } from '../src/sql/queue-table.js';
+import { createQueueTable } from './1795556400000-create-queue-table.js';
+import { type QueueMigrationClass } from './queue-migration-class.js';
+
+export { type QueueMigrationClass } from './queue-migration-class.js';
+
+/**
+ * The queue table's migrations, oldest first, bound to one schema and table. Used both by the
+ * module at boot (`migrationsRun`) and by the TypeORM CLI through `ormconfig.ts`.
+ */
+export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
+  return [createQueueTable(names)];
+}

@@ -1,0 +1,31 @@
+/**
+ * The DataSource the TypeORM CLI uses to manage the queue table by hand:
+ *
+ *   DATABASE_URL=postgres://… npx typeorm migration:run -d ormconfig.ts
+ *
+ * `QUEUE_SCHEMA` and `QUEUE_TABLE` select the table (defaults `public`, `messages`), matching the
+ * module's `schema`/`table` options. The module applies the same migrations at boot unless
+ * `migrationsRun: false`; both record them in `<table>_migrations`.
+ */
+import 'reflect-metadata';
+import { DataSource } from 'typeorm';
+import { queueMigrations } from './migrations/index.js';
+import { ownedDataSourceOptions } from './src/config/data-source-options.js';
+import { resolveQueueConfig } from './src/config/resolve-queue-config.js';
+
+const config = resolveQueueConfig({
+  poolMinSize: 0,
+  poolMaxSize: 1,
+  ...(process.env.QUEUE_SCHEMA ? { schema: process.env.QUEUE_SCHEMA } : {}),
+  ...(process.env.QUEUE_TABLE ? { table: process.env.QUEUE_TABLE } : {}),
+});
+if (config.connection.kind !== 'owned') throw new Error('unreachable: no dataSource option given');
+
+export default new DataSource({
+  ...ownedDataSourceOptions(config, config.connection, (error) => {
+    console.warn(`Idle database connection lost: ${error.message}`);
+  }),
+  schema: config.names.schema,
+  migrations: queueMigrations(config.names),
+  migrationsTableName: config.names.migrationsTable,
+});

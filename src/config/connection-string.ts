@@ -1,0 +1,133 @@
+import { accessSync, constants } from 'node:fs';
+import { type ConnectionOptions } from 'node:tls';
+import { parse } from 'pg-connection-string';
+import { QueueOptionsError } from '../errors/queue-options.error.js';
+
+const OPTION = 'connectionString';
+const SCHEME = /^postgres(?:ql)?:\/\//i;
+const POOL_HINTS = ['min_size', 'max_size'] as const;
+const SSL_FILES = ['sslcert', 'sslkey', 'sslrootcert'] as const;
+
+/** What node-postgres needs to open a connection, as read from a URL. */
+export interface PgConnectionConfig {
+  readonly host?: string;
+  readonly port?: number;
+  readonly user?: string;
+  readonly password?: string;
+  readonly database?: string;
+  readonly ssl?: boolean | ConnectionOptions;
+  /** Other query parameters node-postgres understands (`application_name`, `options`, …). */
+  readonly [parameter: string]: unknown;
+}
+
+export interface ParsedConnectionString {
+  readonly config: PgConnectionConfig;
+  /** `min_size` from the URL, if given. */
+  readonly poolMinSize?: number;
+  /** `max_size` from the URL, if given. */
+  readonly poolMaxSize?: number;
+  /** The URL with its password replaced by `***`, for log lines. */
+  readonly redacted: string;
+}
+
+/**
+ * Parses a connection string the way the seed documents it, never echoing it back in an error
+ * (it may hold a password).
+ *
+ * `sslmode` keeps its libpq meaning, as in the seed's asyncpg world: `require` encrypts without
+ * verifying the certificate (with `sslrootcert` it verifies the chain, like `verify-ca`),
+ * `verify-full` also checks the host name, `disable` turns TLS off. node-postgres cannot fall
+ * back to plaintext, so `prefer` and `allow` encrypt without verification, like `require`.
+ */
+export function parseConnectionString(raw: string): ParsedConnectionString {
+  if (!SCHEME.test(raw)) {
+    throw new QueueOptionsError(OPTION, 'must be a postgres:// or postgresql:// URL');
+  }
+  const authority = raw.slice(raw.indexOf('//') + 2).split(/[/?#]/, 1)[0] ?? '';
+  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
+  if (hosts.includes(',')) {
+    throw new QueueOptionsError(
+      OPTION,
+      'multi-host URLs (host1:5432,host2:5432/db?target_session_attrs=…) are not supported: node-postgres connects to one host only; point the URL at a single host or a proxy that follows the primary',
+    );
+  }
+
+  const queryStart = raw.indexOf('?');
+  const base = queryStart === -1 ? raw : raw.slice(0, queryStart);
+  const params = new URLSearchParams(queryStart === -1 ? '' : raw.slice(queryStart + 1));
+  const hints: Partial<Record<(typeof POOL_HINTS)[number], number>> = {};
+  for (const hint of POOL_HINTS) {
+    const value = params.get(hint);
+    if (value === null) continue;
+    if (!/^\d+$/.test(value) || Number(value) < (hint === 'min_size' ? 0 : 1)) {
+      throw new QueueOptionsError(
+        OPTION,
+        `query parameter ${hint} must be a ${hint === 'min_size' ? 'non-negative' : 'positive'} whole number`,
+      );
+    }
+    hints[hint] = Number(value);
+    params.delete(hint);
+  }
+  // We always ask for libpq semantics; a second request in the URL would make pg refuse it.
+  params.delete('uselibpqcompat');
+  for (const file of SSL_FILES) {
+    const path = params.get(file);
+    if (path === null) continue;
+    try {
+      accessSync(path, constants.R_OK);
+    } catch {
+      throw new QueueOptionsError(OPTION, `${file} file ${path} does not exist or is not readable`);
+    }
+  }
+  if (params.get('sslmode') === 'allow') params.set('sslmode', 'prefer');
+
+  const query = params.toString();
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(query ? `${base}?${query}` : base, { useLibpqCompat: true });
+  } catch (error) {
+    throw new QueueOptionsError(OPTION, `is not a valid connection URL${describeParseFailure(error)}`);
+  }
+
+  const { port, sslmode: _sslmode, ...rest } = parsed as Record<string, unknown>;
+  const config: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) {
+    if (value !== undefined && value !== null && value !== '' && !SSL_FILES.includes(key as never)) {
+      config[key] = value;
+    }
+  }
+  if (typeof port === 'string' && port !== '') {
+    const portNumber = Number(port);
+    if (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) {
+      throw new QueueOptionsError(OPTION, 'port must be a whole number from 1 to 65535');
+    }
+    config.port = portNumber;
+  }
+
+  return {
+    config,
+    ...(hints.min_size === undefined ? {} : { poolMinSize: hints.min_size }),
+    ...(hints.max_size === undefined ? {} : { poolMaxSize: hints.max_size }),
+    redacted: redactConnectionString(raw, typeof parsed.password === 'string' ? parsed.password : undefined),
+  };
+}
+
+function describeParseFailure(error: unknown): string {
+  // pg-connection-string's own messages never contain the input; the URL parser's may.
+  if (error instanceof Error && /sslmode|sslrootcert|verify-ca/i.test(error.message)) {
+    return `: ${error.message}`;
+  }
+  return '';
+}
+
+/** Replaces the password of a connection URL (and any `password=` parameter) with `***`. */
+export function redactConnectionString(raw: string, password?: string): string {
+  let redacted = raw;
+  if (password !== undefined && password.length > 0) {
+    redacted = redacted.split(password).join('***');
+    redacted = redacted.split(encodeURIComponent(password)).join('***');
+  }
+  // Greedy up to the last '@' of the authority: the password may itself contain an '@'.
+  redacted = redacted.replace(/^([a-z]+:\/\/[^:/?#@]*:)[^/?#]*@/i, '$1***@');
+  return redacted.replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
+}

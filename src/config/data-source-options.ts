@@ -1,0 +1,27 @@
+import { type PostgresDataSourceOptions } from 'typeorm/driver/postgres/PostgresDataSourceOptions.js';
+import { type OwnedConnection, type QueueConfig } from './queue-config.js';
+
+/**
+ * TypeORM options for a connection the module owns. Everything goes through `extra`, which
+ * TypeORM hands to `pg.Pool` as is: the URL was parsed already (with libpq `sslmode` semantics),
+ * and TypeORM's own URL parsing would drop those parameters.
+ */
+export function ownedDataSourceOptions(
+  config: QueueConfig,
+  connection: OwnedConnection,
+  onIdleConnectionError: (error: Error) => void,
+): PostgresDataSourceOptions {
+  return {
+    type: 'postgres',
+    extra: {
+      ...connection.config,
+      application_name: config.applicationName,
+      min: connection.poolMinSize,
+      max: connection.poolMaxSize,
+      connectionTimeoutMillis: config.connectionTimeoutMs,
+    },
+    // An idle connection died (server restart, network cut): pg-pool drops it and opens a new
+    // one on demand. Without a handler the pool's 'error' event would crash the process.
+    poolErrorHandler: onIdleConnectionError,
+  };
+}

@@ -1,0 +1,37 @@
+import { type DataSource } from 'typeorm';
+import { type QueueTableNames } from '../sql/queue-table.js';
+import { type PgConnectionConfig } from './connection-string.js';
+
+/** A connection the module opens and closes itself. */
+export interface OwnedConnection {
+  readonly kind: 'owned';
+  readonly config: PgConnectionConfig;
+  /** The URL without its password, for log lines. */
+  readonly redacted: string;
+  readonly poolMinSize: number;
+  readonly poolMaxSize: number;
+}
+
+/** A `DataSource` the application owns; the module borrows its pool. */
+export interface SharedConnection {
+  readonly kind: 'shared';
+  readonly dataSource: DataSource;
+}
+
+/** The validated, defaulted, frozen form of the module options. Never mutated after boot. */
+export interface QueueConfig {
+  readonly connection: OwnedConnection | SharedConnection;
+  readonly connectionTimeoutMs: number;
+  readonly applicationName: string;
+  readonly names: QueueTableNames;
+  readonly migrationsRun: boolean;
+  readonly maxBodyBytes: number;
+}
+
+export const DEFAULT_POOL_MIN_SIZE = 10;
+export const DEFAULT_POOL_MAX_SIZE = 20;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_SCHEMA = 'public';
+export const DEFAULT_TABLE = 'messages';
+export const DEFAULT_APPLICATION_NAME = 'fetchcraft-queue';

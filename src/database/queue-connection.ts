@@ -1,0 +1,162 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
+import type pg from 'pg';
+import { DataSource } from 'typeorm';
+import { ownedDataSourceOptions } from '../config/data-source-options.js';
+import { type QueueConfig } from '../config/queue-config.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import { type QueueError } from '../errors/queue.error.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+import { type SqlStatement } from '../sql/sql-statement.js';
+import { runQueueMigrations } from './migration-runner.js';
+import { scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
+
+/**
+ * The module's one way to the database. It opens (or borrows) a TypeORM `DataSource` when the
+ * module initialises, runs migrations through it, and sends hot-path statements straight to the
+ * `pg` pool underneath, skipping TypeORM's per-query bookkeeping.
+ */
+@Injectable()
+export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('QueueModule');
+  private readonly password: string | undefined;
+  private dataSource: DataSource | undefined;
+  private pool: pg.Pool | undefined;
+
+  constructor(@Inject(QUEUE_CONFIG) private readonly config: QueueConfig) {
+    const { connection } = config;
+    this.password =
+      connection.kind === 'owned' && typeof connection.config.password === 'string'
+        ? connection.config.password
+        : undefined;
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.open();
+    if (this.config.migrationsRun) {
+      const { names } = this.config;
+      const applied = await this.run('migrate', () =>
+        runQueueMigrations(this.requireDataSource(), names),
+      ).catch((error: unknown) => {
+        throw error instanceof QueueDatabaseError && error.code === '42P07'
+          ? new QueueDatabaseError(
+              'migrate',
+              `${names.schema}.${names.table} already exists but was not created by @fetchcraft/queue (no record in ${names.migrationsTable}); choose another table or schema option`,
+              { code: error.code, cause: error },
+            )
+          : error;
+      });
+      this.logger.log(
+        applied.length > 0
+          ? `Migrated ${names.schema}.${names.table}: ${applied.join(', ')}`
+          : `Table ${names.schema}.${names.table} is up to date`,
+      );
+    }
+  }
+
+  /** Sends one statement on a pooled connection; failures become typed queue errors. */
+  async query<Row extends object>(
+    operation: string,
+    statement: SqlStatement,
+  ): Promise<pg.QueryResult<Row>> {
+    const pool = this.pool;
+    if (pool === undefined) {
+      throw new QueueDatabaseError(operation, 'the queue connection is not open');
+    }
+    try {
+      return await pool.query<Row>(statement.text, statement.values as unknown[]);
+    } catch (error) {
+      throw this.toError(operation, error);
+    }
+  }
+
+  /** The DataSource in use: the module's own, or the application's shared one. */
+  requireDataSource(): DataSource {
+    if (this.dataSource === undefined) {
+      throw new QueueDatabaseError('connect', 'the queue connection is not open');
+    }
+    return this.dataSource;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    const dataSource = this.dataSource;
+    this.dataSource = undefined;
+    this.pool = undefined;
+    // Close only what this module opened; a shared DataSource belongs to the application.
+    if (dataSource !== undefined && this.config.connection.kind === 'owned') {
+      await dataSource.destroy();
+    }
+  }
+
+  private async open(): Promise<void> {
+    const { connection } = this.config;
+    if (connection.kind === 'shared') {
+      this.dataSource = connection.dataSource;
+      this.pool = masterPool(connection.dataSource);
+      return;
+    }
+    const dataSource = new DataSource(
+      ownedDataSourceOptions(this.config, connection, (error) =>
+        this.logger.warn(`Idle database connection lost: ${this.scrub(error.message)}`),
+      ),
+    );
+    await this.run('connect', () => dataSource.initialize(), connection.redacted);
+    this.dataSource = dataSource;
+    this.pool = masterPool(dataSource);
+    await this.run('connect', () => this.warmUp(connection.poolMinSize), connection.redacted);
+    this.logger.log(
+      `Connected to ${connection.redacted} (pool ${connection.poolMinSize}-${connection.poolMaxSize})`,
+    );
+  }
+
+  /** Opens `poolMinSize` connections at boot, as asyncpg does, so the first burst does not wait. */
+  private async warmUp(count: number): Promise<void> {
+    const pool = this.pool;
+    if (pool === undefined || count === 0) return;
+    const results = await Promise.allSettled(Array.from({ length: count }, () => pool.connect()));
+    for (const result of results) {
+      if (result.status === 'fulfilled') result.value.release();
+    }
+    const failure = results.find((result) => result.status === 'rejected');
+    if (failure !== undefined) throw failure.reason;
+  }
+
+  private async run<T>(operation: string, work: () => Promise<T>, target?: string): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      const typed = this.toError(operation, error);
+      if (target === undefined || !(typed instanceof QueueDatabaseError)) throw typed;
+      throw new QueueDatabaseError(
+        operation,
+        `could not connect to ${target}: ${typed.message.replace(/^Queue \w+ failed: /, '')}`,
+        { code: typed.code, cause: error },
+      );
+    }
+  }
+
+  private toError(operation: string, error: unknown): QueueError {
+    return toQueueDatabaseError(operation, error, {
+      connectionTimeoutMs: this.config.connectionTimeoutMs,
+      ...(this.password === undefined ? {} : { password: this.password }),
+    });
+  }
+
+  private scrub(text: string): string {
+    return scrubPassword(text, this.password);
+  }
+}
+
+/** The `pg.Pool` TypeORM's postgres driver keeps as `master`. */
+function masterPool(dataSource: DataSource): pg.Pool {
+  const pool = (dataSource.driver as unknown as { master?: pg.Pool }).master;
+  if (pool === undefined) {
+    throw new QueueDatabaseError('connect', 'the DataSource has no open postgres pool');
+  }
+  return pool;
+}

@@ -1,0 +1,44 @@
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import { QueuePoolTimeoutError } from '../errors/queue-pool-timeout.error.js';
+import { QueueError } from '../errors/queue.error.js';
+
+interface ErrorFields {
+  readonly message?: unknown;
+  readonly code?: unknown;
+  readonly detail?: unknown;
+  readonly hint?: unknown;
+  readonly constraint?: unknown;
+}
+
+/**
+ * Turns whatever `pg` or `pg-pool` threw into a {@link QueueDatabaseError}. The password is scrubbed
+ * from the text as a last line of defence, although neither library is known to include it.
+ */
+export function toQueueDatabaseError(
+  operation: string,
+  error: unknown,
+  context: { readonly connectionTimeoutMs: number; readonly password?: string },
+): QueueError {
+  if (error instanceof QueueError) return error;
+  const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {};
+  const message = typeof fields.message === 'string' ? fields.message : String(error);
+  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
+    return new QueuePoolTimeoutError(operation, context.connectionTimeoutMs, error);
+  }
+  const scrub = (text: string): string => scrubPassword(text, context.password);
+  return new QueueDatabaseError(operation, scrub(message), {
+    ...(typeof fields.code === 'string' ? { code: fields.code } : {}),
+    ...(typeof fields.detail === 'string' ? { detail: scrub(fields.detail) } : {}),
+    ...(typeof fields.hint === 'string' ? { hint: fields.hint } : {}),
+    ...(typeof fields.constraint === 'string' ? { constraint: fields.constraint } : {}),
+    cause: error,
+  });
+}
+
+/**
+ * Replaces a password in free text. Very short passwords are left alone: scrubbing "ab" would
+ * mangle every message while protecting nothing.
+ */
+export function scrubPassword(text: string, password: string | undefined): string {
+  return password !== undefined && password.length >= 3 ? text.split(password).join('***') : text;
+}

@@ -1,0 +1,36 @@
+/** Every state a message can be in. The first three are the seed's; `failed` holds dead letters. */
+export const MESSAGE_STATES = ['ready', 'leased', 'done', 'failed'] as const;
+
+/** `ready` (waiting), `leased` (a worker holds it), `done` (acknowledged), `failed` (dead letter). */
+export type MessageState = (typeof MESSAGE_STATES)[number];
+
+/** A message as stored. Times come from the database clock, at whole-second precision. */
+export interface QueueMessage<T = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  /** The body, parsed once from JSONB. Its type is the caller's claim; it is not checked here. */
+  readonly body: T;
+  /** How many times the message has been leased, this lease included. */
+  readonly attempts: number;
+  readonly state: MessageState;
+  /** When the message is (or was) due. */
+  readonly availableAt: Date;
+  /** When the current lease runs out; `null` unless leased. */
+  readonly leaseUntil: Date | null;
+  readonly createdAt: Date;
+  /** The token of the current lease; `null` unless leased. */
+  readonly leaseToken: string | null;
+}
+
+/** What `ack` and `nack` need to prove the caller still holds the lease. */
+export interface QueueLease {
+  readonly id: string;
+  readonly leaseToken: string;
+}
+
+/** A message returned by `leaseNext`/`leaseMany`: it carries the token that settles it. */
+export interface LeasedMessage<T = unknown> extends QueueMessage<T>, QueueLease {
+  readonly state: 'leased';
+  readonly leaseUntil: Date;
+  readonly leaseToken: string;
+}

@@ -1,0 +1,34 @@
+import { Module } from '@nestjs/common';
+import { resolveQueueConfig } from './config/resolve-queue-config.js';
+import { QueueConnection } from './database/queue-connection.js';
+import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
+import { QUEUE_CONFIG } from './queue.constants.js';
+import { QUEUE_MODULE_OPTIONS, QueueConfigurableModule } from './queue.module-definition.js';
+import { QueueService } from './queue.service.js';
+
+/**
+ * The PostgreSQL queue as a Nest module.
+ *
+ * ```ts
+ * @Module({ imports: [QueueModule.forRoot({ connectionString: process.env.DATABASE_URL })] })
+ * export class AppModule {}
+ * ```
+ *
+ * `forRootAsync({ imports, inject, useFactory | useClass | useExisting })` takes its options from
+ * other providers; both accept `isGlobal: true`. Options are validated when the module is created
+ * (a bad one stops the boot with a `QueueOptionsError`); the connection opens and migrations run
+ * in `onModuleInit`; the module's own pool closes at application shutdown.
+ */
+@Module({
+  providers: [
+    {
+      provide: QUEUE_CONFIG,
+      inject: [QUEUE_MODULE_OPTIONS],
+      useFactory: (options: QueueModuleOptions) => resolveQueueConfig(options),
+    },
+    QueueConnection,
+    QueueService,
+  ],
+  exports: [QueueService],
+})
+export class QueueModule extends QueueConfigurableModule {}

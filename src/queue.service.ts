@@ -1,0 +1,276 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type QueueConfig } from './config/queue-config.js';
+import { QueueConnection } from './database/queue-connection.js';
+import { QueueValidationError } from './errors/queue-validation.error.js';
+import {
+  MESSAGE_STATES,
+  type LeasedMessage,
+  type MessageState,
+  type QueueLease,
+  type QueueMessage,
+} from './interfaces/queue-message.interface.js';
+import {
+  type EnqueueOptions,
+  type LeaseOptions,
+  type NackOptions,
+  type ReapOptions,
+} from './interfaces/queue-operation-options.interface.js';
+import { type QueueStats, type StateCounts } from './interfaces/queue-stats.interface.js';
+import { QUEUE_CONFIG } from './queue.constants.js';
+import { enqueueManySql, enqueueSql } from './sql/enqueue.sql.js';
+import { leaseSql } from './sql/lease.sql.js';
+import {
+  clearQueueSql,
+  deleteMessageSql,
+  reapExpiredLeasesSql,
+  statsSql,
+} from './sql/maintenance.sql.js';
+import { ackSql, nackSql } from './sql/settle.sql.js';
+import { type MessageRow } from './sql/sql-statement.js';
+import { serializeBody } from './validation/json-body.js';
+import {
+  MAX_LEASE_BATCH,
+  MAX_SECONDS,
+  assertLeaseToken,
+  assertMessageId,
+  assertMessageState,
+  assertOptionsObject,
+  assertQueueName,
+  assertWholeNumber,
+  describeType,
+} from './validation/queue-arguments.js';
+
+const DEFAULT_LEASE_SECONDS = 60;
+const DEFAULT_REAP_LIMIT = 10_000;
+const MAX_REAP_LIMIT = 1_000_000;
+
+/**
+ * The queue: enqueue, lease, ack/nack, and the operator's tools. The TypeScript counterpart of
+ * the seed's `AsyncPostgresQueue`.
+ *
+ * Every method validates its arguments before touching the database (a {@link QueueValidationError}
+ * means nothing was written), sends exactly one statement, and reports database failures as
+ * {@link QueueDatabaseError}.
+ */
+@Injectable()
+export class QueueService {
+  constructor(
+    private readonly connection: QueueConnection,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+  ) {}
+
+  /**
+   * Adds one message to `queue`.
+   *
+   * @param body any JSON data (objects, arrays, strings, numbers, booleans, null) up to `maxBodyBytes`.
+   * @returns the new message's id.
+   */
+  async enqueue<T = unknown>(queue: string, body: T, options?: EnqueueOptions): Promise<string> {
+    assertQueueName(queue);
+    const delay = this.delayOf(options);
+    const json = serializeBody(body, 'body', this.config.maxBodyBytes);
+    const result = await this.connection.query<{ id: string }>(
+      'enqueue',
+      enqueueSql(this.config.names, queue, json, delay),
+    );
+    return result.rows[0]!.id;
+  }
+
+  /**
+   * Adds many messages to `queue` in one statement, all or none.
+   *
+   * @returns the new ids, in the order of `bodies`.
+   */
+  async enqueueMany<T = unknown>(
+    queue: string,
+    bodies: readonly T[],
+    options?: EnqueueOptions,
+  ): Promise<string[]> {
+    assertQueueName(queue);
+    if (!Array.isArray(bodies)) {
+      throw new QueueValidationError('bodies', `must be an array (got ${describeType(bodies)})`);
+    }
+    const delay = this.delayOf(options);
+    if (bodies.length === 0) return [];
+    const json = new Array<string>(bodies.length);
+    for (let index = 0; index < bodies.length; index++) {
+      json[index] = serializeBody(bodies[index], `bodies[${index}]`, this.config.maxBodyBytes);
+    }
+    const result = await this.connection.query<{ id: string }>(
+      'enqueueMany',
+      enqueueManySql(this.config.names, queue, `[${json.join(',')}]`, delay),
+    );
+    return result.rows.map((row) => row.id);
+  }
+
+  /**
+   * Leases the next due message of `queue`, or returns `null` when none is due. The lease lasts
+   * `leaseSeconds`; settle it with {@link ack} or {@link nack} before then.
+   */
+  async leaseNext<T = unknown>(
+    queue: string,
+    options?: LeaseOptions,
+  ): Promise<LeasedMessage<T> | null> {
+    const [message] = await this.lease<T>('leaseNext', queue, 1, options);
+    return message ?? null;
+  }
+
+  /** Leases up to `limit` due messages of `queue` at once, oldest due first. */
+  async leaseMany<T = unknown>(
+    queue: string,
+    limit: number,
+    options?: LeaseOptions,
+  ): Promise<LeasedMessage<T>[]> {
+    return this.lease<T>('leaseMany', queue, limit, options);
+  }
+
+  /**
+   * Marks a leased message `done`.
+   *
+   * @param lease the leased message (or its `id` and `leaseToken`).
+   * @returns `false` when the lease is no longer the caller's (it expired and was reaped or taken
+   *   by another worker) or the message is not in `queue`; nothing changes then.
+   */
+  async ack(queue: string, lease: QueueLease): Promise<boolean> {
+    assertQueueName(queue);
+    const { id, leaseToken } = this.leaseOf(lease);
+    const result = await this.connection.query(
+      'ack',
+      ackSql(this.config.names, queue, id, leaseToken),
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Gives a leased message back: it becomes due again after `requeueDelaySeconds`. The attempt it
+   * used stays counted.
+   *
+   * @returns `false` when the lease is no longer the caller's; nothing changes then.
+   */
+  async nack(queue: string, lease: QueueLease, options?: NackOptions): Promise<boolean> {
+    assertQueueName(queue);
+    const { id, leaseToken } = this.leaseOf(lease);
+    const { requeueDelaySeconds = 0 } = assertOptionsObject(options, 'options');
+    assertWholeNumber(requeueDelaySeconds, 'requeueDelaySeconds', 0, MAX_SECONDS);
+    const result = await this.connection.query(
+      'nack',
+      nackSql(this.config.names, queue, id, leaseToken, requeueDelaySeconds),
+    );
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Returns leased messages whose lease ran out to `ready`, at most `limit` per call. Safe to run
+   * from many replicas at once.
+   *
+   * @returns how many messages were returned.
+   */
+  async reapExpiredLeases(options?: ReapOptions): Promise<number> {
+    const { limit = DEFAULT_REAP_LIMIT } = assertOptionsObject(options, 'options');
+    assertWholeNumber(limit, 'limit', 1, MAX_REAP_LIMIT);
+    const result = await this.connection.query(
+      'reapExpiredLeases',
+      reapExpiredLeasesSql(this.config.names, limit),
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /** Message counts in total, per state and per queue and state (the seed's `get_stats`). */
+  async getStats(): Promise<QueueStats> {
+    const result = await this.connection.query<{ queue: string; state: string; count: string }>(
+      'getStats',
+      statsSql(this.config.names),
+    );
+    const byState = emptyCounts();
+    // Null prototype: a queue may legitimately be called "__proto__".
+    const byQueue = Object.create(null) as Record<string, StateCounts>;
+    let totalMessages = 0;
+    for (const row of result.rows) {
+      const count = Number(row.count);
+      const state = row.state as MessageState;
+      totalMessages += count;
+      byState[state] += count;
+      (byQueue[row.queue] ??= emptyCounts())[state] += count;
+    }
+    return { totalMessages, byState, byQueue, failedMessages: byState.failed };
+  }
+
+  /**
+   * Deletes the messages of `queue`, or only those in `state`.
+   *
+   * @returns how many were deleted.
+   */
+  async clearQueue(queue: string, state?: MessageState): Promise<number> {
+    assertQueueName(queue);
+    if (state !== undefined) assertMessageState(state);
+    const result = await this.connection.query(
+      'clearQueue',
+      clearQueueSql(this.config.names, queue, state),
+    );
+    return result.rowCount ?? 0;
+  }
+
+  /** Deletes one message whatever its state. @returns whether it existed. */
+  async deleteMessage(id: string): Promise<boolean> {
+    assertMessageId(id);
+    const result = await this.connection.query(
+      'deleteMessage',
+      deleteMessageSql(this.config.names, id),
+    );
+    return result.rowCount === 1;
+  }
+
+  private async lease<T>(
+    operation: string,
+    queue: string,
+    limit: number,
+    options: LeaseOptions | undefined,
+  ): Promise<LeasedMessage<T>[]> {
+    assertQueueName(queue);
+    assertWholeNumber(limit, 'limit', 1, MAX_LEASE_BATCH);
+    const { leaseSeconds = DEFAULT_LEASE_SECONDS } = assertOptionsObject(options, 'options');
+    assertWholeNumber(leaseSeconds, 'leaseSeconds', 1, MAX_SECONDS);
+    const result = await this.connection.query<MessageRow>(
+      operation,
+      leaseSql(this.config.names, queue, limit, leaseSeconds),
+    );
+    return result.rows.map((row) => toMessage<T>(row) as LeasedMessage<T>);
+  }
+
+  private delayOf(options: EnqueueOptions | undefined): number {
+    const { delaySeconds = 0 } = assertOptionsObject(options, 'options');
+    return assertWholeNumber(delaySeconds, 'delaySeconds', 0, MAX_SECONDS);
+  }
+
+  private leaseOf(lease: QueueLease): QueueLease {
+    if (lease === null || typeof lease !== 'object') {
+      throw new QueueValidationError(
+        'lease',
+        'must be the leased message (or an object with its id and leaseToken)',
+      );
+    }
+    return { id: assertMessageId(lease.id), leaseToken: assertLeaseToken(lease.leaseToken) };
+  }
+}
+
+function emptyCounts(): StateCounts {
+  return Object.fromEntries(MESSAGE_STATES.map((state) => [state, 0])) as StateCounts;
+}
+
+function fromEpochSeconds(value: string): Date {
+  return new Date(Number(value) * 1000);
+}
+
+function toMessage<T>(row: MessageRow): QueueMessage<T> {
+  return {
+    id: row.id,
+    queue: row.queue,
+    body: row.body as T,
+    attempts: row.attempts,
+    state: row.state as MessageState,
+    availableAt: fromEpochSeconds(row.available_at),
+    leaseUntil: row.lease_until === null ? null : fromEpochSeconds(row.lease_until),
+    createdAt: fromEpochSeconds(row.created_at),
+    leaseToken: row.lease_token,
+  };
+}

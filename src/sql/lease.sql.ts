@@ -1,0 +1,46 @@
+import {
+  MESSAGE_COLUMNS,
+  NOW_SECONDS,
+  secondsFromNow,
+  type SqlStatement,
+} from './sql-statement.js';
+import { type QueueTableNames } from './queue-table.js';
+
+/**
+ * Claims up to `limit` due messages of one queue in one statement.
+ *
+ * The candidate rows are picked in a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED: the planner may
+ * not fold it into the UPDATE as a semi-join, where it could be re-executed and lock more rows
+ * than LIMIT allows under concurrency. SKIP LOCKED lets concurrent leasers take disjoint rows
+ * without waiting on each other. Order is due time, then enqueue order (`seq`).
+ *
+ * Every lease gets a fresh random `lease_token`; ack and nack must present it, so a worker whose
+ * lease expired and was taken by another cannot settle the other worker's message.
+ */
+export function leaseSql(
+  t: QueueTableNames,
+  queue: string,
+  limit: number,
+  leaseSeconds: number,
+): SqlStatement {
+  return {
+    text: `WITH next AS MATERIALIZED (
+  SELECT id FROM ${t.qualified}
+  WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}
+  ORDER BY available_at, seq
+  LIMIT $2::integer
+  FOR UPDATE SKIP LOCKED
+), leased AS (
+  UPDATE ${t.qualified} AS m
+  SET state = 'leased',
+      attempts = m.attempts + 1,
+      lease_until = ${secondsFromNow('$3::integer')},
+      lease_token = gen_random_uuid()
+  FROM next
+  WHERE m.id = next.id
+  RETURNING m.*
+)
+SELECT ${MESSAGE_COLUMNS} FROM leased ORDER BY available_at, seq`,
+    values: [queue, limit, leaseSeconds],
+  };
+}

@@ -1,0 +1,79 @@
+import { QueueOptionsError } from '../errors/queue-options.error.js';
+
+/**
+ * Lower-case SQL identifiers only, so that the operator's unquoted SQL (the seed's monitoring
+ * queries, `psql` sessions) names the same objects the module created.
+ */
+const IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/** Longest table name: derived names (`idx_<table>_queue_avail`, `<table>_migrations`) must fit 63 bytes. */
+export const MAX_TABLE_NAME_LENGTH = 40;
+export const MAX_SCHEMA_NAME_LENGTH = 63;
+export const IDENTIFIER_RULE =
+  'must contain only lower-case letters, digits and underscores, and start with a letter or underscore';
+
+/**
+ * Every identifier a statement needs, validated and double-quoted once when the module boots.
+ * SQL builders interpolate these strings and nothing else; every value is a bound parameter.
+ */
+export interface QueueTableNames {
+  /** Unquoted schema name, e.g. `public`. */
+  readonly schema: string;
+  /** Unquoted table name, e.g. `messages`. */
+  readonly table: string;
+  /** `"schema"` */
+  readonly quotedSchema: string;
+  /** `"schema"."table"` */
+  readonly qualified: string;
+  /** Unquoted name of the TypeORM migrations table kept beside the queue table. */
+  readonly migrationsTable: string;
+  /** `"schema"."<table>_migrations"` */
+  readonly qualifiedMigrations: string;
+  /** Quoted index names; for the default table they are the seed's own. */
+  readonly indexes: {
+    readonly queueAvailable: string;
+    readonly state: string;
+    readonly lease: string;
+  };
+  /** Text hashed into the advisory lock key that serialises migrations of this table. */
+  readonly lockKey: string;
+}
+
+function quote(identifier: string): string {
+  // Identifiers are restricted to [a-z0-9_], so there is no quote character to double.
+  return `"${identifier}"`;
+}
+
+export function assertIdentifier(value: unknown, option: string, maxLength: number): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new QueueOptionsError(option, 'must be a non-empty string');
+  }
+  if (value.length > maxLength) {
+    throw new QueueOptionsError(option, `must be at most ${maxLength} characters`);
+  }
+  if (!IDENTIFIER.test(value)) {
+    throw new QueueOptionsError(option, IDENTIFIER_RULE);
+  }
+  return value;
+}
+
+/** Validates `schema` and `table` and derives every quoted name the statements use. */
+export function queueTableNames(schema: string, table: string): QueueTableNames {
+  assertIdentifier(schema, 'schema', MAX_SCHEMA_NAME_LENGTH);
+  assertIdentifier(table, 'table', MAX_TABLE_NAME_LENGTH);
+  const migrationsTable = `${table}_migrations`;
+  return Object.freeze({
+    schema,
+    table,
+    quotedSchema: quote(schema),
+    qualified: `${quote(schema)}.${quote(table)}`,
+    migrationsTable,
+    qualifiedMigrations: `${quote(schema)}.${quote(migrationsTable)}`,
+    indexes: Object.freeze({
+      queueAvailable: quote(`idx_${table}_queue_avail`),
+      state: quote(`idx_${table}_state`),
+      lease: quote(`idx_${table}_lease`),
+    }),
+    lockKey: `${schema}.${table}`,
+  });
+}

