@@ -1,0 +1,259 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { QueueValidationError, type QueueLease, type QueueService } from '../../src/index.js';
+import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+let booted: BootedQueue;
+let queue: QueueService;
+
+beforeAll(async () => {
+  db = await createTestDatabase('bad_input');
+  booted = await bootQueue({ connectionString: db.url });
+  queue = booted.queue;
+});
+
+afterAll(async () => {
+  await booted?.close();
+  await db?.drop();
+});
+
+beforeEach(async () => {
+  await db.query('TRUNCATE messages');
+});
+
+async function rowCount(): Promise<number> {
+  const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM messages');
+  return Number(rows[0]!.count);
+}
+
+/** Expects a QueueValidationError naming `field` with a rule matching `rule`, and no write. */
+async function expectRejected(call: () => Promise<unknown>, field: string, rule: RegExp) {
+  const before = await rowCount();
+  const error = await call().then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
+  expect(error).toBeInstanceOf(QueueValidationError);
+  const validation = error as QueueValidationError;
+  expect(validation.field).toBe(field);
+  expect(validation.rule).toMatch(rule);
+  expect(validation.message).toContain(field);
+  expect(await rowCount()).toBe(before);
+}
+
+/* eslint-disable @typescript-eslint/no-explicit-any -- deliberately breaking the types */
+const untyped = (value: unknown): any => value;
+
+function nested(depth: number): unknown {
+  let value: unknown = 'leaf';
+  for (let i = 0; i < depth; i++) value = [value];
+  return value;
+}
+
+describe('queue names', () => {
+  const cases: Array<[string, unknown, RegExp]> = [
+    ['empty', '', /must not be empty/],
+    ['over-long', 'q'.repeat(129), /at most 128 characters/],
+    ['a newline', 'bad\nname', /control characters/],
+    ['a NUL', 'bad\u0000name', /control characters/],
+    ['DEL', 'bad\u007fname', /control characters/],
+    ['a C1 control', 'bad\u0085name', /control characters/],
+    ['a lone surrogate', 'bad\ud800name', /well-formed Unicode/],
+    ['surrounding white space', ' ingest ', /white space/],
+    ['a number', 42, /must be a string \(got number\)/],
+    ['null', null, /must be a string \(got null\)/],
+  ];
+  it.each(cases)('refuses a queue name with %s', async (_label, name, rule) => {
+    await expectRejected(() => queue.enqueue(untyped(name), { n: 1 }), 'queue', rule);
+    await expectRejected(() => queue.enqueueMany(untyped(name), [{ n: 1 }]), 'queue', rule);
+    await expectRejected(() => queue.leaseNext(untyped(name)), 'queue', rule);
+    await expectRejected(() => queue.clearQueue(untyped(name)), 'queue', rule);
+  });
+
+  it('accepts 128 characters, and stores SQL-looking names verbatim', async () => {
+    const hostile = "x'); DROP TABLE messages; --";
+    await queue.enqueue('q'.repeat(128), { n: 1 });
+    await queue.enqueue(hostile, { n: 2 });
+    await queue.enqueue('"; SELECT pg_sleep(10); --', { n: 3 });
+    const stats = await queue.getStats();
+    expect(Object.keys(stats.byQueue).sort()).toEqual(
+      ['"; SELECT pg_sleep(10); --', hostile, 'q'.repeat(128)].sort(),
+    );
+    expect((await queue.leaseNext(hostile))?.body).toEqual({ n: 2 });
+  });
+});
+
+describe('bodies', () => {
+  const cyclic: Record<string, unknown> = { a: 1 };
+  cyclic.self = cyclic;
+  const cases: Array<[string, unknown, string, RegExp]> = [
+    ['undefined', undefined, 'body', /not undefined/],
+    ['a function', () => 1, 'body', /not a function/],
+    ['a symbol', Symbol('s'), 'body', /not a symbol/],
+    ['a BigInt', 10n, 'body', /not a bigint/],
+    ['a nested BigInt', { a: { b: 1n } }, 'body.a.b', /not a bigint/],
+    ['a function property', { run: () => 1 }, 'body.run', /not a function/],
+    ['undefined in an array', [1, undefined], 'body[1]', /not undefined/],
+    ['a cycle', cyclic, 'body', /circular/],
+    ['NaN', NaN, 'body', /finite number/],
+    ['Infinity in an object', { x: -Infinity }, 'body.x', /finite number/],
+    ['a string with NUL', 'a\u0000b', 'body', /\\u0000/],
+    ['a nested string with NUL', { list: ['ok', 'b\u0000'] }, 'body.list[1]', /\\u0000/],
+    ['a key with NUL', { 'a\u0000': 1 }, 'body["a\\u0000"]', /key with \\u0000/],
+    ['a lone surrogate', { s: 'x\udc00' }, 'body.s', /lone surrogates/],
+    ['a lone surrogate key', { 'k\ud800': 1 }, 'body["k\\ud800"]', /key with lone surrogates/],
+    ['a Map', { m: new Map([[1, 2]]) }, 'body.m', /Map or Set/],
+    ['a Set', new Set([1]), 'body', /Map or Set/],
+    ['10,000 levels of nesting', nested(10_000), `body${'[0]'.repeat(256)}`, /deeper than 256/],
+    ['over 1 MiB of JSON', 'x'.repeat(1024 * 1024), 'body', /at most 1048576 bytes as JSON/],
+    ['over 1 MiB of UTF-8 in fewer characters', '€'.repeat(350_000), 'body', /at most 1048576 bytes as JSON \(got 1050002\)/],
+  ];
+  it.each(cases)('refuses %s', async (_label, body, field, rule) => {
+    await expectRejected(() => queue.enqueue('bodies', body), field, rule);
+  });
+
+  it('accepts 256 levels of nesting and a body just under 1 MiB', async () => {
+    await queue.enqueue('bodies', nested(255));
+    await queue.enqueue('bodies', 'x'.repeat(1024 * 1024 - 2));
+    expect(await rowCount()).toBe(2);
+  });
+
+  it('writes nothing from a batch with one bad body, and names its index', async () => {
+    await expectRejected(
+      () => queue.enqueueMany('bodies', [{ x: 1 }, { x: 2 }, { x: 'bad\u0000' }, { x: 4 }]),
+      'bodies[2].x',
+      /\\u0000/,
+    );
+  });
+
+  it('refuses bodies that are not an array', async () => {
+    await expectRejected(
+      () => queue.enqueueMany('bodies', untyped({ length: 1, 0: {} })),
+      'bodies',
+      /must be an array \(got object\)/,
+    );
+  });
+});
+
+describe('seconds, limits and states', () => {
+  const badSeconds: Array<[unknown, RegExp]> = [
+    [-1, /must not be negative/],
+    [1.5, /whole number/],
+    [NaN, /finite number \(got NaN\)/],
+    [Infinity, /finite number \(got Infinity\)/],
+    ['5', /finite number \(got string\)/],
+    [2 ** 31, /at most 2147483647/],
+  ];
+  it.each(badSeconds)('refuses %p as a delay', async (delaySeconds, rule) => {
+    await expectRejected(
+      () => queue.enqueue('s', { n: 1 }, { delaySeconds: untyped(delaySeconds) }),
+      'delaySeconds',
+      rule,
+    );
+    await expectRejected(
+      () => queue.enqueueMany('s', [{ n: 1 }], { delaySeconds: untyped(delaySeconds) }),
+      'delaySeconds',
+      rule,
+    );
+  });
+
+  it.each(
+    badSeconds.map(([value, rule]) => [value, value === -1 ? /at least 1/ : rule]).concat([
+      [0, /at least 1 \(got 0\)/],
+    ]) as Array<[unknown, RegExp]>,
+  )(
+    'refuses %p as a lease',
+    async (leaseSeconds, rule) => {
+      await queue.enqueue('s', { n: 1 });
+      await expectRejected(
+        () => queue.leaseNext('s', { leaseSeconds: untyped(leaseSeconds) }),
+        'leaseSeconds',
+        rule,
+      );
+      expect((await queue.getStats()).byState).toMatchObject({ ready: 1, leased: 0 });
+    },
+  );
+
+  it.each([
+    [0, /at least 1/],
+    [10_001, /at most 10000/],
+    [2.5, /whole number/],
+  ] as Array<[number, RegExp]>)('refuses %p as a leaseMany limit', async (limit, rule) => {
+    await expectRejected(() => queue.leaseMany('s', limit), 'limit', rule);
+  });
+
+  it('refuses a bad requeue delay and leaves the lease in place', async () => {
+    await queue.enqueue('s', { n: 1 });
+    const leased = (await queue.leaseNext('s'))!;
+    await expectRejected(
+      () => queue.nack('s', leased, { requeueDelaySeconds: -5 }),
+      'requeueDelaySeconds',
+      /must not be negative/,
+    );
+    expect((await queue.getStats()).byState.leased).toBe(1);
+  });
+
+  it('refuses an unknown state in clearQueue', async () => {
+    await queue.enqueue('s', { n: 1 });
+    await expectRejected(
+      () => queue.clearQueue('s', untyped("ready' OR '1'='1")),
+      'state',
+      /must be one of ready, leased, done, failed/,
+    );
+    expect(await rowCount()).toBe(1);
+  });
+
+  it('refuses a reap limit out of range', async () => {
+    await expectRejected(() => queue.reapExpiredLeases({ limit: 0 }), 'limit', /at least 1/);
+  });
+
+  it('refuses options that are not an object', async () => {
+    await expectRejected(() => queue.enqueue('s', { n: 1 }, untyped(5)), 'options', /object/);
+  });
+});
+
+describe('leases and ids', () => {
+  it.each([
+    [null, 'lease', /leased message/],
+    ['an-id', 'lease', /leased message/],
+    [{ id: '', leaseToken: '00000000-0000-4000-8000-000000000000' }, 'id', /must not be empty/],
+    [{ id: 'x' }, 'leaseToken', /lease token/],
+    [{ id: 'x', leaseToken: "' OR 1=1 --" }, 'leaseToken', /lease token/],
+  ] as Array<[unknown, string, RegExp]>)('refuses %p as a lease', async (lease, field, rule) => {
+    await expectRejected(() => queue.ack('s', untyped(lease) as QueueLease), field, rule);
+    await expectRejected(() => queue.nack('s', untyped(lease) as QueueLease), field, rule);
+  });
+
+  it.each([
+    ['', /must not be empty/],
+    ['x\u0000', /control characters/],
+    ['i'.repeat(256), /at most 255/],
+    [7, /must be a string/],
+  ] as Array<[unknown, RegExp]>)('refuses %p as a message id', async (id, rule) => {
+    await expectRejected(() => queue.deleteMessage(untyped(id)), 'id', rule);
+  });
+
+  it('treats an SQL-looking id as data', async () => {
+    await queue.enqueue('s', { n: 1 });
+    expect(await queue.deleteMessage("' OR '1'='1")).toBe(false);
+    expect(await rowCount()).toBe(1);
+  });
+});
+
+describe('maxBodyBytes option', () => {
+  it('applies a smaller limit from the module options', async () => {
+    const small = await bootQueue({ connectionString: db.url, maxBodyBytes: 100 });
+    try {
+      await expectRejected(
+        () => small.queue.enqueue('s', { text: 'y'.repeat(100) }),
+        'body',
+        /at most 100 bytes as JSON \(got 111\)/,
+      );
+      await small.queue.enqueue('s', { text: 'y'.repeat(80) });
+      expect(await rowCount()).toBe(1);
+    } finally {
+      await small.close();
+    }
+  });
+});

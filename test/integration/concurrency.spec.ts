@@ -1,0 +1,81 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type QueueService } from '../../src/index.js';
+import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+const modules: BootedQueue[] = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase('concurrency');
+  // Two modules with separate pools, as two worker processes would have.
+  for (let i = 0; i < 2; i++) {
+    modules.push(await bootQueue({ connectionString: db.url, poolMinSize: 4, poolMaxSize: 4 }));
+  }
+});
+
+afterAll(async () => {
+  for (const booted of modules) await booted.close();
+  await db?.drop();
+});
+
+/** Leases until the queue is empty, recording every id it got and the largest batch. */
+async function leaser(
+  queue: QueueService,
+  name: string,
+  batch: number,
+  seen: string[],
+): Promise<number> {
+  let largest = 0;
+  for (;;) {
+    const leased =
+      batch === 1
+        ? [await queue.leaseNext(name)].filter((m) => m !== null)
+        : await queue.leaseMany(name, batch);
+    if (leased.length === 0) return largest;
+    largest = Math.max(largest, leased.length);
+    for (const message of leased) {
+      seen.push(message.id);
+      expect(await queue.ack(name, message)).toBe(true);
+    }
+  }
+}
+
+describe('SKIP LOCKED under concurrency', () => {
+  it('8 concurrent leasers drain 5,000 messages, each leased exactly once, none left', async () => {
+    const [first, second] = modules.map((m) => m.queue) as [QueueService, QueueService];
+    const ids = await first.enqueueMany(
+      'drain',
+      Array.from({ length: 5_000 }, (_, i) => ({ i })),
+    );
+    const seen: string[] = [];
+    // Half lease one at a time, half in batches of 7: LIMIT must hold under contention.
+    const largest = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        leaser(i % 2 === 0 ? first : second, 'drain', i < 4 ? 1 : 7, seen),
+      ),
+    );
+    expect(seen).toHaveLength(5_000);
+    expect(new Set(seen).size).toBe(5_000);
+    expect(new Set(seen)).toEqual(new Set(ids));
+    expect(Math.max(...largest)).toBeLessThanOrEqual(7);
+
+    const { rows } = await db.query<{ state: string; attempts: number; count: string }>(
+      `SELECT state, attempts, count(*) FROM messages WHERE queue = 'drain' GROUP BY 1, 2`,
+    );
+    expect(rows).toEqual([{ state: 'done', attempts: 1, count: '5000' }]);
+  });
+
+  it('concurrent reapers return each expired lease once', async () => {
+    const queue = modules[0]!.queue;
+    await queue.enqueueMany('reap', Array.from({ length: 300 }, (_, i) => ({ i })));
+    await queue.leaseMany('reap', 300);
+    await db.query(`UPDATE messages SET lease_until = lease_until - 120 WHERE queue = 'reap'`);
+    const counts = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => modules[i % 2]!.queue.reapExpiredLeases({ limit: 50 })),
+    );
+    const more = await queue.reapExpiredLeases();
+    expect(counts.reduce((a, b) => a + b, 0) + more).toBe(300);
+    expect((await queue.getStats()).byQueue['reap']).toMatchObject({ ready: 300, leased: 0 });
+  });
+});
