@@ -12,6 +12,7 @@ import { DataSource } from 'typeorm';
 import { queueMigrations } from './migrations/index.js';
 import { ownedDataSourceOptions } from './src/config/data-source-options.js';
 import { resolveQueueConfig } from './src/config/resolve-queue-config.js';
+import { ensureQueueSchema } from './src/database/migration-runner.js';
 
 const config = resolveQueueConfig({
   poolMinSize: 0,
@@ -21,10 +22,24 @@ const config = resolveQueueConfig({
 });
 if (config.connection.kind !== 'owned') throw new Error('unreachable: no dataSource option given');
 
+const connectionOptions = ownedDataSourceOptions(config, config.connection, (error) => {
+  console.warn(`Idle database connection lost: ${error.message}`);
+});
+
+// The CLI creates its migrations table before the first migration runs, so a schema other than
+// public must exist first. A short-lived connection makes it; the CLI opens its own afterwards.
+const setup = new DataSource(connectionOptions);
+await setup.initialize();
+try {
+  const queryRunner = setup.createQueryRunner();
+  await ensureQueueSchema(queryRunner, config.names);
+  await queryRunner.release();
+} finally {
+  await setup.destroy();
+}
+
 export default new DataSource({
-  ...ownedDataSourceOptions(config, config.connection, (error) => {
-    console.warn(`Idle database connection lost: ${error.message}`);
-  }),
+  ...connectionOptions,
   schema: config.names.schema,
   migrations: queueMigrations(config.names),
   migrationsTableName: config.names.migrationsTable,

@@ -1,4 +1,4 @@
-import { type DataSource } from 'typeorm';
+import { type DataSource, type QueryRunner } from 'typeorm';
 import { queueMigrations } from '../../migrations/index.js';
 import { type QueueTableNames } from '../sql/queue-table.js';
 
@@ -30,13 +30,7 @@ export async function runQueueMigrations(
         MIGRATION_LOCK_CLASS,
         names.lockKey,
       ]);
-      // CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege even when the schema exists.
-      const schemas = (await queryRunner.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
-        names.schema,
-      ])) as unknown[];
-      if (schemas.length === 0) {
-        await queryRunner.query(`CREATE SCHEMA ${names.quotedSchema}`);
-      }
+      await ensureQueueSchema(queryRunner, names);
       await queryRunner.query(`CREATE TABLE IF NOT EXISTS ${names.qualifiedMigrations} (
   "id" SERIAL NOT NULL PRIMARY KEY,
   "timestamp" bigint NOT NULL,
@@ -65,5 +59,19 @@ export async function runQueueMigrations(
     }
   } finally {
     await queryRunner.release();
+  }
+}
+
+/** Creates the queue's schema when it is missing. */
+export async function ensureQueueSchema(
+  queryRunner: QueryRunner,
+  names: QueueTableNames,
+): Promise<void> {
+  // Not CREATE SCHEMA IF NOT EXISTS: that needs the CREATE privilege even when the schema exists.
+  const schemas = (await queryRunner.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [
+    names.schema,
+  ])) as unknown[];
+  if (schemas.length === 0) {
+    await queryRunner.query(`CREATE SCHEMA ${names.quotedSchema}`);
   }
 }

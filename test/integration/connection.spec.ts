@@ -1,0 +1,271 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { inspect, promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import {
+  QueueDatabaseError,
+  QueueModule,
+  QueueOptionsError,
+  QueuePoolTimeoutError,
+} from '../../src/index.js';
+import { QueueConnection } from '../../src/database/queue-connection.js';
+import { bootError } from '../support/boot-error.js';
+import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('connection');
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+function withParams(url: string, params: Record<string, string>, host?: string): string {
+  const parsed = new URL(url);
+  if (host !== undefined) parsed.hostname = host;
+  for (const [key, value] of Object.entries(params)) parsed.searchParams.set(key, value);
+  return parsed.toString();
+}
+
+async function sessionUsesTls(booted: BootedQueue): Promise<boolean> {
+  const { rows } = await booted.moduleRef
+    .get(QueueConnection)
+    .query<{ ssl: boolean }>('check', {
+      text: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+      values: [],
+    });
+  return rows[0]!.ssl;
+}
+
+async function poolSizeOf(applicationName: string): Promise<number> {
+  const { rows } = await db.query<{ count: string }>(
+    'SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+    [db.name, applicationName],
+  );
+  return Number(rows[0]!.count);
+}
+
+const rootCert = process.env.QUEUE_TEST_SSL_ROOT_CERT;
+const describeTls = rootCert === undefined ? describe.skip : describe;
+
+describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
+  const ca = rootCert!;
+
+  it.each([
+    ['sslmode=require', { sslmode: 'require' }],
+    ['sslmode=prefer', { sslmode: 'prefer' }],
+    ['sslmode=require with sslrootcert (verify-ca)', { sslmode: 'require', sslrootcert: ca }],
+    ['sslmode=verify-ca', { sslmode: 'verify-ca', sslrootcert: ca }],
+    ['sslmode=verify-full', { sslmode: 'verify-full', sslrootcert: ca }],
+  ])('connects over TLS with %s', async (_label, params) => {
+    const booted = await bootQueue({ connectionString: withParams(db.url, params) });
+    try {
+      expect(await sessionUsesTls(booted)).toBe(true);
+      await booted.queue.enqueue('tls', { ok: true });
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('connects without TLS with sslmode=disable', async () => {
+    const booted = await bootQueue({ connectionString: withParams(db.url, { sslmode: 'disable' }) });
+    try {
+      expect(await sessionUsesTls(booted)).toBe(false);
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('passes sslcert and sslkey from the seed form', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'queue-client-cert-'));
+    const cert = join(dir, 'client.crt');
+    const key = join(dir, 'client.key');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
+      '-subj', '/CN=postgres', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    const booted = await bootQueue({
+      connectionString: withParams(db.url, { sslmode: 'require', sslcert: cert, sslkey: key }),
+    });
+    try {
+      expect(await sessionUsesTls(booted)).toBe(true);
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('verify-full without the CA refuses the self-signed server, with a typed error', async () => {
+    const error = await bootError({
+      imports: [
+        QueueModule.forRoot({
+          connectionString: withParams(db.url, { sslmode: 'verify-full' }),
+          poolMinSize: 1,
+        }),
+      ],
+    });
+    expect(error).toBeInstanceOf(QueueDatabaseError);
+    expect((error as QueueDatabaseError).operation).toBe('connect');
+    expect((error as Error).message).toMatch(/self-signed certificate/);
+    expect((error as Error).message).not.toContain('queue-test');
+  });
+
+  it('verify-full fails when the host name is not in the certificate', async () => {
+    // 127.0.0.2 reaches the same loopback server but is not in the certificate's SAN.
+    const error = await bootError({
+      imports: [
+        QueueModule.forRoot({
+          connectionString: withParams(db.url, { sslmode: 'verify-full', sslrootcert: ca }, '127.0.0.2'),
+          poolMinSize: 1,
+        }),
+      ],
+    });
+    expect(error).toBeInstanceOf(QueueDatabaseError);
+  });
+
+  it('the ssl option replaces what sslmode implies', async () => {
+    const booted = await bootQueue({
+      connectionString: withParams(db.url, { sslmode: 'verify-full' }),
+      ssl: { rejectUnauthorized: false },
+    });
+    try {
+      expect(await sessionUsesTls(booted)).toBe(true);
+    } finally {
+      await booted.close();
+    }
+  });
+});
+
+describe('pool hints in the URL', () => {
+  it('opens min_size connections and caps at max_size', async () => {
+    const booted = await bootQueue({
+      connectionString: withParams(db.url, { min_size: '2', max_size: '3' }),
+      applicationName: 'hinted-pool',
+      poolMinSize: undefined,
+      poolMaxSize: undefined,
+    });
+    try {
+      expect(await poolSizeOf('hinted-pool')).toBe(2);
+      // Five statements at once through a pool of three.
+      const connection = booted.moduleRef.get(QueueConnection);
+      await Promise.all(
+        Array.from({ length: 5 }, () =>
+          connection.query('hold', { text: 'SELECT pg_sleep(0.3)', values: [] }),
+        ),
+      );
+      expect(await poolSizeOf('hinted-pool')).toBe(3);
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('explicit poolMinSize and poolMaxSize win over the URL', async () => {
+    const booted = await bootQueue({
+      connectionString: withParams(db.url, { min_size: '4', max_size: '8' }),
+      applicationName: 'explicit-pool',
+      poolMinSize: 1,
+      poolMaxSize: 2,
+    });
+    try {
+      expect(await poolSizeOf('explicit-pool')).toBe(1);
+    } finally {
+      await booted.close();
+    }
+  });
+});
+
+describe('failures are typed and never show the password', () => {
+  const secret = 'Sup3r-S3cret-Pw';
+
+  it('a wrong password fails boot with the Postgres code and a redacted URL', async () => {
+    const url = new URL(db.url);
+    url.password = secret;
+    const error = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: url.toString(), poolMinSize: 1 })],
+    });
+    expect(error).toBeInstanceOf(QueueDatabaseError);
+    expect((error as QueueDatabaseError).code).toBe('28P01');
+    expect((error as Error).message).toMatch(/could not connect to postgres:\/\/postgres:\*\*\*@/);
+    for (const text of [String(error), JSON.stringify(error), inspect(error, { depth: 10 })]) {
+      expect(text).not.toContain(secret);
+    }
+  });
+
+  it('an unreachable server fails boot promptly with the socket code', async () => {
+    const url = new URL(db.url);
+    url.port = '1';
+    url.password = secret;
+    const error = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: url.toString(), poolMinSize: 1 })],
+    });
+    expect(error).toBeInstanceOf(QueueDatabaseError);
+    expect((error as QueueDatabaseError).code).toBe('ECONNREFUSED');
+    expect(inspect(error, { depth: 10 })).not.toContain(secret);
+  });
+
+  it('a malformed URL is refused without echoing it', async () => {
+    const error = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: `postgres://u:${secret}@host:99999/db` })],
+    });
+    expect(error).toBeInstanceOf(QueueOptionsError);
+    expect(inspect(error, { depth: 10 })).not.toContain(secret);
+  });
+
+  it('a saturated pool fails with QueuePoolTimeoutError instead of hanging', async () => {
+    const booted = await bootQueue({
+      connectionString: db.url,
+      poolMinSize: 1,
+      poolMaxSize: 1,
+      connectionTimeoutMs: 200,
+    });
+    try {
+      const hold = booted.moduleRef
+        .get(QueueConnection)
+        .query('hold', { text: 'SELECT pg_sleep(1.5)', values: [] });
+      const error = await booted.queue.enqueue('q', { n: 1 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(QueuePoolTimeoutError);
+      expect((error as QueuePoolTimeoutError).operation).toBe('enqueue');
+      expect((error as QueuePoolTimeoutError).timeoutMs).toBe(200);
+      expect((error as Error).message).toMatch(/no database connection became available within 200 ms/);
+      await hold;
+      await booted.queue.enqueue('q', { n: 1 });
+    } finally {
+      await booted.close();
+    }
+  });
+});
+
+describe('the TypeORM CLI and the module share one migration history', () => {
+  const run = promisify(execFile);
+
+  async function cli(command: string, database: TestDatabase, schema: string): Promise<string> {
+    const { stdout } = await run(
+      'node',
+      ['--import', 'tsx', 'node_modules/typeorm/cli.js', command, '-d', 'ormconfig.ts'],
+      { env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema }, timeout: 60_000 },
+    );
+    return stdout;
+  }
+
+  it('migration:run creates the table; the module boots on it without migrating again', async () => {
+    const output = await cli('migration:run', db, 'cli_first');
+    expect(output).toMatch(/Migration CreateQueueTable1795556400000 has been executed successfully/);
+    const booted = await bootQueue({ connectionString: db.url, schema: 'cli_first' });
+    try {
+      await booted.queue.enqueue('cli', { n: 1 });
+    } finally {
+      await booted.close();
+    }
+    const { rows } = await db.query('SELECT name FROM cli_first.messages_migrations');
+    expect(rows).toEqual([{ name: 'CreateQueueTable1795556400000' }]);
+  });
+
+  it('migration:show reports what the module applied at boot', async () => {
+    const booted = await bootQueue({ connectionString: db.url, schema: 'module_first' });
+    await booted.close();
+    const output = await cli('migration:show', db, 'module_first');
+    expect(output).toMatch(/\[X\] 1 CreateQueueTable1795556400000/);
+  });
+});

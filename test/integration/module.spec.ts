@@ -1,0 +1,378 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Inject, Injectable, Module } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
+import {
+  QueueDatabaseError,
+  QueueModule,
+  QueueOptionsError,
+  QueueService,
+  type QueueModuleOptions,
+  type QueueOptionsFactory,
+} from '../../src/index.js';
+import { bootError } from '../support/boot-error.js';
+import { bootQueue } from '../support/boot-queue.js';
+import { eventually } from '../support/eventually.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('module');
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+async function connectionsOf(applicationName: string): Promise<number> {
+  const { rows } = await db.query<{ count: string }>(
+    'SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+    [db.name, applicationName],
+  );
+  return Number(rows[0]!.count);
+}
+
+async function roundTrip(queue: QueueService, name = 'module.check'): Promise<void> {
+  const id = await queue.enqueue(name, { ok: true });
+  const leased = await queue.leaseNext(name);
+  expect(leased?.id).toBe(id);
+  expect(await queue.ack(name, leased!)).toBe(true);
+}
+
+const DB_URL = Symbol('DB_URL');
+
+@Module({ providers: [{ provide: DB_URL, useFactory: () => db.url }], exports: [DB_URL] })
+class ConfigModule {}
+
+@Injectable()
+class QueueConfigService implements QueueOptionsFactory {
+  constructor(@Inject(DB_URL) private readonly url: string) {}
+  createQueueOptions(): QueueModuleOptions {
+    return { connectionString: this.url, poolMinSize: 1, poolMaxSize: 2, schema: 'from_class' };
+  }
+}
+
+@Module({ imports: [ConfigModule], providers: [QueueConfigService], exports: [QueueConfigService] })
+class QueueConfigModule {}
+
+@Injectable()
+class Consumer {
+  constructor(readonly queue: QueueService) {}
+}
+
+@Module({ providers: [Consumer], exports: [Consumer] })
+class FeatureModule {}
+
+describe('forRoot and forRootAsync', () => {
+  it('forRoot boots, creates the table in public, and serves QueueService', async () => {
+    const booted = await bootQueue({ connectionString: db.url });
+    try {
+      await roundTrip(booted.queue);
+      const { rows } = await db.query(
+        "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE 'messages%' ORDER BY 2",
+      );
+      expect(rows).toEqual([
+        { table_schema: 'public', table_name: 'messages' },
+        { table_schema: 'public', table_name: 'messages_migrations' },
+      ]);
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('reads DATABASE_URL when connectionString is absent', async () => {
+    const previous = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = db.url;
+    try {
+      const booted = await bootQueue({});
+      await roundTrip(booted.queue);
+      await booted.close();
+    } finally {
+      if (previous === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = previous;
+    }
+  });
+
+  it('fails boot with a clear error when neither connectionString nor DATABASE_URL is set', async () => {
+    const previous = process.env.DATABASE_URL;
+    delete process.env.DATABASE_URL;
+    try {
+      const error = await bootError({ imports: [QueueModule.forRoot({})] });
+      expect(error).toBeInstanceOf(QueueOptionsError);
+      expect((error as QueueOptionsError).option).toBe('connectionString');
+      expect((error as Error).message).toMatch(/DATABASE_URL/);
+    } finally {
+      if (previous !== undefined) process.env.DATABASE_URL = previous;
+    }
+  });
+
+  it('forRootAsync with imports, inject and useFactory', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueueModule.forRootAsync({
+          imports: [ConfigModule],
+          inject: [DB_URL],
+          useFactory: (url: string) => ({ connectionString: url, poolMinSize: 1, schema: 'from_factory' }),
+        }),
+      ],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    await roundTrip(moduleRef.get(QueueService));
+    await moduleRef.close();
+    const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory'");
+    expect(rows.length).toBe(2);
+  });
+
+  it('forRootAsync with useClass', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [QueueModule.forRootAsync({ imports: [ConfigModule], useClass: QueueConfigService })],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    await roundTrip(moduleRef.get(QueueService));
+    await moduleRef.close();
+  });
+
+  it('forRootAsync with useExisting', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueueModule.forRootAsync({ imports: [QueueConfigModule], useExisting: QueueConfigService }),
+      ],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    await roundTrip(moduleRef.get(QueueService));
+    await moduleRef.close();
+  });
+
+  it('isGlobal makes QueueService injectable in modules that do not import QueueModule', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1, isGlobal: true }),
+        FeatureModule,
+      ],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    await roundTrip(moduleRef.get(Consumer).queue);
+    await moduleRef.close();
+
+    const error = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1 }), FeatureModule],
+    });
+    expect(String(error)).toMatch(/Consumer/);
+  });
+});
+
+describe('options validated at boot', () => {
+  const cases: Array<[string, QueueModuleOptions, string, RegExp]> = [
+    ['min above max', { poolMinSize: 10, poolMaxSize: 5 }, 'poolMinSize', /must not exceed poolMaxSize \(10 > 5\)/],
+    ['a fractional pool size', { poolMinSize: 1.5 }, 'poolMinSize', /integer/],
+    ['a zero max pool', { poolMaxSize: 0 }, 'poolMaxSize', /not be less than 1/],
+    ['a negative timeout', { connectionTimeoutMs: -1 }, 'connectionTimeoutMs', /not be less than 1/],
+    ['an upper-case table', { table: 'Messages' }, 'table', /lower-case letters/],
+    ['an injected schema', { schema: 'x"; DROP SCHEMA public; --' }, 'schema', /lower-case letters/],
+    ['an over-long table', { table: 't'.repeat(41) }, 'table', /at most 40 characters/],
+    ['an empty table', { table: '' }, 'table', /non-empty/],
+    ['a misspelt option', { poolSize: 5 } as QueueModuleOptions, 'poolSize', /not a known option/],
+    ['a string for a boolean', { migrationsRun: 'yes' as unknown as boolean }, 'migrationsRun', /boolean/],
+    ['a zero body limit', { maxBodyBytes: 0 }, 'maxBodyBytes', /not be less than 1/],
+    ['ssl as a string', { ssl: 'on' as unknown as boolean }, 'ssl', /boolean or a TLS options object/],
+  ];
+  it.each(cases)('fails boot on %s', async (_label, options, option, rule) => {
+    const error = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: db.url, ...options })],
+    });
+    expect(error).toBeInstanceOf(QueueOptionsError);
+    expect((error as QueueOptionsError).option).toBe(option);
+    expect((error as QueueOptionsError).rule).toMatch(rule);
+    expect((error as Error).message).toContain(`"${option}"`);
+  });
+
+  it('fails boot on a multi-host URL with a message saying it is not supported', async () => {
+    const error = await bootError({
+      imports: [
+        QueueModule.forRoot({
+          connectionString:
+            'postgresql://user:pass@host1:5432,host2:5432/db?target_session_attrs=read-write',
+        }),
+      ],
+    });
+    expect(error).toBeInstanceOf(QueueOptionsError);
+    expect((error as Error).message).toMatch(/multi-host URLs .* are not supported/);
+    expect((error as Error).message).not.toContain('pass@');
+  });
+
+  it('fails boot when dataSource is combined with a URL or pool options', async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: db.url });
+    await dataSource.initialize();
+    try {
+      for (const extra of [{ connectionString: db.url }, { poolMaxSize: 3 }] as QueueModuleOptions[]) {
+        const error = await bootError({ imports: [QueueModule.forRoot({ dataSource, ...extra })] });
+        expect(error).toBeInstanceOf(QueueOptionsError);
+        expect((error as Error).message).toMatch(/cannot be combined with dataSource/);
+      }
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
+  it('fails boot on a DataSource that is not initialised or not postgres', async () => {
+    const idle = new DataSource({ type: 'postgres', url: db.url });
+    let error = await bootError({ imports: [QueueModule.forRoot({ dataSource: idle })] });
+    expect((error as Error).message).toMatch(/must be initialised/);
+    const other = { options: { type: 'mysql' }, createQueryRunner: () => null } as unknown as DataSource;
+    error = await bootError({ imports: [QueueModule.forRoot({ dataSource: other })] });
+    expect((error as Error).message).toMatch(/postgres driver \(got mysql\)/);
+  });
+});
+
+describe('connections', () => {
+  it('opens poolMinSize connections at boot and closes them all at shutdown', async () => {
+    const booted = await bootQueue({
+      connectionString: db.url,
+      poolMinSize: 3,
+      poolMaxSize: 5,
+      applicationName: 'warm-pool-test',
+    });
+    expect(await connectionsOf('warm-pool-test')).toBe(3);
+    await booted.close();
+    expect(await eventually(() => connectionsOf('warm-pool-test'), 0)).toBe(0);
+  });
+
+  it('shares an application DataSource without opening a pool, and leaves it open', async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: db.url, applicationName: 'app-owned' });
+    await dataSource.initialize();
+    try {
+      const booted = await bootQueue({ dataSource, schema: 'shared', applicationName: 'unused-pool' });
+      await roundTrip(booted.queue);
+      expect(await connectionsOf('unused-pool')).toBe(0);
+      await booted.close();
+      expect(dataSource.isInitialized).toBe(true);
+      const rows = (await dataSource.query('SELECT count(*)::int AS n FROM shared.messages')) as Array<{
+        n: number;
+      }>;
+      expect(rows[0]!.n).toBe(1);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+
+  it('forRootAsync can inject the DataSource the application already provides', async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: db.url });
+    await dataSource.initialize();
+    @Module({ providers: [{ provide: DataSource, useValue: dataSource }], exports: [DataSource] })
+    class DatabaseModule {}
+    try {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          QueueModule.forRootAsync({
+            imports: [DatabaseModule],
+            inject: [DataSource],
+            useFactory: (shared: DataSource) => ({ dataSource: shared, schema: 'injected' }),
+          }),
+        ],
+      }).compile();
+      moduleRef.useLogger(false);
+      await moduleRef.init();
+      await roundTrip(moduleRef.get(QueueService));
+      await moduleRef.close();
+      expect(dataSource.isInitialized).toBe(true);
+    } finally {
+      await dataSource.destroy();
+    }
+  });
+});
+
+describe('schema, table and migrations', () => {
+  it('lives beside an application table of the same name in another schema', async () => {
+    await db.query('CREATE TABLE public.jobs (id serial PRIMARY KEY, title text NOT NULL)');
+    await db.query("INSERT INTO public.jobs (title) VALUES ('the app''s own row')");
+    const booted = await bootQueue({ connectionString: db.url, schema: 'queueing', table: 'jobs' });
+    try {
+      await roundTrip(booted.queue);
+      const { rows: indexes } = await db.query<{ indexname: string }>(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'queueing' AND tablename = 'jobs' ORDER BY 1",
+      );
+      expect(indexes.map((r) => r.indexname)).toEqual([
+        'idx_jobs_lease',
+        'idx_jobs_queue_avail',
+        'idx_jobs_state',
+        'jobs_pkey',
+      ]);
+      const { rows } = await db.query('SELECT title FROM public.jobs');
+      expect(rows).toEqual([{ title: "the app's own row" }]);
+      const { rows: queued } = await db.query<{ count: string }>(
+        'SELECT count(*) FROM queueing.jobs',
+      );
+      expect(Number(queued[0]!.count)).toBe(1);
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('refuses to adopt an existing table it did not create, with a clear error', async () => {
+    await db.query('CREATE SCHEMA taken');
+    await db.query('CREATE TABLE taken.messages (id int)');
+    const error = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1, schema: 'taken' })],
+    });
+    expect(error).toBeInstanceOf(QueueDatabaseError);
+    expect((error as QueueDatabaseError).code).toBe('42P07');
+    expect((error as Error).message).toMatch(/taken\.messages already exists but was not created/);
+    const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'taken'");
+    expect(rows).toHaveLength(1);
+  });
+
+  it('ten modules booting at once on an empty database create one schema without error', async () => {
+    const fresh = await createTestDatabase('boot_race');
+    try {
+      const modules = await Promise.all(
+        Array.from({ length: 10 }, () =>
+          bootQueue({ connectionString: fresh.url, poolMinSize: 1, poolMaxSize: 2, schema: 'raced' }),
+        ),
+      );
+      await Promise.all(modules.map((m, i) => roundTrip(m.queue, `race.${i}`)));
+      await Promise.all(modules.map((m) => m.close()));
+      const { rows } = await fresh.query('SELECT name FROM raced.messages_migrations');
+      expect(rows).toEqual([{ name: 'CreateQueueTable1795556400000' }]);
+      const { rows: done } = await fresh.query<{ count: string }>(
+        "SELECT count(*) FROM raced.messages WHERE state = 'done'",
+      );
+      expect(Number(done[0]!.count)).toBe(10);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('migrationsRun: false leaves the schema alone; statements then fail with a typed error', async () => {
+    const booted = await bootQueue({ connectionString: db.url, schema: 'unmigrated', migrationsRun: false });
+    try {
+      const { rows } = await db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'unmigrated'");
+      expect(rows).toHaveLength(0);
+      const error = await booted.queue.enqueue('q', { n: 1 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(QueueDatabaseError);
+      expect((error as QueueDatabaseError).operation).toBe('enqueue');
+      expect((error as QueueDatabaseError).code).toBe('42P01');
+      expect((error as Error).message).not.toContain('queue-test');
+    } finally {
+      await booted.close();
+    }
+  });
+
+  it('a second boot finds the schema up to date and keeps the data', async () => {
+    const first = await bootQueue({ connectionString: db.url, schema: 'reboot' });
+    await first.queue.enqueue('kept', { n: 1 });
+    await first.close();
+    const second = await bootQueue({ connectionString: db.url, schema: 'reboot' });
+    try {
+      expect((await second.queue.leaseNext('kept'))?.body).toEqual({ n: 1 });
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM reboot.messages_migrations');
+      expect(rows).toEqual([{ n: 1 }]);
+    } finally {
+      await second.close();
+    }
+  });
+});
