@@ -21,7 +21,10 @@ export { type QueueStats, type StateCounts } from './interfaces/queue-stats.inte
 export { QueueError } from './errors/queue.error.js';
 export { QueueValidationError } from './errors/queue-validation.error.js';
 export { QueueOptionsError } from './errors/queue-options.error.js';
-export { QueueDatabaseError, type QueueDatabaseErrorDetails } from './errors/queue-database.error.js';
+export {
+  QueueDatabaseError,
+  type QueueDatabaseErrorDetails,
+} from './errors/queue-database.error.js';
 export { QueuePoolTimeoutError } from './errors/queue-pool-timeout.error.js';
 export { queueMigrations, type QueueMigrationClass } from '../migrations/index.js';
 export { queueTableNames, type QueueTableNames } from './sql/queue-table.js';

@@ -86,15 +86,18 @@ export function parseConnectionString(raw: string): ParsedConnectionString {
   try {
     parsed = parse(query ? `${base}?${query}` : base, { useLibpqCompat: true });
   } catch (error) {
-    throw new QueueOptionsError(OPTION, `is not a valid connection URL${describeParseFailure(error)}`);
+    throw new QueueOptionsError(
+      OPTION,
+      `is not a valid connection URL${describeParseFailure(error)}`,
+    );
   }
 
-  const { port, sslmode: _sslmode, ...rest } = parsed as Record<string, unknown>;
+  const { port, ...rest } = parsed as Record<string, unknown>;
   const config: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(rest)) {
-    if (value !== undefined && value !== null && value !== '' && !SSL_FILES.includes(key as never)) {
-      config[key] = value;
-    }
+    // sslmode and the file names were turned into `ssl` by the parser; pg needs only that.
+    if (key === 'sslmode' || SSL_FILES.includes(key as never)) continue;
+    if (value !== undefined && value !== null && value !== '') config[key] = value;
   }
   if (typeof port === 'string' && port !== '') {
     const portNumber = Number(port);
@@ -108,7 +111,10 @@ export function parseConnectionString(raw: string): ParsedConnectionString {
     config,
     ...(hints.min_size === undefined ? {} : { poolMinSize: hints.min_size }),
     ...(hints.max_size === undefined ? {} : { poolMaxSize: hints.max_size }),
-    redacted: redactConnectionString(raw, typeof parsed.password === 'string' ? parsed.password : undefined),
+    redacted: redactConnectionString(
+      raw,
+      typeof parsed.password === 'string' ? parsed.password : undefined,
+    ),
   };
 }
 

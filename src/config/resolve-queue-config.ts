@@ -98,9 +98,8 @@ function toOptionsError(error: ValidationError): QueueOptionsError {
   }
   const rules = Object.values(error.constraints ?? {});
   const rule =
-    rules
-      .map((message) => message.replace(new RegExp(`^${error.property} `), ''))
-      .join('; ') || 'is invalid';
+    rules.map((message) => message.replace(new RegExp(`^${error.property} `), '')).join('; ') ||
+    'is invalid';
   return new QueueOptionsError(error.property, rule);
 }
 

@@ -22,7 +22,11 @@ export function toQueueDatabaseError(
   if (error instanceof QueueError) return error;
   const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {};
   const message = typeof fields.message === 'string' ? fields.message : String(error);
-  if (/timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(message)) {
+  if (
+    /timeout exceeded when trying to connect|Connection terminated due to connection timeout/i.test(
+      message,
+    )
+  ) {
     return new QueuePoolTimeoutError(operation, context.connectionTimeoutMs, error);
   }
   const scrub = (text: string): string => scrubPassword(text, context.password);

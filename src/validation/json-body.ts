@@ -70,7 +70,11 @@ export function serializeBody(body: unknown, field: string, maxBytes: number): s
         }
         const depth = (depths.get(holder) ?? 0) + 1;
         if (depth > MAX_BODY_DEPTH) {
-          fail(holder, key, `must not nest objects and arrays deeper than ${MAX_BODY_DEPTH} levels`);
+          fail(
+            holder,
+            key,
+            `must not nest objects and arrays deeper than ${MAX_BODY_DEPTH} levels`,
+          );
         }
         depths.set(value, depth);
         parents.set(value, { holder, key });

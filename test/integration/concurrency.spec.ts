@@ -68,7 +68,10 @@ describe('SKIP LOCKED under concurrency', () => {
 
   it('concurrent reapers return each expired lease once', async () => {
     const queue = modules[0]!.queue;
-    await queue.enqueueMany('reap', Array.from({ length: 300 }, (_, i) => ({ i })));
+    await queue.enqueueMany(
+      'reap',
+      Array.from({ length: 300 }, (_, i) => ({ i })),
+    );
     await queue.leaseMany('reap', 300);
     await db.query(`UPDATE messages SET lease_until = lease_until - 120 WHERE queue = 'reap'`);
     const counts = await Promise.all(

@@ -33,12 +33,10 @@ function withParams(url: string, params: Record<string, string>, host?: string):
 }
 
 async function sessionUsesTls(booted: BootedQueue): Promise<boolean> {
-  const { rows } = await booted.moduleRef
-    .get(QueueConnection)
-    .query<{ ssl: boolean }>('check', {
-      text: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
-      values: [],
-    });
+  const { rows } = await booted.moduleRef.get(QueueConnection).query<{ ssl: boolean }>('check', {
+    text: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
+    values: [],
+  });
   return rows[0]!.ssl;
 }
 
@@ -73,7 +71,9 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
   });
 
   it('connects without TLS with sslmode=disable', async () => {
-    const booted = await bootQueue({ connectionString: withParams(db.url, { sslmode: 'disable' }) });
+    const booted = await bootQueue({
+      connectionString: withParams(db.url, { sslmode: 'disable' }),
+    });
     try {
       expect(await sessionUsesTls(booted)).toBe(false);
     } finally {
@@ -85,8 +85,25 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'queue-client-cert-'));
     const cert = join(dir, 'client.crt');
     const key = join(dir, 'client.key');
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1',
-      '-subj', '/CN=postgres', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=postgres',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
     const booted = await bootQueue({
       connectionString: withParams(db.url, { sslmode: 'require', sslcert: cert, sslkey: key }),
     });
@@ -117,7 +134,11 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
     const error = await bootError({
       imports: [
         QueueModule.forRoot({
-          connectionString: withParams(db.url, { sslmode: 'verify-full', sslrootcert: ca }, '127.0.0.2'),
+          connectionString: withParams(
+            db.url,
+            { sslmode: 'verify-full', sslrootcert: ca },
+            '127.0.0.2',
+          ),
           poolMinSize: 1,
         }),
       ],
@@ -228,7 +249,9 @@ describe('failures are typed and never show the password', () => {
       expect(error).toBeInstanceOf(QueuePoolTimeoutError);
       expect((error as QueuePoolTimeoutError).operation).toBe('enqueue');
       expect((error as QueuePoolTimeoutError).timeoutMs).toBe(200);
-      expect((error as Error).message).toMatch(/no database connection became available within 200 ms/);
+      expect((error as Error).message).toMatch(
+        /no database connection became available within 200 ms/,
+      );
       await hold;
       await booted.queue.enqueue('q', { n: 1 });
     } finally {
@@ -244,14 +267,19 @@ describe('the TypeORM CLI and the module share one migration history', () => {
     const { stdout } = await run(
       'node',
       ['--import', 'tsx', 'node_modules/typeorm/cli.js', command, '-d', 'ormconfig.ts'],
-      { env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema }, timeout: 60_000 },
+      {
+        env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema },
+        timeout: 60_000,
+      },
     );
     return stdout;
   }
 
   it('migration:run creates the table; the module boots on it without migrating again', async () => {
     const output = await cli('migration:run', db, 'cli_first');
-    expect(output).toMatch(/Migration CreateQueueTable1795556400000 has been executed successfully/);
+    expect(output).toMatch(
+      /Migration CreateQueueTable1795556400000 has been executed successfully/,
+    );
     const booted = await bootQueue({ connectionString: db.url, schema: 'cli_first' });
     try {
       await booted.queue.enqueue('cli', { n: 1 });

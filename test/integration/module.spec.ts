@@ -113,7 +113,11 @@ describe('forRoot and forRootAsync', () => {
         QueueModule.forRootAsync({
           imports: [ConfigModule],
           inject: [DB_URL],
-          useFactory: (url: string) => ({ connectionString: url, poolMinSize: 1, schema: 'from_factory' }),
+          useFactory: (url: string) => ({
+            connectionString: url,
+            poolMinSize: 1,
+            schema: 'from_factory',
+          }),
         }),
       ],
     }).compile();
@@ -127,7 +131,9 @@ describe('forRoot and forRootAsync', () => {
 
   it('forRootAsync with useClass', async () => {
     const moduleRef = await Test.createTestingModule({
-      imports: [QueueModule.forRootAsync({ imports: [ConfigModule], useClass: QueueConfigService })],
+      imports: [
+        QueueModule.forRootAsync({ imports: [ConfigModule], useClass: QueueConfigService }),
+      ],
     }).compile();
     moduleRef.useLogger(false);
     await moduleRef.init();
@@ -168,18 +174,43 @@ describe('forRoot and forRootAsync', () => {
 
 describe('options validated at boot', () => {
   const cases: Array<[string, QueueModuleOptions, string, RegExp]> = [
-    ['min above max', { poolMinSize: 10, poolMaxSize: 5 }, 'poolMinSize', /must not exceed poolMaxSize \(10 > 5\)/],
+    [
+      'min above max',
+      { poolMinSize: 10, poolMaxSize: 5 },
+      'poolMinSize',
+      /must not exceed poolMaxSize \(10 > 5\)/,
+    ],
     ['a fractional pool size', { poolMinSize: 1.5 }, 'poolMinSize', /integer/],
     ['a zero max pool', { poolMaxSize: 0 }, 'poolMaxSize', /not be less than 1/],
-    ['a negative timeout', { connectionTimeoutMs: -1 }, 'connectionTimeoutMs', /not be less than 1/],
+    [
+      'a negative timeout',
+      { connectionTimeoutMs: -1 },
+      'connectionTimeoutMs',
+      /not be less than 1/,
+    ],
     ['an upper-case table', { table: 'Messages' }, 'table', /lower-case letters/],
-    ['an injected schema', { schema: 'x"; DROP SCHEMA public; --' }, 'schema', /lower-case letters/],
+    [
+      'an injected schema',
+      { schema: 'x"; DROP SCHEMA public; --' },
+      'schema',
+      /lower-case letters/,
+    ],
     ['an over-long table', { table: 't'.repeat(41) }, 'table', /at most 40 characters/],
     ['an empty table', { table: '' }, 'table', /non-empty/],
     ['a misspelt option', { poolSize: 5 } as QueueModuleOptions, 'poolSize', /not a known option/],
-    ['a string for a boolean', { migrationsRun: 'yes' as unknown as boolean }, 'migrationsRun', /boolean/],
+    [
+      'a string for a boolean',
+      { migrationsRun: 'yes' as unknown as boolean },
+      'migrationsRun',
+      /boolean/,
+    ],
     ['a zero body limit', { maxBodyBytes: 0 }, 'maxBodyBytes', /not be less than 1/],
-    ['ssl as a string', { ssl: 'on' as unknown as boolean }, 'ssl', /boolean or a TLS options object/],
+    [
+      'ssl as a string',
+      { ssl: 'on' as unknown as boolean },
+      'ssl',
+      /boolean or a TLS options object/,
+    ],
   ];
   it.each(cases)('fails boot on %s', async (_label, options, option, rule) => {
     const error = await bootError({
@@ -209,7 +240,10 @@ describe('options validated at boot', () => {
     const dataSource = new DataSource({ type: 'postgres', url: db.url });
     await dataSource.initialize();
     try {
-      for (const extra of [{ connectionString: db.url }, { poolMaxSize: 3 }] as QueueModuleOptions[]) {
+      for (const extra of [
+        { connectionString: db.url },
+        { poolMaxSize: 3 },
+      ] as QueueModuleOptions[]) {
         const error = await bootError({ imports: [QueueModule.forRoot({ dataSource, ...extra })] });
         expect(error).toBeInstanceOf(QueueOptionsError);
         expect((error as Error).message).toMatch(/cannot be combined with dataSource/);
@@ -223,7 +257,10 @@ describe('options validated at boot', () => {
     const idle = new DataSource({ type: 'postgres', url: db.url });
     let error = await bootError({ imports: [QueueModule.forRoot({ dataSource: idle })] });
     expect((error as Error).message).toMatch(/must be initialised/);
-    const other = { options: { type: 'mysql' }, createQueryRunner: () => null } as unknown as DataSource;
+    const other = {
+      options: { type: 'mysql' },
+      createQueryRunner: () => null,
+    } as unknown as DataSource;
     error = await bootError({ imports: [QueueModule.forRoot({ dataSource: other })] });
     expect((error as Error).message).toMatch(/postgres driver \(got mysql\)/);
   });
@@ -243,17 +280,25 @@ describe('connections', () => {
   });
 
   it('shares an application DataSource without opening a pool, and leaves it open', async () => {
-    const dataSource = new DataSource({ type: 'postgres', url: db.url, applicationName: 'app-owned' });
+    const dataSource = new DataSource({
+      type: 'postgres',
+      url: db.url,
+      applicationName: 'app-owned',
+    });
     await dataSource.initialize();
     try {
-      const booted = await bootQueue({ dataSource, schema: 'shared', applicationName: 'unused-pool' });
+      const booted = await bootQueue({
+        dataSource,
+        schema: 'shared',
+        applicationName: 'unused-pool',
+      });
       await roundTrip(booted.queue);
       expect(await connectionsOf('unused-pool')).toBe(0);
       await booted.close();
       expect(dataSource.isInitialized).toBe(true);
-      const rows = (await dataSource.query('SELECT count(*)::int AS n FROM shared.messages')) as Array<{
-        n: number;
-      }>;
+      const rows = await dataSource.query<Array<{ n: number }>>(
+        'SELECT count(*)::int AS n FROM shared.messages',
+      );
       expect(rows[0]!.n).toBe(1);
     } finally {
       await dataSource.destroy();
@@ -331,7 +376,12 @@ describe('schema, table and migrations', () => {
     try {
       const modules = await Promise.all(
         Array.from({ length: 10 }, () =>
-          bootQueue({ connectionString: fresh.url, poolMinSize: 1, poolMaxSize: 2, schema: 'raced' }),
+          bootQueue({
+            connectionString: fresh.url,
+            poolMinSize: 1,
+            poolMaxSize: 2,
+            schema: 'raced',
+          }),
         ),
       );
       await Promise.all(modules.map((m, i) => roundTrip(m.queue, `race.${i}`)));
@@ -348,7 +398,11 @@ describe('schema, table and migrations', () => {
   });
 
   it('migrationsRun: false leaves the schema alone; statements then fail with a typed error', async () => {
-    const booted = await bootQueue({ connectionString: db.url, schema: 'unmigrated', migrationsRun: false });
+    const booted = await bootQueue({
+      connectionString: db.url,
+      schema: 'unmigrated',
+      migrationsRun: false,
+    });
     try {
       const { rows } = await db.query("SELECT 1 FROM pg_namespace WHERE nspname = 'unmigrated'");
       expect(rows).toHaveLength(0);

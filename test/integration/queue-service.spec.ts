@@ -66,7 +66,17 @@ describe('enqueue and lease', () => {
   });
 
   it('accepts every kind of JSON value as a body', async () => {
-    const bodies = [null, 0, -1.25, 'text ✓ 𝄞', true, [], {}, [1, [2, [3]]], { a: { b: { c: 'd' } } }];
+    const bodies = [
+      null,
+      0,
+      -1.25,
+      'text ✓ 𝄞',
+      true,
+      [],
+      {},
+      [1, [2, [3]]],
+      { a: { b: { c: 'd' } } },
+    ];
     for (const body of bodies) await queue.enqueue('kinds', body);
     const leased = await queue.leaseMany('kinds', 100);
     expect(leased.map((message) => message.body)).toEqual(bodies);
@@ -126,7 +136,10 @@ describe('enqueue and lease', () => {
   });
 
   it('leaseMany respects its limit and leases each message once', async () => {
-    await queue.enqueueMany('many', Array.from({ length: 25 }, (_, i) => ({ i })));
+    await queue.enqueueMany(
+      'many',
+      Array.from({ length: 25 }, (_, i) => ({ i })),
+    );
     const a = await queue.leaseMany('many', 10);
     const b = await queue.leaseMany('many', 10);
     const c = await queue.leaseMany('many', 10);
@@ -175,7 +188,10 @@ describe('ack and nack', () => {
     const leased = (await queue.leaseNext('settle'))!;
     expect(await queue.ack('settle', leased)).toBe(true);
     expect(await queue.ack('settle', leased)).toBe(false);
-    const { rows } = await db.query('SELECT state, lease_until, lease_token FROM messages WHERE id = $1', [id]);
+    const { rows } = await db.query(
+      'SELECT state, lease_until, lease_token FROM messages WHERE id = $1',
+      [id],
+    );
     expect(rows[0]).toEqual({ state: 'done', lease_until: null, lease_token: null });
     expect(await queue.leaseNext('settle')).toBeNull();
   });

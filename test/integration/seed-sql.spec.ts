@@ -77,7 +77,9 @@ describe("the seed's schema", () => {
       'idx_messages_queue_avail',
       'idx_messages_state',
     ]);
-    expect(rows[1]!.indexdef).toMatch(/\(queue, available_at, seq\) WHERE \(state = 'ready'::text\)/);
+    expect(rows[1]!.indexdef).toMatch(
+      /\(queue, available_at, seq\) WHERE \(state = 'ready'::text\)/,
+    );
     expect(rows[0]!.indexdef).toMatch(/\(lease_until\) WHERE \(state = 'leased'::text\)/);
   });
 
@@ -103,7 +105,10 @@ describe("the seed's monitoring SQL runs unchanged", () => {
     );
     const sorted = rows
       .map((r) => [r.queue, r.state, Number(r.count)])
-      .sort((a, b) => String(a[0]).localeCompare(String(b[0])) || String(a[1]).localeCompare(String(b[1])));
+      .sort(
+        (a, b) =>
+          String(a[0]).localeCompare(String(b[0])) || String(a[1]).localeCompare(String(b[1])),
+      );
     expect(sorted).toEqual([
       ['ingest.error', 'ready', 1],
       ['ingest.main', 'leased', 1],
@@ -128,10 +133,14 @@ describe("the seed's monitoring SQL runs unchanged", () => {
       await queue.ack('ingest.main', message);
     }
     await queue.enqueue('ingest.main', { age: 'old but ready' });
-    await db.query('UPDATE messages SET created_at = created_at - 8 * 86400 WHERE id <> $1', [newId]);
+    await db.query('UPDATE messages SET created_at = created_at - 8 * 86400 WHERE id <> $1', [
+      newId,
+    ]);
     const result = await db.query(DELETE_OLD_DONE);
     expect(result.rowCount).toBe(1);
-    const { rows } = await db.query<{ id: string }>('SELECT id FROM messages WHERE id = $1', [oldId]);
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM messages WHERE id = $1', [
+      oldId,
+    ]);
     expect(rows).toEqual([]);
     expect((await queue.getStats()).byState).toMatchObject({ done: 1, ready: 1 });
   });
@@ -145,7 +154,7 @@ describe("the seed's monitoring SQL runs unchanged", () => {
     );
     expect((await db.query(ARCHIVE_OLD_ERRORS)).rowCount).toBe(1);
     expect((await db.query(DELETE_OLD_ERRORS)).rowCount).toBe(1);
-    const { rows } = await db.query("SELECT body FROM messages_archive");
+    const { rows } = await db.query('SELECT body FROM messages_archive');
     expect(rows).toEqual([{ body: { e: 'old' } }]);
     expect((await queue.getStats()).totalMessages).toBe(1);
   });

@@ -12,7 +12,9 @@ export async function bootQueue(options: QueueModuleOptions): Promise<BootedQueu
   const moduleRef = await Test.createTestingModule({
     imports: [
       QueueModule.forRoot(
-        options.dataSource === undefined ? { poolMinSize: 1, poolMaxSize: 10, ...options } : options,
+        options.dataSource === undefined
+          ? { poolMinSize: 1, poolMaxSize: 10, ...options }
+          : options,
       ),
     ],
   }).compile();

@@ -15,7 +15,8 @@ export interface TestDatabase {
 
 export function adminUrl(): string {
   const url = process.env.QUEUE_TEST_ADMIN_URL;
-  if (url === undefined) throw new Error('QUEUE_TEST_ADMIN_URL is not set: run the tests with npm test');
+  if (url === undefined)
+    throw new Error('QUEUE_TEST_ADMIN_URL is not set: run the tests with npm test');
   return url;
 }
 

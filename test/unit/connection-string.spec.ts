@@ -1,0 +1,210 @@
+import { describe, expect, it } from '@jest/globals';
+import { type ConnectionOptions } from 'node:tls';
+import {
+  parseConnectionString,
+  redactConnectionString,
+} from '../../src/config/connection-string.js';
+import { resolveQueueConfig } from '../../src/config/resolve-queue-config.js';
+import { QueueOptionsError } from '../../src/index.js';
+
+function optionsError(call: () => unknown): QueueOptionsError {
+  try {
+    call();
+  } catch (error) {
+    expect(error).toBeInstanceOf(QueueOptionsError);
+    return error as QueueOptionsError;
+  }
+  throw new Error('expected a QueueOptionsError');
+}
+
+describe('parseConnectionString', () => {
+  it('parses the basic form', () => {
+    const parsed = parseConnectionString('postgresql://user:password@localhost:5432/ingestion_db');
+    expect(parsed.config).toMatchObject({
+      host: 'localhost',
+      port: 5432,
+      user: 'user',
+      password: 'password',
+      database: 'ingestion_db',
+    });
+    expect(parsed.config.ssl).toBeUndefined();
+    expect(parsed.redacted).toBe('postgresql://user:***@localhost:5432/ingestion_db');
+  });
+
+  it('accepts postgres:// too, and percent-encoded credentials', () => {
+    const parsed = parseConnectionString('postgres://us%40er:p%2Fw%3Fx@db.internal/app');
+    expect(parsed.config).toMatchObject({ user: 'us@er', password: 'p/w?x', database: 'app' });
+    expect(parsed.redacted).toBe('postgres://us%40er:***@db.internal/app');
+  });
+
+  it('maps sslmode=require to TLS without certificate verification, as libpq does', () => {
+    const ssl = parseConnectionString('postgresql://u:p@host:5432/db?sslmode=require').config
+      .ssl as ConnectionOptions;
+    expect(ssl.rejectUnauthorized).toBe(false);
+  });
+
+  it('maps prefer and allow to TLS without verification (no plaintext fallback in pg)', () => {
+    for (const mode of ['prefer', 'allow']) {
+      const ssl = parseConnectionString(`postgresql://u:p@host/db?sslmode=${mode}`).config
+        .ssl as ConnectionOptions;
+      expect(ssl.rejectUnauthorized).toBe(false);
+    }
+  });
+
+  it('keeps full verification for verify-full and turns TLS off for disable', () => {
+    const full = parseConnectionString('postgresql://u:p@host/db?sslmode=verify-full').config
+      .ssl as ConnectionOptions;
+    expect(full.rejectUnauthorized).not.toBe(false);
+    expect(full.checkServerIdentity).toBeUndefined();
+    expect(parseConnectionString('postgresql://u:p@host/db?sslmode=disable').config.ssl).toBe(
+      false,
+    );
+  });
+
+  it('refuses verify-ca without sslrootcert, naming the rule', () => {
+    const error = optionsError(() =>
+      parseConnectionString('postgresql://u:p@host/db?sslmode=verify-ca'),
+    );
+    expect(error.rule).toMatch(/verify-ca requires specifying a CA with sslrootcert/);
+  });
+
+  it('checks that sslcert, sslkey and sslrootcert files exist, naming the parameter', () => {
+    for (const parameter of ['sslcert', 'sslkey', 'sslrootcert']) {
+      const error = optionsError(() =>
+        parseConnectionString(
+          `postgresql://u:secret@host/db?sslmode=require&${parameter}=/nonexistent/${parameter}.pem`,
+        ),
+      );
+      expect(error.option).toBe('connectionString');
+      expect(error.rule).toBe(
+        `${parameter} file /nonexistent/${parameter}.pem does not exist or is not readable`,
+      );
+      expect(error.message).not.toContain('secret');
+    }
+  });
+
+  it('takes min_size and max_size out of the URL as pool hints', () => {
+    const parsed = parseConnectionString(
+      'postgresql://user:password@host:5432/dbname?min_size=10&max_size=20&application_name=x',
+    );
+    expect(parsed.poolMinSize).toBe(10);
+    expect(parsed.poolMaxSize).toBe(20);
+    expect(parsed.config).not.toHaveProperty('min_size');
+    expect(parsed.config).not.toHaveProperty('max_size');
+    expect(parsed.config.application_name).toBe('x');
+  });
+
+  it('refuses malformed pool hints', () => {
+    expect(optionsError(() => parseConnectionString('postgres://h/db?max_size=0')).rule).toMatch(
+      /max_size must be a positive whole number/,
+    );
+    expect(optionsError(() => parseConnectionString('postgres://h/db?min_size=-1')).rule).toMatch(
+      /min_size must be a non-negative whole number/,
+    );
+    expect(optionsError(() => parseConnectionString('postgres://h/db?min_size=abc')).rule).toMatch(
+      /min_size/,
+    );
+  });
+
+  it('refuses the multi-host form with a message that says why, without the password', () => {
+    const error = optionsError(() =>
+      parseConnectionString(
+        'postgresql://user:pass-word@host1:5432,host2:5432/db?target_session_attrs=read-write',
+      ),
+    );
+    expect(error.rule).toMatch(
+      /multi-host URLs .* are not supported: node-postgres connects to one host only/,
+    );
+    expect(error.message).not.toContain('pass-word');
+  });
+
+  it('refuses other schemes and unparseable URLs without echoing them', () => {
+    expect(
+      optionsError(() => parseConnectionString('mysql://u:topsecret@h/db')).message,
+    ).not.toContain('topsecret');
+    const error = optionsError(() => parseConnectionString('postgres://u:topsecret@h:notaport/db'));
+    expect(error.message).toMatch(/is not a valid connection URL/);
+    expect(error.message).not.toContain('topsecret');
+  });
+
+  it('refuses a port out of range', () => {
+    expect(optionsError(() => parseConnectionString('postgres://h:70000/db')).message).toMatch(
+      /not a valid connection URL|port must be/,
+    );
+  });
+});
+
+describe('redactConnectionString', () => {
+  it.each([
+    ['postgres://u:simple@h/db', 'postgres://u:***@h/db'],
+    ['postgres://u:p%40ss%2F@h:5432/db', 'postgres://u:***@h:5432/db'],
+    ['postgres://u@h/db', 'postgres://u@h/db'],
+    [
+      'postgres://h/db?password=inparam&sslmode=require',
+      'postgres://h/db?password=***&sslmode=require',
+    ],
+  ])('redacts %s', (raw, expected) => {
+    expect(redactConnectionString(raw)).toBe(expected);
+  });
+
+  it('redacts a password that contains an @ (the last @ ends the user info)', () => {
+    expect(redactConnectionString('postgres://u:p@ss@h/db', 'p@ss')).toBe('postgres://u:***@h/db');
+  });
+});
+
+describe('resolveQueueConfig precedence', () => {
+  const url = 'postgresql://u:p@host/db?min_size=3&max_size=7';
+
+  it('uses URL hints over defaults', () => {
+    const config = resolveQueueConfig({ connectionString: url }, {});
+    expect(config.connection).toMatchObject({ kind: 'owned', poolMinSize: 3, poolMaxSize: 7 });
+  });
+
+  it('uses explicit options over URL hints', () => {
+    const config = resolveQueueConfig(
+      { connectionString: url, poolMinSize: 1, poolMaxSize: 2 },
+      {},
+    );
+    expect(config.connection).toMatchObject({ poolMinSize: 1, poolMaxSize: 2 });
+  });
+
+  it('defaults to 10 and 20, shrinking the default minimum to fit a smaller maximum', () => {
+    expect(
+      resolveQueueConfig({ connectionString: 'postgres://h/db' }, {}).connection,
+    ).toMatchObject({
+      poolMinSize: 10,
+      poolMaxSize: 20,
+    });
+    expect(
+      resolveQueueConfig({ connectionString: 'postgres://h/db', poolMaxSize: 4 }, {}).connection,
+    ).toMatchObject({ poolMinSize: 4, poolMaxSize: 4 });
+  });
+
+  it('falls back to DATABASE_URL and prefers connectionString over it', () => {
+    const fromEnv = resolveQueueConfig({}, { DATABASE_URL: 'postgres://envhost/db' });
+    expect(fromEnv.connection).toMatchObject({ config: { host: 'envhost' } });
+    const explicit = resolveQueueConfig(
+      { connectionString: 'postgres://given/db' },
+      { DATABASE_URL: 'postgres://envhost/db' },
+    );
+    expect(explicit.connection).toMatchObject({ config: { host: 'given' } });
+  });
+
+  it('returns a frozen config with the other defaults', () => {
+    const config = resolveQueueConfig({ connectionString: 'postgres://h/db' }, {});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(config).toMatchObject({
+      connectionTimeoutMs: 10_000,
+      applicationName: 'fetchcraft-queue',
+      migrationsRun: true,
+      maxBodyBytes: 1024 * 1024,
+      names: { schema: 'public', table: 'messages', qualified: '"public"."messages"' },
+    });
+  });
+
+  it('does not mutate the options it was given', () => {
+    const options = Object.freeze({ connectionString: url });
+    resolveQueueConfig(options, {});
+    expect(options).toEqual({ connectionString: url });
+  });
+});

@@ -1,0 +1,79 @@
+import { describe, expect, it } from '@jest/globals';
+import { QueueOptionsError, queueTableNames } from '../../src/index.js';
+import { enqueueManySql, enqueueSql } from '../../src/sql/enqueue.sql.js';
+import { leaseSql } from '../../src/sql/lease.sql.js';
+import {
+  clearQueueSql,
+  deleteMessageSql,
+  reapExpiredLeasesSql,
+  statsSql,
+} from '../../src/sql/maintenance.sql.js';
+import { ackSql, nackSql } from '../../src/sql/settle.sql.js';
+
+const names = queueTableNames('tenant_a', 'jobs');
+const hostile = "x'); DROP TABLE jobs; --";
+const token = '00000000-0000-4000-8000-000000000000';
+
+describe('queueTableNames', () => {
+  it('quotes once and derives the seed-style index names', () => {
+    expect(names.qualified).toBe('"tenant_a"."jobs"');
+    expect(names.qualifiedMigrations).toBe('"tenant_a"."jobs_migrations"');
+    expect(names.indexes).toEqual({
+      queueAvailable: '"idx_jobs_queue_avail"',
+      state: '"idx_jobs_state"',
+      lease: '"idx_jobs_lease"',
+    });
+    const seed = queueTableNames('public', 'messages');
+    expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');
+  });
+
+  it.each(['Jobs', 'jobs"', 'jobs; drop', '1jobs', 'jobs-x', 'jöbs', ''])(
+    'refuses %p as an identifier',
+    (table) => {
+      expect(() => queueTableNames('public', table)).toThrow(QueueOptionsError);
+    },
+  );
+});
+
+describe('statement builders', () => {
+  const statements = [
+    enqueueSql(names, hostile, '{"a":1}', 0),
+    enqueueManySql(names, hostile, '[{"a":1}]', 5),
+    leaseSql(names, hostile, 10, 60),
+    ackSql(names, hostile, hostile, token),
+    nackSql(names, hostile, hostile, token, 3),
+    reapExpiredLeasesSql(names, 100),
+    statsSql(names),
+    clearQueueSql(names, hostile, 'done'),
+    clearQueueSql(names, hostile, undefined),
+    deleteMessageSql(names, hostile),
+  ];
+
+  it.each(statements.map((statement, index) => [index, statement] as const))(
+    'statement %i interpolates only the quoted table and binds every value',
+    (_index, statement) => {
+      expect(statement.text).not.toContain(hostile);
+      expect(statement.text).toContain('"tenant_a"."jobs"');
+      const placeholders = new Set(statement.text.match(/\$\d+/g) ?? []);
+      expect(placeholders.size).toBe(statement.values.length);
+      // Every parameter carries an explicit cast, so the server never guesses a type.
+      for (const placeholder of placeholders) {
+        expect(statement.text).toMatch(new RegExp(`\\${placeholder}::[a-z]+`));
+      }
+    },
+  );
+
+  it('leases through a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED and the database clock', () => {
+    const { text } = leaseSql(names, 'q', 5, 30);
+    expect(text).toMatch(/WITH next AS MATERIALIZED \(/);
+    expect(text).toMatch(/FOR UPDATE SKIP LOCKED/);
+    expect(text).toMatch(/ORDER BY available_at, seq/);
+    expect(text).toMatch(/extract\(epoch from now\(\)\)/);
+  });
+
+  it('fences ack and nack on state and lease token', () => {
+    for (const { text } of [ackSql(names, 'q', 'id', token), nackSql(names, 'q', 'id', token, 0)]) {
+      expect(text).toMatch(/state = 'leased' AND lease_token = \$3::uuid/);
+    }
+  });
+});
