@@ -7,7 +7,11 @@ export default {
   roots: ['<rootDir>/test'],
   testMatch: ['**/*.spec.ts'],
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // The README's examples import the package by name; in tests that is the source.
+    '^@fetchcraft/queue$': '<rootDir>/src/index.ts',
+  },
   transform: {
     '^.+\\.ts$': [
       'ts-jest',

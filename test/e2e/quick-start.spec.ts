@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+const example = readFileSync(new URL('../../examples/quick-start.ts', import.meta.url), 'utf8');
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('quick_start');
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe("the README's quick start", () => {
+  it('is examples/quick-start.ts, verbatim', () => {
+    expect(readme).toContain('```ts\n' + example + '```');
+  });
+
+  it('runs as pasted: enqueue, lease, ack, stats', async () => {
+    const previous = process.env.DATABASE_URL;
+    process.env.DATABASE_URL = db.url;
+    const log = jest.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      await import('../../examples/quick-start.js');
+      const lines = log.mock.calls.map((call) => call[0] as unknown);
+      expect(lines[0]).toBe('processing https://example.com/a.pdf (attempt 1)');
+      expect(lines[1]).toEqual({
+        totalMessages: 1,
+        byState: { ready: 0, leased: 0, done: 1, failed: 0 },
+        byQueue: { 'ingest.main': { ready: 0, leased: 0, done: 1, failed: 0 } },
+        failedMessages: 0,
+      });
+    } finally {
+      log.mockRestore();
+      if (previous === undefined) delete process.env.DATABASE_URL;
+      else process.env.DATABASE_URL = previous;
+    }
+  });
+});
