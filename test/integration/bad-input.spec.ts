@@ -1,29 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
-import { QueueValidationError, type QueueLease, type QueueService } from '../../src/index.js';
-import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { describe, expect, it } from '@jest/globals';
+import { QueueValidationError, type QueueLease } from '../../src/index.js';
+import { bootQueue } from '../support/boot-queue.js';
+import { useQueueTestContext } from '../support/queue-test-context.js';
 
-let db: TestDatabase;
-let booted: BootedQueue;
-let queue: QueueService;
-
-beforeAll(async () => {
-  db = await createTestDatabase('bad_input');
-  booted = await bootQueue({ connectionString: db.url });
-  queue = booted.queue;
-});
-
-afterAll(async () => {
-  await booted?.close();
-  await db?.drop();
-});
-
-beforeEach(async () => {
-  await db.query('TRUNCATE messages');
-});
+const ctx = useQueueTestContext('bad_input');
 
 async function rowCount(): Promise<number> {
-  const { rows } = await db.query<{ count: string }>('SELECT count(*) FROM messages');
+  const { rows } = await ctx.db.query<{ count: string }>('SELECT count(*) FROM messages');
   return Number(rows[0]!.count);
 }
 
@@ -65,22 +48,22 @@ describe('queue names', () => {
     ['null', null, /must be a string \(got null\)/],
   ];
   it.each(cases)('refuses a queue name with %s', async (_label, name, rule) => {
-    await expectRejected(() => queue.enqueue(untyped(name), { n: 1 }), 'queue', rule);
-    await expectRejected(() => queue.enqueueMany(untyped(name), [{ n: 1 }]), 'queue', rule);
-    await expectRejected(() => queue.leaseNext(untyped(name)), 'queue', rule);
-    await expectRejected(() => queue.clearQueue(untyped(name)), 'queue', rule);
+    await expectRejected(() => ctx.queue.enqueue(untyped(name), { n: 1 }), 'queue', rule);
+    await expectRejected(() => ctx.queue.enqueueMany(untyped(name), [{ n: 1 }]), 'queue', rule);
+    await expectRejected(() => ctx.queue.leaseNext(untyped(name)), 'queue', rule);
+    await expectRejected(() => ctx.queue.clearQueue(untyped(name)), 'queue', rule);
   });
 
   it('accepts 128 characters, and stores SQL-looking names verbatim', async () => {
     const hostile = "x'); DROP TABLE messages; --";
-    await queue.enqueue('q'.repeat(128), { n: 1 });
-    await queue.enqueue(hostile, { n: 2 });
-    await queue.enqueue('"; SELECT pg_sleep(10); --', { n: 3 });
-    const stats = await queue.getStats();
+    await ctx.queue.enqueue('q'.repeat(128), { n: 1 });
+    await ctx.queue.enqueue(hostile, { n: 2 });
+    await ctx.queue.enqueue('"; SELECT pg_sleep(10); --', { n: 3 });
+    const stats = await ctx.queue.getStats();
     expect(Object.keys(stats.byQueue).sort()).toEqual(
       ['"; SELECT pg_sleep(10); --', hostile, 'q'.repeat(128)].sort(),
     );
-    expect((await queue.leaseNext(hostile))?.body).toEqual({ n: 2 });
+    expect((await ctx.queue.leaseNext(hostile))?.body).toEqual({ n: 2 });
   });
 });
 
@@ -115,18 +98,18 @@ describe('bodies', () => {
     ],
   ];
   it.each(cases)('refuses %s', async (_label, body, field, rule) => {
-    await expectRejected(() => queue.enqueue('bodies', body), field, rule);
+    await expectRejected(() => ctx.queue.enqueue('bodies', body), field, rule);
   });
 
   it('accepts 256 levels of nesting and a body just under 1 MiB', async () => {
-    await queue.enqueue('bodies', nested(255));
-    await queue.enqueue('bodies', 'x'.repeat(1024 * 1024 - 2));
+    await ctx.queue.enqueue('bodies', nested(255));
+    await ctx.queue.enqueue('bodies', 'x'.repeat(1024 * 1024 - 2));
     expect(await rowCount()).toBe(2);
   });
 
   it('writes nothing from a batch with one bad body, and names its index', async () => {
     await expectRejected(
-      () => queue.enqueueMany('bodies', [{ x: 1 }, { x: 2 }, { x: 'bad\u0000' }, { x: 4 }]),
+      () => ctx.queue.enqueueMany('bodies', [{ x: 1 }, { x: 2 }, { x: 'bad\u0000' }, { x: 4 }]),
       'bodies[2].x',
       /\\u0000/,
     );
@@ -134,7 +117,7 @@ describe('bodies', () => {
 
   it('refuses bodies that are not an array', async () => {
     await expectRejected(
-      () => queue.enqueueMany('bodies', untyped<unknown[]>({ length: 1, 0: {} })),
+      () => ctx.queue.enqueueMany('bodies', untyped<unknown[]>({ length: 1, 0: {} })),
       'bodies',
       /must be an array \(got object\)/,
     );
@@ -152,12 +135,12 @@ describe('seconds, limits and states', () => {
   ];
   it.each(badSeconds)('refuses %p as a delay', async (delaySeconds, rule) => {
     await expectRejected(
-      () => queue.enqueue('s', { n: 1 }, { delaySeconds: untyped(delaySeconds) }),
+      () => ctx.queue.enqueue('s', { n: 1 }, { delaySeconds: untyped(delaySeconds) }),
       'delaySeconds',
       rule,
     );
     await expectRejected(
-      () => queue.enqueueMany('s', [{ n: 1 }], { delaySeconds: untyped(delaySeconds) }),
+      () => ctx.queue.enqueueMany('s', [{ n: 1 }], { delaySeconds: untyped(delaySeconds) }),
       'delaySeconds',
       rule,
     );
@@ -168,13 +151,13 @@ describe('seconds, limits and states', () => {
       .map(([value, rule]) => [value, value === -1 ? /at least 1/ : rule])
       .concat([[0, /at least 1 \(got 0\)/]]) as Array<[unknown, RegExp]>,
   )('refuses %p as a lease', async (leaseSeconds, rule) => {
-    await queue.enqueue('s', { n: 1 });
+    await ctx.queue.enqueue('s', { n: 1 });
     await expectRejected(
-      () => queue.leaseNext('s', { leaseSeconds: untyped(leaseSeconds) }),
+      () => ctx.queue.leaseNext('s', { leaseSeconds: untyped(leaseSeconds) }),
       'leaseSeconds',
       rule,
     );
-    expect((await queue.getStats()).byState).toMatchObject({ ready: 1, leased: 0 });
+    expect((await ctx.queue.getStats()).byState).toMatchObject({ ready: 1, leased: 0 });
   });
 
   it.each([
@@ -182,24 +165,24 @@ describe('seconds, limits and states', () => {
     [10_001, /at most 10000/],
     [2.5, /whole number/],
   ] as Array<[number, RegExp]>)('refuses %p as a leaseMany limit', async (limit, rule) => {
-    await expectRejected(() => queue.leaseMany('s', limit), 'limit', rule);
+    await expectRejected(() => ctx.queue.leaseMany('s', limit), 'limit', rule);
   });
 
   it('refuses a bad requeue delay and leaves the lease in place', async () => {
-    await queue.enqueue('s', { n: 1 });
-    const leased = (await queue.leaseNext('s'))!;
+    await ctx.queue.enqueue('s', { n: 1 });
+    const leased = (await ctx.queue.leaseNext('s'))!;
     await expectRejected(
-      () => queue.nack('s', leased, { requeueDelaySeconds: -5 }),
+      () => ctx.queue.nack('s', leased, { requeueDelaySeconds: -5 }),
       'requeueDelaySeconds',
       /must not be negative/,
     );
-    expect((await queue.getStats()).byState.leased).toBe(1);
+    expect((await ctx.queue.getStats()).byState.leased).toBe(1);
   });
 
   it('refuses an unknown state in clearQueue', async () => {
-    await queue.enqueue('s', { n: 1 });
+    await ctx.queue.enqueue('s', { n: 1 });
     await expectRejected(
-      () => queue.clearQueue('s', untyped("ready' OR '1'='1")),
+      () => ctx.queue.clearQueue('s', untyped("ready' OR '1'='1")),
       'state',
       /must be one of ready, leased, done, failed/,
     );
@@ -207,11 +190,11 @@ describe('seconds, limits and states', () => {
   });
 
   it('refuses a reap limit out of range', async () => {
-    await expectRejected(() => queue.reapExpiredLeases({ limit: 0 }), 'limit', /at least 1/);
+    await expectRejected(() => ctx.queue.reapExpiredLeases({ limit: 0 }), 'limit', /at least 1/);
   });
 
   it('refuses options that are not an object', async () => {
-    await expectRejected(() => queue.enqueue('s', { n: 1 }, untyped(5)), 'options', /object/);
+    await expectRejected(() => ctx.queue.enqueue('s', { n: 1 }, untyped(5)), 'options', /object/);
   });
 });
 
@@ -223,8 +206,8 @@ describe('leases and ids', () => {
     [{ id: 'x' }, 'leaseToken', /lease token/],
     [{ id: 'x', leaseToken: "' OR 1=1 --" }, 'leaseToken', /lease token/],
   ] as Array<[unknown, string, RegExp]>)('refuses %p as a lease', async (lease, field, rule) => {
-    await expectRejected(() => queue.ack('s', untyped<QueueLease>(lease)), field, rule);
-    await expectRejected(() => queue.nack('s', untyped<QueueLease>(lease)), field, rule);
+    await expectRejected(() => ctx.queue.ack('s', untyped<QueueLease>(lease)), field, rule);
+    await expectRejected(() => ctx.queue.nack('s', untyped<QueueLease>(lease)), field, rule);
   });
 
   it.each([
@@ -233,19 +216,19 @@ describe('leases and ids', () => {
     ['i'.repeat(256), /at most 255/],
     [7, /must be a string/],
   ] as Array<[unknown, RegExp]>)('refuses %p as a message id', async (id, rule) => {
-    await expectRejected(() => queue.deleteMessage(untyped(id)), 'id', rule);
+    await expectRejected(() => ctx.queue.deleteMessage(untyped(id)), 'id', rule);
   });
 
   it('treats an SQL-looking id as data', async () => {
-    await queue.enqueue('s', { n: 1 });
-    expect(await queue.deleteMessage("' OR '1'='1")).toBe(false);
+    await ctx.queue.enqueue('s', { n: 1 });
+    expect(await ctx.queue.deleteMessage("' OR '1'='1")).toBe(false);
     expect(await rowCount()).toBe(1);
   });
 });
 
 describe('maxBodyBytes option', () => {
   it('applies a smaller limit from the module options', async () => {
-    const small = await bootQueue({ connectionString: db.url, maxBodyBytes: 100 });
+    const small = await bootQueue({ connectionString: ctx.db.url, maxBodyBytes: 100 });
     try {
       await expectRejected(
         () => small.queue.enqueue('s', { text: 'y'.repeat(100) }),

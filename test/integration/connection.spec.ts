@@ -1,5 +1,5 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect, promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { QueueConnection } from '../../src/database/queue-connection.js';
 import { bootError } from '../support/boot-error.js';
 import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { writeSelfSignedCertificate } from '../support/tls.js';
 
 let db: TestDatabase;
 
@@ -85,25 +86,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'queue-client-cert-'));
     const cert = join(dir, 'client.crt');
     const key = join(dir, 'client.key');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=postgres',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
+    expect(writeSelfSignedCertificate(cert, key, 'postgres')).toBe(true);
     const booted = await bootQueue({
       connectionString: withParams(db.url, { sslmode: 'require', sslcert: cert, sslkey: key }),
     });
@@ -111,6 +94,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
       expect(await sessionUsesTls(booted)).toBe(true);
     } finally {
       await booted.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Inject, Injectable, Module } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Inject, Injectable, Module, type ModuleMetadata } from '@nestjs/common';
+import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import {
   QueueDatabaseError,
@@ -38,6 +38,21 @@ async function roundTrip(queue: QueueService, name = 'module.check'): Promise<vo
   const leased = await queue.leaseNext(name);
   expect(leased?.id).toBe(id);
   expect(await queue.ack(name, leased!)).toBe(true);
+}
+
+/** Boots a testing module with these imports, checks QueueService works, and closes it. */
+async function bootAndRoundTrip(
+  imports: NonNullable<ModuleMetadata['imports']>,
+  pick: (moduleRef: TestingModule) => QueueService = (moduleRef) => moduleRef.get(QueueService),
+): Promise<void> {
+  const moduleRef = await Test.createTestingModule({ imports }).compile();
+  moduleRef.useLogger(false);
+  await moduleRef.init();
+  try {
+    await roundTrip(pick(moduleRef));
+  } finally {
+    await moduleRef.close();
+  }
 }
 
 const DB_URL = Symbol('DB_URL');
@@ -108,62 +123,41 @@ describe('forRoot and forRootAsync', () => {
   });
 
   it('forRootAsync with imports, inject and useFactory', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        QueueModule.forRootAsync({
-          imports: [ConfigModule],
-          inject: [DB_URL],
-          useFactory: (url: string) => ({
-            connectionString: url,
-            poolMinSize: 1,
-            schema: 'from_factory',
-          }),
+    await bootAndRoundTrip([
+      QueueModule.forRootAsync({
+        imports: [ConfigModule],
+        inject: [DB_URL],
+        useFactory: (url: string) => ({
+          connectionString: url,
+          poolMinSize: 1,
+          schema: 'from_factory',
         }),
-      ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
-    await roundTrip(moduleRef.get(QueueService));
-    await moduleRef.close();
+      }),
+    ]);
     const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory'");
     expect(rows.length).toBe(2);
   });
 
   it('forRootAsync with useClass', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        QueueModule.forRootAsync({ imports: [ConfigModule], useClass: QueueConfigService }),
-      ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
-    await roundTrip(moduleRef.get(QueueService));
-    await moduleRef.close();
+    await bootAndRoundTrip([
+      QueueModule.forRootAsync({ imports: [ConfigModule], useClass: QueueConfigService }),
+    ]);
   });
 
   it('forRootAsync with useExisting', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
-        QueueModule.forRootAsync({ imports: [QueueConfigModule], useExisting: QueueConfigService }),
-      ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
-    await roundTrip(moduleRef.get(QueueService));
-    await moduleRef.close();
+    await bootAndRoundTrip([
+      QueueModule.forRootAsync({ imports: [QueueConfigModule], useExisting: QueueConfigService }),
+    ]);
   });
 
   it('isGlobal makes QueueService injectable in modules that do not import QueueModule', async () => {
-    const moduleRef = await Test.createTestingModule({
-      imports: [
+    await bootAndRoundTrip(
+      [
         QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1, isGlobal: true }),
         FeatureModule,
       ],
-    }).compile();
-    moduleRef.useLogger(false);
-    await moduleRef.init();
-    await roundTrip(moduleRef.get(Consumer).queue);
-    await moduleRef.close();
+      (moduleRef) => moduleRef.get(Consumer).queue,
+    );
 
     const error = await bootError({
       imports: [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1 }), FeatureModule],
@@ -311,19 +305,13 @@ describe('connections', () => {
     @Module({ providers: [{ provide: DataSource, useValue: dataSource }], exports: [DataSource] })
     class DatabaseModule {}
     try {
-      const moduleRef = await Test.createTestingModule({
-        imports: [
-          QueueModule.forRootAsync({
-            imports: [DatabaseModule],
-            inject: [DataSource],
-            useFactory: (shared: DataSource) => ({ dataSource: shared, schema: 'injected' }),
-          }),
-        ],
-      }).compile();
-      moduleRef.useLogger(false);
-      await moduleRef.init();
-      await roundTrip(moduleRef.get(QueueService));
-      await moduleRef.close();
+      await bootAndRoundTrip([
+        QueueModule.forRootAsync({
+          imports: [DatabaseModule],
+          inject: [DataSource],
+          useFactory: (shared: DataSource) => ({ dataSource: shared, schema: 'injected' }),
+        }),
+      ]);
       expect(dataSource.isInitialized).toBe(true);
     } finally {
       await dataSource.destroy();

@@ -1,31 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { type QueueService } from '../../src/index.js';
-import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { useQueueTestContext } from '../support/queue-test-context.js';
 
-let db: TestDatabase;
-let booted: BootedQueue;
-let queue: QueueService;
-
-beforeAll(async () => {
-  db = await createTestDatabase('service');
-  booted = await bootQueue({ connectionString: db.url });
-  queue = booted.queue;
-});
-
-afterAll(async () => {
-  await booted?.close();
-  await db?.drop();
-});
-
-beforeEach(async () => {
-  await db.query('TRUNCATE messages');
-});
+const ctx = useQueueTestContext('service');
 
 /** Records the statements the service sends until `stop()`. */
 function countStatements(): { stop(): string[] } {
-  const spy = jest.spyOn(booted.moduleRef.get(QueueConnection), 'query');
+  const spy = jest.spyOn(ctx.booted.moduleRef.get(QueueConnection), 'query');
   return {
     stop: () => {
       const operations = spy.mock.calls.map(([operation]) => operation);
@@ -37,16 +19,16 @@ function countStatements(): { stop(): string[] } {
 
 /** Moves the stored clock of a message, so tests need not sleep through whole seconds. */
 async function shiftSeconds(id: string, column: 'available_at' | 'lease_until', by: number) {
-  await db.query(`UPDATE messages SET ${column} = ${column} + $2 WHERE id = $1`, [id, by]);
+  await ctx.db.query(`UPDATE messages SET ${column} = ${column} + $2 WHERE id = $1`, [id, by]);
 }
 
 describe('enqueue and lease', () => {
   it('round-trips a JSON body and returns a lease with a token', async () => {
     const body = { url: 'https://example.com/a', tags: ['x', 'y'], n: 1.5, ok: true, none: null };
-    const id = await queue.enqueue('ingest.main', body);
+    const id = await ctx.queue.enqueue('ingest.main', body);
     expect(typeof id).toBe('string');
 
-    const leased = await queue.leaseNext<typeof body>('ingest.main', { leaseSeconds: 30 });
+    const leased = await ctx.queue.leaseNext<typeof body>('ingest.main', { leaseSeconds: 30 });
     expect(leased).not.toBeNull();
     expect(leased!.id).toBe(id);
     expect(leased!.queue).toBe('ingest.main');
@@ -54,7 +36,7 @@ describe('enqueue and lease', () => {
     expect(leased!.state).toBe('leased');
     expect(leased!.attempts).toBe(1);
     expect(leased!.leaseToken).toMatch(/^[0-9a-f-]{36}$/);
-    const { rows } = await db.query<{ now: string }>(
+    const { rows } = await ctx.db.query<{ now: string }>(
       'SELECT floor(extract(epoch from now()))::bigint AS now',
     );
     const now = Number(rows[0]!.now);
@@ -77,31 +59,31 @@ describe('enqueue and lease', () => {
       [1, [2, [3]]],
       { a: { b: { c: 'd' } } },
     ];
-    for (const body of bodies) await queue.enqueue('kinds', body);
-    const leased = await queue.leaseMany('kinds', 100);
+    for (const body of bodies) await ctx.queue.enqueue('kinds', body);
+    const leased = await ctx.queue.leaseMany('kinds', 100);
     expect(leased.map((message) => message.body)).toEqual(bodies);
   });
 
   it('stores Dates as ISO strings and drops undefined properties, as JSON does', async () => {
-    await queue.enqueue('json', { at: new Date('2026-01-02T03:04:05.000Z'), gone: undefined });
-    const leased = await queue.leaseNext('json');
+    await ctx.queue.enqueue('json', { at: new Date('2026-01-02T03:04:05.000Z'), gone: undefined });
+    const leased = await ctx.queue.leaseNext('json');
     expect(leased!.body).toEqual({ at: '2026-01-02T03:04:05.000Z' });
   });
 
   it('returns null when the queue is empty, and only leases its own queue', async () => {
-    await queue.enqueue('other', { n: 1 });
-    expect(await queue.leaseNext('empty')).toBeNull();
-    expect(await queue.leaseMany('empty', 10)).toEqual([]);
+    await ctx.queue.enqueue('other', { n: 1 });
+    expect(await ctx.queue.leaseNext('empty')).toBeNull();
+    expect(await ctx.queue.leaseMany('empty', 10)).toEqual([]);
   });
 
   it('leases in FIFO order of enqueue among messages due now', async () => {
     const ids: string[] = [];
-    for (let i = 0; i < 20; i++) ids.push(await queue.enqueue('fifo', { i }));
-    const first = await queue.leaseMany<{ i: number }>('fifo', 5);
+    for (let i = 0; i < 20; i++) ids.push(await ctx.queue.enqueue('fifo', { i }));
+    const first = await ctx.queue.leaseMany<{ i: number }>('fifo', 5);
     expect(first.map((m) => m.body.i)).toEqual([0, 1, 2, 3, 4]);
     const rest: number[] = [];
     for (;;) {
-      const next = await queue.leaseNext<{ i: number }>('fifo');
+      const next = await ctx.queue.leaseNext<{ i: number }>('fifo');
       if (next === null) break;
       rest.push(next.body.i);
     }
@@ -110,39 +92,39 @@ describe('enqueue and lease', () => {
 
   it('keeps enqueueMany order, in ids and in leasing, even within one second', async () => {
     const bodies = Array.from({ length: 1_000 }, (_, i) => ({ i }));
-    const ids = await queue.enqueueMany('batch', bodies);
+    const ids = await ctx.queue.enqueueMany('batch', bodies);
     expect(ids).toHaveLength(1_000);
     expect(new Set(ids).size).toBe(1_000);
-    const leased = await queue.leaseMany<{ i: number }>('batch', 1_000);
+    const leased = await ctx.queue.leaseMany<{ i: number }>('batch', 1_000);
     expect(leased.map((m) => m.id)).toEqual(ids);
     expect(leased.map((m) => m.body.i)).toEqual(bodies.map((b) => b.i));
   });
 
   it('enqueueMany of an empty array writes nothing and sends nothing', async () => {
-    expect(await queue.enqueueMany('batch', [])).toEqual([]);
-    expect((await queue.getStats()).totalMessages).toBe(0);
+    expect(await ctx.queue.enqueueMany('batch', [])).toEqual([]);
+    expect((await ctx.queue.getStats()).totalMessages).toBe(0);
   });
 
   it('enqueues 10,000 bodies in one statement', async () => {
     const bodies = Array.from({ length: 10_000 }, (_, i) => ({ doc: `document-${i}`, i }));
     const sent = countStatements();
-    const ids = await queue.enqueueMany('bulk', bodies);
+    const ids = await ctx.queue.enqueueMany('bulk', bodies);
     expect(sent.stop()).toEqual(['enqueueMany']);
     expect(ids).toHaveLength(10_000);
-    const { rows } = await db.query<{ count: string }>(
+    const { rows } = await ctx.db.query<{ count: string }>(
       "SELECT count(*) FROM messages WHERE queue = 'bulk'",
     );
     expect(Number(rows[0]!.count)).toBe(10_000);
   });
 
   it('leaseMany respects its limit and leases each message once', async () => {
-    await queue.enqueueMany(
+    await ctx.queue.enqueueMany(
       'many',
       Array.from({ length: 25 }, (_, i) => ({ i })),
     );
-    const a = await queue.leaseMany('many', 10);
-    const b = await queue.leaseMany('many', 10);
-    const c = await queue.leaseMany('many', 10);
+    const a = await ctx.queue.leaseMany('many', 10);
+    const b = await ctx.queue.leaseMany('many', 10);
+    const c = await ctx.queue.leaseMany('many', 10);
     expect([a.length, b.length, c.length]).toEqual([10, 10, 5]);
     expect(new Set([...a, ...b, ...c].map((m) => m.id)).size).toBe(25);
   });
@@ -150,166 +132,168 @@ describe('enqueue and lease', () => {
 
 describe('delays', () => {
   it('keeps a delayed message invisible until it is due', async () => {
-    const id = await queue.enqueue('delayed', { n: 1 }, { delaySeconds: 3600 });
-    expect(await queue.leaseNext('delayed')).toBeNull();
-    const { rows } = await db.query<{ due_in: string }>(
+    const id = await ctx.queue.enqueue('delayed', { n: 1 }, { delaySeconds: 3600 });
+    expect(await ctx.queue.leaseNext('delayed')).toBeNull();
+    const { rows } = await ctx.db.query<{ due_in: string }>(
       'SELECT available_at - floor(extract(epoch from now()))::bigint AS due_in FROM messages WHERE id = $1',
       [id],
     );
     expect(Number(rows[0]!.due_in)).toBeGreaterThanOrEqual(3600);
     expect(Number(rows[0]!.due_in)).toBeLessThanOrEqual(3601);
     await shiftSeconds(id, 'available_at', -3601);
-    expect((await queue.leaseNext('delayed'))?.id).toBe(id);
+    expect((await ctx.queue.leaseNext('delayed'))?.id).toBe(id);
   });
 
   it('makes a one-second delay due after one real second', async () => {
-    const id = await queue.enqueue('delayed', { n: 2 }, { delaySeconds: 1 });
-    expect(await queue.leaseNext('delayed')).toBeNull();
+    const id = await ctx.queue.enqueue('delayed', { n: 2 }, { delaySeconds: 1 });
+    expect(await ctx.queue.leaseNext('delayed')).toBeNull();
     await new Promise((resolve) => setTimeout(resolve, 2_100));
-    expect((await queue.leaseNext('delayed'))?.id).toBe(id);
+    expect((await ctx.queue.leaseNext('delayed'))?.id).toBe(id);
   });
 
   it('orders by due time: a matured delayed message goes before later immediate ones', async () => {
-    const delayed = await queue.enqueue('order', { n: 'delayed' }, { delaySeconds: 60 });
+    const delayed = await ctx.queue.enqueue('order', { n: 'delayed' }, { delaySeconds: 60 });
     await shiftSeconds(delayed, 'available_at', -120);
-    await queue.enqueue('order', { n: 'now' });
-    expect((await queue.leaseNext('order'))?.id).toBe(delayed);
+    await ctx.queue.enqueue('order', { n: 'now' });
+    expect((await ctx.queue.leaseNext('order'))?.id).toBe(delayed);
   });
 
   it('delays a whole enqueueMany batch', async () => {
-    await queue.enqueueMany('delayed-batch', [{ a: 1 }, { a: 2 }], { delaySeconds: 600 });
-    expect(await queue.leaseMany('delayed-batch', 10)).toEqual([]);
+    await ctx.queue.enqueueMany('delayed-batch', [{ a: 1 }, { a: 2 }], { delaySeconds: 600 });
+    expect(await ctx.queue.leaseMany('delayed-batch', 10)).toEqual([]);
   });
 });
 
 describe('ack and nack', () => {
   it('ack marks the message done; a second ack is refused', async () => {
-    const id = await queue.enqueue('settle', { n: 1 });
-    const leased = (await queue.leaseNext('settle'))!;
-    expect(await queue.ack('settle', leased)).toBe(true);
-    expect(await queue.ack('settle', leased)).toBe(false);
-    const { rows } = await db.query(
+    const id = await ctx.queue.enqueue('settle', { n: 1 });
+    const leased = (await ctx.queue.leaseNext('settle'))!;
+    expect(await ctx.queue.ack('settle', leased)).toBe(true);
+    expect(await ctx.queue.ack('settle', leased)).toBe(false);
+    const { rows } = await ctx.db.query(
       'SELECT state, lease_until, lease_token FROM messages WHERE id = $1',
       [id],
     );
     expect(rows[0]).toEqual({ state: 'done', lease_until: null, lease_token: null });
-    expect(await queue.leaseNext('settle')).toBeNull();
+    expect(await ctx.queue.leaseNext('settle')).toBeNull();
   });
 
   it('ack accepts a plain { id, leaseToken } object', async () => {
-    await queue.enqueue('settle', { n: 1 });
-    const { id, leaseToken } = (await queue.leaseNext('settle'))!;
-    expect(await queue.ack('settle', { id, leaseToken })).toBe(true);
+    await ctx.queue.enqueue('settle', { n: 1 });
+    const { id, leaseToken } = (await ctx.queue.leaseNext('settle'))!;
+    expect(await ctx.queue.ack('settle', { id, leaseToken })).toBe(true);
   });
 
   it('ack in the wrong queue is refused and changes nothing', async () => {
-    await queue.enqueue('settle', { n: 1 });
-    const leased = (await queue.leaseNext('settle'))!;
-    expect(await queue.ack('another', leased)).toBe(false);
-    expect(await queue.ack('settle', leased)).toBe(true);
+    await ctx.queue.enqueue('settle', { n: 1 });
+    const leased = (await ctx.queue.leaseNext('settle'))!;
+    expect(await ctx.queue.ack('another', leased)).toBe(false);
+    expect(await ctx.queue.ack('settle', leased)).toBe(true);
   });
 
   it('nack requeues at once by default and keeps the attempt counted', async () => {
-    await queue.enqueue('retry', { n: 1 });
-    const first = (await queue.leaseNext('retry'))!;
-    expect(await queue.nack('retry', first)).toBe(true);
-    const second = (await queue.leaseNext('retry'))!;
+    await ctx.queue.enqueue('retry', { n: 1 });
+    const first = (await ctx.queue.leaseNext('retry'))!;
+    expect(await ctx.queue.nack('retry', first)).toBe(true);
+    const second = (await ctx.queue.leaseNext('retry'))!;
     expect(second.id).toBe(first.id);
     expect(second.attempts).toBe(2);
     expect(second.leaseToken).not.toBe(first.leaseToken);
   });
 
   it('nack with requeueDelaySeconds hides the message until then', async () => {
-    const id = await queue.enqueue('retry', { n: 1 });
-    const leased = (await queue.leaseNext('retry'))!;
-    expect(await queue.nack('retry', leased, { requeueDelaySeconds: 5 })).toBe(true);
-    expect(await queue.leaseNext('retry')).toBeNull();
+    const id = await ctx.queue.enqueue('retry', { n: 1 });
+    const leased = (await ctx.queue.leaseNext('retry'))!;
+    expect(await ctx.queue.nack('retry', leased, { requeueDelaySeconds: 5 })).toBe(true);
+    expect(await ctx.queue.leaseNext('retry')).toBeNull();
     await shiftSeconds(id, 'available_at', -6);
-    expect((await queue.leaseNext('retry'))?.id).toBe(id);
+    expect((await ctx.queue.leaseNext('retry'))?.id).toBe(id);
   });
 
   it('a message that was never leased cannot be acked or nacked', async () => {
-    const id = await queue.enqueue('settle', { n: 1 });
+    const id = await ctx.queue.enqueue('settle', { n: 1 });
     const fake = { id, leaseToken: '00000000-0000-4000-8000-000000000000' };
-    expect(await queue.ack('settle', fake)).toBe(false);
-    expect(await queue.nack('settle', fake)).toBe(false);
-    expect((await queue.getStats()).byState.ready).toBe(1);
+    expect(await ctx.queue.ack('settle', fake)).toBe(false);
+    expect(await ctx.queue.nack('settle', fake)).toBe(false);
+    expect((await ctx.queue.getStats()).byState.ready).toBe(1);
   });
 });
 
 describe('lease expiry and fencing', () => {
   it('reaps an expired lease; the message is leased again with a new token', async () => {
-    const id = await queue.enqueue('reap', { n: 1 });
-    const first = (await queue.leaseNext('reap', { leaseSeconds: 60 }))!;
-    expect(await queue.reapExpiredLeases()).toBe(0);
+    const id = await ctx.queue.enqueue('reap', { n: 1 });
+    const first = (await ctx.queue.leaseNext('reap', { leaseSeconds: 60 }))!;
+    expect(await ctx.queue.reapExpiredLeases()).toBe(0);
     await shiftSeconds(id, 'lease_until', -61);
-    expect(await queue.reapExpiredLeases()).toBe(1);
-    const second = (await queue.leaseNext('reap'))!;
+    expect(await ctx.queue.reapExpiredLeases()).toBe(1);
+    const second = (await ctx.queue.leaseNext('reap'))!;
     expect(second.id).toBe(id);
     expect(second.attempts).toBe(2);
     expect(second.leaseToken).not.toBe(first.leaseToken);
   });
 
   it('refuses the stale ack and nack of a worker whose lease expired and was taken over', async () => {
-    const id = await queue.enqueue('fence', { n: 1 });
-    const slow = (await queue.leaseNext('fence'))!;
+    const id = await ctx.queue.enqueue('fence', { n: 1 });
+    const slow = (await ctx.queue.leaseNext('fence'))!;
     await shiftSeconds(id, 'lease_until', -61);
-    await queue.reapExpiredLeases();
-    const fast = (await queue.leaseNext('fence'))!;
+    await ctx.queue.reapExpiredLeases();
+    const fast = (await ctx.queue.leaseNext('fence'))!;
 
-    expect(await queue.ack('fence', slow)).toBe(false);
-    expect(await queue.nack('fence', slow)).toBe(false);
-    const { rows } = await db.query('SELECT state, lease_token FROM messages WHERE id = $1', [id]);
+    expect(await ctx.queue.ack('fence', slow)).toBe(false);
+    expect(await ctx.queue.nack('fence', slow)).toBe(false);
+    const { rows } = await ctx.db.query('SELECT state, lease_token FROM messages WHERE id = $1', [
+      id,
+    ]);
     expect(rows[0]).toEqual({ state: 'leased', lease_token: fast.leaseToken });
 
-    expect(await queue.ack('fence', fast)).toBe(true);
+    expect(await ctx.queue.ack('fence', fast)).toBe(true);
   });
 
   it('refuses a late ack after the reaper returned the message, even before anyone re-leased it', async () => {
-    const id = await queue.enqueue('fence', { n: 1 });
-    const slow = (await queue.leaseNext('fence'))!;
+    const id = await ctx.queue.enqueue('fence', { n: 1 });
+    const slow = (await ctx.queue.leaseNext('fence'))!;
     await shiftSeconds(id, 'lease_until', -61);
-    expect(await queue.reapExpiredLeases()).toBe(1);
-    expect(await queue.ack('fence', slow)).toBe(false);
-    expect((await queue.getStats()).byState.ready).toBe(1);
+    expect(await ctx.queue.reapExpiredLeases()).toBe(1);
+    expect(await ctx.queue.ack('fence', slow)).toBe(false);
+    expect((await ctx.queue.getStats()).byState.ready).toBe(1);
   });
 
   it('accepts an ack after expiry while nobody else has taken the message', async () => {
-    const id = await queue.enqueue('fence', { n: 1 });
-    const leased = (await queue.leaseNext('fence'))!;
+    const id = await ctx.queue.enqueue('fence', { n: 1 });
+    const leased = (await ctx.queue.leaseNext('fence'))!;
     await shiftSeconds(id, 'lease_until', -61);
-    expect(await queue.ack('fence', leased)).toBe(true);
+    expect(await ctx.queue.ack('fence', leased)).toBe(true);
   });
 
   it('does not reap a lease that is still running, and a real one-second lease expires', async () => {
-    const id = await queue.enqueue('reap', { n: 1 });
-    await queue.leaseNext('reap', { leaseSeconds: 1 });
-    expect(await queue.reapExpiredLeases()).toBe(0);
+    const id = await ctx.queue.enqueue('reap', { n: 1 });
+    await ctx.queue.leaseNext('reap', { leaseSeconds: 1 });
+    expect(await ctx.queue.reapExpiredLeases()).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 2_100));
-    expect(await queue.reapExpiredLeases()).toBe(1);
-    expect((await queue.leaseNext('reap'))?.id).toBe(id);
+    expect(await ctx.queue.reapExpiredLeases()).toBe(1);
+    expect((await ctx.queue.leaseNext('reap'))?.id).toBe(id);
   });
 
   it('reapExpiredLeases honours its limit', async () => {
-    const ids = await queue.enqueueMany('reap', [{ a: 1 }, { a: 2 }, { a: 3 }]);
-    await queue.leaseMany('reap', 3);
+    const ids = await ctx.queue.enqueueMany('reap', [{ a: 1 }, { a: 2 }, { a: 3 }]);
+    await ctx.queue.leaseMany('reap', 3);
     for (const id of ids) await shiftSeconds(id, 'lease_until', -61);
-    expect(await queue.reapExpiredLeases({ limit: 2 })).toBe(2);
-    expect(await queue.reapExpiredLeases({ limit: 2 })).toBe(1);
-    expect(await queue.reapExpiredLeases()).toBe(0);
+    expect(await ctx.queue.reapExpiredLeases({ limit: 2 })).toBe(2);
+    expect(await ctx.queue.reapExpiredLeases({ limit: 2 })).toBe(1);
+    expect(await ctx.queue.reapExpiredLeases()).toBe(0);
   });
 });
 
 describe('stats, clearQueue, deleteMessage', () => {
   it('reports the seed shape: total, by state, by queue and state, failed', async () => {
-    await queue.enqueueMany('a', [{ n: 1 }, { n: 2 }, { n: 3 }]);
-    await queue.enqueue('b', { n: 4 });
-    const leased = (await queue.leaseNext('a'))!;
-    await queue.ack('a', leased);
-    await queue.leaseNext('a');
-    await db.query("UPDATE messages SET state = 'failed' WHERE queue = 'b'");
+    await ctx.queue.enqueueMany('a', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await ctx.queue.enqueue('b', { n: 4 });
+    const leased = (await ctx.queue.leaseNext('a'))!;
+    await ctx.queue.ack('a', leased);
+    await ctx.queue.leaseNext('a');
+    await ctx.db.query("UPDATE messages SET state = 'failed' WHERE queue = 'b'");
 
-    expect(await queue.getStats()).toEqual({
+    expect(await ctx.queue.getStats()).toEqual({
       totalMessages: 4,
       byState: { ready: 1, leased: 1, done: 1, failed: 1 },
       byQueue: {
@@ -321,7 +305,7 @@ describe('stats, clearQueue, deleteMessage', () => {
   });
 
   it('reports zeros for an empty table', async () => {
-    expect(await queue.getStats()).toEqual({
+    expect(await ctx.queue.getStats()).toEqual({
       totalMessages: 0,
       byState: { ready: 0, leased: 0, done: 0, failed: 0 },
       byQueue: {},
@@ -330,36 +314,36 @@ describe('stats, clearQueue, deleteMessage', () => {
   });
 
   it('handles a queue called __proto__ without touching prototypes', async () => {
-    await queue.enqueue('__proto__', { n: 1 });
-    const stats = await queue.getStats();
+    await ctx.queue.enqueue('__proto__', { n: 1 });
+    const stats = await ctx.queue.getStats();
     expect(Object.keys(stats.byQueue)).toEqual(['__proto__']);
     expect(stats.byQueue['__proto__']?.ready).toBe(1);
   });
 
   it('clears a whole queue, or only one state of it', async () => {
-    await queue.enqueueMany('ingest.error', [{ n: 1 }, { n: 2 }, { n: 3 }]);
-    await queue.enqueue('ingest.main', { n: 4 });
-    const leased = (await queue.leaseNext('ingest.error'))!;
-    await queue.ack('ingest.error', leased);
+    await ctx.queue.enqueueMany('ingest.error', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await ctx.queue.enqueue('ingest.main', { n: 4 });
+    const leased = (await ctx.queue.leaseNext('ingest.error'))!;
+    await ctx.queue.ack('ingest.error', leased);
 
-    expect(await queue.clearQueue('ingest.error', 'done')).toBe(1);
-    expect((await queue.getStats()).byQueue['ingest.error']).toEqual({
+    expect(await ctx.queue.clearQueue('ingest.error', 'done')).toBe(1);
+    expect((await ctx.queue.getStats()).byQueue['ingest.error']).toEqual({
       ready: 2,
       leased: 0,
       done: 0,
       failed: 0,
     });
-    expect(await queue.clearQueue('ingest.error')).toBe(2);
-    expect(await queue.clearQueue('ingest.error')).toBe(0);
-    expect((await queue.getStats()).totalMessages).toBe(1);
+    expect(await ctx.queue.clearQueue('ingest.error')).toBe(2);
+    expect(await ctx.queue.clearQueue('ingest.error')).toBe(0);
+    expect((await ctx.queue.getStats()).totalMessages).toBe(1);
   });
 
   it('deletes one message by id, whatever its state', async () => {
-    const id = await queue.enqueue('del', { n: 1 });
-    await queue.leaseNext('del');
-    expect(await queue.deleteMessage(id)).toBe(true);
-    expect(await queue.deleteMessage(id)).toBe(false);
-    expect(await queue.deleteMessage('message-id-123')).toBe(false);
+    const id = await ctx.queue.enqueue('del', { n: 1 });
+    await ctx.queue.leaseNext('del');
+    expect(await ctx.queue.deleteMessage(id)).toBe(true);
+    expect(await ctx.queue.deleteMessage(id)).toBe(false);
+    expect(await ctx.queue.deleteMessage('message-id-123')).toBe(false);
   });
 });
 
@@ -382,13 +366,18 @@ describe("the seed's Manual Lease Management example", () => {
   }
 
   it('acks a message that processes and nacks with a 5 s delay one that throws', async () => {
-    const good = await queue.enqueue('ingest.main', { fail: false });
-    expect(await manualLease(queue)).toBe('acked');
-    const bad = await queue.enqueue('ingest.main', { fail: true });
-    expect(await manualLease(queue)).toBe('nacked');
-    expect(await manualLease(queue)).toBe('empty');
+    const good = await ctx.queue.enqueue('ingest.main', { fail: false });
+    expect(await manualLease(ctx.queue)).toBe('acked');
+    const bad = await ctx.queue.enqueue('ingest.main', { fail: true });
+    expect(await manualLease(ctx.queue)).toBe('nacked');
+    expect(await manualLease(ctx.queue)).toBe('empty');
 
-    const { rows } = await db.query<{ id: string; state: string; attempts: number; wait: string }>(
+    const { rows } = await ctx.db.query<{
+      id: string;
+      state: string;
+      attempts: number;
+      wait: string;
+    }>(
       `SELECT id, state, attempts, available_at - floor(extract(epoch from now()))::bigint AS wait
        FROM messages ORDER BY seq`,
     );
@@ -403,16 +392,16 @@ describe("the seed's Manual Lease Management example", () => {
 describe('no hidden round trips', () => {
   it('sends exactly one statement per enqueue, lease, ack, nack and admin call', async () => {
     const sent = countStatements();
-    await queue.enqueue('trips', { n: 1 });
-    await queue.enqueueMany('trips', [{ n: 2 }, { n: 3 }]);
-    const one = (await queue.leaseNext('trips'))!;
-    const two = await queue.leaseMany('trips', 2);
-    await queue.ack('trips', one);
-    await queue.nack('trips', two[0]!);
-    await queue.reapExpiredLeases();
-    await queue.getStats();
-    await queue.clearQueue('trips', 'done');
-    await queue.deleteMessage(two[1]!.id);
+    await ctx.queue.enqueue('trips', { n: 1 });
+    await ctx.queue.enqueueMany('trips', [{ n: 2 }, { n: 3 }]);
+    const one = (await ctx.queue.leaseNext('trips'))!;
+    const two = await ctx.queue.leaseMany('trips', 2);
+    await ctx.queue.ack('trips', one);
+    await ctx.queue.nack('trips', two[0]!);
+    await ctx.queue.reapExpiredLeases();
+    await ctx.queue.getStats();
+    await ctx.queue.clearQueue('trips', 'done');
+    await ctx.queue.deleteMessage(two[1]!.id);
     expect(sent.stop()).toEqual([
       'enqueue',
       'enqueueMany',

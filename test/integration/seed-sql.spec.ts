@@ -1,7 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { type QueueService } from '../../src/index.js';
-import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { describe, expect, it } from '@jest/globals';
+import { useQueueTestContext } from '../support/queue-test-context.js';
 
 /*
  * The seed's own SQL, pasted unchanged from its "Monitoring and Maintenance" section. The queue
@@ -35,24 +33,11 @@ DELETE FROM messages
 WHERE queue = 'ingest.error' 
   AND created_at < EXTRACT(EPOCH FROM NOW() - INTERVAL '30 days')::BIGINT;`;
 
-let db: TestDatabase;
-let booted: BootedQueue;
-let queue: QueueService;
-
-beforeAll(async () => {
-  db = await createTestDatabase('seed_sql');
-  booted = await bootQueue({ connectionString: db.url });
-  queue = booted.queue;
-});
-
-afterAll(async () => {
-  await booted?.close();
-  await db?.drop();
-});
+const ctx = useQueueTestContext('seed_sql', { truncate: false });
 
 describe("the seed's schema", () => {
   it("keeps the seed's columns, types and nullability", async () => {
-    const { rows } = await db.query(
+    const { rows } = await ctx.db.query(
       `SELECT column_name, data_type, is_nullable FROM information_schema.columns
        WHERE table_schema = 'public' AND table_name = 'messages' ORDER BY ordinal_position`,
     );
@@ -69,7 +54,7 @@ describe("the seed's schema", () => {
   });
 
   it("has the seed's three indexes under the seed's names", async () => {
-    const { rows } = await db.query<{ indexname: string; indexdef: string }>(
+    const { rows } = await ctx.db.query<{ indexname: string; indexdef: string }>(
       "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'messages' AND indexname LIKE 'idx_%' ORDER BY 1",
     );
     expect(rows.map((r) => r.indexname)).toEqual([
@@ -84,23 +69,23 @@ describe("the seed's schema", () => {
   });
 
   it('accepts a row inserted the way another producer (the seed backend) would', async () => {
-    await db.query(
+    await ctx.db.query(
       `INSERT INTO messages (id, queue, body, available_at, created_at)
        VALUES ('python-1', 'ingest.main', '{"from": "python"}', EXTRACT(EPOCH FROM NOW())::BIGINT - 1, EXTRACT(EPOCH FROM NOW())::BIGINT)`,
     );
-    const leased = await queue.leaseNext('ingest.main');
+    const leased = await ctx.queue.leaseNext('ingest.main');
     expect(leased?.id).toBe('python-1');
-    expect(await queue.ack('ingest.main', leased!)).toBe(true);
-    await queue.deleteMessage('python-1');
+    expect(await ctx.queue.ack('ingest.main', leased!)).toBe(true);
+    await ctx.queue.deleteMessage('python-1');
   });
 });
 
 describe("the seed's monitoring SQL runs unchanged", () => {
   it('reports depth by queue and state', async () => {
-    await queue.enqueueMany('ingest.main', [{ n: 1 }, { n: 2 }, { n: 3 }]);
-    await queue.enqueue('ingest.error', { n: 4 });
-    await queue.leaseNext('ingest.main');
-    const { rows } = await db.query<{ queue: string; state: string; count: string }>(
+    await ctx.queue.enqueueMany('ingest.main', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await ctx.queue.enqueue('ingest.error', { n: 4 });
+    await ctx.queue.leaseNext('ingest.main');
+    const { rows } = await ctx.db.query<{ queue: string; state: string; count: string }>(
       DEPTH_BY_QUEUE_AND_STATE,
     );
     const sorted = rows
@@ -117,45 +102,50 @@ describe("the seed's monitoring SQL runs unchanged", () => {
   });
 
   it('finds messages stuck past their lease, which reapExpiredLeases then frees', async () => {
-    await queue.leaseNext('ingest.main');
-    expect((await db.query(STUCK_MESSAGES)).rows).toEqual([]);
-    await db.query("UPDATE messages SET lease_until = lease_until - 120 WHERE state = 'leased'");
-    const { rows } = await db.query<{ queue: string; count: string }>(STUCK_MESSAGES);
+    await ctx.queue.leaseNext('ingest.main');
+    expect((await ctx.db.query(STUCK_MESSAGES)).rows).toEqual([]);
+    await ctx.db.query(
+      "UPDATE messages SET lease_until = lease_until - 120 WHERE state = 'leased'",
+    );
+    const { rows } = await ctx.db.query<{ queue: string; count: string }>(STUCK_MESSAGES);
     expect(rows.map((r) => [r.queue, Number(r.count)])).toEqual([['ingest.main', 2]]);
-    expect(await queue.reapExpiredLeases()).toBe(2);
-    expect((await db.query(STUCK_MESSAGES)).rows).toEqual([]);
+    expect(await ctx.queue.reapExpiredLeases()).toBe(2);
+    expect((await ctx.db.query(STUCK_MESSAGES)).rows).toEqual([]);
   });
 
   it('deletes done messages older than 7 days and keeps the rest', async () => {
-    await db.query('TRUNCATE messages');
-    const [oldId, newId] = await queue.enqueueMany('ingest.main', [{ age: 'old' }, { age: 'new' }]);
-    for (const message of await queue.leaseMany('ingest.main', 2)) {
-      await queue.ack('ingest.main', message);
+    await ctx.db.query('TRUNCATE messages');
+    const [oldId, newId] = await ctx.queue.enqueueMany('ingest.main', [
+      { age: 'old' },
+      { age: 'new' },
+    ]);
+    for (const message of await ctx.queue.leaseMany('ingest.main', 2)) {
+      await ctx.queue.ack('ingest.main', message);
     }
-    await queue.enqueue('ingest.main', { age: 'old but ready' });
-    await db.query('UPDATE messages SET created_at = created_at - 8 * 86400 WHERE id <> $1', [
+    await ctx.queue.enqueue('ingest.main', { age: 'old but ready' });
+    await ctx.db.query('UPDATE messages SET created_at = created_at - 8 * 86400 WHERE id <> $1', [
       newId,
     ]);
-    const result = await db.query(DELETE_OLD_DONE);
+    const result = await ctx.db.query(DELETE_OLD_DONE);
     expect(result.rowCount).toBe(1);
-    const { rows } = await db.query<{ id: string }>('SELECT id FROM messages WHERE id = $1', [
+    const { rows } = await ctx.db.query<{ id: string }>('SELECT id FROM messages WHERE id = $1', [
       oldId,
     ]);
     expect(rows).toEqual([]);
-    expect((await queue.getStats()).byState).toMatchObject({ done: 1, ready: 1 });
+    expect((await ctx.queue.getStats()).byState).toMatchObject({ done: 1, ready: 1 });
   });
 
   it('archives and deletes old error messages into messages_archive', async () => {
-    await db.query('TRUNCATE messages');
-    await db.query('CREATE TABLE messages_archive (LIKE messages)');
-    await queue.enqueueMany('ingest.error', [{ e: 'old' }, { e: 'recent' }]);
-    await db.query(
+    await ctx.db.query('TRUNCATE messages');
+    await ctx.db.query('CREATE TABLE messages_archive (LIKE messages)');
+    await ctx.queue.enqueueMany('ingest.error', [{ e: 'old' }, { e: 'recent' }]);
+    await ctx.db.query(
       "UPDATE messages SET created_at = created_at - 31 * 86400 WHERE body->>'e' = 'old'",
     );
-    expect((await db.query(ARCHIVE_OLD_ERRORS)).rowCount).toBe(1);
-    expect((await db.query(DELETE_OLD_ERRORS)).rowCount).toBe(1);
-    const { rows } = await db.query('SELECT body FROM messages_archive');
+    expect((await ctx.db.query(ARCHIVE_OLD_ERRORS)).rowCount).toBe(1);
+    expect((await ctx.db.query(DELETE_OLD_ERRORS)).rowCount).toBe(1);
+    const { rows } = await ctx.db.query('SELECT body FROM messages_archive');
     expect(rows).toEqual([{ body: { e: 'old' } }]);
-    expect((await queue.getStats()).totalMessages).toBe(1);
+    expect((await ctx.queue.getStats()).totalMessages).toBe(1);
   });
 });

