@@ -37,25 +37,13 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.open();
-    if (this.config.migrationsRun) {
-      const { names } = this.config;
-      const applied = await this.run('migrate', () =>
-        runQueueMigrations(this.requireDataSource(), names),
-      ).catch((error: unknown) => {
-        throw error instanceof QueueDatabaseError && error.code === '42P07'
-          ? new QueueDatabaseError(
-              'migrate',
-              `${names.schema}.${names.table} already exists but was not created by @fetchcraft/queue (no record in ${names.migrationsTable}); choose another table or schema option`,
-              { code: error.code, cause: error },
-            )
-          : error;
-      });
-      this.logger.log(
-        applied.length > 0
-          ? `Migrated ${names.schema}.${names.table}: ${applied.join(', ')}`
-          : `Table ${names.schema}.${names.table} is up to date`,
-      );
+    try {
+      await this.open();
+      if (this.config.migrationsRun) await this.migrate();
+    } catch (error) {
+      // A failed boot must not leave a pool behind: its sockets would keep the process alive.
+      await this.onApplicationShutdown();
+      throw error;
     }
   }
 
@@ -91,6 +79,26 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     if (dataSource !== undefined && this.config.connection.kind === 'owned') {
       await dataSource.destroy();
     }
+  }
+
+  private async migrate(): Promise<void> {
+    const { names } = this.config;
+    const applied = await this.run('migrate', () =>
+      runQueueMigrations(this.requireDataSource(), names),
+    ).catch((error: unknown) => {
+      throw error instanceof QueueDatabaseError && error.code === '42P07'
+        ? new QueueDatabaseError(
+            'migrate',
+            `${names.schema}.${names.table} already exists but was not created by @fetchcraft/queue (no record in ${names.migrationsTable}); choose another table or schema option`,
+            { code: error.code, cause: error },
+          )
+        : error;
+    });
+    this.logger.log(
+      applied.length > 0
+        ? `Migrated ${names.schema}.${names.table}: ${applied.join(', ')}`
+        : `Table ${names.schema}.${names.table} is up to date`,
+    );
   }
 
   private async open(): Promise<void> {

@@ -248,14 +248,11 @@ describe('the TypeORM CLI and the module share one migration history', () => {
   const run = promisify(execFile);
 
   async function cli(command: string, database: TestDatabase, schema: string): Promise<string> {
-    const { stdout } = await run(
-      'node',
-      ['--import', 'tsx', 'node_modules/typeorm/cli.js', command, '-d', 'ormconfig.ts'],
-      {
-        env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema },
-        timeout: 60_000,
-      },
-    );
+    // The README's command, literally; the repository's .npmrc lets it load ormconfig.ts.
+    const { stdout } = await run('npx', ['typeorm', command, '-d', 'ormconfig.ts'], {
+      env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema },
+      timeout: 60_000,
+    });
     return stdout;
   }
 

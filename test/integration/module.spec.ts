@@ -350,8 +350,17 @@ describe('schema, table and migrations', () => {
     await db.query('CREATE SCHEMA taken');
     await db.query('CREATE TABLE taken.messages (id int)');
     const error = await bootError({
-      imports: [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1, schema: 'taken' })],
+      imports: [
+        QueueModule.forRoot({
+          connectionString: db.url,
+          poolMinSize: 2,
+          schema: 'taken',
+          applicationName: 'failed-boot',
+        }),
+      ],
     });
+    // The failed boot closed the pool it had opened.
+    expect(await eventually(() => connectionsOf('failed-boot'), 0)).toBe(0);
     expect(error).toBeInstanceOf(QueueDatabaseError);
     expect((error as QueueDatabaseError).code).toBe('42P07');
     expect((error as Error).message).toMatch(/taken\.messages already exists but was not created/);
