@@ -1,5 +1,6 @@
 import { type QueueTableNames } from '../src/sql/queue-table.js';
 import { createQueueTable } from './1795556400000-create-queue-table.js';
+import { addDeadLetters } from './1795560000000-add-dead-letters.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -9,5 +10,5 @@ export { type QueueMigrationClass } from './queue-migration-class.js';
  * module at boot (`migrationsRun`) and by the TypeORM CLI through `ormconfig.ts`.
  */
 export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
-  return [createQueueTable(names)];
+  return [createQueueTable(names), addDeadLetters(names)];
 }

@@ -7,6 +7,7 @@ import {
   type LeasedMessage,
   type MessageState,
   type QueueLease,
+  type QueueErrorRecord,
   type QueueMessage,
 } from './interfaces/queue-message.interface.js';
 import {
@@ -22,7 +23,9 @@ import { leaseSql } from './sql/lease.sql.js';
 import {
   clearQueueSql,
   deleteMessageSql,
+  listFailedSql,
   reapExpiredLeasesSql,
+  retryFailedSql,
   statsSql,
 } from './sql/maintenance.sql.js';
 import { ackSql, nackSql } from './sql/settle.sql.js';
@@ -54,8 +57,10 @@ const MAX_REAP_LIMIT = 1_000_000;
  */
 @Injectable()
 export class QueueService {
+  // Explicit @Inject everywhere: tools that compile without decorator metadata (esbuild, tsx,
+  // vitest) can still wire the module.
   constructor(
-    private readonly connection: QueueConnection,
+    @Inject(QueueConnection) private readonly connection: QueueConnection,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
@@ -96,11 +101,11 @@ export class QueueService {
     for (let index = 0; index < bodies.length; index++) {
       json[index] = serializeBody(bodies[index], `bodies[${index}]`, this.config.maxBodyBytes);
     }
-    const result = await this.connection.query<{ id: string }>(
+    const result = await this.connection.query<{ ids: string[] }>(
       'enqueueMany',
       enqueueManySql(this.config.names, queue, `[${json.join(',')}]`, delay),
     );
-    return result.rows.map((row) => row.id);
+    return result.rows[0]!.ids;
   }
 
   /**
@@ -177,22 +182,71 @@ export class QueueService {
 
   /** Message counts in total, per state and per queue and state (the seed's `get_stats`). */
   async getStats(): Promise<QueueStats> {
-    const result = await this.connection.query<{ queue: string; state: string; count: string }>(
-      'getStats',
-      statsSql(this.config.names),
-    );
+    const result = await this.connection.query<{
+      queue: string;
+      state: string;
+      count: string;
+      moved: string;
+    }>('getStats', statsSql(this.config.names));
     const byState = emptyCounts();
     // Null prototype: a queue may legitimately be called "__proto__".
     const byQueue = Object.create(null) as Record<string, StateCounts>;
     let totalMessages = 0;
+    let movedDeadLetters = 0;
     for (const row of result.rows) {
       const count = Number(row.count);
       const state = row.state as MessageState;
       totalMessages += count;
+      movedDeadLetters += Number(row.moved);
       byState[state] += count;
       (byQueue[row.queue] ??= emptyCounts())[state] += count;
     }
-    return { totalMessages, byState, byQueue, failedMessages: byState.failed };
+    return {
+      totalMessages,
+      byState,
+      byQueue,
+      failedMessages: byState.failed + movedDeadLetters,
+    };
+  }
+
+  /**
+   * The dead letters of `queue`, oldest first: messages that failed in it (state `failed`) and
+   * those its processor moved to a `deadLetterQueue`. Each carries `lastError`.
+   */
+  async listFailed<T = unknown>(
+    queue: string,
+    options?: { readonly limit?: number },
+  ): Promise<QueueMessage<T>[]> {
+    assertQueueName(queue);
+    const { limit = 100 } = assertOptionsObject(options, 'options');
+    assertWholeNumber(limit, 'limit', 1, MAX_LEASE_BATCH);
+    const result = await this.connection.query<MessageRow>(
+      'listFailed',
+      listFailedSql(this.config.names, queue, limit),
+    );
+    return result.rows.map((row) => toMessage<T>(row));
+  }
+
+  /**
+   * Puts dead letters of `queue` back into it, due now with fresh attempts: all of them, or only
+   * those in `ids`. Moved dead letters come back from their dead-letter queue.
+   *
+   * @returns how many were put back.
+   */
+  async retryFailed(queue: string, ids?: readonly string[]): Promise<number> {
+    assertQueueName(queue);
+    if (ids !== undefined) {
+      if (!Array.isArray(ids)) {
+        throw new QueueValidationError('ids', `must be an array (got ${describeType(ids)})`);
+      }
+      ids.forEach((id, index) => assertMessageId(id, `ids[${index}]`));
+      if (ids.length === 0) return 0;
+    }
+    const result = await this.connection.query(
+      'retryFailed',
+      retryFailedSql(this.config.names, queue, ids),
+    );
+    return result.rowCount ?? 0;
   }
 
   /**
@@ -261,7 +315,7 @@ function fromEpochSeconds(value: string): Date {
   return new Date(Number(value) * 1000);
 }
 
-function toMessage<T>(row: MessageRow): QueueMessage<T> {
+export function toMessage<T>(row: MessageRow): QueueMessage<T> {
   return {
     id: row.id,
     queue: row.queue,
@@ -272,5 +326,7 @@ function toMessage<T>(row: MessageRow): QueueMessage<T> {
     leaseUntil: row.lease_until === null ? null : fromEpochSeconds(row.lease_until),
     createdAt: fromEpochSeconds(row.created_at),
     leaseToken: row.lease_token,
+    lastError: (row.last_error ?? null) as QueueErrorRecord | null,
+    originQueue: row.origin_queue,
   };
 }

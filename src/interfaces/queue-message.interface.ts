@@ -20,6 +20,34 @@ export interface QueueMessage<T = unknown> {
   readonly createdAt: Date;
   /** The token of the current lease; `null` unless leased. */
   readonly leaseToken: string | null;
+  /** The last failure recorded by a processor, if any. */
+  readonly lastError: QueueErrorRecord | null;
+  /** For a dead letter moved to a `deadLetterQueue`: the queue it failed in. */
+  readonly originQueue: string | null;
+}
+
+/** A failure as a processor records it in `last_error`. */
+export interface QueueErrorRecord {
+  /** The error's class name, e.g. `TypeError`, `ValidationError`. */
+  readonly name: string;
+  /** Its message, at most 2,000 characters. */
+  readonly message: string;
+  /** Its stack, at most 4,000 characters. */
+  readonly stack?: string;
+  /** The attempt that failed. */
+  readonly attempt: number;
+  /** Epoch seconds (database clock) when it was recorded. */
+  readonly failedAt: number;
+  /** Why a body was refused by its DTO: one entry per failing property. */
+  readonly details?: readonly BodyValidationFailure[];
+}
+
+/** One property of a message body that failed class-validator rules. */
+export interface BodyValidationFailure {
+  /** Path of the property, e.g. `author.name`. */
+  readonly property: string;
+  /** class-validator's messages by constraint name. */
+  readonly constraints: Readonly<Record<string, string>>;
 }
 
 /** What `ack` and `nack` need to prove the caller still holds the lease. */

@@ -1,4 +1,4 @@
-import { NOW_SECONDS, secondsFromNow, type SqlStatement } from './sql-statement.js';
+import { NOW_SECONDS, notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
 import { type QueueTableNames } from './queue-table.js';
 
 export function enqueueSql(
@@ -7,18 +7,21 @@ export function enqueueSql(
   bodyJson: string,
   delaySeconds: number,
 ): SqlStatement {
+  // A delayed message wakes nobody: workers would find nothing due. Polling picks it up.
+  const wake = delaySeconds === 0;
   return {
     text: `INSERT INTO ${t.qualified} (queue, body, available_at, created_at)
 VALUES ($1::text, $2::jsonb, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS})
-RETURNING id`,
-    values: [queue, bodyJson, delaySeconds],
+RETURNING id${wake ? `, ${notify('$4', '$1::text')}` : ''}`,
+    values: wake ? [queue, bodyJson, delaySeconds, t.channel] : [queue, bodyJson, delaySeconds],
   };
 }
 
 /**
  * One round trip for the whole batch: the bodies travel as one JSON array and are split by the
  * server. `seq` is drawn in array order (the SELECT is sorted before rows reach the INSERT), so
- * sorting the returned ids by it gives them back in the caller's order.
+ * aggregating the ids by it gives them back in the caller's order, in one row: the notification
+ * in that row's select list is sent once per batch.
  */
 export function enqueueManySql(
   t: QueueTableNames,
@@ -26,6 +29,7 @@ export function enqueueManySql(
   bodiesJsonArray: string,
   delaySeconds: number,
 ): SqlStatement {
+  const wake = delaySeconds === 0;
   return {
     text: `WITH inserted AS (
   INSERT INTO ${t.qualified} (queue, body, available_at, created_at)
@@ -34,7 +38,9 @@ export function enqueueManySql(
   ORDER BY e.ord
   RETURNING id, seq
 )
-SELECT id FROM inserted ORDER BY seq`,
-    values: [queue, bodiesJsonArray, delaySeconds],
+SELECT array_agg(id ORDER BY seq) AS ids${wake ? `, ${notify('$4', '$1::text')}` : ''} FROM inserted`,
+    values: wake
+      ? [queue, bodiesJsonArray, delaySeconds, t.channel]
+      : [queue, bodiesJsonArray, delaySeconds],
   };
 }

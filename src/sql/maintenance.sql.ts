@@ -1,4 +1,4 @@
-import { NOW_SECONDS, type SqlStatement } from './sql-statement.js';
+import { MESSAGE_COLUMNS, NOW_SECONDS, notify, type SqlStatement } from './sql-statement.js';
 import { type QueueTableNames } from './queue-table.js';
 
 /**
@@ -23,9 +23,12 @@ WHERE m.id = expired.id`,
   };
 }
 
+/** Counts per queue and state; `moved` counts dead letters moved here that are not yet done. */
 export function statsSql(t: QueueTableNames): SqlStatement {
   return {
-    text: `SELECT queue, state, count(*)::bigint AS count FROM ${t.qualified} GROUP BY queue, state`,
+    text: `SELECT queue, state, count(*)::bigint AS count,
+  count(*) FILTER (WHERE origin_queue IS NOT NULL AND state IN ('ready', 'leased'))::bigint AS moved
+FROM ${t.qualified} GROUP BY queue, state`,
     values: [],
   };
 }
@@ -45,4 +48,39 @@ export function clearQueueSql(
 
 export function deleteMessageSql(t: QueueTableNames, id: string): SqlStatement {
   return { text: `DELETE FROM ${t.qualified} WHERE id = $1::text`, values: [id] };
+}
+
+/**
+ * Dead letters of a queue: messages that failed in it (`failed`), and those moved from it to a
+ * dead-letter queue (`origin_queue`), oldest first.
+ */
+export function listFailedSql(t: QueueTableNames, queue: string, limit: number): SqlStatement {
+  return {
+    text: `SELECT ${MESSAGE_COLUMNS} FROM ${t.qualified}
+WHERE (queue = $1::text AND state = 'failed') OR origin_queue = $1::text
+ORDER BY seq
+LIMIT $2::integer`,
+    values: [queue, limit],
+  };
+}
+
+/**
+ * Puts dead letters of `queue` back into it, due now with fresh attempts; all of them, or those
+ * whose id is in `ids`. A moved dead letter that its dead-letter queue's processor holds right
+ * now (`leased`) is left alone.
+ */
+export function retryFailedSql(
+  t: QueueTableNames,
+  queue: string,
+  ids: readonly string[] | undefined,
+): SqlStatement {
+  return {
+    text: `UPDATE ${t.qualified}
+SET queue = $1::text, origin_queue = NULL, state = 'ready', attempts = 0,
+    available_at = ${NOW_SECONDS}, lease_until = NULL, lease_token = NULL
+WHERE ((queue = $1::text AND state = 'failed') OR (origin_queue = $1::text AND state <> 'leased'))
+  ${ids === undefined ? '' : 'AND id = ANY($3::text[])'}
+RETURNING ${notify('$2', '$1::text')}`,
+    values: ids === undefined ? [queue, t.channel] : [queue, t.channel, ids],
+  };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 
 /**
@@ -34,9 +35,16 @@ export interface QueueTableNames {
     readonly queueAvailable: string;
     readonly state: string;
     readonly lease: string;
+    readonly origin: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
+  /**
+   * The NOTIFY channel of this table: `<schema>.<table>`, or a hash of it when that would pass
+   * Postgres' 63-byte limit. Passed as a parameter to pg_notify; quoted for LISTEN.
+   */
+  readonly channel: string;
+  readonly quotedChannel: string;
 }
 
 function quote(identifier: string): string {
@@ -62,6 +70,11 @@ export function queueTableNames(schema: string, table: string): QueueTableNames 
   assertIdentifier(schema, 'schema', MAX_SCHEMA_NAME_LENGTH);
   assertIdentifier(table, 'table', MAX_TABLE_NAME_LENGTH);
   const migrationsTable = `${table}_migrations`;
+  const qualifiedName = `${schema}.${table}`;
+  const channel =
+    qualifiedName.length <= 63
+      ? qualifiedName
+      : `queue_${createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32)}`;
   return Object.freeze({
     schema,
     table,
@@ -73,7 +86,11 @@ export function queueTableNames(schema: string, table: string): QueueTableNames 
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),
       lease: quote(`idx_${table}_lease`),
+      origin: quote(`idx_${table}_origin`),
     }),
-    lockKey: `${schema}.${table}`,
+    lockKey: qualifiedName,
+    channel,
+    // The channel holds [a-z0-9_.] only, so there is no quote character to double.
+    quotedChannel: quote(channel),
   });
 }

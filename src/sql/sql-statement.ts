@@ -23,7 +23,15 @@ export function secondsFromNow(seconds: string): string {
 
 /** The columns a message is read back with, in {@link MessageRow} shape. */
 export const MESSAGE_COLUMNS =
-  'id, queue, body, attempts, state, available_at, lease_until, created_at, lease_token';
+  'id, queue, body, attempts, state, available_at, lease_until, created_at, lease_token, last_error, origin_queue';
+
+/**
+ * Wakes the workers listening on the table's channel; the payload is the queue name. Postgres
+ * delivers it at commit and folds identical notifications of one transaction into one.
+ */
+export function notify(channelParameter: string, queueExpression: string): string {
+  return `pg_notify(${channelParameter}::text, ${queueExpression})`;
+}
 
 /** A row as `pg` returns it: bigint columns arrive as strings. */
 export interface MessageRow {
@@ -36,4 +44,6 @@ export interface MessageRow {
   readonly lease_until: string | null;
   readonly created_at: string;
   readonly lease_token: string | null;
+  readonly last_error: unknown;
+  readonly origin_queue: string | null;
 }

@@ -267,8 +267,11 @@ describe('the TypeORM CLI and the module share one migration history', () => {
     } finally {
       await booted.close();
     }
-    const { rows } = await db.query('SELECT name FROM cli_first.messages_migrations');
-    expect(rows).toEqual([{ name: 'CreateQueueTable1795556400000' }]);
+    const { rows } = await db.query('SELECT name FROM cli_first.messages_migrations ORDER BY id');
+    expect(rows).toEqual([
+      { name: 'CreateQueueTable1795556400000' },
+      { name: 'AddDeadLetters1795560000000' },
+    ]);
   });
 
   it('migration:show reports what the module applied at boot', async () => {
@@ -276,5 +279,6 @@ describe('the TypeORM CLI and the module share one migration history', () => {
     await booted.close();
     const output = await cli('migration:show', db, 'module_first');
     expect(output).toMatch(/\[X\] 1 CreateQueueTable1795556400000/);
+    expect(output).toMatch(/\[X\] 2 AddDeadLetters1795560000000/);
   });
 });

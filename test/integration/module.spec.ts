@@ -331,6 +331,7 @@ describe('schema, table and migrations', () => {
       );
       expect(indexes.map((r) => r.indexname)).toEqual([
         'idx_jobs_lease',
+        'idx_jobs_origin',
         'idx_jobs_queue_avail',
         'idx_jobs_state',
         'jobs_pkey',
@@ -383,8 +384,11 @@ describe('schema, table and migrations', () => {
       );
       await Promise.all(modules.map((m, i) => roundTrip(m.queue, `race.${i}`)));
       await Promise.all(modules.map((m) => m.close()));
-      const { rows } = await fresh.query('SELECT name FROM raced.messages_migrations');
-      expect(rows).toEqual([{ name: 'CreateQueueTable1795556400000' }]);
+      const { rows } = await fresh.query('SELECT name FROM raced.messages_migrations ORDER BY id');
+      expect(rows).toEqual([
+        { name: 'CreateQueueTable1795556400000' },
+        { name: 'AddDeadLetters1795560000000' },
+      ]);
       const { rows: done } = await fresh.query<{ count: string }>(
         "SELECT count(*) FROM raced.messages WHERE state = 'done'",
       );
@@ -421,7 +425,7 @@ describe('schema, table and migrations', () => {
     try {
       expect((await second.queue.leaseNext('kept'))?.body).toEqual({ n: 1 });
       const { rows } = await db.query('SELECT count(*)::int AS n FROM reboot.messages_migrations');
-      expect(rows).toEqual([{ n: 1 }]);
+      expect(rows).toEqual([{ n: 2 }]);
     } finally {
       await second.close();
     }

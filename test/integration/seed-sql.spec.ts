@@ -53,16 +53,17 @@ describe("the seed's schema", () => {
     ]);
   });
 
-  it("has the seed's three indexes under the seed's names", async () => {
+  it("has the seed's three indexes under the seed's names (and one for dead letters)", async () => {
     const { rows } = await ctx.db.query<{ indexname: string; indexdef: string }>(
       "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'messages' AND indexname LIKE 'idx_%' ORDER BY 1",
     );
     expect(rows.map((r) => r.indexname)).toEqual([
       'idx_messages_lease',
+      'idx_messages_origin',
       'idx_messages_queue_avail',
       'idx_messages_state',
     ]);
-    expect(rows[1]!.indexdef).toMatch(
+    expect(rows[2]!.indexdef).toMatch(
       /\(queue, available_at, seq\) WHERE \(state = 'ready'::text\)/,
     );
     expect(rows[0]!.indexdef).toMatch(/\(lease_until\) WHERE \(state = 'leased'::text\)/);

@@ -22,6 +22,7 @@ describe('queueTableNames', () => {
       queueAvailable: '"idx_jobs_queue_avail"',
       state: '"idx_jobs_state"',
       lease: '"idx_jobs_lease"',
+      origin: '"idx_jobs_origin"',
     });
     const seed = queueTableNames('public', 'messages');
     expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');
