@@ -1,5 +1,17 @@
 export { QueueModule } from './queue.module.js';
 export { QueueService } from './queue.service.js';
+export { Processor } from './processor/processor.decorator.js';
+export { ProcessorRegistry } from './processor/processor.registry.js';
+export {
+  type BackoffOptions,
+  type BodyClass,
+  type ProcessorDefaults,
+  type ProcessorOptions,
+} from './interfaces/processor-options.interface.js';
+export {
+  type ProcessorInfo,
+  type ProcessorMessage,
+} from './interfaces/processor-message.interface.js';
 export {
   type QueueModuleOptions,
   type QueueOptionsFactory,
@@ -7,7 +19,9 @@ export {
 export {
   MESSAGE_STATES,
   type LeasedMessage,
+  type BodyValidationFailure,
   type MessageState,
+  type QueueErrorRecord,
   type QueueLease,
   type QueueMessage,
 } from './interfaces/queue-message.interface.js';
@@ -26,6 +40,9 @@ export {
   type QueueDatabaseErrorDetails,
 } from './errors/queue-database.error.js';
 export { QueuePoolTimeoutError } from './errors/queue-pool-timeout.error.js';
+export { QueueProcessorError } from './errors/queue-processor.error.js';
+export { UnrecoverableError } from './errors/unrecoverable.error.js';
+export { SnoozeError } from './errors/snooze.error.js';
 export { queueMigrations, type QueueMigrationClass } from '../migrations/index.js';
 export { queueTableNames, type QueueTableNames } from './sql/queue-table.js';
 export { MAX_BODY_DEPTH } from './validation/json-body.js';

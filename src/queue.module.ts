@@ -1,10 +1,16 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
 import { resolveQueueConfig } from './config/resolve-queue-config.js';
 import { QueueConnection } from './database/queue-connection.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { QUEUE_MODULE_OPTIONS, QueueConfigurableModule } from './queue.module-definition.js';
 import { QueueService } from './queue.service.js';
+import { ProcessorExplorer } from './processor/processor.explorer.js';
+import { ProcessorRegistry } from './processor/processor.registry.js';
+import { LeaseSettler } from './workers/lease-settler.js';
+import { NotificationListener } from './workers/notification-listener.js';
+import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
 
 /**
  * The PostgreSQL queue as a Nest module.
@@ -20,6 +26,7 @@ import { QueueService } from './queue.service.js';
  * in `onModuleInit`; the module's own pool closes at application shutdown.
  */
 @Module({
+  imports: [DiscoveryModule],
   providers: [
     {
       provide: QUEUE_CONFIG,
@@ -28,7 +35,12 @@ import { QueueService } from './queue.service.js';
     },
     QueueConnection,
     QueueService,
+    ProcessorRegistry,
+    ProcessorExplorer,
+    LeaseSettler,
+    NotificationListener,
+    WorkerOrchestrator,
   ],
-  exports: [QueueService],
+  exports: [QueueService, ProcessorRegistry],
 })
 export class QueueModule extends QueueConfigurableModule {}

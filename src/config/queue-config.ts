@@ -1,4 +1,5 @@
 import { type DataSource } from 'typeorm';
+import { type ProcessorDefaults } from '../interfaces/processor-options.interface.js';
 import { type QueueTableNames } from '../sql/queue-table.js';
 import { type PgConnectionConfig } from './connection-string.js';
 
@@ -26,6 +27,15 @@ export interface QueueConfig {
   readonly names: QueueTableNames;
   readonly migrationsRun: boolean;
   readonly maxBodyBytes: number;
+  readonly workers: WorkersConfig;
+}
+
+export interface WorkersConfig {
+  readonly enabled: boolean;
+  readonly listen: boolean;
+  readonly pollIntervalMs: number;
+  readonly shutdownTimeoutMs: number;
+  readonly defaults: ProcessorDefaults;
 }
 
 export const DEFAULT_POOL_MIN_SIZE = 10;
@@ -35,3 +45,5 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_SCHEMA = 'public';
 export const DEFAULT_TABLE = 'messages';
 export const DEFAULT_APPLICATION_NAME = 'fetchcraft-queue';
+export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;

@@ -69,4 +69,28 @@ export class QueueOptionsSchema {
   @Min(1)
   @Max(256 * 1024 * 1024)
   maxBodyBytes?: number;
+
+  @IsOptional()
+  @IsBoolean()
+  workers?: boolean;
+
+  @IsOptional()
+  @IsBoolean()
+  listen?: boolean;
+
+  @IsOptional()
+  @IsInt()
+  @Min(10)
+  @Max(3_600_000)
+  pollIntervalMs?: number;
+
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(3_600_000)
+  shutdownTimeoutMs?: number;
+
+  @IsOptional()
+  @IsObject()
+  processorDefaults?: object;
 }

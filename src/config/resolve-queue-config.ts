@@ -1,4 +1,3 @@
-import { validateSync, type ValidationError } from 'class-validator';
 import { type DataSource } from 'typeorm';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { type QueueModuleOptions } from '../interfaces/queue-module-options.interface.js';
@@ -11,9 +10,14 @@ import {
   DEFAULT_POOL_MAX_SIZE,
   DEFAULT_POOL_MIN_SIZE,
   DEFAULT_SCHEMA,
+  DEFAULT_POLL_INTERVAL_MS,
+  DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TABLE,
   type QueueConfig,
+  type WorkersConfig,
 } from './queue-config.js';
+import { processorOptionsViolation } from '../processor/resolve-processor-options.js';
+import { firstViolation } from './first-violation.js';
 import { QueueOptionsSchema } from './queue-options.schema.js';
 
 /**
@@ -29,13 +33,12 @@ export function resolveQueueConfig(
   if (options === null || typeof options !== 'object') {
     throw new QueueOptionsError('options', 'must be an object');
   }
-  const schemaInstance = Object.assign(new QueueOptionsSchema(), options);
-  const errors = validateSync(schemaInstance, { whitelist: true, forbidNonWhitelisted: true });
-  const first = errors[0];
-  if (first !== undefined) throw toOptionsError(first);
+  const violation = firstViolation(QueueOptionsSchema, options);
+  if (violation !== undefined) throw new QueueOptionsError(violation.property, violation.rule);
 
   const names = queueTableNames(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
   const common = {
+    workers: resolveWorkers(options),
     connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     applicationName: options.applicationName ?? DEFAULT_APPLICATION_NAME,
     names,
@@ -92,15 +95,27 @@ export function resolveQueueConfig(
   });
 }
 
-function toOptionsError(error: ValidationError): QueueOptionsError {
-  if (error.constraints?.whitelistValidation !== undefined) {
-    return new QueueOptionsError(error.property, 'is not a known option (check its spelling)');
+function resolveWorkers(options: QueueModuleOptions): WorkersConfig {
+  const defaults = options.processorDefaults ?? {};
+  for (const perProcessor of ['body', 'shareQueue'] as const) {
+    if (perProcessor in defaults) {
+      throw new QueueOptionsError(
+        `processorDefaults.${perProcessor}`,
+        'is set per @Processor, not as a module-wide default',
+      );
+    }
   }
-  const rules = Object.values(error.constraints ?? {});
-  const rule =
-    rules.map((message) => message.replace(new RegExp(`^${error.property} `), '')).join('; ') ||
-    'is invalid';
-  return new QueueOptionsError(error.property, rule);
+  const violation = processorOptionsViolation(defaults);
+  if (violation !== undefined) {
+    throw new QueueOptionsError(`processorDefaults.${violation.property}`, violation.rule);
+  }
+  return Object.freeze({
+    enabled: options.workers ?? true,
+    listen: options.listen ?? true,
+    pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
+    shutdownTimeoutMs: options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+    defaults: Object.freeze({ ...defaults }),
+  });
 }
 
 function assertPostgresDataSource(value: unknown): DataSource {

@@ -63,6 +63,20 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * Settings for a connection outside the pool (the LISTEN connection), taken from the pool in
+   * use, so a shared DataSource's credentials and TLS apply as well.
+   */
+  clientConfig(): pg.ClientConfig {
+    const pool = this.pool;
+    if (pool === undefined) {
+      throw new QueueDatabaseError('listen', 'the queue connection is not open');
+    }
+    const { min: _min, max: _max, idleTimeoutMillis: _idle, ...client } = pool.options;
+    // pg-pool keeps the password as a non-enumerable property, which spreading skips.
+    return { ...client, password: pool.options.password };
+  }
+
   /** The DataSource in use: the module's own, or the application's shared one. */
   requireDataSource(): DataSource {
     if (this.dataSource === undefined) {

@@ -1,5 +1,6 @@
 import { type ConnectionOptions } from 'node:tls';
 import { type DataSource } from 'typeorm';
+import { type ProcessorDefaults } from './processor-options.interface.js';
 
 /**
  * Options of `QueueModule.forRoot` / `forRootAsync`. Validated once at boot; a bad option stops
@@ -40,6 +41,26 @@ export interface QueueModuleOptions {
   readonly migrationsRun?: boolean;
   /** Largest message body accepted, in bytes of JSON text. Default 1 MiB. */
   readonly maxBodyBytes?: number;
+  /**
+   * Run the `@Processor` handlers of this process. Default `true`; `false` makes an API-only pod
+   * that enqueues but never consumes (processors are still discovered and validated).
+   */
+  readonly workers?: boolean;
+  /**
+   * LISTEN for enqueue notifications on one dedicated connection, so idle workers start new
+   * messages within milliseconds. Default `true`; turn it off behind PgBouncer in transaction
+   * mode, where LISTEN does not work. Workers poll either way.
+   */
+  readonly listen?: boolean;
+  /** How often an idle worker looks for due messages without a notification. Default 2,000 ms. */
+  readonly pollIntervalMs?: number;
+  /**
+   * How long shutdown waits for running handlers before aborting them and returning their
+   * messages to `ready`. Default 25,000 ms, inside Kubernetes' default 30 s grace period.
+   */
+  readonly shutdownTimeoutMs?: number;
+  /** Defaults for every `@Processor` of this module (a processor's own options win). */
+  readonly processorDefaults?: ProcessorDefaults;
 }
 
 /** Implemented by a class given to `forRootAsync({ useClass })`. */

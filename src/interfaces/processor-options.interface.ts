@@ -1,0 +1,49 @@
+/** How long a failed message waits before its next attempt. */
+export type BackoffOptions =
+  | {
+      /** `baseSeconds × 2^(attempt − 1)`, capped at `maxSeconds`, then jittered into its upper half. */
+      readonly type: 'exponential';
+      /** Default 5. */
+      readonly baseSeconds?: number;
+      /** Default 3600. */
+      readonly maxSeconds?: number;
+      /** Default true: spreads retries of messages that failed together. */
+      readonly jitter?: boolean;
+    }
+  | {
+      readonly type: 'fixed';
+      readonly delaySeconds: number;
+    };
+
+/** A class-validator DTO class for message bodies. */
+export type BodyClass<TBody> = new (...args: never[]) => TBody;
+
+/** Options of one `@Processor`. Unset ones come from `processorDefaults`, then the defaults below. */
+export interface ProcessorOptions<TBody = unknown> {
+  /** Handlers of this queue running at once in this process. Default 1. */
+  readonly concurrency?: number;
+  /** Lease length; a running handler extends it at half-time. Default 60. */
+  readonly leaseSeconds?: number;
+  /** Attempts before the message becomes a dead letter. Default 5. */
+  readonly maxAttempts?: number;
+  /** Delay before a retry. Default exponential, base 5 s, max 1 h, jittered. */
+  readonly backoff?: BackoffOptions;
+  /**
+   * A class-validator DTO: the body is transformed (class-transformer) and validated before the
+   * handler sees it. A body that fails is a poison message: dead-lettered at once, no retries.
+   */
+  readonly body?: BodyClass<TBody>;
+  /**
+   * Queue that exhausted messages move to (due at once, fresh attempts), for another processor
+   * to handle. Default: none, they stay in their queue with state `failed`.
+   */
+  readonly deadLetterQueue?: string;
+  /**
+   * Allows more than one handler on this queue in this process; each message goes to one of them.
+   * Without it, a second handler for the same queue is a wiring error.
+   */
+  readonly shareQueue?: boolean;
+}
+
+/** Module-wide defaults for every processor. */
+export type ProcessorDefaults = Omit<ProcessorOptions, 'body' | 'shareQueue'>;

@@ -1,0 +1,125 @@
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { type QueueConfig } from '../config/queue-config.js';
+import { QueueProcessorError } from '../errors/queue-processor.error.js';
+import { QueueValidationError } from '../errors/queue-validation.error.js';
+import { type ProcessorMessage } from '../interfaces/processor-message.interface.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+import { assertQueueName } from '../validation/queue-arguments.js';
+import { type ProcessorDefinition } from './processor-definition.js';
+import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata.js';
+import { ProcessorRegistry } from './processor.registry.js';
+import { processorOptionsViolation, resolveProcessorOptions } from './resolve-processor-options.js';
+
+/**
+ * Finds every `@Processor` method on the application's providers at module init, inherited
+ * methods included, validates it, and registers it. Any wiring mistake fails the boot with a
+ * {@link QueueProcessorError}: a queue served by a processor that was skipped would look healthy
+ * while its messages pile up.
+ */
+@Injectable()
+export class ProcessorExplorer implements OnModuleInit {
+  constructor(
+    @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
+    @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
+    @Inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry.register(this.explore());
+  }
+
+  explore(): ProcessorDefinition[] {
+    const definitions: ProcessorDefinition[] = [];
+    for (const wrapper of this.discovery.getProviders()) {
+      const instance: unknown = wrapper.instance;
+      const metatype: unknown = wrapper.metatype;
+      // Request-scoped providers have no instance at boot; their class still carries the metadata.
+      const prototype: unknown =
+        instance !== null && typeof instance === 'object'
+          ? Object.getPrototypeOf(instance)
+          : typeof metatype === 'function'
+            ? (metatype as { prototype?: unknown }).prototype
+            : undefined;
+      if (prototype === null || typeof prototype !== 'object') continue;
+      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
+        const method: unknown = (prototype as Record<string, unknown>)[methodName];
+        if (typeof method !== 'function') continue;
+        const declarations = Reflect.getMetadata(PROCESSOR_METADATA, method) as
+          ProcessorMetadata[] | undefined;
+        if (declarations === undefined) continue;
+        const className = (prototype.constructor as { name?: string }).name ?? 'anonymous';
+        const handlerName = `${className}.${methodName}`;
+        for (const declaration of declarations) {
+          const fail = (rule: string) =>
+            new QueueProcessorError(String(declaration.queue), handlerName, rule);
+          if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+            throw fail(
+              'its provider is request-scoped or transient (or depends on one); processors must live on singleton providers, since workers call one instance for every message',
+            );
+          }
+          const target = (instance as Record<string, unknown>)[methodName];
+          if (typeof target !== 'function') {
+            throw fail(`${methodName} is not a function on the provider instance`);
+          }
+          definitions.push(
+            this.define(declaration, handlerName, (message) =>
+              (target as (message: ProcessorMessage) => unknown).call(instance, message),
+            ),
+          );
+        }
+      }
+    }
+    this.assertOneHandlerPerQueue(definitions);
+    return definitions;
+  }
+
+  private define(
+    declaration: ProcessorMetadata,
+    handlerName: string,
+    handler: ProcessorDefinition['handler'],
+  ): ProcessorDefinition {
+    const { queue, options } = declaration;
+    try {
+      assertQueueName(queue);
+    } catch (error) {
+      if (error instanceof QueueValidationError) {
+        throw new QueueProcessorError(String(queue), handlerName, `queue name ${error.rule}`);
+      }
+      throw error;
+    }
+    const violation = processorOptionsViolation(options);
+    if (violation !== undefined) {
+      throw new QueueProcessorError(
+        queue,
+        handlerName,
+        `option "${violation.property}" ${violation.rule}`,
+      );
+    }
+    const resolved = resolveProcessorOptions(options, this.config.workers.defaults);
+    if (resolved.deadLetterQueue === queue) {
+      throw new QueueProcessorError(
+        queue,
+        handlerName,
+        'deadLetterQueue must differ from the queue itself',
+      );
+    }
+    return Object.freeze({ queue, handlerName, handler, options: resolved });
+  }
+
+  private assertOneHandlerPerQueue(definitions: readonly ProcessorDefinition[]): void {
+    const byQueue = new Map<string, ProcessorDefinition[]>();
+    for (const definition of definitions) {
+      byQueue.set(definition.queue, [...(byQueue.get(definition.queue) ?? []), definition]);
+    }
+    for (const [queue, handlers] of byQueue) {
+      if (handlers.length < 2 || handlers.every((handler) => handler.options.shareQueue)) continue;
+      throw new QueueProcessorError(
+        queue,
+        handlers.map((handler) => handler.handlerName).join(' and '),
+        'more than one handler for this queue; set shareQueue: true on each if they are meant to share its messages',
+      );
+    }
+  }
+}

@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import pg from 'pg';
+import { type QueueConfig } from '../config/queue-config.js';
+import { QueueConnection } from '../database/queue-connection.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+
+export interface NotificationHandlers {
+  /** A NOTIFY arrived on the table's channel; the payload is a queue name. */
+  readonly onQueue: (queue: string) => void;
+  /** The connection came back after a drop: notifications sent meanwhile were lost. */
+  readonly onReconnect: () => void;
+}
+
+const MAX_RECONNECT_DELAY_MS = 30_000;
+
+/**
+ * One dedicated connection per process that LISTENs on the table's channel, outside the pool so
+ * it never takes a slot from statements. When it drops (server restart, pg_terminate_backend,
+ * network cut) it reconnects with backoff, subscribes again and tells the workers to look, since
+ * whatever was notified in between is lost. It never throws: workers poll without it.
+ */
+@Injectable()
+export class NotificationListener {
+  private readonly logger = new Logger('QueueModule');
+  private client: pg.Client | undefined;
+  private handlers: NotificationHandlers | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private stopped = false;
+
+  constructor(
+    @Inject(QueueConnection) private readonly connection: QueueConnection,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+  ) {}
+
+  async start(handlers: NotificationHandlers): Promise<void> {
+    this.handlers = handlers;
+    this.stopped = false;
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client !== undefined) await client.end().catch(() => undefined);
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({
+      ...this.connection.clientConfig(),
+      application_name: `${this.config.applicationName}:listen`,
+      connectionTimeoutMillis: this.config.connectionTimeoutMs,
+    });
+    const dropped = (error?: Error) => this.dropped(client, error);
+    client.on('error', dropped);
+    client.on('end', () => dropped());
+    client.on('notification', (notification) => {
+      if (notification.channel === this.config.names.channel && notification.payload) {
+        this.handlers?.onQueue(notification.payload);
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${this.config.names.quotedChannel}`);
+    } catch (error) {
+      client.removeAllListeners();
+      await client.end().catch(() => undefined);
+      this.scheduleReconnect(error instanceof Error ? error.message : String(error));
+      return;
+    }
+    if (this.stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
+    this.client = client;
+    if (this.failures > 0) {
+      this.logger.log(`LISTEN connection restored after ${this.failures} failed attempts`);
+      this.failures = 0;
+    }
+    this.handlers?.onReconnect();
+  }
+
+  private dropped(client: pg.Client, error?: Error): void {
+    if (client !== this.client || this.stopped) return;
+    this.client = undefined;
+    client.removeAllListeners();
+    client.on('error', () => undefined);
+    client.end().catch(() => undefined);
+    this.scheduleReconnect(error?.message ?? 'connection ended');
+  }
+
+  private scheduleReconnect(reason: string): void {
+    if (this.stopped) return;
+    this.failures += 1;
+    const delay = Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.min(this.failures - 1, 10));
+    this.logger.warn(
+      `LISTEN connection lost (${reason}); reconnecting in ${delay} ms, polling meanwhile`,
+    );
+    this.reconnectTimer = setTimeout(() => void this.connect(), delay);
+  }
+}

@@ -1,0 +1,348 @@
+import { type LoggerService } from '@nestjs/common';
+import { SnoozeError } from '../errors/snooze.error.js';
+import { UnrecoverableError } from '../errors/unrecoverable.error.js';
+import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
+import { type ProcessorDefinition } from '../processor/processor-definition.js';
+import { type QueueService } from '../queue.service.js';
+import { MAX_SECONDS } from '../validation/queue-arguments.js';
+import { backoffSeconds } from './backoff.js';
+import { errorRecordJson } from './error-record.js';
+import { type LeaseSettler } from './lease-settler.js';
+import { validateBody } from './validate-body.js';
+
+export interface QueueWorkerDependencies {
+  readonly queue: QueueService;
+  readonly settler: LeaseSettler;
+  readonly logger: LoggerService;
+  /** How often an idle worker looks for due messages without being notified. */
+  readonly pollIntervalMs: number;
+}
+
+interface Execution {
+  readonly message: LeasedMessage;
+  readonly controller: AbortController;
+  /** The lease is no longer ours: lost (heartbeat refused) or given back at shutdown. */
+  relinquished: boolean;
+  done?: Promise<void>;
+}
+
+/** The longest pause between attempts to reach a database that keeps failing. */
+const MAX_FAILURE_BACKOFF_MS = 30_000;
+
+/**
+ * Runs one processor: leases as many messages as it has free slots in one statement, runs the
+ * handler for each, keeps their leases alive, and settles them. One loop per processor; it never
+ * dies of a handler's failure or of a database outage.
+ *
+ * The loop sleeps until something can have changed: a slot freed, a NOTIFY for its queue, a
+ * resume, or the poll interval passed (notifications are lost across reconnects and behind
+ * PgBouncer in transaction mode, so polling stays as the fallback).
+ */
+export class QueueWorker {
+  private readonly inFlight = new Map<string, Execution>();
+  private stopping = false;
+  /** Whether the last lease came back full, so more messages are probably waiting. */
+  private backlog = true;
+  private wakeUp: (() => void) | undefined;
+  private wakePending = false;
+  private loopDone: Promise<void> | undefined;
+
+  constructor(
+    readonly definition: ProcessorDefinition,
+    private readonly deps: QueueWorkerDependencies,
+    private paused: boolean,
+  ) {}
+
+  get queue(): string {
+    return this.definition.queue;
+  }
+
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
+  start(): void {
+    this.loopDone ??= this.loop();
+  }
+
+  /** Something may be due now: a NOTIFY for this queue, or the listener came back. */
+  poke(): void {
+    this.backlog = true;
+    this.wake();
+  }
+
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+    this.poke();
+  }
+
+  /**
+   * Stops fetching at once, waits for running handlers until `deadline` (epoch ms), then aborts
+   * the stragglers' signals and returns their messages to `ready` without waiting for the lease
+   * to expire.
+   */
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loopDone;
+    const running = [...this.inFlight.values()];
+    if (running.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+      await Promise.race([
+        Promise.allSettled(running.map((execution) => execution.done ?? Promise.resolve())),
+        timeout,
+      ]);
+      clearTimeout(timer);
+    }
+    await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
+  }
+
+  private async loop(): Promise<void> {
+    const { queue, options } = this.definition;
+    let failures = 0;
+    while (!this.stopping) {
+      const free = options.concurrency - this.inFlight.size;
+      if (this.paused || free <= 0) {
+        await this.waitForWake();
+        continue;
+      }
+      if (!this.backlog) {
+        if (await this.waitForWake(this.deps.pollIntervalMs)) this.backlog = true;
+        continue;
+      }
+      let leased: LeasedMessage[];
+      try {
+        leased = await this.deps.queue.leaseMany(queue, free, {
+          leaseSeconds: options.leaseSeconds,
+        });
+      } catch (error) {
+        failures += 1;
+        const waitMs = Math.min(MAX_FAILURE_BACKOFF_MS, 250 * 2 ** Math.min(failures, 10));
+        this.deps.logger.warn(
+          `Queue "${queue}": could not lease messages (${describe(error)}); retrying in ${waitMs} ms`,
+        );
+        await this.sleepUnlessStopping(waitMs);
+        continue;
+      }
+      if (failures > 0) {
+        this.deps.logger.log(`Queue "${queue}": leasing works again after ${failures} failures`);
+        failures = 0;
+      }
+      this.backlog = leased.length === free;
+      for (const message of leased) this.run(message);
+    }
+  }
+
+  private run(message: LeasedMessage): void {
+    const execution: Execution = {
+      message,
+      controller: new AbortController(),
+      relinquished: false,
+    };
+    // Keyed by lease token: the same message may come back to this worker after a lost lease
+    // while the first handler is still running.
+    this.inFlight.set(message.leaseToken, execution);
+    execution.done = this.execute(execution)
+      .catch((error: unknown) => {
+        this.deps.logger.error(
+          `Queue "${this.queue}": message ${message.id} could not be settled (${describe(error)}); it will be retried when its lease expires`,
+        );
+      })
+      .finally(() => {
+        this.inFlight.delete(message.leaseToken);
+        this.wake();
+      });
+  }
+
+  private async execute(execution: Execution): Promise<void> {
+    const { message, controller } = execution;
+    const { options, handler } = this.definition;
+
+    if (message.attempts > options.maxAttempts) {
+      // Leased more often than allowed: earlier attempts died with their worker.
+      const error = namedError(
+        'AttemptsExhaustedError',
+        `leased ${message.attempts} times with maxAttempts ${options.maxAttempts}; the last attempts did not finish (worker crash or lost lease)`,
+      );
+      await this.deadLetter(execution, errorRecordJson(error, message.attempts));
+      return;
+    }
+
+    let body = message.body;
+    if (options.body !== undefined) {
+      const check = await validateBody(options.body, body);
+      if (!check.ok) {
+        const summary = check.failures
+          .map((failure) => Object.values(failure.constraints).join(', '))
+          .join('; ');
+        const error = namedError('BodyValidationError', `body failed validation: ${summary}`);
+        await this.deadLetter(execution, errorRecordJson(error, message.attempts, check.failures));
+        return;
+      }
+      body = check.body;
+    }
+
+    const heartbeat = this.startHeartbeat(execution);
+    let failure: { error: unknown } | undefined;
+    try {
+      await handler({ ...message, body, signal: controller.signal });
+    } catch (error) {
+      failure = { error };
+    } finally {
+      clearInterval(heartbeat);
+    }
+    if (execution.relinquished) {
+      this.deps.logger.warn(
+        `Queue "${this.queue}": message ${message.id} finished after its lease was lost or released; its result is not recorded`,
+      );
+      return;
+    }
+    if (failure === undefined) {
+      if (!(await this.deps.queue.ack(this.queue, message))) {
+        this.deps.logger.warn(
+          `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
+        );
+      }
+      return;
+    }
+    await this.settleFailure(execution, failure.error);
+  }
+
+  private async settleFailure(execution: Execution, error: unknown): Promise<void> {
+    const { message } = execution;
+    const { options } = this.definition;
+    if (error instanceof SnoozeError && isValidDelay(error.delaySeconds)) {
+      await this.deps.settler.snooze(message, error.delaySeconds);
+      return;
+    }
+    const record = errorRecordJson(error, message.attempts);
+    if (error instanceof UnrecoverableError || message.attempts >= options.maxAttempts) {
+      await this.deadLetter(execution, record);
+      return;
+    }
+    await this.deps.settler.retry(
+      message,
+      backoffSeconds(options.backoff, message.attempts),
+      record,
+    );
+  }
+
+  private async deadLetter(execution: Execution, errorJson: string): Promise<void> {
+    const { deadLetterQueue } = this.definition.options;
+    const moved = await this.deps.settler.deadLetter(execution.message, errorJson, deadLetterQueue);
+    if (moved) {
+      this.deps.logger.warn(
+        `Queue "${this.queue}": message ${execution.message.id} dead-lettered${deadLetterQueue === undefined ? '' : ` to "${deadLetterQueue}"`}`,
+      );
+    }
+  }
+
+  /** Extends the lease at half-time; when the lease turns out lost, aborts the handler's signal. */
+  private startHeartbeat(execution: Execution): NodeJS.Timeout {
+    const { leaseSeconds } = this.definition.options;
+    const timer = setInterval(() => {
+      if (execution.relinquished) return;
+      this.deps.settler.heartbeat(execution.message, leaseSeconds).then(
+        (held) => {
+          if (held || execution.relinquished) return;
+          execution.relinquished = true;
+          clearInterval(timer);
+          execution.controller.abort(
+            namedError('LeaseLostError', `the lease of message ${execution.message.id} was lost`),
+          );
+        },
+        (error: unknown) => {
+          // The next beat retries; if the lease really runs out, that beat reports it lost.
+          this.deps.logger.warn(
+            `Queue "${this.queue}": heartbeat of message ${execution.message.id} failed (${describe(error)})`,
+          );
+        },
+      );
+    }, leaseSeconds * 500);
+    return timer;
+  }
+
+  private async abandon(execution: Execution): Promise<void> {
+    if (execution.relinquished) return;
+    execution.relinquished = true;
+    execution.controller.abort(
+      namedError('ShutdownError', 'the worker is shutting down and ran out of time'),
+    );
+    try {
+      await this.deps.settler.release(execution.message);
+      this.deps.logger.warn(
+        `Queue "${this.queue}": message ${execution.message.id} returned to ready at shutdown`,
+      );
+    } catch (error) {
+      this.deps.logger.error(
+        `Queue "${this.queue}": could not return message ${execution.message.id} at shutdown (${describe(error)}); it will be retried when its lease expires`,
+      );
+    }
+  }
+
+  private wake(): void {
+    const wakeUp = this.wakeUp;
+    if (wakeUp === undefined) {
+      this.wakePending = true;
+      return;
+    }
+    this.wakeUp = undefined;
+    wakeUp();
+  }
+
+  /** Resolves `true` when `timeoutMs` passed, `false` when woken (or a wake-up was pending). */
+  private waitForWake(timeoutMs?: number): Promise<boolean> {
+    if (this.wakePending || this.stopping) {
+      this.wakePending = false;
+      return Promise.resolve(false);
+    }
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      if (timeoutMs !== undefined) {
+        timer = setTimeout(() => {
+          this.wakeUp = undefined;
+          resolve(true);
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** Waits `ms`, cut short only by stop: a database in trouble must not be hammered on every poke. */
+  private async sleepUnlessStopping(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.stopping && Date.now() < until) {
+      await this.waitForWake(until - Date.now());
+    }
+  }
+}
+
+function isValidDelay(seconds: unknown): seconds is number {
+  return (
+    Number.isInteger(seconds) && (seconds as number) >= 0 && (seconds as number) <= MAX_SECONDS
+  );
+}
+
+function namedError(name: string, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,331 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Injectable, Scope } from '@nestjs/common';
+import { IsString } from 'class-validator';
+import {
+  Processor,
+  QueueModule,
+  QueueOptionsError,
+  QueueProcessorError,
+  QueueValidationError,
+  type ProcessorDefaults,
+  type ProcessorMessage,
+  type ProcessorOptions,
+} from '../../../src/index.js';
+import { bootApp, waitFor } from '../../support/boot-app.js';
+import { bootError } from '../../support/boot-error.js';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('discovery');
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+class Doc {
+  @IsString()
+  title!: string;
+}
+
+@Injectable()
+class TwoQueues {
+  readonly seen: string[] = [];
+
+  @Processor('disc.alpha')
+  alpha(message: ProcessorMessage<{ n: number }>): void {
+    this.seen.push(`alpha:${message.body.n}`);
+  }
+
+  @Processor('disc.beta', { concurrency: 3, body: Doc, deadLetterQueue: 'disc.dead' })
+  beta(message: ProcessorMessage<Doc>): void {
+    this.seen.push(`beta:${message.body.title}`);
+  }
+
+  notAHandler(): void {}
+}
+
+abstract class BaseHandlers {
+  readonly seen: string[] = [];
+
+  @Processor('disc.inherited')
+  handle(message: ProcessorMessage<{ n: number }>): void {
+    this.seen.push(`${this.constructor.name}:${message.body.n}`);
+  }
+}
+
+@Injectable()
+class ChildHandlers extends BaseHandlers {}
+
+describe('discovery', () => {
+  it('finds method handlers, two queues on one provider, and inherited handlers', async () => {
+    const app = await bootApp({ connectionString: db.url, schema: 'disc_found' }, [
+      TwoQueues,
+      ChildHandlers,
+    ]);
+    try {
+      expect(
+        app.registry.getProcessors().map((p) => [p.queue, p.handler, p.options.concurrency]),
+      ).toEqual([
+        ['disc.alpha', 'TwoQueues.alpha', 1],
+        ['disc.beta', 'TwoQueues.beta', 3],
+        ['disc.inherited', 'ChildHandlers.handle', 1],
+      ]);
+      const beta = app.registry.getProcessors()[1]!;
+      expect(beta.options).toMatchObject({
+        leaseSeconds: 60,
+        maxAttempts: 5,
+        deadLetterQueue: 'disc.dead',
+        body: 'Doc',
+        backoff: { type: 'exponential', baseSeconds: 5, maxSeconds: 3600, jitter: true },
+      });
+
+      await app.queue.enqueue('disc.alpha', { n: 1 });
+      await app.queue.enqueue('disc.beta', { title: 'hello' });
+      await app.queue.enqueue('disc.inherited', { n: 2 });
+      const two = app.get(TwoQueues);
+      const child = app.get(ChildHandlers);
+      await waitFor(() => two.seen.length === 2 && child.seen.length === 1);
+      expect(two.seen.sort()).toEqual(['alpha:1', 'beta:hello']);
+      expect(child.seen).toEqual(['ChildHandlers:2']);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('applies processorDefaults under a processor’s own options', async () => {
+    @Injectable()
+    class Defaults {
+      @Processor('disc.defaults', { maxAttempts: 9 })
+      handle(): void {}
+    }
+    const app = await bootApp(
+      {
+        connectionString: db.url,
+        schema: 'disc_defaults',
+        processorDefaults: {
+          concurrency: 4,
+          maxAttempts: 2,
+          backoff: { type: 'fixed', delaySeconds: 7 },
+        },
+      },
+      [Defaults],
+    );
+    try {
+      expect(app.registry.getProcessors()[0]!.options).toMatchObject({
+        concurrency: 4,
+        maxAttempts: 9,
+        backoff: { type: 'fixed', delaySeconds: 7 },
+      });
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('lets two handlers share a queue when both say so', async () => {
+    @Injectable()
+    class SharedA {
+      @Processor('disc.shared', { shareQueue: true })
+      handle(): void {}
+    }
+    @Injectable()
+    class SharedB {
+      @Processor('disc.shared', { shareQueue: true })
+      handle(): void {}
+    }
+    const app = await bootApp({ connectionString: db.url, schema: 'disc_shared' }, [
+      SharedA,
+      SharedB,
+    ]);
+    try {
+      expect(app.registry.getProcessors().map((p) => p.handler)).toEqual([
+        'SharedA.handle',
+        'SharedB.handle',
+      ]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('workers: false discovers and validates processors but consumes nothing', async () => {
+    const app = await bootApp(
+      { connectionString: db.url, schema: 'disc_api_only', workers: false },
+      [TwoQueues],
+    );
+    try {
+      expect(app.registry.getProcessors()).toHaveLength(2);
+      await app.queue.enqueue('disc.alpha', { n: 1 });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(app.get(TwoQueues).seen).toEqual([]);
+      expect((await app.queue.getStats()).byState.ready).toBe(1);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('pause and resume', () => {
+  it('stops fetching for a queue in this process and starts again', async () => {
+    const app = await bootApp({ connectionString: db.url, schema: 'disc_pause' }, [TwoQueues]);
+    try {
+      const two = app.get(TwoQueues);
+      app.registry.pause('disc.alpha');
+      expect(app.registry.isPaused('disc.alpha')).toBe(true);
+      expect(app.registry.getProcessors()[0]!.paused).toBe(true);
+      await app.queue.enqueue('disc.alpha', { n: 7 });
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(two.seen).toEqual([]);
+      app.registry.resume('disc.alpha');
+      await waitFor(() => two.seen.length === 1);
+      expect(two.seen).toEqual(['alpha:7']);
+      expect(() => app.registry.pause('no.such.queue')).toThrow(QueueValidationError);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('wiring errors fail the boot', () => {
+  async function wiringError(...providers: Array<new (...args: never[]) => unknown>) {
+    const error = await bootError({
+      imports: [
+        QueueModule.forRoot({ connectionString: db.url, schema: 'disc_errors', poolMinSize: 1 }),
+      ],
+      providers,
+    });
+    expect(error).toBeInstanceOf(QueueProcessorError);
+    return error as QueueProcessorError;
+  }
+
+  it('two handlers for one queue without shareQueue', async () => {
+    @Injectable()
+    class First {
+      @Processor('disc.twice')
+      handle(): void {}
+    }
+    @Injectable()
+    class Second {
+      @Processor('disc.twice')
+      handle(): void {}
+    }
+    const error = await wiringError(First, Second);
+    expect(error.queue).toBe('disc.twice');
+    expect(error.message).toMatch(/First\.handle and Second\.handle: more than one handler/);
+    expect(error.message).toMatch(/shareQueue: true/);
+  });
+
+  it('a request-scoped provider', async () => {
+    @Injectable({ scope: Scope.REQUEST })
+    class PerRequest {
+      @Processor('disc.request')
+      handle(): void {}
+    }
+    const error = await wiringError(PerRequest);
+    expect(error.handler).toBe('PerRequest.handle');
+    expect(error.rule).toMatch(/request-scoped or transient/);
+  });
+
+  it('a transient provider', async () => {
+    @Injectable({ scope: Scope.TRANSIENT })
+    class Transient {
+      @Processor('disc.transient')
+      handle(): void {}
+    }
+    expect((await wiringError(Transient)).rule).toMatch(/request-scoped or transient/);
+  });
+
+  it('a method shadowed by a non-function on the instance', async () => {
+    @Injectable()
+    class Shadowed {
+      constructor() {
+        Object.defineProperty(this, 'handle', { value: 42 });
+      }
+      @Processor('disc.shadowed')
+      handle(): void {}
+    }
+    expect((await wiringError(Shadowed)).rule).toMatch(/handle is not a function/);
+  });
+
+  const badOptions: Array<[string, ProcessorOptions, RegExp]> = [
+    ['concurrency 0', { concurrency: 0 }, /option "concurrency" must not be less than 1/],
+    ['a fractional lease', { leaseSeconds: 1.5 }, /option "leaseSeconds" must be an integer/],
+    ['maxAttempts 0', { maxAttempts: 0 }, /option "maxAttempts" must not be less than 1/],
+    [
+      'an unknown backoff',
+      { backoff: { type: 'linear' } as never },
+      /option "backoff.type" must be one of/,
+    ],
+    [
+      'a fixed backoff without delay',
+      { backoff: { type: 'fixed' } as never },
+      /option "backoff.delaySeconds"/,
+    ],
+    ['a body that is not a class', { body: {} as never }, /option "body" must be a class/],
+    [
+      'a bad dead-letter queue',
+      { deadLetterQueue: ' x' },
+      /option "deadLetterQueue" must not start or end with white space/,
+    ],
+    ['a misspelt option', { concurency: 2 } as never, /option "concurency" is not a known option/],
+  ];
+  it.each(badOptions)('%s', async (_label, options, rule) => {
+    @Injectable()
+    class BadOptions {
+      @Processor('disc.options', options)
+      handle(): void {}
+    }
+    expect((await wiringError(BadOptions)).message).toMatch(rule);
+  });
+
+  it('a dead-letter queue equal to the queue', async () => {
+    @Injectable()
+    class Loop {
+      @Processor('disc.loop', { deadLetterQueue: 'disc.loop' })
+      handle(): void {}
+    }
+    expect((await wiringError(Loop)).rule).toMatch(/must differ from the queue itself/);
+  });
+
+  it('an invalid queue name', async () => {
+    @Injectable()
+    class BadName {
+      @Processor('')
+      handle(): void {}
+    }
+    expect((await wiringError(BadName)).rule).toMatch(/queue name must not be empty/);
+  });
+
+  it('bad processorDefaults in the module options', async () => {
+    for (const [processorDefaults, option] of [
+      [{ concurrency: -1 }, 'processorDefaults.concurrency'],
+      [{ shareQueue: true }, 'processorDefaults.shareQueue'],
+    ] as Array<[ProcessorDefaults, string]>) {
+      const error = await bootError({
+        imports: [QueueModule.forRoot({ connectionString: db.url, processorDefaults })],
+      });
+      expect(error).toBeInstanceOf(QueueOptionsError);
+      expect((error as QueueOptionsError).option).toBe(option);
+    }
+  });
+
+  it('@Processor on something that is not a method, at class definition', () => {
+    expect(() => {
+      class Holder {
+        @(Processor('disc.getter') as PropertyDecorator)
+        value = 1;
+      }
+      return Holder;
+    }).toThrow(QueueProcessorError);
+    expect(() => {
+      class Getter {
+        @Processor('disc.getter')
+        get value(): number {
+          return 1;
+        }
+      }
+      return Getter;
+    }).toThrow(/must decorate a method/);
+  });
+});

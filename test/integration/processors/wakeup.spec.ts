@@ -1,0 +1,103 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Injectable } from '@nestjs/common';
+import { Processor } from '../../../src/index.js';
+import { bootApp, sleep, waitFor, type BootedApp } from '../../support/boot-app.js';
+import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+
+let db: TestDatabase;
+let app: BootedApp;
+
+@Injectable()
+class Stamps {
+  readonly started: number[] = [];
+  @Processor('wake')
+  handle(): void {
+    this.started.push(performance.now());
+  }
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase('wakeup');
+  // A 10 s poll: anything faster than that below came from a notification.
+  app = await bootApp({ connectionString: db.url, pollIntervalMs: 10_000 }, [Stamps]);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await db?.drop();
+});
+
+async function listenBackends(): Promise<number[]> {
+  const { rows } = await db.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND application_name = 'fetchcraft-queue:listen'",
+    [db.name],
+  );
+  return rows.map((row) => row.pid);
+}
+
+/** Enqueues one message to the idle queue and returns ms until its handler started. */
+async function wakeLatency(): Promise<number> {
+  const stamps = app.get(Stamps);
+  const before = stamps.started.length;
+  await sleep(50); // the worker is idle, waiting on its 10 s poll
+  const sent = performance.now();
+  await app.queue.enqueue('wake', { at: sent });
+  await waitFor(() => stamps.started.length > before, 9_000, 'the handler to start');
+  return stamps.started[before]! - sent;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
+describe('NOTIFY wake-ups', () => {
+  it('starts a message enqueued to an idle queue within 200 ms, with a 10 s poll interval', async () => {
+    await waitFor(
+      async () => (await listenBackends()).length === 1,
+      5_000,
+      'the LISTEN connection',
+    );
+    const latencies: number[] = [];
+    for (let i = 0; i < 10; i++) latencies.push(await wakeLatency());
+    process.stdout.write(
+      `wake-up latency (enqueue call to handler start), 10 samples: median ${median(latencies).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms\n`,
+    );
+    expect(median(latencies)).toBeLessThan(200);
+    expect(Math.max(...latencies)).toBeLessThan(1_000);
+  });
+
+  it('re-subscribes after pg_terminate_backend of the LISTEN connection', async () => {
+    const [old] = await listenBackends();
+    expect(old).toBeDefined();
+    await db.query('SELECT pg_terminate_backend($1)', [old]);
+    await waitFor(
+      async () => {
+        const pids = await listenBackends();
+        return pids.length === 1 && pids[0] !== old;
+      },
+      5_000,
+      'a new LISTEN connection',
+    );
+    const latencies: number[] = [];
+    for (let i = 0; i < 5; i++) latencies.push(await wakeLatency());
+    process.stdout.write(
+      `wake-up latency after the LISTEN connection was killed: median ${median(latencies).toFixed(1)} ms\n`,
+    );
+    expect(median(latencies)).toBeLessThan(200);
+  });
+
+  it('does not lose a message enqueued while the LISTEN connection is down', async () => {
+    const stamps = app.get(Stamps);
+    const before = stamps.started.length;
+    const [old] = await listenBackends();
+    await db.query('SELECT pg_terminate_backend($1)', [old]);
+    await app.queue.enqueue('wake', { during: 'outage' });
+    // The reconnect pokes every worker, since notifications sent meanwhile are gone.
+    await waitFor(
+      () => stamps.started.length > before,
+      5_000,
+      'the message sent during the outage',
+    );
+  });
+});

@@ -1,0 +1,36 @@
+/**
+ * A worker process for the crash tests: it handles the `crash` queue with a handler that never
+ * finishes, and prints `started <id> <attempt>` when one begins, so the test can SIGKILL it
+ * mid-handler. Run with `node --import tsx`; DATABASE_URL says where.
+ */
+import 'reflect-metadata';
+import { Injectable, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Processor, QueueModule, type ProcessorMessage } from '../../src/index.js';
+
+@Injectable()
+class Hangs {
+  @Processor('crash', { leaseSeconds: 2, maxAttempts: 2 })
+  async handle(message: ProcessorMessage): Promise<void> {
+    process.stdout.write(`started ${message.id} ${message.attempts}\n`);
+    await new Promise(() => undefined);
+  }
+}
+
+@Module({
+  imports: [
+    QueueModule.forRoot({
+      connectionString: process.env.DATABASE_URL,
+      poolMinSize: 1,
+      poolMaxSize: 4,
+      pollIntervalMs: 100,
+      migrationsRun: false,
+    }),
+  ],
+  providers: [Hangs],
+})
+class CrashWorkerModule {}
+
+const app = await NestFactory.createApplicationContext(CrashWorkerModule, { logger: false });
+app.enableShutdownHooks();
+process.stdout.write('ready\n');
