@@ -2,7 +2,6 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
-const example = readFileSync(new URL('../../examples/quick-start.ts', import.meta.url), 'utf8');
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
 let db: TestDatabase;
@@ -15,10 +14,14 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe("the README's quick start", () => {
-  it('is examples/quick-start.ts, verbatim', () => {
-    expect(readme).toContain('```ts\n' + example + '```');
+describe("the README's examples", () => {
+  it.each(['quick-start.ts', 'processors.ts'])('contains examples/%s verbatim', (file) => {
+    const source = readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8');
+    expect(readme).toContain('```ts\n' + source + '```');
   });
+});
+
+describe("the README's quick start", () => {
 
   it('runs as pasted: enqueue, lease, ack, stats', async () => {
     const previous = process.env.DATABASE_URL;

@@ -1,7 +1,8 @@
 /**
  * A worker process for the crash tests: it handles the `crash` queue with a handler that never
  * finishes, and prints `started <id> <attempt>` when one begins, so the test can SIGKILL it
- * mid-handler. Run with `node --import tsx`; DATABASE_URL says where.
+ * mid-handler (or SIGTERM it). Run with `node --import tsx`; DATABASE_URL says where,
+ * SHUTDOWN_TIMEOUT_MS how long a SIGTERM waits for the handler.
  */
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -25,6 +26,7 @@ class Hangs {
       poolMaxSize: 4,
       pollIntervalMs: 100,
       migrationsRun: false,
+      shutdownTimeoutMs: Number(process.env.SHUTDOWN_TIMEOUT_MS ?? 25_000),
     }),
   ],
   providers: [Hangs],

@@ -20,9 +20,11 @@ afterAll(async () => {
 });
 
 /** Starts a worker process and resolves with it and its output lines once it is ready. */
-async function startWorker(): Promise<{ child: ChildProcess; lines: string[] }> {
+async function startWorker(
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; lines: string[] }> {
   const child = spawn('node', ['--import', 'tsx', 'test/support/crash-worker.ts'], {
-    env: { ...process.env, DATABASE_URL: db.url },
+    env: { ...process.env, DATABASE_URL: db.url, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const lines: string[] = [];
@@ -103,5 +105,26 @@ describe('a worker process killed with SIGKILL mid-handler', () => {
     } finally {
       await app.close();
     }
+  });
+});
+
+describe('a worker process sent SIGTERM mid-handler', () => {
+  it('exits on its own after shutdownTimeoutMs and returns the message to ready at once', async () => {
+    const id = await admin.queue.enqueue('crash', { n: 'term' });
+    const { child, lines } = await startWorker({ SHUTDOWN_TIMEOUT_MS: '500' });
+    await waitFor(() => lines.includes(`started ${id} 1`), 10_000, 'the handler');
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+      child.once('exit', (code, signal) => resolve({ code, signal })),
+    );
+    const sent = performance.now();
+    child.kill('SIGTERM');
+    const exit = await exited;
+    const took = performance.now() - sent;
+    process.stdout.write(`SIGTERM to exit: ${took.toFixed(0)} ms (shutdownTimeoutMs 500)\n`);
+    // Nest re-raises the signal after closing the application.
+    expect(exit.signal ?? exit.code).toBe(exit.signal === null ? 0 : 'SIGTERM');
+    expect(took).toBeLessThan(5_000);
+    expect(await stateOf(id)).toEqual({ state: 'ready', attempts: 1 });
+    await admin.queue.deleteMessage(id);
   });
 });

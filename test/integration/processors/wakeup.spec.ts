@@ -101,3 +101,30 @@ describe('NOTIFY wake-ups', () => {
     );
   });
 });
+
+describe('lost database connections', () => {
+  it('keeps processing after every connection of the app is terminated', async () => {
+    const stamps = app.get(Stamps);
+    const before = stamps.started.length;
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+       WHERE datname = $1 AND application_name LIKE 'fetchcraft-queue%'`,
+      [db.name],
+    );
+    expect(rows[0]!.n).toBeGreaterThanOrEqual(2); // the pool and the LISTEN connection
+    // A statement on a connection killed under it fails with a typed error; the next one works.
+    let sent = false;
+    for (let attempt = 0; attempt < 3 && !sent; attempt++) {
+      sent = await app.queue.enqueue('wake', { after: 'terminate' }).then(
+        () => true,
+        () => false,
+      );
+    }
+    expect(sent).toBe(true);
+    await waitFor(
+      () => stamps.started.length === before + 1,
+      8_000,
+      'the message after the outage',
+    );
+  });
+});
