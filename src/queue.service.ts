@@ -28,7 +28,7 @@ import {
   retryFailedSql,
   statsSql,
 } from './sql/maintenance.sql.js';
-import { ackSql, nackSql } from './sql/settle.sql.js';
+import { ackSql, requeueSql } from './sql/settle.sql.js';
 import { type MessageRow } from './sql/sql-statement.js';
 import { serializeBody } from './validation/json-body.js';
 import {
@@ -141,7 +141,7 @@ export class QueueService {
     const { id, leaseToken } = this.leaseOf(lease);
     const result = await this.connection.query(
       'ack',
-      ackSql(this.config.names, queue, id, leaseToken),
+      ackSql(this.config.names, { queue, id, leaseToken }),
     );
     return result.rowCount === 1;
   }
@@ -159,7 +159,7 @@ export class QueueService {
     assertWholeNumber(requeueDelaySeconds, 'requeueDelaySeconds', 0, MAX_SECONDS);
     const result = await this.connection.query(
       'nack',
-      nackSql(this.config.names, queue, id, leaseToken, requeueDelaySeconds),
+      requeueSql(this.config.names, { queue, id, leaseToken }, requeueDelaySeconds),
     );
     return result.rowCount === 1;
   }

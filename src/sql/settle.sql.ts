@@ -1,6 +1,13 @@
 import { notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
 import { type QueueTableNames } from './queue-table.js';
 
+/** The lease a statement settles: which message, in which queue, under which token. */
+export interface LeaseRef {
+  readonly queue: string;
+  readonly id: string;
+  readonly leaseToken: string;
+}
+
 /*
  * Settling a lease is fenced by its token: the row must still be leased under the very token the
  * caller received. A stale worker (lease expired, message reaped or leased again) matches no row.
@@ -9,108 +16,75 @@ import { type QueueTableNames } from './queue-table.js';
 const FENCE = `id = $1::text AND queue = $2::text AND state = 'leased' AND lease_token = $3::uuid`;
 const CLEAR_LEASE = 'lease_until = NULL, lease_token = NULL';
 
-/** A message back in `ready` now should wake the workers; one due later should not. */
-function wakeIfDueNow(t: QueueTableNames, delaySeconds: number, channelParameter: string) {
-  return delaySeconds === 0
-    ? { returning: ` RETURNING ${notify(channelParameter, 'queue')}`, values: [t.channel] }
-    : { returning: '', values: [] };
+function fenceValues(lease: LeaseRef): unknown[] {
+  return [lease.id, lease.queue, lease.leaseToken];
 }
 
-export function ackSql(
-  t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
-): SqlStatement {
+export function ackSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} SET state = 'done', ${CLEAR_LEASE} WHERE ${FENCE}`,
-    values: [id, queue, leaseToken],
+    values: fenceValues(lease),
   };
 }
 
-/** Back to `ready` after `delaySeconds`; the attempt stays counted. */
-export function nackSql(
-  t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
-  delaySeconds: number,
-): SqlStatement {
-  const wake = wakeIfDueNow(t, delaySeconds, '$5');
-  return {
-    text: `UPDATE ${t.qualified}
-SET state = 'ready', available_at = ${secondsFromNow('$4::integer')}, ${CLEAR_LEASE}
-WHERE ${FENCE}${wake.returning}`,
-    values: [id, queue, leaseToken, delaySeconds, ...wake.values],
-  };
+/** What a requeue changes besides state and due time. */
+export interface RequeueChange {
+  /** Record this failure in `last_error` (a retry after a failed attempt). */
+  readonly errorJson?: string;
+  /** Give back the attempt this lease used (a snooze). */
+  readonly refundAttempt?: boolean;
 }
 
-/** A failed attempt to be retried after `delaySeconds`, with the failure recorded. */
-export function retrySql(
+/**
+ * Back to `ready`, due after `delaySeconds`: nack, retry after a failure, snooze, release at
+ * shutdown. The attempt stays counted unless refunded. A message due now wakes the listening
+ * workers; one due later does not, polling finds it.
+ */
+export function requeueSql(
   t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
+  lease: LeaseRef,
   delaySeconds: number,
-  errorJson: string,
+  change: RequeueChange = {},
 ): SqlStatement {
-  const wake = wakeIfDueNow(t, delaySeconds, '$6');
+  const values = [...fenceValues(lease), delaySeconds];
+  const sets = [`state = 'ready'`, `available_at = ${secondsFromNow('$4::integer')}`, CLEAR_LEASE];
+  if (change.errorJson !== undefined) {
+    values.push(change.errorJson);
+    sets.push(`last_error = ${errorRecord(`$${values.length}`)}`);
+  }
+  if (change.refundAttempt === true) sets.push('attempts = attempts - 1');
+  let returning = '';
+  if (delaySeconds === 0) {
+    values.push(t.channel);
+    returning = ` RETURNING ${notify(`$${values.length}`, 'queue')}`;
+  }
   return {
-    text: `UPDATE ${t.qualified}
-SET state = 'ready', available_at = ${secondsFromNow('$4::integer')}, ${CLEAR_LEASE},
-    last_error = ${errorRecord('$5')}
-WHERE ${FENCE}${wake.returning}`,
-    values: [id, queue, leaseToken, delaySeconds, errorJson, ...wake.values],
-  };
-}
-
-/** Later, without spending an attempt: the one this lease used is given back. */
-export function snoozeSql(
-  t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
-  delaySeconds: number,
-): SqlStatement {
-  const wake = wakeIfDueNow(t, delaySeconds, '$5');
-  return {
-    text: `UPDATE ${t.qualified}
-SET state = 'ready', available_at = ${secondsFromNow('$4::integer')}, ${CLEAR_LEASE},
-    attempts = attempts - 1
-WHERE ${FENCE}${wake.returning}`,
-    values: [id, queue, leaseToken, delaySeconds, ...wake.values],
+    text: `UPDATE ${t.qualified} SET ${sets.join(', ')} WHERE ${FENCE}${returning}`,
+    values,
   };
 }
 
 /** Extends a running lease to `leaseSeconds` from now. */
 export function heartbeatSql(
   t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
+  lease: LeaseRef,
   leaseSeconds: number,
 ): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} SET lease_until = ${secondsFromNow('$4::integer')} WHERE ${FENCE}`,
-    values: [id, queue, leaseToken, leaseSeconds],
+    values: [...fenceValues(lease), leaseSeconds],
   };
 }
 
 /**
  * Dead letter in place: the message stays in its queue as `failed`, with the failure recorded.
  */
-export function failSql(
-  t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
-  errorJson: string,
-): SqlStatement {
+export function failSql(t: QueueTableNames, lease: LeaseRef, errorJson: string): SqlStatement {
   return {
     text: `UPDATE ${t.qualified}
 SET state = 'failed', ${CLEAR_LEASE}, last_error = ${errorRecord('$4')}
 WHERE ${FENCE}`,
-    values: [id, queue, leaseToken, errorJson],
+    values: [...fenceValues(lease), errorJson],
   };
 }
 
@@ -120,9 +94,7 @@ WHERE ${FENCE}`,
  */
 export function moveToDeadLetterQueueSql(
   t: QueueTableNames,
-  queue: string,
-  id: string,
-  leaseToken: string,
+  lease: LeaseRef,
   errorJson: string,
   deadLetterQueue: string,
 ): SqlStatement {
@@ -133,7 +105,7 @@ SET queue = $5::text, origin_queue = queue, state = 'ready', attempts = 0,
     last_error = ${errorRecord('$4')}
 WHERE ${FENCE}
 RETURNING ${notify('$6', '$5::text')}`,
-    values: [id, queue, leaseToken, errorJson, deadLetterQueue, t.channel],
+    values: [...fenceValues(lease), errorJson, deadLetterQueue, t.channel],
   };
 }
 

@@ -1,18 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
-import { type QueueLease } from '../interfaces/queue-message.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import {
   failSql,
   heartbeatSql,
   moveToDeadLetterQueueSql,
-  nackSql,
-  retrySql,
-  snoozeSql,
+  requeueSql,
+  type LeaseRef,
 } from '../sql/settle.sql.js';
-
-type Lease = QueueLease & { readonly queue: string };
+import { type SqlStatement } from '../sql/sql-statement.js';
 
 /**
  * The statements a worker settles leases with, beyond the public ack/nack. Each is one fenced
@@ -25,56 +22,42 @@ export class LeaseSettler {
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
-  heartbeat(lease: Lease, leaseSeconds: number): Promise<boolean> {
-    return this.run(
-      'heartbeat',
-      heartbeatSql(this.names, lease.queue, lease.id, lease.leaseToken, leaseSeconds),
-    );
+  heartbeat(lease: LeaseRef, leaseSeconds: number): Promise<boolean> {
+    return this.run('heartbeat', heartbeatSql(this.config.names, lease, leaseSeconds));
   }
 
-  retry(lease: Lease, delaySeconds: number, errorJson: string): Promise<boolean> {
-    return this.run(
-      'retry',
-      retrySql(this.names, lease.queue, lease.id, lease.leaseToken, delaySeconds, errorJson),
-    );
+  /** After a failed attempt: due again after `delaySeconds`, with the failure recorded. */
+  retry(lease: LeaseRef, delaySeconds: number, errorJson: string): Promise<boolean> {
+    return this.run('retry', requeueSql(this.config.names, lease, delaySeconds, { errorJson }));
   }
 
-  snooze(lease: Lease, delaySeconds: number): Promise<boolean> {
+  /** Due again after `delaySeconds`, without spending an attempt. */
+  snooze(lease: LeaseRef, delaySeconds: number): Promise<boolean> {
     return this.run(
       'snooze',
-      snoozeSql(this.names, lease.queue, lease.id, lease.leaseToken, delaySeconds),
+      requeueSql(this.config.names, lease, delaySeconds, { refundAttempt: true }),
     );
   }
 
   /** Back to `ready` at once, attempt kept: for messages a stopping worker gives up. */
-  release(lease: Lease): Promise<boolean> {
-    return this.run('release', nackSql(this.names, lease.queue, lease.id, lease.leaseToken, 0));
+  release(lease: LeaseRef): Promise<boolean> {
+    return this.run('release', requeueSql(this.config.names, lease, 0));
   }
 
   deadLetter(
-    lease: Lease,
+    lease: LeaseRef,
     errorJson: string,
     deadLetterQueue: string | undefined,
   ): Promise<boolean> {
-    const statement =
+    return this.run(
+      'deadLetter',
       deadLetterQueue === undefined
-        ? failSql(this.names, lease.queue, lease.id, lease.leaseToken, errorJson)
-        : moveToDeadLetterQueueSql(
-            this.names,
-            lease.queue,
-            lease.id,
-            lease.leaseToken,
-            errorJson,
-            deadLetterQueue,
-          );
-    return this.run('deadLetter', statement);
+        ? failSql(this.config.names, lease, errorJson)
+        : moveToDeadLetterQueueSql(this.config.names, lease, errorJson, deadLetterQueue),
+    );
   }
 
-  private get names() {
-    return this.config.names;
-  }
-
-  private async run(operation: string, statement: Parameters<QueueConnection['query']>[1]) {
+  private async run(operation: string, statement: SqlStatement): Promise<boolean> {
     const result = await this.connection.query(operation, statement);
     return result.rowCount === 1;
   }

@@ -22,7 +22,6 @@ describe("the README's examples", () => {
 });
 
 describe("the README's quick start", () => {
-
   it('runs as pasted: enqueue, lease, ack, stats', async () => {
     const previous = process.env.DATABASE_URL;
     process.env.DATABASE_URL = db.url;

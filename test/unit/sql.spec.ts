@@ -8,11 +8,18 @@ import {
   reapExpiredLeasesSql,
   statsSql,
 } from '../../src/sql/maintenance.sql.js';
-import { ackSql, nackSql } from '../../src/sql/settle.sql.js';
+import {
+  ackSql,
+  failSql,
+  heartbeatSql,
+  moveToDeadLetterQueueSql,
+  requeueSql,
+} from '../../src/sql/settle.sql.js';
 
 const names = queueTableNames('tenant_a', 'jobs');
 const hostile = "x'); DROP TABLE jobs; --";
 const token = '00000000-0000-4000-8000-000000000000';
+const lease = { queue: hostile, id: hostile, leaseToken: token };
 
 describe('queueTableNames', () => {
   it('quotes once and derives the seed-style index names', () => {
@@ -41,8 +48,12 @@ describe('statement builders', () => {
     enqueueSql(names, hostile, '{"a":1}', 0),
     enqueueManySql(names, hostile, '[{"a":1}]', 5),
     leaseSql(names, hostile, 10, 60),
-    ackSql(names, hostile, hostile, token),
-    nackSql(names, hostile, hostile, token, 3),
+    ackSql(names, lease),
+    requeueSql(names, lease, 3),
+    requeueSql(names, lease, 0, { errorJson: '{}', refundAttempt: true }),
+    heartbeatSql(names, lease, 30),
+    failSql(names, lease, '{}'),
+    moveToDeadLetterQueueSql(names, lease, '{}', hostile),
     reapExpiredLeasesSql(names, 100),
     statsSql(names),
     clearQueueSql(names, hostile, 'done'),
@@ -73,7 +84,12 @@ describe('statement builders', () => {
   });
 
   it('fences ack and nack on state and lease token', () => {
-    for (const { text } of [ackSql(names, 'q', 'id', token), nackSql(names, 'q', 'id', token, 0)]) {
+    const mine = { queue: 'q', id: 'id', leaseToken: token };
+    for (const { text } of [
+      ackSql(names, mine),
+      requeueSql(names, mine, 0),
+      heartbeatSql(names, mine, 5),
+    ]) {
       expect(text).toMatch(/state = 'leased' AND lease_token = \$3::uuid/);
     }
   });
