@@ -1,6 +1,7 @@
 import { type QueueTableNames } from '../src/sql/queue-table.js';
 import { createQueueTable } from './1795556400000-create-queue-table.js';
 import { addDeadLetters } from './1795560000000-add-dead-letters.js';
+import { addMaintenance } from './1795563600000-add-maintenance.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -10,5 +11,5 @@ export { type QueueMigrationClass } from './queue-migration-class.js';
  * module at boot (`migrationsRun`) and by the TypeORM CLI through `ormconfig.ts`.
  */
 export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
-  return [createQueueTable(names), addDeadLetters(names)];
+  return [createQueueTable(names), addDeadLetters(names), addMaintenance(names)];
 }

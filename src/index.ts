@@ -1,5 +1,13 @@
 export { QueueModule } from './queue.module.js';
 export { QueueService } from './queue.service.js';
+export { type QueueModuleExtras } from './queue.module-definition.js';
+export { QueueHealthIndicator, type QueueDepth } from './health/queue.health-indicator.js';
+export {
+  type CleanupScheduleOptions,
+  type QueueHealthOptions,
+  type QueueHealthThresholds,
+  type ReaperOptions,
+} from './interfaces/maintenance-options.interface.js';
 export { Processor } from './processor/processor.decorator.js';
 export { ProcessorRegistry } from './processor/processor.registry.js';
 export {
@@ -26,6 +34,8 @@ export {
   type QueueMessage,
 } from './interfaces/queue-message.interface.js';
 export {
+  type CleanupOptions,
+  type CleanupResult,
   type EnqueueOptions,
   type LeaseOptions,
   type NackOptions,

@@ -1,5 +1,17 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { createQueueHealthController } from './health/queue-health.controller.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
+
+/** Options known when the module is declared, before any async factory runs. */
+export interface QueueModuleExtras {
+  /** Register `QueueService` (and the other exports) globally. Default false. */
+  isGlobal?: boolean;
+  /**
+   * Serve `GET <path>/live`, `<path>/ready` and `<path>` (Terminus health checks); `true` means
+   * path `health`. Needs an HTTP platform (for example @nestjs/platform-express). Default off.
+   */
+  healthEndpoints?: boolean | { path?: string };
+}
 
 export const {
   ConfigurableModuleClass: QueueConfigurableModule,
@@ -9,8 +21,15 @@ export const {
 } = new ConfigurableModuleBuilder<QueueModuleOptions>({ moduleName: 'Queue' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createQueueOptions')
-  .setExtras({ isGlobal: false }, (definition, extras) => ({
+  .setExtras<QueueModuleExtras>({ isGlobal: false, healthEndpoints: false }, (definition, extras) => ({
     ...definition,
     global: extras.isGlobal,
+    controllers: healthControllers(extras.healthEndpoints),
   }))
   .build();
+
+function healthControllers(endpoints: QueueModuleExtras['healthEndpoints']) {
+  if (endpoints === undefined || endpoints === false) return [];
+  const path = endpoints === true ? 'health' : (endpoints.path ?? 'health');
+  return [createQueueHealthController(path)];
+}

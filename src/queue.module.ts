@@ -1,5 +1,9 @@
 import { Module } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
+import { ProcessHealthIndicator } from './health/process-health.indicator.js';
+import { QueueHealthIndicator } from './health/queue.health-indicator.js';
+import { MaintenanceScheduler } from './maintenance/maintenance.scheduler.js';
 import { resolveQueueConfig } from './config/resolve-queue-config.js';
 import { QueueConnection } from './database/queue-connection.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
@@ -21,12 +25,12 @@ import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
  * ```
  *
  * `forRootAsync({ imports, inject, useFactory | useClass | useExisting })` takes its options from
- * other providers; both accept `isGlobal: true`. Options are validated when the module is created
+ * other providers; both accept `isGlobal: true` and `healthEndpoints`. Options are validated when the module is created
  * (a bad one stops the boot with a `QueueOptionsError`); the connection opens and migrations run
  * in `onModuleInit`; the module's own pool closes at application shutdown.
  */
 @Module({
-  imports: [DiscoveryModule],
+  imports: [DiscoveryModule, TerminusModule],
   providers: [
     {
       provide: QUEUE_CONFIG,
@@ -40,7 +44,10 @@ import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
     LeaseSettler,
     NotificationListener,
     WorkerOrchestrator,
+    MaintenanceScheduler,
+    QueueHealthIndicator,
+    ProcessHealthIndicator,
   ],
-  exports: [QueueService, ProcessorRegistry],
+  exports: [QueueService, ProcessorRegistry, QueueHealthIndicator],
 })
 export class QueueModule extends QueueConfigurableModule {}

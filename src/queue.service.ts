@@ -1,5 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { type QueueConfig } from './config/queue-config.js';
+import {
+  DEFAULT_DONE_RETENTION_DAYS,
+  DEFAULT_FAILED_RETENTION_DAYS,
+  DEFAULT_MAINTENANCE_BATCH,
+  type QueueConfig,
+} from './config/queue-config.js';
 import { QueueConnection } from './database/queue-connection.js';
 import { QueueValidationError } from './errors/queue-validation.error.js';
 import {
@@ -11,25 +16,37 @@ import {
   type QueueMessage,
 } from './interfaces/queue-message.interface.js';
 import {
+  type CleanupOptions,
+  type CleanupResult,
   type EnqueueOptions,
   type LeaseOptions,
   type NackOptions,
   type ReapOptions,
 } from './interfaces/queue-operation-options.interface.js';
+
+/** @internal What the reaper did with expired leases of one queue. */
+export interface ReapOutcome {
+  readonly queue: string;
+  /** `ready` (returned), `failed` (dead letter in place), `moved` (to its dead-letter queue). */
+  readonly outcome: 'ready' | 'failed' | 'moved';
+  readonly count: number;
+}
 import { type QueueStats, type StateCounts } from './interfaces/queue-stats.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { enqueueManySql, enqueueSql } from './sql/enqueue.sql.js';
 import { leaseSql } from './sql/lease.sql.js';
 import {
+  archiveOldFailedSql,
   clearQueueSql,
   deleteMessageSql,
+  deleteOldDoneSql,
   listFailedSql,
   reapExpiredLeasesSql,
   retryFailedSql,
   statsSql,
 } from './sql/maintenance.sql.js';
 import { ackSql, requeueSql } from './sql/settle.sql.js';
-import { type MessageRow } from './sql/sql-statement.js';
+import { type MessageRow, type SqlStatement } from './sql/sql-statement.js';
 import { serializeBody } from './validation/json-body.js';
 import {
   MAX_LEASE_BATCH,
@@ -165,19 +182,77 @@ export class QueueService {
   }
 
   /**
-   * Returns leased messages whose lease ran out to `ready`, at most `limit` per call. Safe to run
-   * from many replicas at once.
+   * Returns leased messages whose lease ran out to `ready`, at most `limit` per call; one whose
+   * lease was its last allowed attempt (see `LeaseOptions.maxAttempts`) becomes a dead letter.
+   * Safe to run from many replicas at once. The module's scheduled reaper calls this.
    *
-   * @returns how many messages were returned.
+   * @returns how many expired leases were settled.
    */
   async reapExpiredLeases(options?: ReapOptions): Promise<number> {
+    const outcomes = await this.reapExpiredLeasesByOutcome(options);
+    return outcomes.reduce((total, outcome) => total + outcome.count, 0);
+  }
+
+  /** @internal The reaper's work, per queue and outcome, for its log line. */
+  async reapExpiredLeasesByOutcome(options?: ReapOptions): Promise<ReapOutcome[]> {
     const { limit = DEFAULT_REAP_LIMIT } = assertOptionsObject(options, 'options');
     assertWholeNumber(limit, 'limit', 1, MAX_REAP_LIMIT);
-    const result = await this.connection.query(
-      'reapExpiredLeases',
-      reapExpiredLeasesSql(this.config.names, limit),
-    );
-    return result.rowCount ?? 0;
+    const result = await this.connection.query<{
+      queue: string;
+      state: string;
+      moved: boolean;
+      count: number;
+    }>('reapExpiredLeases', reapExpiredLeasesSql(this.config.names, limit));
+    return result.rows.map((row) => ({
+      queue: row.queue,
+      outcome: row.moved ? 'moved' : row.state === 'failed' ? 'failed' : 'ready',
+      count: row.count,
+    }));
+  }
+
+  /**
+   * Deletes old `done` messages and archives old dead letters into `<table>_archive`, in batches
+   * of `batchSize` rows per statement (each its own short transaction), until none are left. The
+   * module's scheduled cleanup calls this; operators may too. Safe on many replicas at once.
+   */
+  async cleanup(options?: CleanupOptions): Promise<CleanupResult> {
+    const {
+      doneRetentionDays = DEFAULT_DONE_RETENTION_DAYS,
+      failedRetentionDays = DEFAULT_FAILED_RETENTION_DAYS,
+      batchSize = DEFAULT_MAINTENANCE_BATCH,
+    } = assertOptionsObject(options, 'options');
+    assertWholeNumber(batchSize, 'batchSize', 1, MAX_REAP_LIMIT);
+    const doneSeconds = retentionSeconds(doneRetentionDays, 'doneRetentionDays');
+    const failedSeconds = retentionSeconds(failedRetentionDays, 'failedRetentionDays');
+    const { names } = this.config;
+    const deleted =
+      doneSeconds === undefined
+        ? 0
+        : await this.inBatches('cleanup', batchSize, () =>
+            deleteOldDoneSql(names, doneSeconds, batchSize),
+          );
+    const archived =
+      failedSeconds === undefined
+        ? 0
+        : await this.inBatches('cleanup', batchSize, () =>
+            archiveOldFailedSql(names, failedSeconds, batchSize),
+          );
+    return { deleted, archived };
+  }
+
+  /** Runs a bounded statement until it affects fewer rows than a full batch. */
+  private async inBatches(
+    operation: string,
+    batchSize: number,
+    statement: () => SqlStatement,
+  ): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const result = await this.connection.query(operation, statement());
+      const affected = result.rowCount ?? 0;
+      total += affected;
+      if (affected < batchSize) return total;
+    }
   }
 
   /** Message counts in total, per state and per queue and state (the seed's `get_stats`). */
@@ -282,11 +357,20 @@ export class QueueService {
   ): Promise<LeasedMessage<T>[]> {
     assertQueueName(queue);
     assertWholeNumber(limit, 'limit', 1, MAX_LEASE_BATCH);
-    const { leaseSeconds = DEFAULT_LEASE_SECONDS } = assertOptionsObject(options, 'options');
+    const {
+      leaseSeconds = DEFAULT_LEASE_SECONDS,
+      maxAttempts,
+      deadLetterQueue,
+    } = assertOptionsObject(options, 'options');
     assertWholeNumber(leaseSeconds, 'leaseSeconds', 1, MAX_SECONDS);
+    if (maxAttempts !== undefined) assertWholeNumber(maxAttempts, 'maxAttempts', 1, MAX_SECONDS);
+    if (deadLetterQueue !== undefined) assertQueueName(deadLetterQueue, 'deadLetterQueue');
     const result = await this.connection.query<MessageRow>(
       operation,
-      leaseSql(this.config.names, queue, limit, leaseSeconds),
+      leaseSql(this.config.names, queue, limit, leaseSeconds, {
+        ...(maxAttempts === undefined ? {} : { maxAttempts }),
+        ...(deadLetterQueue === undefined ? {} : { deadLetterQueue }),
+      }),
     );
     return result.rows.map((row) => toMessage<T>(row) as LeasedMessage<T>);
   }
@@ -305,6 +389,15 @@ export class QueueService {
     }
     return { id: assertMessageId(lease.id), leaseToken: assertLeaseToken(lease.leaseToken) };
   }
+}
+
+/** A cleanup retention in days as whole seconds, or undefined for `false` (skip). */
+function retentionSeconds(days: number | false, field: string): number | undefined {
+  if (days === false) return undefined;
+  if (typeof days !== 'number' || !Number.isFinite(days) || days < 0) {
+    throw new QueueValidationError(field, 'must be a non-negative number of days, or false');
+  }
+  return Math.round(days * 86_400);
 }
 
 function emptyCounts(): StateCounts {

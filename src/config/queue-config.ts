@@ -1,4 +1,5 @@
 import { type DataSource } from 'typeorm';
+import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type ProcessorDefaults } from '../interfaces/processor-options.interface.js';
 import { type QueueTableNames } from '../sql/queue-table.js';
 import { type PgConnectionConfig } from './connection-string.js';
@@ -28,6 +29,26 @@ export interface QueueConfig {
   readonly migrationsRun: boolean;
   readonly maxBodyBytes: number;
   readonly workers: WorkersConfig;
+  readonly maintenance: MaintenanceConfig;
+  readonly health: HealthConfig;
+}
+
+export interface MaintenanceConfig {
+  readonly reaper: false | { readonly intervalMs: number; readonly batchSize: number };
+  readonly cleanup:
+    | false
+    | {
+        readonly cron: string;
+        readonly doneRetentionDays: number | false;
+        readonly failedRetentionDays: number | false;
+        readonly batchSize: number;
+      };
+}
+
+export interface HealthConfig {
+  readonly timeoutMs: number;
+  readonly thresholds: QueueHealthThresholds;
+  readonly queues: Readonly<Record<string, QueueHealthThresholds>>;
 }
 
 export interface WorkersConfig {
@@ -47,3 +68,9 @@ export const DEFAULT_TABLE = 'messages';
 export const DEFAULT_APPLICATION_NAME = 'fetchcraft-queue';
 export const DEFAULT_POLL_INTERVAL_MS = 2_000;
 export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
+export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
+export const DEFAULT_MAINTENANCE_BATCH = 10_000;
+export const DEFAULT_CLEANUP_CRON = '0 * * * *';
+export const DEFAULT_DONE_RETENTION_DAYS = 7;
+export const DEFAULT_FAILED_RETENTION_DAYS = 30;
+export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;

@@ -93,4 +93,18 @@ export class QueueOptionsSchema {
   @IsOptional()
   @IsObject()
   processorDefaults?: object;
+
+  @IsOptional()
+  @ValidateIf((_object, value) => value !== false)
+  @IsObject({ message: 'reaper must be an options object or false' })
+  reaper?: object | false;
+
+  @IsOptional()
+  @ValidateIf((_object, value) => value !== false)
+  @IsObject({ message: 'cleanup must be an options object or false' })
+  cleanup?: object | false;
+
+  @IsOptional()
+  @IsObject()
+  health?: object;
 }

@@ -13,9 +13,24 @@ import {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TABLE,
+  DEFAULT_CLEANUP_CRON,
+  DEFAULT_DONE_RETENTION_DAYS,
+  DEFAULT_FAILED_RETENTION_DAYS,
+  DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_MAINTENANCE_BATCH,
+  DEFAULT_REAPER_INTERVAL_MS,
+  type HealthConfig,
+  type MaintenanceConfig,
   type QueueConfig,
   type WorkersConfig,
 } from './queue-config.js';
+import {
+  CleanupSchema,
+  HealthSchema,
+  ReaperSchema,
+  ThresholdsSchema,
+} from './maintenance-options.schema.js';
+import { validateCronExpression } from 'cron';
 import { processorOptionsViolation } from '../processor/resolve-processor-options.js';
 import { firstViolation } from './first-violation.js';
 import { QueueOptionsSchema } from './queue-options.schema.js';
@@ -39,6 +54,8 @@ export function resolveQueueConfig(
   const names = queueTableNames(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
   const common = {
     workers: resolveWorkers(options),
+    maintenance: resolveMaintenance(options),
+    health: resolveHealth(options),
     connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     applicationName: options.applicationName ?? DEFAULT_APPLICATION_NAME,
     names,
@@ -115,6 +132,64 @@ function resolveWorkers(options: QueueModuleOptions): WorkersConfig {
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     defaults: Object.freeze({ ...defaults }),
+  });
+}
+
+function checked(schema: new () => object, value: object, prefix: string): void {
+  const violation = firstViolation(schema, value);
+  if (violation !== undefined) {
+    throw new QueueOptionsError(`${prefix}.${violation.property}`, violation.rule);
+  }
+}
+
+function resolveMaintenance(options: QueueModuleOptions): MaintenanceConfig {
+  const { reaper = {}, cleanup = {} } = options;
+  if (reaper !== false) checked(ReaperSchema, reaper, 'reaper');
+  if (cleanup !== false) {
+    checked(CleanupSchema, cleanup, 'cleanup');
+    if (cleanup.cron !== undefined) {
+      const { valid, error } = validateCronExpression(cleanup.cron);
+      if (!valid) {
+        throw new QueueOptionsError(
+          'cleanup.cron',
+          `must be a valid cron expression (${error?.message ?? 'unparseable'})`,
+        );
+      }
+    }
+  }
+  return Object.freeze({
+    reaper:
+      reaper === false
+        ? false
+        : Object.freeze({
+            intervalMs: reaper.intervalMs ?? DEFAULT_REAPER_INTERVAL_MS,
+            batchSize: reaper.batchSize ?? DEFAULT_MAINTENANCE_BATCH,
+          }),
+    cleanup:
+      cleanup === false
+        ? false
+        : Object.freeze({
+            cron: cleanup.cron ?? DEFAULT_CLEANUP_CRON,
+            doneRetentionDays: cleanup.doneRetentionDays ?? DEFAULT_DONE_RETENTION_DAYS,
+            failedRetentionDays: cleanup.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS,
+            batchSize: cleanup.batchSize ?? DEFAULT_MAINTENANCE_BATCH,
+          }),
+  });
+}
+
+function resolveHealth(options: QueueModuleOptions): HealthConfig {
+  const { timeoutMs, queues = {}, ...thresholds } = options.health ?? {};
+  checked(HealthSchema, options.health ?? {}, 'health');
+  for (const [queue, perQueue] of Object.entries(queues)) {
+    if (perQueue === null || typeof perQueue !== 'object') {
+      throw new QueueOptionsError(`health.queues.${queue}`, 'must be an object of thresholds');
+    }
+    checked(ThresholdsSchema, perQueue, `health.queues.${queue}`);
+  }
+  return Object.freeze({
+    timeoutMs: timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+    thresholds: Object.freeze(thresholds),
+    queues: Object.freeze({ ...queues }),
   });
 }
 

@@ -1,5 +1,10 @@
 import { type ConnectionOptions } from 'node:tls';
 import { type DataSource } from 'typeorm';
+import {
+  type CleanupScheduleOptions,
+  type QueueHealthOptions,
+  type ReaperOptions,
+} from './maintenance-options.interface.js';
 import { type ProcessorDefaults } from './processor-options.interface.js';
 
 /**
@@ -61,6 +66,20 @@ export interface QueueModuleOptions {
   readonly shutdownTimeoutMs?: number;
   /** Defaults for every `@Processor` of this module (a processor's own options win). */
   readonly processorDefaults?: ProcessorDefaults;
+  /**
+   * The scheduled lease reaper: expired leases back to `ready`, or to the dead letters when that
+   * was the last attempt. Default every 5 s; `false` turns it off (then call
+   * `QueueService.reapExpiredLeases()` yourself, or a crashed worker's messages stay leased).
+   */
+  readonly reaper?: ReaperOptions | false;
+  /**
+   * The scheduled cleanup: old `done` messages deleted, old dead letters archived. Default
+   * hourly with the seed's 7-day retention for done messages and 30 days for dead letters;
+   * `false` turns it off.
+   */
+  readonly cleanup?: CleanupScheduleOptions | false;
+  /** Thresholds and timeout of `QueueHealthIndicator` and the health endpoints. */
+  readonly health?: QueueHealthOptions;
 }
 
 /** Implemented by a class given to `forRootAsync({ useClass })`. */

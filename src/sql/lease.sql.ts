@@ -16,12 +16,16 @@ import { type QueueTableNames } from './queue-table.js';
  *
  * Every lease gets a fresh random `lease_token`; ack and nack must present it, so a worker whose
  * lease expired and was taken by another cannot settle the other worker's message.
+ *
+ * The lease also records the leaser's `maxAttempts` and `deadLetterQueue` (NULL when it has
+ * none), so whichever replica reaps an expired last attempt dead-letters it the same way.
  */
 export function leaseSql(
   t: QueueTableNames,
   queue: string,
   limit: number,
   leaseSeconds: number,
+  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string } = {},
 ): SqlStatement {
   return {
     text: `WITH next AS MATERIALIZED (
@@ -35,12 +39,14 @@ export function leaseSql(
   SET state = 'leased',
       attempts = m.attempts + 1,
       lease_until = ${secondsFromNow('$3::integer')},
-      lease_token = gen_random_uuid()
+      lease_token = gen_random_uuid(),
+      max_attempts = $4::integer,
+      dead_letter_queue = $5::text
   FROM next
   WHERE m.id = next.id
   RETURNING m.*
 )
 SELECT ${MESSAGE_COLUMNS} FROM leased ORDER BY available_at, seq`,
-    values: [queue, limit, leaseSeconds],
+    values: [queue, limit, leaseSeconds, policy.maxAttempts ?? null, policy.deadLetterQueue ?? null],
   };
 }

@@ -2,24 +2,115 @@ import { MESSAGE_COLUMNS, NOW_SECONDS, notify, type SqlStatement } from './sql-s
 import { type QueueTableNames } from './queue-table.js';
 
 /**
- * Returns up to `limit` expired leases to `ready`. SKIP LOCKED makes it safe for many replicas to
- * run at once: each row is reaped by one of them, and a row a worker is settling right now is
- * left for the next run. `available_at` is kept, so a reaped message goes back to the head.
+ * Settles up to `limit` expired leases in one bounded statement. SKIP LOCKED makes it safe for
+ * many replicas at once: each row is reaped by one of them, and a row a worker is settling right
+ * now is left for the next run.
+ *
+ * An expired lease that was its leaser's last attempt (`attempts >= max_attempts`) becomes a dead
+ * letter, as the worker would have made it: moved to `dead_letter_queue` with fresh attempts, or
+ * `failed` in place. Any other goes back to `ready`, keeping `available_at`, so it returns to the
+ * head of its queue. Returns one row per (queue, new state) with its count; workers of queues
+ * that got messages back are notified.
  */
 export function reapExpiredLeasesSql(t: QueueTableNames, limit: number): SqlStatement {
+  const moved = 'expired.exhausted AND m.dead_letter_queue IS NOT NULL';
   return {
     text: `WITH expired AS MATERIALIZED (
-  SELECT id FROM ${t.qualified}
+  SELECT id, (max_attempts IS NOT NULL AND attempts >= max_attempts) AS exhausted
+  FROM ${t.qualified}
   WHERE state = 'leased' AND lease_until <= ${NOW_SECONDS}
   ORDER BY lease_until
   LIMIT $1::integer
   FOR UPDATE SKIP LOCKED
+), reaped AS (
+  UPDATE ${t.qualified} AS m
+  SET state = CASE WHEN expired.exhausted AND m.dead_letter_queue IS NULL THEN 'failed' ELSE 'ready' END,
+      queue = CASE WHEN ${moved} THEN m.dead_letter_queue ELSE m.queue END,
+      origin_queue = CASE WHEN ${moved} THEN m.queue ELSE m.origin_queue END,
+      attempts = CASE WHEN ${moved} THEN 0 ELSE m.attempts END,
+      available_at = CASE WHEN ${moved} THEN ${NOW_SECONDS} ELSE m.available_at END,
+      last_error = CASE WHEN expired.exhausted THEN jsonb_build_object(
+        'name', 'AttemptsExhaustedError',
+        'message', 'the lease of the last allowed attempt expired (worker crashed or stalled)',
+        'attempt', m.attempts,
+        'failedAt', ${NOW_SECONDS}) ELSE m.last_error END,
+      lease_until = NULL,
+      lease_token = NULL
+  FROM expired
+  WHERE m.id = expired.id
+  RETURNING m.queue, m.state, (expired.exhausted AND m.state = 'ready') AS moved
 )
-UPDATE ${t.qualified} AS m
-SET state = 'ready', lease_until = NULL, lease_token = NULL
-FROM expired
-WHERE m.id = expired.id`,
-    values: [limit],
+SELECT queue, state, moved, count(*)::integer AS count,
+  (SELECT count(${notify('$2', 'due.queue')}) FROM (SELECT DISTINCT queue FROM reaped WHERE state = 'ready') AS due) AS notified
+FROM reaped
+GROUP BY queue, state, moved`,
+    values: [limit, t.channel],
+  };
+}
+
+/**
+ * Deletes up to `limit` `done` messages created more than `olderThanSeconds` ago. Moved dead
+ * letters (`origin_queue` set) are failures, kept for the archive instead.
+ */
+export function deleteOldDoneSql(
+  t: QueueTableNames,
+  olderThanSeconds: number,
+  limit: number,
+): SqlStatement {
+  return {
+    text: `WITH old AS MATERIALIZED (
+  SELECT id FROM ${t.qualified}
+  WHERE state = 'done' AND origin_queue IS NULL AND created_at < ${NOW_SECONDS} - $1::bigint
+  LIMIT $2::integer
+  FOR UPDATE SKIP LOCKED
+)
+DELETE FROM ${t.qualified} AS m USING old WHERE m.id = old.id`,
+    values: [olderThanSeconds, limit],
+  };
+}
+
+/**
+ * Moves up to `limit` dead letters created more than `olderThanSeconds` ago into the archive:
+ * `failed` ones, and moved ones their dead-letter queue has finished. Delete and insert are one
+ * statement, so one transaction: a row is never in both tables, nor in neither.
+ */
+export function archiveOldFailedSql(
+  t: QueueTableNames,
+  olderThanSeconds: number,
+  limit: number,
+): SqlStatement {
+  return {
+    text: `WITH old AS MATERIALIZED (
+  SELECT id FROM ${t.qualified}
+  WHERE (state = 'failed' OR (origin_queue IS NOT NULL AND state = 'done'))
+    AND created_at < ${NOW_SECONDS} - $1::bigint
+  LIMIT $2::integer
+  FOR UPDATE SKIP LOCKED
+), moved AS (
+  DELETE FROM ${t.qualified} AS m USING old WHERE m.id = old.id RETURNING m.*
+)
+INSERT INTO ${t.qualifiedArchive} SELECT * FROM moved`,
+    values: [olderThanSeconds, limit],
+  };
+}
+
+/**
+ * Per queue: ready messages and the age of the oldest one due, leased ones and how many of those
+ * have expired, failed ones. Each part reads only its state's rows (the partial indexes), so the
+ * cost follows the live backlog, not the table's history.
+ */
+export function queueDepthSql(t: QueueTableNames): SqlStatement {
+  return {
+    text: `SELECT queue, 'ready' AS state, count(*)::bigint AS count,
+  ${NOW_SECONDS} - min(available_at) FILTER (WHERE available_at <= ${NOW_SECONDS}) AS oldest_due_age,
+  0::bigint AS expired
+FROM ${t.qualified} WHERE state = 'ready' GROUP BY queue
+UNION ALL
+SELECT queue, 'leased', count(*), NULL, count(*) FILTER (WHERE lease_until <= ${NOW_SECONDS})
+FROM ${t.qualified} WHERE state = 'leased' GROUP BY queue
+UNION ALL
+SELECT queue, 'failed', count(*), NULL, 0 FROM ${t.qualified} WHERE state = 'failed' GROUP BY queue`,
+    values: [],
   };
 }
 

@@ -30,12 +30,15 @@ export interface QueueTableNames {
   readonly migrationsTable: string;
   /** `"schema"."<table>_migrations"` */
   readonly qualifiedMigrations: string;
+  /** `"schema"."<table>_archive"`: old dead letters, moved by the cleanup. */
+  readonly qualifiedArchive: string;
   /** Quoted index names; for the default table they are the seed's own. */
   readonly indexes: {
     readonly queueAvailable: string;
     readonly state: string;
     readonly lease: string;
     readonly origin: string;
+    readonly archivedAt: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
@@ -82,11 +85,13 @@ export function queueTableNames(schema: string, table: string): QueueTableNames 
     qualified: `${quote(schema)}.${quote(table)}`,
     migrationsTable,
     qualifiedMigrations: `${quote(schema)}.${quote(migrationsTable)}`,
+    qualifiedArchive: `${quote(schema)}.${quote(`${table}_archive`)}`,
     indexes: Object.freeze({
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),
       lease: quote(`idx_${table}_lease`),
       origin: quote(`idx_${table}_origin`),
+      archivedAt: quote(`idx_${table}_archive_at`),
     }),
     lockKey: qualifiedName,
     channel,

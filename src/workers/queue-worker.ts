@@ -46,6 +46,7 @@ export class QueueWorker {
   private wakeUp: (() => void) | undefined;
   private wakePending = false;
   private loopDone: Promise<void> | undefined;
+  private loopEnded = false;
 
   constructor(
     readonly definition: ProcessorDefinition,
@@ -65,8 +66,15 @@ export class QueueWorker {
     return this.paused;
   }
 
+  /** Whether the fetch loop runs; false before start and after stop. */
+  get isRunning(): boolean {
+    return this.loopDone !== undefined && !this.loopEnded;
+  }
+
   start(): void {
-    this.loopDone ??= this.loop();
+    this.loopDone ??= this.loop().finally(() => {
+      this.loopEnded = true;
+    });
   }
 
   /** Something may be due now: a NOTIFY for this queue, or the listener came back. */
@@ -125,6 +133,10 @@ export class QueueWorker {
       try {
         leased = await this.deps.queue.leaseMany(queue, free, {
           leaseSeconds: options.leaseSeconds,
+          maxAttempts: options.maxAttempts,
+          ...(options.deadLetterQueue === undefined
+            ? {}
+            : { deadLetterQueue: options.deadLetterQueue }),
         });
       } catch (error) {
         failures += 1;

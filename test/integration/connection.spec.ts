@@ -244,6 +244,12 @@ describe('failures are typed and never show the password', () => {
   });
 });
 
+const MIGRATIONS = [
+  'CreateQueueTable1795556400000',
+  'AddDeadLetters1795560000000',
+  'AddMaintenance1795563600000',
+];
+
 describe('the TypeORM CLI and the module share one migration history', () => {
   const run = promisify(execFile);
 
@@ -258,9 +264,9 @@ describe('the TypeORM CLI and the module share one migration history', () => {
 
   it('migration:run creates the table; the module boots on it without migrating again', async () => {
     const output = await cli('migration:run', db, 'cli_first');
-    expect(output).toMatch(
-      /Migration CreateQueueTable1795556400000 has been executed successfully/,
-    );
+    for (const name of MIGRATIONS) {
+      expect(output).toContain(`Migration ${name} has been executed successfully`);
+    }
     const booted = await bootQueue({ connectionString: db.url, schema: 'cli_first' });
     try {
       await booted.queue.enqueue('cli', { n: 1 });
@@ -268,17 +274,13 @@ describe('the TypeORM CLI and the module share one migration history', () => {
       await booted.close();
     }
     const { rows } = await db.query('SELECT name FROM cli_first.messages_migrations ORDER BY id');
-    expect(rows).toEqual([
-      { name: 'CreateQueueTable1795556400000' },
-      { name: 'AddDeadLetters1795560000000' },
-    ]);
+    expect(rows).toEqual(MIGRATIONS.map((name) => ({ name })));
   });
 
   it('migration:show reports what the module applied at boot', async () => {
     const booted = await bootQueue({ connectionString: db.url, schema: 'module_first' });
     await booted.close();
     const output = await cli('migration:show', db, 'module_first');
-    expect(output).toMatch(/\[X\] 1 CreateQueueTable1795556400000/);
-    expect(output).toMatch(/\[X\] 2 AddDeadLetters1795560000000/);
+    MIGRATIONS.forEach((name, index) => expect(output).toContain(`[X] ${index + 1} ${name}`));
   });
 });

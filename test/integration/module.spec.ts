@@ -89,6 +89,7 @@ describe('forRoot and forRootAsync', () => {
       );
       expect(rows).toEqual([
         { table_schema: 'public', table_name: 'messages' },
+        { table_schema: 'public', table_name: 'messages_archive' },
         { table_schema: 'public', table_name: 'messages_migrations' },
       ]);
     } finally {
@@ -135,7 +136,7 @@ describe('forRoot and forRootAsync', () => {
       }),
     ]);
     const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory'");
-    expect(rows.length).toBe(2);
+    expect(rows.length).toBe(3);
   });
 
   it('forRootAsync with useClass', async () => {
@@ -388,6 +389,7 @@ describe('schema, table and migrations', () => {
       expect(rows).toEqual([
         { name: 'CreateQueueTable1795556400000' },
         { name: 'AddDeadLetters1795560000000' },
+        { name: 'AddMaintenance1795563600000' },
       ]);
       const { rows: done } = await fresh.query<{ count: string }>(
         "SELECT count(*) FROM raced.messages WHERE state = 'done'",
@@ -425,7 +427,7 @@ describe('schema, table and migrations', () => {
     try {
       expect((await second.queue.leaseNext('kept'))?.body).toEqual({ n: 1 });
       const { rows } = await db.query('SELECT count(*)::int AS n FROM reboot.messages_migrations');
-      expect(rows).toEqual([{ n: 2 }]);
+      expect(rows).toEqual([{ n: 3 }]);
     } finally {
       await second.close();
     }

@@ -138,7 +138,6 @@ describe("the seed's monitoring SQL runs unchanged", () => {
 
   it('archives and deletes old error messages into messages_archive', async () => {
     await ctx.db.query('TRUNCATE messages');
-    await ctx.db.query('CREATE TABLE messages_archive (LIKE messages)');
     await ctx.queue.enqueueMany('ingest.error', [{ e: 'old' }, { e: 'recent' }]);
     await ctx.db.query(
       "UPDATE messages SET created_at = created_at - 31 * 86400 WHERE body->>'e' = 'old'",

@@ -25,7 +25,14 @@ export async function bootApp(
 ): Promise<BootedApp> {
   const moduleRef = await Test.createTestingModule({
     imports: [
-      QueueModule.forRoot({ poolMinSize: 1, poolMaxSize: 10, pollIntervalMs: 100, ...options }),
+      QueueModule.forRoot({
+        poolMinSize: 1,
+        poolMaxSize: 10,
+        pollIntervalMs: 100,
+        reaper: false,
+        cleanup: false,
+        ...options,
+      }),
     ],
     providers,
   }).compile();

@@ -30,6 +30,7 @@ describe('queueTableNames', () => {
       state: '"idx_jobs_state"',
       lease: '"idx_jobs_lease"',
       origin: '"idx_jobs_origin"',
+      archivedAt: '"idx_jobs_archive_at"',
     });
     const seed = queueTableNames('public', 'messages');
     expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');

@@ -13,7 +13,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const app of apps.splice(0)) await app.close();
-  await db.query('DROP TABLE IF EXISTS messages, messages_migrations');
+  await db.query('DROP TABLE IF EXISTS messages, messages_migrations, messages_archive');
 });
 
 afterAll(async () => {

@@ -21,7 +21,7 @@ beforeAll(async () => {
 afterEach(async () => {
   await app?.close();
   app = undefined;
-  await db.query('DROP TABLE IF EXISTS messages, messages_migrations');
+  await db.query('DROP TABLE IF EXISTS messages, messages_migrations, messages_archive');
 });
 
 afterAll(async () => {
@@ -298,6 +298,27 @@ describe('failures', () => {
       [id],
     );
     expect(Number(rows[0]!.wait)).toBeGreaterThanOrEqual(3599);
+  });
+
+  it('dead-letters without running a message leased beyond maxAttempts', async () => {
+    @Injectable()
+    class Strict {
+      calls = 0;
+      @Processor('strict', { maxAttempts: 2 })
+      handle(): void {
+        this.calls += 1;
+      }
+    }
+    app = await bootApp({ connectionString: db.url, workers: false }, []);
+    const id = await app.queue.enqueue('strict', { n: 1 });
+    // Leased and lost twice already, by leasers whose leases carried no limit.
+    await db.query('UPDATE messages SET attempts = 2 WHERE id = $1', [id]);
+    await app.close();
+    app = await bootApp({ connectionString: db.url }, [Strict]);
+    await waitFor(async () => (await count("state = 'failed'")) === 1);
+    expect(app.get(Strict).calls).toBe(0);
+    const [dead] = await app.queue.listFailed('strict');
+    expect(dead!.lastError).toMatchObject({ name: 'AttemptsExhaustedError', attempt: 3 });
   });
 
   it('a handler failure never stops the loop, and a non-Error throw is recorded', async () => {

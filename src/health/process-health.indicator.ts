@@ -1,0 +1,38 @@
+import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { ProcessorRegistry } from '../processor/processor.registry.js';
+
+/**
+ * What the liveness and readiness probes look at besides the database: whether the worker loops
+ * run, and whether the application is shutting down. Never touches the database.
+ */
+@Injectable()
+export class ProcessHealthIndicator implements BeforeApplicationShutdown {
+  private shuttingDown = false;
+
+  constructor(
+    @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
+    @Inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
+  ) {}
+
+  beforeApplicationShutdown(): void {
+    this.shuttingDown = true;
+  }
+
+  /** `up` while every worker loop of this process runs. */
+  workers(): HealthIndicatorResult<'workers'> {
+    const session = this.health.check('workers');
+    const workers = this.registry.allWorkers();
+    const stopped = workers.filter((worker) => !worker.isRunning).map((worker) => worker.queue);
+    const details = { running: workers.length - stopped.length, uptimeSeconds: Math.round(process.uptime()) };
+    return stopped.length === 0 || this.shuttingDown
+      ? session.up(details)
+      : session.down({ ...details, stopped });
+  }
+
+  /** `down` once shutdown has begun, so load balancers stop sending work. */
+  acceptingWork(): HealthIndicatorResult<'shutdown'> {
+    const session = this.health.check('shutdown');
+    return this.shuttingDown ? session.down({ message: 'shutting down' }) : session.up();
+  }
+}

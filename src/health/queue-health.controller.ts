@@ -1,0 +1,50 @@
+import { Controller, Get, Inject, type Type } from '@nestjs/common';
+import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { ProcessHealthIndicator } from './process-health.indicator.js';
+import { QueueHealthIndicator } from './queue.health-indicator.js';
+
+/**
+ * The ready-made probe endpoints under `path`:
+ *
+ * - `GET <path>/live`: liveness. The process and its worker loops run. Never touches the
+ *   database or looks at queue depth: a busy queue or a database blip must not make Kubernetes
+ *   restart every pod.
+ * - `GET <path>/ready`: readiness. The database answers within the timeout and the application
+ *   is not shutting down.
+ * - `GET <path>`: the full report with queue depths and thresholds, 503 when one is crossed.
+ */
+export function createQueueHealthController(path: string): Type<unknown> {
+  @Controller(path)
+  class QueueHealthController {
+    constructor(
+      @Inject(HealthCheckService) private readonly health: HealthCheckService,
+      @Inject(QueueHealthIndicator) private readonly queue: QueueHealthIndicator,
+      @Inject(ProcessHealthIndicator) private readonly process: ProcessHealthIndicator,
+    ) {}
+
+    @Get('live')
+    @HealthCheck()
+    live() {
+      return this.health.check([() => this.process.workers()]);
+    }
+
+    @Get('ready')
+    @HealthCheck()
+    ready() {
+      return this.health.check([
+        () => this.process.acceptingWork(),
+        () => this.queue.pingCheck('database'),
+      ]);
+    }
+
+    @Get()
+    @HealthCheck()
+    report() {
+      return this.health.check([
+        () => this.queue.pingCheck('database'),
+        () => this.queue.isHealthy('queues'),
+      ]);
+    }
+  }
+  return QueueHealthController;
+}

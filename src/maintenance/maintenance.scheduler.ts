@@ -1,0 +1,108 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  Optional,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { type QueueConfig } from '../config/queue-config.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+import { QueueService } from '../queue.service.js';
+
+/**
+ * Runs the lease reaper on an interval and the cleanup on a cron, both from the module options,
+ * registered in @nestjs/schedule's `SchedulerRegistry` (the application's when it imports
+ * `ScheduleModule.forRoot()`, so they show up beside its own jobs; a private one otherwise, so
+ * importing this module never duplicates the application's `@Cron` jobs).
+ *
+ * Every replica runs them; the statements use SKIP LOCKED, so each row is handled once. A run
+ * never overlaps the previous one, and a failure is logged, never thrown.
+ */
+@Injectable()
+export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('QueueMaintenance');
+  private readonly registry: SchedulerRegistry;
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly names: { readonly reaper: string; readonly cleanup: string };
+
+  constructor(
+    @Inject(QueueService) private readonly queue: QueueService,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Optional() @Inject(SchedulerRegistry) registry?: SchedulerRegistry,
+  ) {
+    this.registry = registry ?? new SchedulerRegistry();
+    const table = `${config.names.schema}.${config.names.table}`;
+    this.names = { reaper: `queue-reaper:${table}`, cleanup: `queue-cleanup:${table}` };
+  }
+
+  onApplicationBootstrap(): void {
+    const { reaper, cleanup } = this.config.maintenance;
+    if (reaper !== false) {
+      const interval = setInterval(() => this.once(this.names.reaper, () => this.reap()), reaper.intervalMs);
+      this.registry.addInterval(this.names.reaper, interval);
+    }
+    if (cleanup !== false) {
+      const job = CronJob.from({
+        cronTime: cleanup.cron,
+        onTick: () => this.once(this.names.cleanup, () => this.cleanup()),
+        start: true,
+      });
+      this.registry.addCronJob(this.names.cleanup, job);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.registry.doesExist('interval', this.names.reaper)) {
+      this.registry.deleteInterval(this.names.reaper);
+    }
+    if (this.registry.doesExist('cron', this.names.cleanup)) {
+      this.registry.deleteCronJob(this.names.cleanup);
+    }
+    // Let a run in progress finish before the connection closes under it.
+    await Promise.allSettled(this.running.values());
+  }
+
+  /** The reaper's one bounded statement, with a log line of what it moved. */
+  async reap(): Promise<void> {
+    const { reaper } = this.config.maintenance;
+    const outcomes = await this.queue.reapExpiredLeasesByOutcome({
+      limit: reaper === false ? undefined : reaper.batchSize,
+    });
+    if (outcomes.length === 0) return;
+    const words = { ready: 'back to ready', failed: 'dead-lettered', moved: 'moved to their dead-letter queue' };
+    this.logger.log(
+      `Reaped expired leases: ${outcomes
+        .map((o) => `${o.count} of "${o.queue}" ${words[o.outcome]}`)
+        .join(', ')}`,
+    );
+  }
+
+  async cleanup(): Promise<void> {
+    const { cleanup } = this.config.maintenance;
+    if (cleanup === false) return;
+    const started = Date.now();
+    const result = await this.queue.cleanup({
+      doneRetentionDays: cleanup.doneRetentionDays,
+      failedRetentionDays: cleanup.failedRetentionDays,
+      batchSize: cleanup.batchSize,
+    });
+    if (result.deleted + result.archived > 0) {
+      this.logger.log(
+        `Cleanup: deleted ${result.deleted} done message(s), archived ${result.archived} dead letter(s) in ${Date.now() - started} ms`,
+      );
+    }
+  }
+
+  private once(name: string, work: () => Promise<void>): void {
+    if (this.running.has(name)) return;
+    const run = work()
+      .catch((error: unknown) => {
+        this.logger.warn(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+      })
+      .finally(() => this.running.delete(name));
+    this.running.set(name, run);
+  }
+}
