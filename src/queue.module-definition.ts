@@ -21,11 +21,14 @@ export const {
 } = new ConfigurableModuleBuilder<QueueModuleOptions>({ moduleName: 'Queue' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createQueueOptions')
-  .setExtras<QueueModuleExtras>({ isGlobal: false, healthEndpoints: false }, (definition, extras) => ({
-    ...definition,
-    global: extras.isGlobal,
-    controllers: healthControllers(extras.healthEndpoints),
-  }))
+  .setExtras<QueueModuleExtras>(
+    { isGlobal: false, healthEndpoints: false },
+    (definition, extras) => ({
+      ...definition,
+      global: extras.isGlobal,
+      controllers: healthControllers(extras.healthEndpoints),
+    }),
+  )
   .build();
 
 function healthControllers(endpoints: QueueModuleExtras['healthEndpoints']) {

@@ -24,7 +24,10 @@ export class ProcessHealthIndicator implements BeforeApplicationShutdown {
     const session = this.health.check('workers');
     const workers = this.registry.allWorkers();
     const stopped = workers.filter((worker) => !worker.isRunning).map((worker) => worker.queue);
-    const details = { running: workers.length - stopped.length, uptimeSeconds: Math.round(process.uptime()) };
+    const details = {
+      running: workers.length - stopped.length,
+      uptimeSeconds: Math.round(process.uptime()),
+    };
     return stopped.length === 0 || this.shuttingDown
       ? session.up(details)
       : session.down({ ...details, stopped });

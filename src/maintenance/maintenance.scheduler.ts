@@ -41,7 +41,10 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
   onApplicationBootstrap(): void {
     const { reaper, cleanup } = this.config.maintenance;
     if (reaper !== false) {
-      const interval = setInterval(() => this.once(this.names.reaper, () => this.reap()), reaper.intervalMs);
+      const interval = setInterval(
+        () => this.once(this.names.reaper, () => this.reap()),
+        reaper.intervalMs,
+      );
       this.registry.addInterval(this.names.reaper, interval);
     }
     if (cleanup !== false) {
@@ -72,7 +75,11 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
       limit: reaper === false ? undefined : reaper.batchSize,
     });
     if (outcomes.length === 0) return;
-    const words = { ready: 'back to ready', failed: 'dead-lettered', moved: 'moved to their dead-letter queue' };
+    const words = {
+      ready: 'back to ready',
+      failed: 'dead-lettered',
+      moved: 'moved to their dead-letter queue',
+    };
     this.logger.log(
       `Reaped expired leases: ${outcomes
         .map((o) => `${o.count} of "${o.queue}" ${words[o.outcome]}`)
@@ -100,7 +107,9 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
     if (this.running.has(name)) return;
     const run = work()
       .catch((error: unknown) => {
-        this.logger.warn(`${name} failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(
+          `${name} failed: ${error instanceof Error ? error.message : String(error)}`,
+        );
       })
       .finally(() => this.running.delete(name));
     this.running.set(name, run);

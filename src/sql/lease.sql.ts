@@ -47,6 +47,12 @@ export function leaseSql(
   RETURNING m.*
 )
 SELECT ${MESSAGE_COLUMNS} FROM leased ORDER BY available_at, seq`,
-    values: [queue, limit, leaseSeconds, policy.maxAttempts ?? null, policy.deadLetterQueue ?? null],
+    values: [
+      queue,
+      limit,
+      leaseSeconds,
+      policy.maxAttempts ?? null,
+      policy.deadLetterQueue ?? null,
+    ],
   };
 }

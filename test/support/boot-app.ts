@@ -1,4 +1,4 @@
-import { type Provider, type Type } from '@nestjs/common';
+import { type LoggerService, type ModuleMetadata, type Provider, type Type } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import {
   ProcessorRegistry,
@@ -22,9 +22,11 @@ export interface BootedApp {
 export async function bootApp(
   options: QueueModuleOptions,
   providers: Provider[] = [],
+  extra: { imports?: ModuleMetadata['imports']; logger?: LoggerService } = {},
 ): Promise<BootedApp> {
   const moduleRef = await Test.createTestingModule({
     imports: [
+      ...(extra.imports ?? []),
       QueueModule.forRoot({
         poolMinSize: 1,
         poolMaxSize: 10,
@@ -36,7 +38,7 @@ export async function bootApp(
     ],
     providers,
   }).compile();
-  moduleRef.useLogger(false);
+  moduleRef.useLogger(extra.logger ?? false);
   await moduleRef.init();
   return {
     moduleRef,
@@ -62,3 +64,19 @@ export async function waitFor(
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A Nest logger that keeps what it is told, for assertions on log lines. */
+export class RecordingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(message: unknown): void {
+    this.lines.push(`log ${String(message)}`);
+  }
+  warn(message: unknown): void {
+    this.lines.push(`warn ${String(message)}`);
+  }
+  error(message: unknown): void {
+    this.lines.push(`error ${String(message)}`);
+  }
+  debug(): void {}
+  verbose(): void {}
+}

