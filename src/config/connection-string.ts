@@ -111,10 +111,7 @@ export function parseConnectionString(raw: string): ParsedConnectionString {
     config,
     ...(hints.min_size === undefined ? {} : { poolMinSize: hints.min_size }),
     ...(hints.max_size === undefined ? {} : { poolMaxSize: hints.max_size }),
-    redacted: redactConnectionString(
-      raw,
-      typeof parsed.password === 'string' ? parsed.password : undefined,
-    ),
+    redacted: redactConnectionString(raw),
   };
 }
 
@@ -126,14 +123,24 @@ function describeParseFailure(error: unknown): string {
   return '';
 }
 
-/** Replaces the password of a connection URL (and any `password=` parameter) with `***`. */
-export function redactConnectionString(raw: string, password?: string): string {
+/**
+ * Replaces the password of a connection URL (and any `password=`/`sslpassword=` parameter) with
+ * `***`. Only the user-info position is touched: a password that is also a common word (the user
+ * name, `postgres`) must not blank out the rest of the URL.
+ */
+export function redactConnectionString(raw: string): string {
+  const schemeEnd = raw.indexOf('://');
+  if (schemeEnd === -1) return raw;
+  const start = schemeEnd + 3;
+  const queryStart = raw.indexOf('?', start);
+  const beforeQuery = queryStart === -1 ? raw : raw.slice(0, queryStart);
+  // The host cannot contain '@', so the last one before the query ends the user info, even when
+  // the password itself holds an '@'.
+  const at = beforeQuery.lastIndexOf('@');
   let redacted = raw;
-  if (password !== undefined && password.length > 0) {
-    redacted = redacted.split(password).join('***');
-    redacted = redacted.split(encodeURIComponent(password)).join('***');
+  if (at > start) {
+    const colon = raw.indexOf(':', start);
+    if (colon !== -1 && colon < at) redacted = `${raw.slice(0, colon + 1)}***${raw.slice(at)}`;
   }
-  // Greedy up to the last '@' of the authority: the password may itself contain an '@'.
-  redacted = redacted.replace(/^([a-z]+:\/\/[^:/?#@]*:)[^/?#]*@/i, '$1***@');
   return redacted.replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
 }

