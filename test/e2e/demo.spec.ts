@@ -128,7 +128,13 @@ describe('the demo app on an embedded Postgres, over real HTTP', () => {
       await waitFor(
         async () => {
           const current = await stats(demo.url);
-          return current.processed.parsed === 3 && current.processed.failures === 1;
+          // The handler counts before its ack lands; wait for both.
+          return (
+            current.processed.parsed === 3 &&
+            current.processed.failures === 1 &&
+            current.byQueue['ingest.main']?.done === 3 &&
+            current.byQueue['ingest.error']?.done === 1
+          );
         },
         15_000,
         'the documents to be processed',
