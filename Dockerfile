@@ -3,9 +3,8 @@
 
 FROM node:20.20-bookworm-slim AS build
 WORKDIR /app
-# .npmrc preloads scripts/register-tsx.mjs for npm scripts, so both must be present.
+# .npmrc preloads tsx for npm scripts (npm run build below); npm ci installs it first.
 COPY package.json package-lock.json .npmrc ./
-COPY scripts ./scripts
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src

@@ -5,9 +5,7 @@ import { existsSync } from 'node:fs';
 
 if (!existsSync(new URL('../node_modules/.package-lock.json', import.meta.url))) {
   process.stdout.write('node_modules is missing: running npm ci first\n');
-  // Run it as a top-level `npm ci` would be, without the settings of the npm script we are in:
-  // inherited as npm_config_* variables, its node-options preload (a path relative to this
-  // repository) would reach dependencies' install scripts, which run in their own directories.
+  // Run it as a top-level `npm ci` would be, without the settings of the npm script we are in.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) && key !== 'NODE_OPTIONS'),
   );
