@@ -72,6 +72,12 @@ export class HealthSchema extends ThresholdsSchema {
   timeoutMs?: number;
 
   @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(100_000_000)
+  countLimit?: number;
+
+  @IsOptional()
   @IsObject()
   queues?: object;
 }

@@ -47,6 +47,8 @@ export interface MaintenanceConfig {
 
 export interface HealthConfig {
   readonly timeoutMs: number;
+  /** Ready rows counted per queue: the option, raised past every maxReadyDepth. */
+  readonly countLimit: number;
   readonly thresholds: QueueHealthThresholds;
   readonly queues: Readonly<Record<string, QueueHealthThresholds>>;
 }
@@ -74,3 +76,4 @@ export const DEFAULT_CLEANUP_CRON = '0 * * * *';
 export const DEFAULT_DONE_RETENTION_DAYS = 7;
 export const DEFAULT_FAILED_RETENTION_DAYS = 30;
 export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;
+export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;

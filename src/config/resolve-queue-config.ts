@@ -16,6 +16,7 @@ import {
   DEFAULT_CLEANUP_CRON,
   DEFAULT_DONE_RETENTION_DAYS,
   DEFAULT_FAILED_RETENTION_DAYS,
+  DEFAULT_HEALTH_COUNT_LIMIT,
   DEFAULT_HEALTH_TIMEOUT_MS,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_REAPER_INTERVAL_MS,
@@ -178,7 +179,7 @@ function resolveMaintenance(options: QueueModuleOptions): MaintenanceConfig {
 }
 
 function resolveHealth(options: QueueModuleOptions): HealthConfig {
-  const { timeoutMs, queues = {}, ...thresholds } = options.health ?? {};
+  const { timeoutMs, countLimit, queues = {}, ...thresholds } = options.health ?? {};
   checked(HealthSchema, options.health ?? {}, 'health');
   for (const [queue, perQueue] of Object.entries(queues)) {
     if (perQueue === null || typeof perQueue !== 'object') {
@@ -186,8 +187,14 @@ function resolveHealth(options: QueueModuleOptions): HealthConfig {
     }
     checked(ThresholdsSchema, perQueue, `health.queues.${queue}`);
   }
+  const depthLimits = [thresholds, ...Object.values(queues)].map((t) => t.maxReadyDepth ?? 0);
   return Object.freeze({
     timeoutMs: timeoutMs ?? DEFAULT_HEALTH_TIMEOUT_MS,
+    // A threshold must always be decidable: count at least one past the largest maxReadyDepth.
+    countLimit: Math.max(
+      countLimit ?? DEFAULT_HEALTH_COUNT_LIMIT,
+      ...depthLimits.map((d) => d + 1),
+    ),
     thresholds: Object.freeze(thresholds),
     queues: Object.freeze({ ...queues }),
   });

@@ -8,7 +8,10 @@ import { queueDepthSql } from '../sql/maintenance.sql.js';
 
 /** One queue's depth, as the health report shows it. */
 export interface QueueDepth {
+  /** Ready messages, counted up to the health `countLimit`. */
   ready: number;
+  /** True when `ready` stopped at the count limit: the backlog is at least that deep. */
+  readyCapped: boolean;
   leased: number;
   failed: number;
   /** Age of the oldest `ready` message that is due, in seconds; 0 when none is waiting. */
@@ -78,18 +81,24 @@ export class QueueHealthIndicator {
       count: string;
       oldest_due_age: string | null;
       expired: string;
-    }>('healthDepth', queueDepthSql(this.config.names));
+    }>('healthDepth', queueDepthSql(this.config.names, this.config.health.countLimit + 1));
     const queues = Object.create(null) as Record<string, QueueDepth>;
     for (const row of result.rows) {
       const depth = (queues[row.queue] ??= {
         ready: 0,
+        readyCapped: false,
         leased: 0,
         failed: 0,
         oldestReadyAgeSeconds: 0,
         expiredLeases: 0,
       });
       depth[row.state] = Number(row.count);
-      if (row.state === 'ready') depth.oldestReadyAgeSeconds = Number(row.oldest_due_age ?? 0);
+      if (row.state === 'ready') {
+        const limit = this.config.health.countLimit;
+        depth.readyCapped = depth.ready > limit;
+        depth.ready = Math.min(depth.ready, limit);
+        depth.oldestReadyAgeSeconds = Number(row.oldest_due_age ?? 0);
+      }
       if (row.state === 'leased') depth.expiredLeases = Number(row.expired);
     }
     return queues;
@@ -121,7 +130,8 @@ function crossedThresholds(
 ): string[] {
   const crossed: string[] = [];
   if (limits.maxReadyDepth !== undefined && depth.ready > limits.maxReadyDepth) {
-    crossed.push(`${queue}: ready ${depth.ready} > maxReadyDepth ${limits.maxReadyDepth}`);
+    const ready = `${depth.ready}${depth.readyCapped ? '+' : ''}`;
+    crossed.push(`${queue}: ready ${ready} > maxReadyDepth ${limits.maxReadyDepth}`);
   }
   if (
     limits.maxOldestReadyAgeSeconds !== undefined &&

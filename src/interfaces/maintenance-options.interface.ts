@@ -32,6 +32,11 @@ export interface QueueHealthThresholds {
 export interface QueueHealthOptions extends QueueHealthThresholds {
   /** How long the database may take to answer a health query. Default 1,000 ms. */
   readonly timeoutMs?: number;
+  /**
+   * Ready messages are counted up to this many per queue (and always past every `maxReadyDepth`),
+   * so the report stays cheap on a deep backlog; beyond it `readyCapped` is true. Default 10,000.
+   */
+  readonly countLimit?: number;
   /** Per-queue thresholds, replacing the global ones field by field. */
   readonly queues?: Readonly<Record<string, QueueHealthThresholds>>;
 }

@@ -80,14 +80,23 @@ describe('QueueHealthIndicator', () => {
           queues: {
             small: {
               ready: 1,
+              readyCapped: false,
               leased: 1,
               failed: 0,
               oldestReadyAgeSeconds: expect.any(Number),
               expiredLeases: 0,
             },
-            later: { ready: 1, leased: 0, failed: 0, oldestReadyAgeSeconds: 0, expiredLeases: 0 },
+            later: {
+              ready: 1,
+              readyCapped: false,
+              leased: 0,
+              failed: 0,
+              oldestReadyAgeSeconds: 0,
+              expiredLeases: 0,
+            },
             'big.ok': {
               ready: 20,
+              readyCapped: false,
               leased: 0,
               failed: 0,
               oldestReadyAgeSeconds: expect.any(Number),
@@ -122,6 +131,38 @@ describe('QueueHealthIndicator', () => {
           .small!.expiredLeases,
       ).toBe(1);
       expect(await indicator.pingCheck()).toEqual({ database: { status: 'up' } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('depth on a deep backlog', () => {
+  it('counts ready messages up to countLimit, and past every maxReadyDepth', async () => {
+    const { app, queue } = await startHttp({
+      connectionString: db.url,
+      schema: 'capped',
+      workers: false,
+      health: { countLimit: 5, queues: { deep: { maxReadyDepth: 7 } } },
+    });
+    try {
+      await queue.enqueueMany(
+        'deep',
+        Array.from({ length: 12 }, (_, i) => ({ i })),
+      );
+      await queue.enqueueMany(
+        'shallow',
+        Array.from({ length: 12 }, (_, i) => ({ i })),
+      );
+      const indicator = app.get(QueueHealthIndicator);
+      const depths = await indicator.depths();
+      // The limit is raised to 8 so that maxReadyDepth 7 stays decidable.
+      expect(depths.deep).toMatchObject({ ready: 8, readyCapped: true });
+      expect(depths.shallow).toMatchObject({ ready: 8, readyCapped: true });
+      const result = await indicator.isHealthy();
+      expect((result.queues as unknown as { crossed: string[] }).crossed).toEqual([
+        'deep: ready 8+ > maxReadyDepth 7',
+      ]);
     } finally {
       await app.close();
     }
