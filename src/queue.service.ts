@@ -45,7 +45,7 @@ import {
   retryFailedSql,
   statsSql,
 } from './sql/maintenance.sql.js';
-import { ackSql, requeueSql } from './sql/settle.sql.js';
+import { ackManySql, ackSql, requeueSql } from './sql/settle.sql.js';
 import { type MessageRow, type SqlStatement } from './sql/sql-statement.js';
 import { serializeBody } from './validation/json-body.js';
 import {
@@ -161,6 +161,25 @@ export class QueueService {
       ackSql(this.config.names, { queue, id, leaseToken }),
     );
     return result.rowCount === 1;
+  }
+
+  /**
+   * Acks many leased messages of `queue` in one statement, each fenced by its own token.
+   *
+   * @returns the ids that were acked; a lease missing from it was no longer the caller's.
+   */
+  async ackMany(queue: string, leases: readonly QueueLease[]): Promise<string[]> {
+    assertQueueName(queue);
+    if (!Array.isArray(leases)) {
+      throw new QueueValidationError('leases', `must be an array (got ${describeType(leases)})`);
+    }
+    const checked = leases.map((lease) => this.leaseOf(lease));
+    if (checked.length === 0) return [];
+    const result = await this.connection.query<{ id: string }>(
+      'ackMany',
+      ackManySql(this.config.names, queue, checked),
+    );
+    return result.rows.map((row) => row.id);
   }
 
   /**

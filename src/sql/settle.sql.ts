@@ -27,6 +27,25 @@ export function ackSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
   };
 }
 
+/**
+ * Acks many leases of one queue in one statement; each row is fenced by its own token. Returns
+ * the ids that were still held, so the caller can tell which acks were refused.
+ */
+export function ackManySql(
+  t: QueueTableNames,
+  queue: string,
+  leases: readonly { readonly id: string; readonly leaseToken: string }[],
+): SqlStatement {
+  return {
+    text: `UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
+FROM unnest($2::text[], $3::uuid[]) AS acked(id, lease_token)
+WHERE m.id = acked.id AND m.queue = $1::text AND m.state = 'leased'
+  AND m.lease_token = acked.lease_token
+RETURNING m.id`,
+    values: [queue, leases.map((lease) => lease.id), leases.map((lease) => lease.leaseToken)],
+  };
+}
+
 /** What a requeue changes besides state and due time. */
 export interface RequeueChange {
   /** Record this failure in `last_error` (a retry after a failed attempt). */

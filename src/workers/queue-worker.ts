@@ -5,6 +5,7 @@ import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
 import { type QueueService } from '../queue.service.js';
 import { MAX_SECONDS } from '../validation/queue-arguments.js';
+import { AckBatcher } from './ack-batcher.js';
 import { backoffSeconds } from './backoff.js';
 import { errorRecordJson } from './error-record.js';
 import { type LeaseSettler } from './lease-settler.js';
@@ -40,6 +41,9 @@ const MAX_FAILURE_BACKOFF_MS = 30_000;
  */
 export class QueueWorker {
   private readonly inFlight = new Map<string, Execution>();
+  /** Acks sent after their handler's slot was freed; shutdown waits for them. */
+  private readonly settling = new Set<Promise<void>>();
+  private readonly acks: AckBatcher;
   private stopping = false;
   /** Whether the last lease came back full, so more messages are probably waiting. */
   private backlog = true;
@@ -52,7 +56,9 @@ export class QueueWorker {
     readonly definition: ProcessorDefinition,
     private readonly deps: QueueWorkerDependencies,
     private paused: boolean,
-  ) {}
+  ) {
+    this.acks = new AckBatcher(definition.queue, deps.queue);
+  }
 
   get queue(): string {
     return this.definition.queue;
@@ -114,6 +120,8 @@ export class QueueWorker {
       clearTimeout(timer);
     }
     await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
+    await this.acks.drain();
+    await Promise.allSettled([...this.settling]);
   }
 
   private async loop(): Promise<void> {
@@ -129,9 +137,14 @@ export class QueueWorker {
         if (await this.waitForWake(this.deps.pollIntervalMs)) this.backlog = true;
         continue;
       }
+      // Let the handlers that finish in this turn free their slots (and their acks batch)
+      // before counting what to lease.
+      await new Promise((resolve) => setImmediate(resolve));
+      const want = options.concurrency - this.inFlight.size;
+      if (this.stopping || this.paused || want <= 0) continue;
       let leased: LeasedMessage[];
       try {
-        leased = await this.deps.queue.leaseMany(queue, free, {
+        leased = await this.deps.queue.leaseMany(queue, want, {
           leaseSeconds: options.leaseSeconds,
           maxAttempts: options.maxAttempts,
           ...(options.deadLetterQueue === undefined
@@ -151,7 +164,7 @@ export class QueueWorker {
         this.deps.logger.log(`Queue "${queue}": leasing works again after ${failures} failures`);
         failures = 0;
       }
-      this.backlog = leased.length === free;
+      this.backlog = leased.length === want;
       for (const message of leased) this.run(message);
     }
   }
@@ -221,11 +234,23 @@ export class QueueWorker {
       return;
     }
     if (failure === undefined) {
-      if (!(await this.deps.queue.ack(this.queue, message))) {
-        this.deps.logger.warn(
-          `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
-        );
-      }
+      // The slot frees now; the ack joins the batch of this turn, tracked for shutdown.
+      const acked = this.acks.ack(message).then(
+        (held) => {
+          if (!held) {
+            this.deps.logger.warn(
+              `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
+            );
+          }
+        },
+        (error: unknown) => {
+          this.deps.logger.error(
+            `Queue "${this.queue}": ack of message ${message.id} failed (${describe(error)}); it will be retried when its lease expires`,
+          );
+        },
+      );
+      this.settling.add(acked);
+      void acked.finally(() => this.settling.delete(acked));
       return;
     }
     await this.settleFailure(execution, failure.error);

@@ -1,0 +1,19 @@
+import { type Contender } from '../contender.js';
+
+/** Every contender, by name; each module exports `createContender()`. */
+const modules: Record<string, () => Promise<{ createContender(): Contender }>> = {
+  'fetchcraft-processor': () => import('./fetchcraft-processor.js'),
+  'fetchcraft-service': () => import('./fetchcraft-service.js'),
+  'pg-boss': () => import('./pg-boss.js'),
+  'graphile-worker': () => import('./graphile-worker.js'),
+  bullmq: () => import('./bullmq.js'),
+};
+
+export const CONTENDERS = Object.keys(modules);
+
+export async function loadContender(name: string): Promise<Contender> {
+  const load = modules[name];
+  if (load === undefined)
+    throw new Error(`unknown contender ${name}; known: ${CONTENDERS.join(', ')}`);
+  return (await load()).createContender();
+}

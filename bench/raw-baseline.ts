@@ -1,0 +1,152 @@
+/**
+ * The raw-SQL baseline: this library's own lease and ack statements, driven by pgbench with no
+ * library around them, one message at a time and 50 per statement. It tells how far from what
+ * PostgreSQL itself can do on this machine the libraries are.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { queueMigrations } from '../migrations/index.js';
+import { leaseSql } from '../src/sql/lease.sql.js';
+import { queueTableNames } from '../src/sql/queue-table.js';
+import { ackManySql, ackSql } from '../src/sql/settle.sql.js';
+import { type SqlStatement } from '../src/sql/sql-statement.js';
+
+const run = promisify(execFile);
+
+export interface BaselineResult {
+  readonly name: string;
+  readonly description: string;
+  readonly value: number;
+  readonly clients: number;
+  readonly batch: number;
+}
+
+/** Inlines a statement's parameters as literals, for a pgbench script. */
+function inline(statement: SqlStatement, literals: readonly string[]): string {
+  return statement.text.replace(
+    /\$(\d+)/g,
+    (_match, index: string) => literals[Number(index) - 1]!,
+  );
+}
+
+function scripts(): { single: string; batch: string } {
+  const names = queueTableNames('public', 'messages');
+  const lease1 = inline(leaseSql(names, 'bench', 1, 60), ["'bench'", '1', '60', 'NULL', 'NULL']);
+  const ack1 = inline(ackSql(names, { queue: 'bench', id: 'x', leaseToken: 'y' }), [
+    "':id'",
+    "'bench'",
+    "':lease_token'",
+  ]);
+  const leaseMany = inline(leaseSql(names, 'bench', 50, 60), [
+    "'bench'",
+    '50',
+    '60',
+    'NULL',
+    'NULL',
+  ]);
+  // The same statement with its final SELECT folding the rows into two arrays for \gset.
+  const lease50 = `${leaseMany.slice(0, leaseMany.lastIndexOf('\nSELECT '))}
+SELECT array_agg(id)::text AS ids, array_agg(lease_token)::text AS tokens FROM leased`;
+  const ack50 = inline(ackManySql(names, 'bench', []), ["'bench'", "':ids'", "':tokens'"]);
+  const oneLine = (sql: string) => sql.replace(/\s+/g, ' ').trim();
+  return {
+    single: `${oneLine(lease1)} \\gset\n${oneLine(ack1)};\n`,
+    batch: `${oneLine(lease50)} \\gset\n${oneLine(ack50)};\n`,
+  };
+}
+
+export async function rawBaseline(
+  adminUrl: string,
+  seconds: number,
+  log: (line: string) => void,
+): Promise<BaselineResult[]> {
+  try {
+    await run('pgbench', ['--version']);
+  } catch {
+    log('pgbench not found: the raw-SQL baseline is skipped');
+    return [];
+  }
+  const database = `bench_raw_${process.pid}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE "${database}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${database}`;
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-raw-'));
+  const results: BaselineResult[] = [];
+  try {
+    const names = queueTableNames('public', 'messages');
+    for (const Migration of queueMigrations(names)) {
+      await new Migration().up({ query: (sql: string) => client.query(sql) } as never);
+    }
+    const { single, batch } = scripts();
+    writeFileSync(join(dir, 'single.sql'), single);
+    writeFileSync(join(dir, 'batch.sql'), batch);
+    const runs = [
+      { name: 'raw.single.c8', file: 'single.sql', clients: 8, batch: 1 },
+      { name: 'raw.single.c16', file: 'single.sql', clients: 16, batch: 1 },
+      { name: 'raw.batch50.c4', file: 'batch.sql', clients: 4, batch: 50 },
+      { name: 'raw.batch50.c16', file: 'batch.sql', clients: 16, batch: 50 },
+    ];
+    for (const spec of runs) {
+      // Enough ready rows that no client ever finds the queue empty.
+      const rows = spec.batch === 1 ? 300_000 : 1_500_000;
+      await client.query('TRUNCATE messages');
+      await client.query(
+        `INSERT INTO messages (queue, body, available_at, created_at)
+         SELECT 'bench', jsonb_build_object('i', g), floor(extract(epoch from now()))::bigint,
+                floor(extract(epoch from now()))::bigint
+         FROM generate_series(1, $1::int) AS g`,
+        [Math.round((rows * seconds) / 20)],
+      );
+      await client.query('VACUUM ANALYZE messages');
+      const { stdout } = await run(
+        'pgbench',
+        [
+          '-n',
+          '-c',
+          String(spec.clients),
+          '-j',
+          '2',
+          '-T',
+          String(seconds),
+          '-f',
+          join(dir, spec.file),
+          '-h',
+          url.hostname,
+          '-p',
+          url.port || '5432',
+          '-U',
+          decodeURIComponent(url.username),
+          database,
+        ],
+        {
+          env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
+          maxBuffer: 16 * 1024 * 1024,
+        },
+      );
+      const tps = Number(/tps = ([\d.]+)/.exec(stdout)?.[1] ?? NaN);
+      const value = Math.round(tps * spec.batch);
+      log(`${spec.name}: ${value} msg/s (${tps.toFixed(0)} tps, ${spec.clients} clients)`);
+      results.push({
+        name: spec.name,
+        description: `pgbench, lease + ack ${spec.batch === 1 ? 'one at a time' : `${spec.batch} per statement`}, ${spec.clients} clients`,
+        value,
+        clients: spec.clients,
+        batch: spec.batch,
+      });
+    }
+  } finally {
+    await client.end();
+    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return results;
+}

@@ -1,0 +1,125 @@
+import { type BaselineResult } from './raw-baseline.js';
+
+export interface Cell {
+  readonly value: number;
+  readonly unit: 'msg/s' | 'ms';
+  readonly runs: readonly number[];
+  readonly details?: Record<string, unknown>;
+}
+
+export interface ScenarioRow {
+  readonly scenario: string;
+  readonly description: string;
+  readonly cells: Record<string, Cell>;
+}
+
+export interface BenchReport {
+  readonly date: string;
+  readonly mode: 'quick' | 'full';
+  readonly runs: number;
+  readonly machine: { cores: number; memoryGiB: number; node: string; postgres: string };
+  readonly versions: Record<string, { version: string; settings: string }>;
+  readonly rows: readonly ScenarioRow[];
+  readonly baseline: readonly BaselineResult[];
+  readonly seconds: number;
+}
+
+const OURS = 'fetchcraft-processor';
+const PEERS = ['pg-boss', 'graphile-worker', 'bullmq'];
+
+/** The best peer's figure for a row: highest rate, or lowest latency. */
+function bestPeer(row: ScenarioRow): { name: string; cell: Cell } | undefined {
+  const peers = PEERS.flatMap((name) => (row.cells[name] ? [{ name, cell: row.cells[name] }] : []));
+  if (peers.length === 0) return undefined;
+  return peers.reduce((best, next) =>
+    next.cell.unit === 'ms'
+      ? next.cell.value < best.cell.value
+        ? next
+        : best
+      : next.cell.value > best.cell.value
+        ? next
+        : best,
+  );
+}
+
+function ratio(row: ScenarioRow): string {
+  const ours = row.cells[OURS];
+  const best = bestPeer(row);
+  if (ours === undefined || best === undefined || best.cell.value === 0) return '';
+  const factor = ours.unit === 'ms' ? best.cell.value / ours.value : ours.value / best.cell.value;
+  return `${factor.toFixed(2)}x vs ${best.name}`;
+}
+
+function format(cell: Cell | undefined): string {
+  if (cell === undefined) return '—';
+  if (cell.unit === 'ms') {
+    const d = cell.details as { p50?: number; p95?: number; p99?: number } | undefined;
+    return d?.p99 !== undefined ? `${d.p50} / ${d.p95} / ${d.p99} ms` : `${cell.value} ms`;
+  }
+  return `${cell.value.toLocaleString('en-US')}/s`;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const names = [OURS, 'fetchcraft-service', ...PEERS].filter((name) =>
+    report.rows.some((row) => row.cells[name] !== undefined),
+  );
+  const lines: string[] = [];
+  lines.push(`# Benchmarks`);
+  lines.push('');
+  lines.push(
+    `${report.mode === 'full' ? 'Full' : 'Quick'} run of ${report.date.slice(0, 10)}: ${report.machine.cores} cores, ${report.machine.memoryGiB} GiB, Node ${report.machine.node}, PostgreSQL ${report.machine.postgres}, ${report.runs} run(s) per cell (median shown), ${Math.round(report.seconds / 60)} minutes in all. Every contender ran alone, in a process of its own, on a fresh database of the same server, with a no-op handler.`,
+  );
+  lines.push('');
+  lines.push(
+    'Reproduce: `npm run bench` (full) or `npm run bench -- --quick`; add `--write` to rewrite this file.',
+  );
+  lines.push('');
+  lines.push('## Contenders');
+  lines.push('');
+  lines.push('| contender | version | settings |');
+  lines.push('| --- | --- | --- |');
+  for (const name of names) {
+    const info = report.versions[name];
+    lines.push(`| ${name} | ${info?.version ?? '?'} | ${info?.settings ?? ''} |`);
+  }
+  lines.push('');
+  lines.push('## Results');
+  lines.push('');
+  lines.push(`| scenario | ${names.join(' | ')} | ours / best peer |`);
+  lines.push(`| --- | ${names.map(() => '---').join(' | ')} | --- |`);
+  for (const row of report.rows) {
+    lines.push(
+      `| ${row.scenario} | ${names.map((n) => format(row.cells[n])).join(' | ')} | ${ratio(row)} |`,
+    );
+  }
+  lines.push('');
+  lines.push('Scenarios:');
+  lines.push('');
+  for (const row of report.rows) lines.push(`- \`${row.scenario}\`: ${row.description}.`);
+  if (report.baseline.length > 0) {
+    lines.push('');
+    lines.push('## Raw-SQL baseline');
+    lines.push('');
+    lines.push(
+      "This library's own lease and ack statements driven by pgbench, no library around them.",
+    );
+    lines.push('');
+    lines.push('| run | messages/s |');
+    lines.push('| --- | --- |');
+    for (const b of report.baseline)
+      lines.push(`| ${b.description} | ${b.value.toLocaleString('en-US')} |`);
+  }
+  const own = report.rows.flatMap((row) =>
+    row.cells[OURS]?.details && ['rss.1m', 'soak'].includes(row.scenario)
+      ? [`- \`${row.scenario}\`: ${JSON.stringify(row.cells[OURS].details)}`]
+      : [],
+  );
+  if (own.length > 0) {
+    lines.push('');
+    lines.push('## Long runs (this library)');
+    lines.push('');
+    lines.push(...own);
+  }
+  lines.push('');
+  return lines.join('\n');
+}

@@ -1,0 +1,43 @@
+/**
+ * Runs one scenario once for one contender, in a process of its own, on a fresh database, and
+ * prints `RESULT <json>`. Driven by bench/run.ts.
+ *
+ *   node --import tsx bench/run-contender.ts <contender> <scenario> <admin-url> [--quick]
+ */
+import 'reflect-metadata';
+import pg from 'pg';
+import { loadContender } from './contenders/index.js';
+import { OWN_SCENARIOS } from './own-scenarios.js';
+import { SCENARIOS } from './scenarios.js';
+
+const [name, scenarioName, adminUrl] = process.argv.slice(2);
+const quick = process.argv.includes('--quick');
+if (name === undefined || scenarioName === undefined || adminUrl === undefined) {
+  throw new Error('usage: run-contender.ts <contender> <scenario> <admin-url> [--quick]');
+}
+const scenario = [...SCENARIOS, ...OWN_SCENARIOS].find((s) => s.name === scenarioName);
+if (scenario === undefined) throw new Error(`unknown scenario ${scenarioName}`);
+
+const database = `bench_${name.replace(/\W/g, '_')}_${scenarioName.replace(/\W/g, '_')}_${process.pid}`;
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+await admin.query(`CREATE DATABASE "${database}"`);
+const url = new URL(adminUrl);
+url.pathname = `/${database}`;
+
+const contender = await loadContender(name);
+try {
+  await contender.setup(url.toString());
+  const result = await scenario.run({
+    contender,
+    url: url.toString(),
+    quick,
+    log: (line) => process.stderr.write(`${line}\n`),
+  });
+  process.stdout.write(`RESULT ${JSON.stringify({ ...result, info: contender.info })}\n`);
+} finally {
+  await contender.teardown().catch(() => undefined);
+  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
+  await admin.end();
+}
+process.exit(0);

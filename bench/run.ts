@@ -1,0 +1,144 @@
+/**
+ * The benchmark: `npm run bench` (full, may take an hour) or `npm run bench -- --quick` (under
+ * two minutes). Every contender runs every scenario in a process of its own, one after another,
+ * on a fresh database of one PostgreSQL server (DATABASE_URL, else an embedded one, as in the
+ * tests). Prints a table, writes bench/results/latest.json, and with --write BENCHMARKS.md.
+ *
+ * Options: --quick, --runs N (default 3, quick 1), --contenders a,b, --scenarios x,y, --write,
+ * --no-baseline.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { startEmbeddedServer } from '../src/demo/embedded-postgres.js';
+import { CONTENDERS } from './contenders/index.js';
+import { OWN_SCENARIOS } from './own-scenarios.js';
+import { rawBaseline, type BaselineResult } from './raw-baseline.js';
+import { SCENARIOS, type ScenarioResult } from './scenarios.js';
+import { renderMarkdown, type BenchReport, type ScenarioRow } from './report.js';
+
+const run = promisify(execFile);
+const args = process.argv.slice(2);
+const flag = (name: string) => args.includes(`--${name}`);
+const option = (name: string) => {
+  const index = args.indexOf(`--${name}`);
+  return index === -1 ? undefined : args[index + 1];
+};
+
+const quick = flag('quick');
+const runs = Number(option('runs') ?? (quick ? 1 : 3));
+const contenders = option('contenders')?.split(',') ?? CONTENDERS;
+const wanted = option('scenarios')?.split(',');
+const scenarios = [...SCENARIOS, ...OWN_SCENARIOS].filter((s) =>
+  wanted === undefined ? !(quick && s.fullOnly) : wanted.includes(s.name),
+);
+const quickScenarios = new Set(['enqueue.batch1000', 'drain.c16', 'latency']);
+
+const started = Date.now();
+const here = new URL('.', import.meta.url);
+const dir = mkdtempSync(join(tmpdir(), 'bench-pg-'));
+const server = process.env.DATABASE_URL
+  ? undefined
+  : await startEmbeddedServer({ dataDir: join(dir, 'data'), persistent: false });
+const adminUrl = process.env.DATABASE_URL ?? server!.url;
+const admin = new pg.Client({ connectionString: adminUrl });
+await admin.connect();
+const serverVersion = (await admin.query<{ server_version: string }>('SHOW server_version'))
+  .rows[0]!.server_version;
+await admin.end();
+console.log(
+  `PostgreSQL ${serverVersion} (${server ? 'embedded' : 'DATABASE_URL'}), ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, ${quick ? 'quick' : 'full'} run, ${runs} run(s) per cell\n`,
+);
+
+const rows: ScenarioRow[] = [];
+const versions: Record<string, { version: string; settings: string }> = {};
+try {
+  for (const scenario of scenarios) {
+    if (quick && wanted === undefined && !quickScenarios.has(scenario.name)) continue;
+    const row: ScenarioRow = {
+      scenario: scenario.name,
+      description: scenario.description,
+      cells: {},
+    };
+    for (const name of contenders) {
+      if (scenario.only !== undefined && !scenario.only.includes(name)) continue;
+      const values: ScenarioResult[] = [];
+      for (let i = 0; i < runs; i++) {
+        try {
+          const { stdout } = await run(
+            'node',
+            [
+              '--import',
+              'tsx',
+              '--expose-gc',
+              'bench/run-contender.ts',
+              name,
+              scenario.name,
+              adminUrl,
+              ...(quick ? ['--quick'] : []),
+            ],
+            { cwd: new URL('..', here), maxBuffer: 64 * 1024 * 1024, timeout: 45 * 60_000 },
+          );
+          const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
+          if (line === undefined) throw new Error('no RESULT line');
+          const result = JSON.parse(line.slice(7)) as ScenarioResult & {
+            info: { version: string; settings: string };
+          };
+          versions[name] = { version: result.info.version, settings: result.info.settings };
+          values.push(result);
+        } catch (error) {
+          const text = error instanceof Error ? error.message : String(error);
+          console.log(
+            `  ${scenario.name} / ${name}: failed: ${text.split('\n').slice(-3).join(' ')}`,
+          );
+        }
+      }
+      if (values.length === 0) continue;
+      const sorted = [...values].sort((a, b) => a.value - b.value);
+      const median = sorted[Math.floor(sorted.length / 2)]!;
+      row.cells[name] = {
+        value: median.value,
+        unit: median.unit,
+        runs: values.map((v) => v.value),
+        ...(median.details === undefined ? {} : { details: median.details }),
+      };
+      const details = median.details === undefined ? '' : ` ${JSON.stringify(median.details)}`;
+      console.log(
+        `${scenario.name.padEnd(22)} ${name.padEnd(22)} ${String(median.value).padStart(8)} ${median.unit}  runs ${values.map((v) => v.value).join(' / ')}${details.length < 200 ? details : ''}`,
+      );
+    }
+    rows.push(row);
+  }
+
+  let baseline: BaselineResult[] = [];
+  if (!flag('no-baseline'))
+    baseline = await rawBaseline(adminUrl, quick ? 3 : 15, (line) => console.log(line));
+
+  const report: BenchReport = {
+    date: new Date().toISOString(),
+    mode: quick ? 'quick' : 'full',
+    runs,
+    machine: {
+      cores: cpus().length,
+      memoryGiB: Math.round(totalmem() / 2 ** 30),
+      node: process.version,
+      postgres: serverVersion,
+    },
+    versions,
+    rows,
+    baseline,
+    seconds: Math.round((Date.now() - started) / 1000),
+  };
+  const results = new URL('results/', here);
+  mkdirSync(results, { recursive: true });
+  writeFileSync(new URL('latest.json', results), `${JSON.stringify(report, null, 2)}\n`);
+  const markdown = renderMarkdown(report);
+  console.log(`\n${markdown}`);
+  if (flag('write')) writeFileSync(new URL('../BENCHMARKS.md', here), markdown);
+} finally {
+  await server?.stop();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,196 @@
+/**
+ * The benchmark scenarios, run one at a time inside a contender's own process
+ * (bench/run-contender.ts), each against a fresh database.
+ */
+import { type BenchBody, type Contender } from './contender.js';
+
+export interface ScenarioResult {
+  /** The headline figure: messages/s, or milliseconds for latency. */
+  readonly value: number;
+  readonly unit: 'msg/s' | 'ms';
+  /** Anything else worth printing (percentiles, sizes, samples). */
+  readonly details?: Record<string, unknown>;
+}
+
+export interface ScenarioContext {
+  readonly contender: Contender;
+  /** The scenario's own database. */
+  readonly url: string;
+  readonly quick: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  /** Not in --quick runs. */
+  readonly fullOnly?: boolean;
+  /** Only for these contenders (the soak and RSS need a long single run). */
+  readonly only?: readonly string[];
+  run(context: ScenarioContext): Promise<ScenarioResult>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const bodies = (count: number, offset = 0): BenchBody[] =>
+  Array.from({ length: count }, (_, i) => ({ i: offset + i }));
+
+async function enqueueAll(contender: Contender, count: number): Promise<void> {
+  for (let offset = 0; offset < count; offset += 1_000) {
+    await contender.enqueueBatch(bodies(Math.min(1_000, count - offset), offset));
+  }
+}
+
+/** Drains `count` ready messages at `concurrency`; messages/s from worker start to none left. */
+async function drain(
+  contender: Contender,
+  count: number,
+  concurrency: number,
+  capMs: number,
+): Promise<ScenarioResult> {
+  let handled = 0;
+  const started = performance.now();
+  await contender.startWorkers(concurrency, () => {
+    handled += 1;
+  });
+  let remaining = count;
+  while (remaining > 0 && performance.now() - started < capMs) {
+    await sleep(25);
+    remaining = await contender.remaining();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await contender.stopWorkers();
+  const done = count - remaining;
+  return {
+    value: Math.round(done / seconds),
+    unit: 'msg/s',
+    details: {
+      messages: done,
+      seconds: Number(seconds.toFixed(2)),
+      capped: remaining > 0,
+      handled,
+    },
+  };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'enqueue.single',
+    description: 'enqueue one at a time, sequential',
+    async run({ contender, quick }) {
+      const count = quick ? 1_000 : 5_000;
+      const started = performance.now();
+      for (let i = 0; i < count; i++) await contender.enqueueOne({ i });
+      return { value: Math.round(count / ((performance.now() - started) / 1000)), unit: 'msg/s' };
+    },
+  },
+  {
+    name: 'enqueue.concurrent16',
+    description: 'enqueue one at a time, 16 concurrent callers',
+    async run({ contender, quick }) {
+      const perCaller = quick ? 100 : 500;
+      const started = performance.now();
+      await Promise.all(
+        Array.from({ length: 16 }, async (_, caller) => {
+          for (let i = 0; i < perCaller; i++)
+            await contender.enqueueOne({ i: caller * perCaller + i });
+        }),
+      );
+      const count = perCaller * 16;
+      return { value: Math.round(count / ((performance.now() - started) / 1000)), unit: 'msg/s' };
+    },
+  },
+  {
+    name: 'enqueue.batch1000',
+    description: 'enqueue in batches of 1,000',
+    async run({ contender, quick }) {
+      const count = quick ? 20_000 : 100_000;
+      const started = performance.now();
+      await enqueueAll(contender, count);
+      return { value: Math.round(count / ((performance.now() - started) / 1000)), unit: 'msg/s' };
+    },
+  },
+  {
+    name: 'drain.c1',
+    description: 'drain ready messages end to end (lease, no-op handler, ack), concurrency 1',
+    async run({ contender, quick }) {
+      const count = quick ? 2_000 : 50_000;
+      await enqueueAll(contender, count);
+      return drain(contender, count, 1, quick ? 20_000 : 180_000);
+    },
+  },
+  {
+    name: 'drain.c16',
+    description: 'drain ready messages end to end (lease, no-op handler, ack), concurrency 16',
+    async run({ contender, quick }) {
+      const count = quick ? 10_000 : 50_000;
+      await enqueueAll(contender, count);
+      return drain(contender, count, 16, quick ? 20_000 : 180_000);
+    },
+  },
+  {
+    name: 'latency',
+    description: 'idle workers (concurrency 16), single messages: enqueue call to handler start',
+    async run({ contender, quick }) {
+      const samples = quick ? 100 : 500;
+      let resolveHandled: (() => void) | undefined;
+      const latencies: number[] = [];
+      await contender.startWorkers(16, (body) => {
+        if (body.sentAt !== undefined)
+          latencies.push(performance.timeOrigin + performance.now() - body.sentAt);
+        resolveHandled?.();
+      });
+      await sleep(500);
+      for (let i = 0; i < samples; i++) {
+        const handled = new Promise<void>((resolve) => (resolveHandled = resolve));
+        await contender.enqueueOne({ i, sentAt: performance.timeOrigin + performance.now() });
+        await Promise.race([handled, sleep(30_000)]);
+        await sleep(5);
+      }
+      await contender.stopWorkers();
+      const sorted = [...latencies].sort((a, b) => a - b);
+      const [p50, p95, p99] = [50, 95, 99].map((p) => Number(percentile(sorted, p).toFixed(1)));
+      return { value: p50!, unit: 'ms', details: { p50, p95, p99, samples: sorted.length } };
+    },
+  },
+  {
+    name: 'depth.10k',
+    description: 'rate of the first 10,000 handled with 10,000 waiting, concurrency 16',
+    fullOnly: true,
+    async run({ contender }) {
+      await enqueueAll(contender, 10_000);
+      return firstHandled(contender, 10_000);
+    },
+  },
+  {
+    name: 'depth.1m',
+    description: 'rate of the first 10,000 handled with 1,000,000 waiting, concurrency 16',
+    fullOnly: true,
+    async run({ contender }) {
+      await enqueueAll(contender, 1_000_000);
+      return firstHandled(contender, 10_000);
+    },
+  },
+];
+
+/** Messages/s over the first `count` handler calls at concurrency 16. */
+async function firstHandled(contender: Contender, count: number): Promise<ScenarioResult> {
+  let handled = 0;
+  let finishedAt = 0;
+  const started = performance.now();
+  await contender.startWorkers(16, () => {
+    handled += 1;
+    if (handled === count) finishedAt = performance.now();
+  });
+  while (finishedAt === 0 && performance.now() - started < 600_000) await sleep(5);
+  await contender.stopWorkers();
+  const seconds = ((finishedAt || performance.now()) - started) / 1000;
+  return {
+    value: Math.round(Math.min(handled, count) / seconds),
+    unit: 'msg/s',
+    details: { messages: Math.min(handled, count), seconds: Number(seconds.toFixed(2)) },
+  };
+}
