@@ -62,7 +62,14 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
       await contender.startWorkers(16, () => {
         handled += 1;
       });
-      const samples: Array<Record<string, number>> = [];
+      const samples: Array<{
+        minute: number;
+        throughput: number;
+        tableMb: number;
+        indexMb: number;
+        deadTuples: number;
+        liveTuples: number;
+      }> = [];
       const started = Date.now();
       let sent = 0;
       let lastHandled = 0;

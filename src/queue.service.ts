@@ -383,7 +383,12 @@ export class QueueService {
     } = assertOptionsObject(options, 'options');
     assertWholeNumber(leaseSeconds, 'leaseSeconds', 1, MAX_SECONDS);
     if (maxAttempts !== undefined) assertWholeNumber(maxAttempts, 'maxAttempts', 1, MAX_SECONDS);
-    if (deadLetterQueue !== undefined) assertQueueName(deadLetterQueue, 'deadLetterQueue');
+    if (deadLetterQueue !== undefined) {
+      assertQueueName(deadLetterQueue, 'deadLetterQueue');
+      if (deadLetterQueue === queue) {
+        throw new QueueValidationError('deadLetterQueue', 'must differ from the queue itself');
+      }
+    }
     const result = await this.connection.query<MessageRow>(
       operation,
       leaseSql(this.config.names, queue, limit, leaseSeconds, {

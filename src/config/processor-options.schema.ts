@@ -19,6 +19,12 @@ export class ProcessorOptionsSchema {
 
   @IsOptional()
   @IsInt()
+  @Min(0)
+  @Max(9_000)
+  prefetch?: number;
+
+  @IsOptional()
+  @IsInt()
   @Min(1)
   @Max(86_400)
   leaseSeconds?: number;

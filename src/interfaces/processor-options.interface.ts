@@ -22,6 +22,13 @@ export type BodyClass<TBody> = new (...args: never[]) => TBody;
 export interface ProcessorOptions<TBody = unknown> {
   /** Handlers of this queue running at once in this process. Default 1. */
   readonly concurrency?: number;
+  /**
+   * Messages leased ahead of free slots and kept in a local buffer, so short handlers never wait
+   * for a round trip; the buffer is refilled in one statement when half used. Raises throughput
+   * for fast handlers at the cost of holding leases a little longer (they are extended like
+   * running ones, and given back with their attempt refunded at pause or shutdown). Default 0.
+   */
+  readonly prefetch?: number;
   /** Lease length; a running handler extends it at half-time. Default 60. */
   readonly leaseSeconds?: number;
   /** Attempts before the message becomes a dead letter. Default 5. */

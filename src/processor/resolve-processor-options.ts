@@ -21,6 +21,7 @@ export type ResolvedBackoff =
 /** A processor's options with every default applied. */
 export interface ResolvedProcessorOptions {
   readonly concurrency: number;
+  readonly prefetch: number;
   readonly leaseSeconds: number;
   readonly maxAttempts: number;
   readonly backoff: ResolvedBackoff;
@@ -31,6 +32,7 @@ export interface ResolvedProcessorOptions {
 
 export const DEFAULT_PROCESSOR_OPTIONS = Object.freeze({
   concurrency: 1,
+  prefetch: 0,
   leaseSeconds: 60,
   maxAttempts: 5,
   backoff: Object.freeze({ type: 'exponential', baseSeconds: 5, maxSeconds: 3600, jitter: true }),
@@ -79,6 +81,7 @@ export function resolveProcessorOptions(
   return Object.freeze({
     concurrency:
       options.concurrency ?? defaults.concurrency ?? DEFAULT_PROCESSOR_OPTIONS.concurrency,
+    prefetch: options.prefetch ?? defaults.prefetch ?? DEFAULT_PROCESSOR_OPTIONS.prefetch,
     leaseSeconds:
       options.leaseSeconds ?? defaults.leaseSeconds ?? DEFAULT_PROCESSOR_OPTIONS.leaseSeconds,
     maxAttempts:

@@ -14,6 +14,11 @@ import { type QueueTableNames } from './queue-table.js';
  * than LIMIT allows under concurrency. SKIP LOCKED lets concurrent leasers take disjoint rows
  * without waiting on each other. Order is due time, then enqueue order (`seq`).
  *
+ * The UPDATE finds the locked rows by their `ctid`s, collected into one array: a TID scan, whatever
+ * the table's size. Joining the CTE on `id` instead let the planner pick a hash join over a
+ * sequential scan of the whole table (measured: every lease read all 50,000 rows of a backlog).
+ * The ctids are stable here because this statement holds the row locks.
+ *
  * Every lease gets a fresh random `lease_token`; ack and nack must present it, so a worker whose
  * lease expired and was taken by another cannot settle the other worker's message.
  *
@@ -29,7 +34,7 @@ export function leaseSql(
 ): SqlStatement {
   return {
     text: `WITH next AS MATERIALIZED (
-  SELECT id FROM ${t.qualified}
+  SELECT ctid FROM ${t.qualified}
   WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}
   ORDER BY available_at, seq
   LIMIT $2::integer
@@ -42,8 +47,7 @@ export function leaseSql(
       lease_token = gen_random_uuid(),
       max_attempts = $4::integer,
       dead_letter_queue = $5::text
-  FROM next
-  WHERE m.id = next.id
+  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM next))
   RETURNING m.*
 )
 SELECT ${MESSAGE_COLUMNS} FROM leased ORDER BY available_at, seq`,

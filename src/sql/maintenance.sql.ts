@@ -13,32 +13,32 @@ import { type QueueTableNames } from './queue-table.js';
  * that got messages back are notified.
  */
 export function reapExpiredLeasesSql(t: QueueTableNames, limit: number): SqlStatement {
-  const moved = 'expired.exhausted AND m.dead_letter_queue IS NOT NULL';
+  const exhausted = 'm.max_attempts IS NOT NULL AND m.attempts >= m.max_attempts';
+  const moved = `${exhausted} AND m.dead_letter_queue IS NOT NULL`;
   return {
     text: `WITH expired AS MATERIALIZED (
-  SELECT id, (max_attempts IS NOT NULL AND attempts >= max_attempts) AS exhausted
-  FROM ${t.qualified}
+  SELECT ctid FROM ${t.qualified}
   WHERE state = 'leased' AND lease_until <= ${NOW_SECONDS}
   ORDER BY lease_until
   LIMIT $1::integer
   FOR UPDATE SKIP LOCKED
 ), reaped AS (
   UPDATE ${t.qualified} AS m
-  SET state = CASE WHEN expired.exhausted AND m.dead_letter_queue IS NULL THEN 'failed' ELSE 'ready' END,
+  SET state = CASE WHEN ${exhausted} AND m.dead_letter_queue IS NULL THEN 'failed' ELSE 'ready' END,
       queue = CASE WHEN ${moved} THEN m.dead_letter_queue ELSE m.queue END,
       origin_queue = CASE WHEN ${moved} THEN m.queue ELSE m.origin_queue END,
       attempts = CASE WHEN ${moved} THEN 0 ELSE m.attempts END,
       available_at = CASE WHEN ${moved} THEN ${NOW_SECONDS} ELSE m.available_at END,
-      last_error = CASE WHEN expired.exhausted THEN jsonb_build_object(
+      last_error = CASE WHEN ${exhausted} THEN jsonb_build_object(
         'name', 'AttemptsExhaustedError',
         'message', 'the lease of the last allowed attempt expired (worker crashed or stalled)',
         'attempt', m.attempts,
         'failedAt', ${NOW_SECONDS}) ELSE m.last_error END,
       lease_until = NULL,
       lease_token = NULL
-  FROM expired
-  WHERE m.id = expired.id
-  RETURNING m.queue, m.state, (expired.exhausted AND m.state = 'ready') AS moved
+  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM expired))
+  -- A lease's dead-letter queue always differs from its queue, so only a move makes them equal.
+  RETURNING m.queue, m.state, (m.state = 'ready' AND m.queue = m.dead_letter_queue) AS moved
 )
 SELECT queue, state, moved, count(*)::integer AS count,
   (SELECT count(${notify('$2', 'due.queue')}) FROM (SELECT DISTINCT queue FROM reaped WHERE state = 'ready') AS due) AS notified
@@ -59,12 +59,12 @@ export function deleteOldDoneSql(
 ): SqlStatement {
   return {
     text: `WITH old AS MATERIALIZED (
-  SELECT id FROM ${t.qualified}
+  SELECT ctid FROM ${t.qualified}
   WHERE state = 'done' AND origin_queue IS NULL AND created_at < ${NOW_SECONDS} - $1::bigint
   LIMIT $2::integer
   FOR UPDATE SKIP LOCKED
 )
-DELETE FROM ${t.qualified} AS m USING old WHERE m.id = old.id`,
+DELETE FROM ${t.qualified} WHERE ctid = ANY (ARRAY(SELECT ctid FROM old))`,
     values: [olderThanSeconds, limit],
   };
 }
@@ -81,13 +81,13 @@ export function archiveOldFailedSql(
 ): SqlStatement {
   return {
     text: `WITH old AS MATERIALIZED (
-  SELECT id FROM ${t.qualified}
+  SELECT ctid FROM ${t.qualified}
   WHERE (state = 'failed' OR (origin_queue IS NOT NULL AND state = 'done'))
     AND created_at < ${NOW_SECONDS} - $1::bigint
   LIMIT $2::integer
   FOR UPDATE SKIP LOCKED
 ), moved AS (
-  DELETE FROM ${t.qualified} AS m USING old WHERE m.id = old.id RETURNING m.*
+  DELETE FROM ${t.qualified} WHERE ctid = ANY (ARRAY(SELECT ctid FROM old)) RETURNING *
 )
 INSERT INTO ${t.qualifiedArchive} SELECT * FROM moved`,
     values: [olderThanSeconds, limit],

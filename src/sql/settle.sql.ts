@@ -28,8 +28,10 @@ export function ackSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
 }
 
 /**
- * Acks many leases of one queue in one statement; each row is fenced by its own token. Returns
- * the ids that were still held, so the caller can tell which acks were refused.
+ * Acks many leases of one queue in one statement. Lease tokens are random UUIDs, unique to one
+ * lease of one message, so a row whose current token is in the list is exactly one of these
+ * leases; the id list only lets the primary key find the rows (an index scan per id, never a
+ * join the planner could turn into a scan of the table). Returns the ids that were still held.
  */
 export function ackManySql(
   t: QueueTableNames,
@@ -38,9 +40,8 @@ export function ackManySql(
 ): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
-FROM unnest($2::text[], $3::uuid[]) AS acked(id, lease_token)
-WHERE m.id = acked.id AND m.queue = $1::text AND m.state = 'leased'
-  AND m.lease_token = acked.lease_token
+WHERE m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
+  AND m.queue = $1::text AND m.state = 'leased'
 RETURNING m.id`,
     values: [queue, leases.map((lease) => lease.id), leases.map((lease) => lease.leaseToken)],
   };
@@ -83,15 +84,52 @@ export function requeueSql(
   };
 }
 
-/** Extends a running lease to `leaseSeconds` from now. */
-export function heartbeatSql(
+/**
+ * Extends many leases of one queue to `leaseSeconds` from now, one statement per worker and beat
+ * rather than one per message. Matches rows as `ackManySql` does. Returns the tokens still held;
+ * a lease missing from them was lost.
+ */
+export function heartbeatManySql(
   t: QueueTableNames,
-  lease: LeaseRef,
+  queue: string,
+  leases: readonly { readonly id: string; readonly leaseToken: string }[],
   leaseSeconds: number,
 ): SqlStatement {
   return {
-    text: `UPDATE ${t.qualified} SET lease_until = ${secondsFromNow('$4::integer')} WHERE ${FENCE}`,
-    values: [...fenceValues(lease), leaseSeconds],
+    text: `UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
+WHERE m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
+  AND m.queue = $1::text AND m.state = 'leased'
+RETURNING m.lease_token`,
+    values: [
+      queue,
+      leases.map((lease) => lease.id),
+      leases.map((lease) => lease.leaseToken),
+      leaseSeconds,
+    ],
+  };
+}
+
+/**
+ * Gives many leases of one queue back at once, due now, their attempts refunded: for messages a
+ * worker leased ahead (prefetch) and never started, at shutdown or pause.
+ */
+export function releaseUnstartedSql(
+  t: QueueTableNames,
+  queue: string,
+  leases: readonly { readonly id: string; readonly leaseToken: string }[],
+): SqlStatement {
+  return {
+    text: `UPDATE ${t.qualified} AS m
+SET state = 'ready', ${CLEAR_LEASE}, attempts = m.attempts - 1
+WHERE m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
+  AND m.queue = $1::text AND m.state = 'leased'
+RETURNING ${notify('$4', 'm.queue')}`,
+    values: [
+      queue,
+      leases.map((lease) => lease.id),
+      leases.map((lease) => lease.leaseToken),
+      t.channel,
+    ],
   };
 }
 

@@ -4,8 +4,9 @@ import { QueueConnection } from '../database/queue-connection.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import {
   failSql,
-  heartbeatSql,
+  heartbeatManySql,
   moveToDeadLetterQueueSql,
+  releaseUnstartedSql,
   requeueSql,
   type LeaseRef,
 } from '../sql/settle.sql.js';
@@ -22,8 +23,27 @@ export class LeaseSettler {
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
-  heartbeat(lease: LeaseRef, leaseSeconds: number): Promise<boolean> {
-    return this.run('heartbeat', heartbeatSql(this.config.names, lease, leaseSeconds));
+  /** Extends the leases; resolves with the tokens still held. */
+  async heartbeat(
+    queue: string,
+    leases: readonly LeaseRef[],
+    leaseSeconds: number,
+  ): Promise<Set<string>> {
+    const result = await this.connection.query<{ lease_token: string }>(
+      'heartbeat',
+      heartbeatManySql(this.config.names, queue, leases, leaseSeconds),
+    );
+    return new Set(result.rows.map((row) => row.lease_token));
+  }
+
+  /** Returns leases that were never started, refunding their attempts. */
+  async releaseUnstarted(queue: string, leases: readonly LeaseRef[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    const result = await this.connection.query(
+      'release',
+      releaseUnstartedSql(this.config.names, queue, leases),
+    );
+    return result.rowCount ?? 0;
   }
 
   /** After a failed attempt: due again after `delaySeconds`, with the failure recorded. */

@@ -24,6 +24,8 @@ interface Execution {
   readonly controller: AbortController;
   /** The lease is no longer ours: lost (heartbeat refused) or given back at shutdown. */
   relinquished: boolean;
+  /** The handler returned; the heartbeat no longer needs this lease. */
+  finished: boolean;
   done?: Promise<void>;
 }
 
@@ -31,19 +33,27 @@ interface Execution {
 const MAX_FAILURE_BACKOFF_MS = 30_000;
 
 /**
- * Runs one processor: leases as many messages as it has free slots in one statement, runs the
- * handler for each, keeps their leases alive, and settles them. One loop per processor; it never
- * dies of a handler's failure or of a database outage.
+ * Runs one processor: leases messages in one statement per round, runs the handler for each,
+ * keeps their leases alive, and settles them. One loop per processor; it never dies of a
+ * handler's failure or of a database outage.
  *
- * The loop sleeps until something can have changed: a slot freed, a NOTIFY for its queue, a
- * resume, or the poll interval passed (notifications are lost across reconnects and behind
- * PgBouncer in transaction mode, so polling stays as the fallback).
+ * A round leases as many messages as there are free slots, plus `prefetch` more kept in a local
+ * buffer so that short handlers do not wait for a round trip; the buffer is refilled in one
+ * statement once half of it is used. One timer per worker extends every lease it holds (running
+ * or buffered) in one statement at half the lease, instead of a timer and a statement per
+ * message. The loop sleeps until something can have changed: a slot freed, a NOTIFY for its
+ * queue, a resume, or the poll interval passed (notifications are lost across reconnects and
+ * behind PgBouncer in transaction mode, so polling stays as the fallback).
  */
 export class QueueWorker {
   private readonly inFlight = new Map<string, Execution>();
+  /** Leased ahead of a free slot, oldest first; `head` is the next to start. */
+  private buffer: LeasedMessage[] = [];
+  private head = 0;
   /** Acks sent after their handler's slot was freed; shutdown waits for them. */
   private readonly settling = new Set<Promise<void>>();
   private readonly acks: AckBatcher;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping = false;
   /** Whether the last lease came back full, so more messages are probably waiting. */
   private backlog = true;
@@ -77,8 +87,17 @@ export class QueueWorker {
     return this.loopDone !== undefined && !this.loopEnded;
   }
 
+  private get buffered(): number {
+    return this.buffer.length - this.head;
+  }
+
   start(): void {
-    this.loopDone ??= this.loop().finally(() => {
+    if (this.loopDone !== undefined) return;
+    this.heartbeatTimer = setInterval(
+      () => void this.heartbeat(),
+      this.definition.options.leaseSeconds * 500,
+    );
+    this.loopDone = this.loop().finally(() => {
       this.loopEnded = true;
     });
   }
@@ -89,8 +108,10 @@ export class QueueWorker {
     this.wake();
   }
 
+  /** Stops fetching; running handlers finish, buffered messages go back to the queue. */
   pause(): void {
     this.paused = true;
+    void this.releaseBuffer();
   }
 
   resume(): void {
@@ -99,14 +120,15 @@ export class QueueWorker {
   }
 
   /**
-   * Stops fetching at once, waits for running handlers until `deadline` (epoch ms), then aborts
-   * the stragglers' signals and returns their messages to `ready` without waiting for the lease
-   * to expire.
+   * Stops fetching at once, returns buffered messages, waits for running handlers until
+   * `deadline` (epoch ms), then aborts the stragglers' signals and returns their messages to
+   * `ready` without waiting for the lease to expire.
    */
   async stop(deadline: number): Promise<void> {
     this.stopping = true;
     this.wake();
     await this.loopDone;
+    await this.releaseBuffer();
     const running = [...this.inFlight.values()];
     if (running.length > 0) {
       let timer: NodeJS.Timeout | undefined;
@@ -120,16 +142,20 @@ export class QueueWorker {
       clearTimeout(timer);
     }
     await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
+    clearInterval(this.heartbeatTimer);
     await this.acks.drain();
     await Promise.allSettled([...this.settling]);
   }
 
   private async loop(): Promise<void> {
     const { queue, options } = this.definition;
+    const target = options.concurrency + options.prefetch;
     let failures = 0;
     while (!this.stopping) {
-      const free = options.concurrency - this.inFlight.size;
-      if (this.paused || free <= 0) {
+      this.dispatch();
+      // Refill when the buffer is half used (every round, without prefetch).
+      const room = target - this.inFlight.size - this.buffered;
+      if (this.paused || room <= 0 || this.buffered > Math.floor(options.prefetch / 2)) {
         await this.waitForWake();
         continue;
       }
@@ -140,7 +166,8 @@ export class QueueWorker {
       // Let the handlers that finish in this turn free their slots (and their acks batch)
       // before counting what to lease.
       await new Promise((resolve) => setImmediate(resolve));
-      const want = options.concurrency - this.inFlight.size;
+      this.dispatch();
+      const want = target - this.inFlight.size - this.buffered;
       if (this.stopping || this.paused || want <= 0) continue;
       let leased: LeasedMessage[];
       try {
@@ -165,7 +192,85 @@ export class QueueWorker {
         failures = 0;
       }
       this.backlog = leased.length === want;
-      for (const message of leased) this.run(message);
+      if (this.head > 0 && this.head === this.buffer.length) {
+        this.buffer = [];
+        this.head = 0;
+      }
+      for (const message of leased) this.buffer.push(message);
+      if (this.stopping || this.paused) {
+        await this.releaseBuffer();
+        continue;
+      }
+      this.dispatch();
+    }
+  }
+
+  /** Starts buffered messages while slots are free. */
+  private dispatch(): void {
+    const { concurrency } = this.definition.options;
+    while (
+      !this.stopping &&
+      !this.paused &&
+      this.inFlight.size < concurrency &&
+      this.buffered > 0
+    ) {
+      const message = this.buffer[this.head]!;
+      this.head += 1;
+      this.run(message);
+    }
+    if (this.head > 1_024 && this.head * 2 > this.buffer.length) {
+      this.buffer = this.buffer.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Gives buffered (never started) messages back at once, refunding their attempts. */
+  private async releaseBuffer(): Promise<void> {
+    const unstarted = this.buffer.slice(this.head);
+    this.buffer = [];
+    this.head = 0;
+    if (unstarted.length === 0) return;
+    try {
+      await this.deps.settler.releaseUnstarted(this.queue, unstarted);
+    } catch (error) {
+      this.deps.logger.warn(
+        `Queue "${this.queue}": could not return ${unstarted.length} prefetched message(s) (${describe(error)}); they come back when their lease expires`,
+      );
+    }
+  }
+
+  /** Extends every lease this worker holds in one statement; aborts handlers whose lease is gone. */
+  private async heartbeat(): Promise<void> {
+    const running = [...this.inFlight.values()].filter(
+      (execution) => !execution.relinquished && !execution.finished,
+    );
+    const buffered = this.buffer.slice(this.head);
+    if (running.length + buffered.length === 0) return;
+    let held: Set<string>;
+    try {
+      held = await this.deps.settler.heartbeat(
+        this.queue,
+        [...running.map((execution) => execution.message), ...buffered],
+        this.definition.options.leaseSeconds,
+      );
+    } catch (error) {
+      // The next beat retries; if a lease really runs out, that beat reports it lost.
+      this.deps.logger.warn(`Queue "${this.queue}": heartbeat failed (${describe(error)})`);
+      return;
+    }
+    for (const execution of running) {
+      if (held.has(execution.message.leaseToken) || execution.relinquished || execution.finished) {
+        continue;
+      }
+      execution.relinquished = true;
+      execution.controller.abort(
+        namedError('LeaseLostError', `the lease of message ${execution.message.id} was lost`),
+      );
+    }
+    const lost = new Set(buffered.filter((m) => !held.has(m.leaseToken)).map((m) => m.leaseToken));
+    if (lost.size > 0) {
+      this.buffer = this.buffer.slice(this.head).filter((m) => !lost.has(m.leaseToken));
+      this.head = 0;
     }
   }
 
@@ -174,6 +279,7 @@ export class QueueWorker {
       message,
       controller: new AbortController(),
       relinquished: false,
+      finished: false,
     };
     // Keyed by lease token: the same message may come back to this worker after a lost lease
     // while the first handler is still running.
@@ -185,6 +291,7 @@ export class QueueWorker {
         );
       })
       .finally(() => {
+        execution.finished = true;
         this.inFlight.delete(message.leaseToken);
         this.wake();
       });
@@ -218,15 +325,13 @@ export class QueueWorker {
       body = check.body;
     }
 
-    const heartbeat = this.startHeartbeat(execution);
     let failure: { error: unknown } | undefined;
     try {
       await handler({ ...message, body, signal: controller.signal });
     } catch (error) {
       failure = { error };
-    } finally {
-      clearInterval(heartbeat);
     }
+    execution.finished = true;
     if (execution.relinquished) {
       this.deps.logger.warn(
         `Queue "${this.queue}": message ${message.id} finished after its lease was lost or released; its result is not recorded`,
@@ -283,31 +388,6 @@ export class QueueWorker {
         `Queue "${this.queue}": message ${execution.message.id} dead-lettered${deadLetterQueue === undefined ? '' : ` to "${deadLetterQueue}"`}`,
       );
     }
-  }
-
-  /** Extends the lease at half-time; when the lease turns out lost, aborts the handler's signal. */
-  private startHeartbeat(execution: Execution): NodeJS.Timeout {
-    const { leaseSeconds } = this.definition.options;
-    const timer = setInterval(() => {
-      if (execution.relinquished) return;
-      this.deps.settler.heartbeat(execution.message, leaseSeconds).then(
-        (held) => {
-          if (held || execution.relinquished) return;
-          execution.relinquished = true;
-          clearInterval(timer);
-          execution.controller.abort(
-            namedError('LeaseLostError', `the lease of message ${execution.message.id} was lost`),
-          );
-        },
-        (error: unknown) => {
-          // The next beat retries; if the lease really runs out, that beat reports it lost.
-          this.deps.logger.warn(
-            `Queue "${this.queue}": heartbeat of message ${execution.message.id} failed (${describe(error)})`,
-          );
-        },
-      );
-    }, leaseSeconds * 500);
-    return timer;
   }
 
   private async abandon(execution: Execution): Promise<void> {

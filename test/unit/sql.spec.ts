@@ -9,9 +9,10 @@ import {
   statsSql,
 } from '../../src/sql/maintenance.sql.js';
 import {
+  ackManySql,
   ackSql,
   failSql,
-  heartbeatSql,
+  heartbeatManySql,
   moveToDeadLetterQueueSql,
   requeueSql,
 } from '../../src/sql/settle.sql.js';
@@ -52,7 +53,7 @@ describe('statement builders', () => {
     ackSql(names, lease),
     requeueSql(names, lease, 3),
     requeueSql(names, lease, 0, { errorJson: '{}', refundAttempt: true }),
-    heartbeatSql(names, lease, 30),
+    heartbeatManySql(names, hostile, [lease], 30),
     failSql(names, lease, '{}'),
     moveToDeadLetterQueueSql(names, lease, '{}', hostile),
     reapExpiredLeasesSql(names, 100),
@@ -86,12 +87,15 @@ describe('statement builders', () => {
 
   it('fences ack and nack on state and lease token', () => {
     const mine = { queue: 'q', id: 'id', leaseToken: token };
-    for (const { text } of [
-      ackSql(names, mine),
-      requeueSql(names, mine, 0),
-      heartbeatSql(names, mine, 5),
-    ]) {
+    for (const { text } of [ackSql(names, mine), requeueSql(names, mine, 0)]) {
       expect(text).toMatch(/state = 'leased' AND lease_token = \$3::uuid/);
+    }
+    for (const { text } of [
+      ackManySql(names, 'q', [mine]),
+      heartbeatManySql(names, 'q', [mine], 5),
+    ]) {
+      expect(text).toMatch(/m\.lease_token = ANY \(\$3::uuid\[\]\)/);
+      expect(text).toMatch(/m\.state = 'leased'/);
     }
   });
 });
