@@ -14,6 +14,7 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
     name: 'rss.1m',
     description: 'drain 1,000,000 at concurrency 16: rate and peak RSS of the process',
     fullOnly: true,
+    runs: 1,
     only: ['fetchcraft-processor'],
     async run({ contender }) {
       for (let offset = 0; offset < 1_000_000; offset += 1_000) {
@@ -44,6 +45,7 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
     description:
       '10 minutes at a steady rate with cleanup every minute (done retention 1 minute): throughput, table and index size, dead tuples per minute',
     fullOnly: true,
+    runs: 1,
     only: ['fetchcraft-processor'],
     async run({ contender, url, log }): Promise<ScenarioResult> {
       const minutes = Number(process.env.SOAK_MINUTES ?? 10);

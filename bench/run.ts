@@ -5,12 +5,12 @@
  * tests). Prints a table, writes bench/results/latest.json, and with --write BENCHMARKS.md.
  *
  * Options: --quick, --runs N (default 3, quick 1), --contenders a,b, --scenarios x,y, --write,
- * --no-baseline.
+ * --no-baseline, --out file.json (default bench/results/latest.json).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedServer } from '../src/demo/embedded-postgres.js';
@@ -66,7 +66,7 @@ try {
     for (const name of contenders) {
       if (scenario.only !== undefined && !scenario.only.includes(name)) continue;
       const values: ScenarioResult[] = [];
-      for (let i = 0; i < runs; i++) {
+      for (let i = 0; i < Math.min(runs, scenario.runs ?? runs); i++) {
         try {
           const { stdout } = await run(
             'node',
@@ -132,9 +132,9 @@ try {
     baseline,
     seconds: Math.round((Date.now() - started) / 1000),
   };
-  const results = new URL('results/', here);
-  mkdirSync(results, { recursive: true });
-  writeFileSync(new URL('latest.json', results), `${JSON.stringify(report, null, 2)}\n`);
+  const out = option('out') ?? new URL('results/latest.json', here).pathname;
+  mkdirSync(dirname(out), { recursive: true });
+  writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   const markdown = renderMarkdown(report);
   console.log(`\n${markdown}`);
   if (flag('write')) writeFileSync(new URL('../BENCHMARKS.md', here), markdown);

@@ -170,7 +170,7 @@ export class QueueService {
    */
   async ackMany(queue: string, leases: readonly QueueLease[]): Promise<string[]> {
     assertQueueName(queue);
-    if (!Array.isArray(leases)) {
+    if (!Array.isArray(leases as unknown)) {
       throw new QueueValidationError('leases', `must be an array (got ${describeType(leases)})`);
     }
     const checked = leases.map((lease) => this.leaseOf(lease));

@@ -23,7 +23,9 @@ export function createContender(): Contender {
     startWorkers(concurrency, handle) {
       running = true;
       const loopCount = Math.max(1, Math.ceil(concurrency / 16));
-      const batch = Number(process.env.BENCH_BATCH ?? Math.max(1, Math.floor(concurrency / loopCount)));
+      const batch = Number(
+        process.env.BENCH_BATCH ?? Math.max(1, Math.floor(concurrency / loopCount)),
+      );
       loops = Array.from({ length: loopCount }, async () => {
         while (running) {
           const leased: LeasedMessage<BenchBody>[] = await producer.queue.leaseMany(QUEUE, batch);

@@ -28,6 +28,7 @@ export interface QueueConfig {
   readonly names: QueueTableNames;
   readonly migrationsRun: boolean;
   readonly maxBodyBytes: number;
+  readonly preparedStatements: boolean;
   readonly workers: WorkersConfig;
   readonly maintenance: MaintenanceConfig;
   readonly health: HealthConfig;

@@ -72,6 +72,10 @@ export class QueueOptionsSchema {
 
   @IsOptional()
   @IsBoolean()
+  preparedStatements?: boolean;
+
+  @IsOptional()
+  @IsBoolean()
   workers?: boolean;
 
   @IsOptional()

@@ -62,6 +62,7 @@ export function resolveQueueConfig(
     names,
     migrationsRun: options.migrationsRun ?? true,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+    preparedStatements: options.preparedStatements ?? true,
   };
 
   if (options.dataSource !== undefined) {

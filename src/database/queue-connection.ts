@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -26,6 +27,7 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('QueueModule');
   private readonly password: string | undefined;
   private dataSource: DataSource | undefined;
+  private readonly statementNames = new Map<string, string>();
   private pool: pg.Pool | undefined;
 
   constructor(@Inject(QUEUE_CONFIG) private readonly config: QueueConfig) {
@@ -57,7 +59,14 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
       throw new QueueDatabaseError(operation, 'the queue connection is not open');
     }
     try {
-      return await pool.query<Row>(statement.text, statement.values as unknown[]);
+      if (!this.config.preparedStatements) {
+        return await pool.query<Row>(statement.text, statement.values as unknown[]);
+      }
+      return await pool.query<Row>({
+        name: this.statementName(statement.text),
+        text: statement.text,
+        values: statement.values as unknown[],
+      });
     } catch (error) {
       throw this.toError(operation, error);
     }
@@ -75,6 +84,19 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     const { min: _min, max: _max, idleTimeoutMillis: _idle, ...client } = pool.options;
     // pg-pool keeps the password as a non-enumerable property, which spreading skips.
     return { ...client, password: pool.options.password };
+  }
+
+  /**
+   * A stable name per statement text, so each pooled connection parses and plans a statement
+   * once and then only binds values. The texts are few (they vary by table, not by value).
+   */
+  private statementName(text: string): string {
+    let name = this.statementNames.get(text);
+    if (name === undefined) {
+      name = `fetchcraft_queue_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+      this.statementNames.set(text, name);
+    }
+    return name;
   }
 
   /** The DataSource in use: the module's own, or the application's shared one. */

@@ -47,6 +47,12 @@ export interface QueueModuleOptions {
   /** Largest message body accepted, in bytes of JSON text. Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /**
+   * Send statements as named prepared statements, planned once per connection. Default `true`;
+   * turn it off behind PgBouncer in transaction mode before 1.21 (or without
+   * `max_prepared_statements`), which cannot route them.
+   */
+  readonly preparedStatements?: boolean;
+  /**
    * Run the `@Processor` handlers of this process. Default `true`; `false` makes an API-only pod
    * that enqueues but never consumes (processors are still discovered and validated).
    */

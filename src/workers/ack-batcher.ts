@@ -11,14 +11,15 @@ interface PendingAck {
 const MAX_BATCH = 1_000;
 
 /**
- * Coalesces the acks of one queue's handlers that finish in the same turn of the event loop into
- * one fenced `ackMany` statement. No timer: a batch flushes at the next `setImmediate`, so a lone
- * ack waits no longer than the current turn, and a burst of completions costs one round trip.
+ * Coalesces the acks of one queue's handlers into fenced `ackMany` statements, one in flight at a
+ * time. No timer: when nothing is in flight a batch flushes at the next `setImmediate`, so a lone
+ * ack waits no longer than the current turn; while a statement is in flight, acks gather and go
+ * together as soon as it returns, so the batch grows with the load instead of the statement count.
  */
 export class AckBatcher {
   private pending: PendingAck[] = [];
   private scheduled = false;
-  private readonly flushing = new Set<Promise<void>>();
+  private inFlight: Promise<void> | undefined;
 
   constructor(
     private readonly queue: string,
@@ -29,25 +30,28 @@ export class AckBatcher {
   ack(lease: QueueLease): Promise<boolean> {
     return new Promise((resolve, reject) => {
       this.pending.push({ lease, resolve, reject });
-      if (this.pending.length >= MAX_BATCH) {
-        this.flush();
-      } else if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      if (this.inFlight !== undefined || this.scheduled) return;
+      this.scheduled = true;
+      setImmediate(() => this.flush());
     });
   }
 
-  /** Sends what is pending and waits for every ack statement in flight. */
+  /** Sends what is pending and waits until every ack statement has returned. */
   async drain(): Promise<void> {
-    this.flush();
-    await Promise.allSettled([...this.flushing]);
+    for (;;) {
+      if (this.inFlight !== undefined) {
+        await this.inFlight.catch(() => undefined);
+        continue;
+      }
+      if (this.pending.length === 0) return;
+      this.flush();
+    }
   }
 
   private flush(): void {
     this.scheduled = false;
-    const batch = this.pending;
-    this.pending = [];
+    if (this.inFlight !== undefined) return;
+    const batch = this.pending.splice(0, MAX_BATCH);
     if (batch.length === 0) return;
     const work = this.service
       .ackMany(
@@ -63,7 +67,10 @@ export class AckBatcher {
           for (const pending of batch) pending.reject(error);
         },
       )
-      .finally(() => this.flushing.delete(work));
-    this.flushing.add(work);
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.pending.length > 0) this.flush();
+      });
+    this.inFlight = work;
   }
 }

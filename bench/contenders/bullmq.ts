@@ -1,0 +1,124 @@
+/**
+ * BullMQ on its PostgreSQL backend (`createPostgresBackend`), wired as in
+ * https://docs.bullmq.io/guide/postgresql with the throughput advice of its "Tuning tips".
+ */
+import { createRequire } from 'node:module';
+import { createPostgresBackend, runMigrations, withBackend, type JobType } from 'bullmq';
+import pg from 'pg';
+import { type BenchBody, type Contender } from '../contender.js';
+
+const QUEUE = 'bench';
+const JOB_NAME = 'bench';
+
+// Every state a job passes through before it is completed. 'wait' is left out because it
+// aliases 'waiting' (getJobCountByTypes would count those jobs twice), and 'paused' because
+// the queue is never paused. On PostgreSQL all of it is one COUNT ... FILTER query.
+const NOT_COMPLETED: JobType[] = [
+  'waiting',
+  'prioritized',
+  'active',
+  'delayed',
+  'waiting-children',
+];
+
+// withBackend keeps the PostgreSQL connection type while letting us name the job data type.
+const { Queue, Worker } = withBackend(createPostgresBackend);
+type BenchQueue = InstanceType<typeof Queue<BenchBody>>;
+type BenchWorker = InstanceType<typeof Worker<BenchBody>>;
+
+// bullmq has no exports map, so its package.json is resolvable and tells the loaded version.
+const version = (createRequire(import.meta.url)('bullmq/package.json') as { version: string })
+  .version;
+
+export function createContender(): Contender {
+  let url = '';
+  let queue: BenchQueue | undefined;
+  let worker: BenchWorker | undefined;
+  // pg-pool's end() resolves before its sockets are gone, so a DROP DATABASE right after
+  // teardown can still reach a closing connection: errors past that point are expected.
+  let closing = false;
+  const logError = (source: string) => (err: Error) => {
+    if (!closing) console.error(`bullmq ${source} error:`, err);
+  };
+
+  const requireQueue = (): BenchQueue => {
+    if (queue === undefined) throw new Error('bullmq contender: setup() not called');
+    return queue;
+  };
+
+  return {
+    info: {
+      name: 'bullmq',
+      version,
+      settings:
+        'PostgreSQL backend (createPostgresBackend, schema "bullmq", migrations via runMigrations); ' +
+        'one Worker with concurrency = N and a pg pool of N connections (plus its LISTEN connection); ' +
+        'completion and next-job claim fused in one transaction (fetchNext, BullMQ default); ' +
+        'no batch fetch (not in open-source BullMQ); removeOnComplete: true (queue defaultJobOptions); ' +
+        'addBulk for batches; stalled check, lock duration and drainDelay at defaults',
+    },
+
+    async setup(databaseUrl) {
+      url = databaseUrl;
+      // The guide's way: connections no longer migrate on their own, one deployment step does.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await runMigrations(client);
+      } finally {
+        await client.end();
+      }
+      queue = new Queue(QUEUE, {
+        connection: { connectionString: url },
+        // BullMQ's documented auto-removal; also keeps its per-queue count query small.
+        defaultJobOptions: { removeOnComplete: true },
+      });
+      queue.on('error', logError('queue'));
+      await queue.waitUntilReady();
+    },
+
+    async enqueueOne(body) {
+      await requireQueue().add(JOB_NAME, body);
+    },
+
+    async enqueueBatch(bodies) {
+      await requireQueue().addBulk(bodies.map((data) => ({ name: JOB_NAME, data })));
+    },
+
+    async startWorkers(concurrency, handle) {
+      const started = new Worker<BenchBody>(
+        QUEUE,
+        (job) => {
+          handle(job.data);
+          return Promise.resolve();
+        },
+        {
+          // Each in-flight job finishes with its own query, so the pool must cover the
+          // concurrency or slots would queue on the pg pool (the guide's sizing advice).
+          connection: { connectionString: url, max: concurrency },
+          concurrency,
+        },
+      );
+      started.on('error', logError('worker'));
+      worker = started;
+      await started.waitUntilReady();
+    },
+
+    async stopWorkers() {
+      await worker?.close();
+      worker = undefined;
+    },
+
+    async remaining() {
+      return requireQueue().getJobCountByTypes(...NOT_COMPLETED);
+    },
+
+    async teardown() {
+      closing = true;
+      await worker?.close();
+      worker = undefined;
+      await queue?.close();
+      queue = undefined;
+    },
+  };
+}
