@@ -119,7 +119,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'enqueue.batch1000',
     description: 'enqueue in batches of 1,000',
     async run({ contender, quick }) {
-      const count = quick ? 20_000 : 100_000;
+      const count = quick ? 10_000 : 100_000;
       const started = performance.now();
       await enqueueAll(contender, count);
       return { value: Math.round(count / ((performance.now() - started) / 1000)), unit: 'msg/s' };
@@ -138,7 +138,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'drain.c16',
     description: 'drain ready messages end to end (lease, no-op handler, ack), concurrency 16',
     async run({ contender, quick }) {
-      const count = quick ? 10_000 : 50_000;
+      const count = quick ? 5_000 : 50_000;
       await enqueueAll(contender, count);
       return drain(contender, count, 16, quick ? 20_000 : 60_000);
     },
@@ -147,7 +147,7 @@ export const SCENARIOS: readonly Scenario[] = [
     name: 'latency',
     description: 'idle workers (concurrency 16), single messages: enqueue call to handler start',
     async run({ contender, quick }) {
-      const samples = quick ? 100 : 500;
+      const samples = quick ? 50 : 500;
       let resolveHandled: (() => void) | undefined;
       const latencies: number[] = [];
       await contender.startWorkers(16, (body) => {

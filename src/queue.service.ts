@@ -170,7 +170,7 @@ export class QueueService {
    */
   async ackMany(queue: string, leases: readonly QueueLease[]): Promise<string[]> {
     assertQueueName(queue);
-    if (!Array.isArray(leases as unknown)) {
+    if (!isArray(leases)) {
       throw new QueueValidationError('leases', `must be an array (got ${describeType(leases)})`);
     }
     const checked = leases.map((lease) => this.leaseOf(lease));
@@ -413,6 +413,11 @@ export class QueueService {
     }
     return { id: assertMessageId(lease.id), leaseToken: assertLeaseToken(lease.leaseToken) };
   }
+}
+
+/** Array.isArray without narrowing a typed readonly array to any[]. */
+function isArray(value: unknown): value is readonly unknown[] {
+  return Array.isArray(value);
 }
 
 /** A cleanup retention in days as whole seconds, or undefined for `false` (skip). */
