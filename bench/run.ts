@@ -115,7 +115,7 @@ try {
 
   let baseline: BaselineResult[] = [];
   if (!flag('no-baseline'))
-    baseline = await rawBaseline(adminUrl, quick ? 3 : 15, (line) => console.log(line));
+    baseline = await rawBaseline(adminUrl, quick ? 2 : 15, (line) => console.log(line), quick);
 
   const report: BenchReport = {
     date: new Date().toISOString(),
