@@ -2,6 +2,7 @@ import { type QueueTableNames } from '../src/sql/queue-table.js';
 import { createQueueTable } from './1795556400000-create-queue-table.js';
 import { addDeadLetters } from './1795560000000-add-dead-letters.js';
 import { addMaintenance } from './1795563600000-add-maintenance.js';
+import { timeOrderedIds } from './1795567200000-time-ordered-ids.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -11,5 +12,10 @@ export { type QueueMigrationClass } from './queue-migration-class.js';
  * module at boot (`migrationsRun`) and by the TypeORM CLI through `ormconfig.ts`.
  */
 export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
-  return [createQueueTable(names), addDeadLetters(names), addMaintenance(names)];
+  return [
+    createQueueTable(names),
+    addDeadLetters(names),
+    addMaintenance(names),
+    timeOrderedIds(names),
+  ];
 }

@@ -8,13 +8,13 @@
  */
 import 'reflect-metadata';
 import { resolve } from 'node:path';
-import { Logger, ValidationPipe } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type NestExpressApplication } from '@nestjs/platform-express';
 import { DemoModule } from './demo/demo.module.js';
 import { runDemoLoad } from './demo/demo-run.js';
 import { startEmbeddedServer } from './demo/embedded-postgres.js';
-import { QueueErrorFilter } from './demo/queue-error.filter.js';
+import { configureDemoApp } from './demo/configure-demo-app.js';
 import { redactConnectionString } from './config/connection-string.js';
 import { QueueService } from './queue.service.js';
 
@@ -50,11 +50,7 @@ async function main(): Promise<void> {
   }
 
   const app = await NestFactory.create<NestExpressApplication>(DemoModule.register(database.url));
-  app.useBodyParser('json', { limit: '20mb' });
-  app.useGlobalPipes(
-    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
-  );
-  app.useGlobalFilters(new QueueErrorFilter());
+  configureDemoApp(app);
 
   let stopping = false;
   const stop = async (signal: string) => {

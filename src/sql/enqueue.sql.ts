@@ -33,8 +33,8 @@ export function enqueueManySql(
   return {
     text: `WITH inserted AS (
   INSERT INTO ${t.qualified} (queue, body, available_at, created_at)
-  SELECT $1::text, e.value::jsonb, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS}
-  FROM json_array_elements($2::json) WITH ORDINALITY AS e(value, ord)
+  SELECT $1::text, e.value, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS}
+  FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS e(value, ord)
   ORDER BY e.ord
   RETURNING id, seq
 )

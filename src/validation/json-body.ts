@@ -7,10 +7,7 @@ import { QueueValidationError } from '../errors/queue-validation.error.js';
  */
 export const MAX_BODY_DEPTH = 256;
 
-interface Parent {
-  readonly holder: object;
-  readonly key: string;
-}
+type Container = 'root' | 'array' | 'object';
 
 /**
  * Serialises a message body to JSON text, refusing anything that would not come back unchanged
@@ -19,82 +16,76 @@ interface Parent {
  * rejects it) or lone surrogates, nesting beyond {@link MAX_BODY_DEPTH}, and bodies over
  * `maxBytes` of UTF-8. Errors name the JSON path of the offending value.
  *
- * Objects with `toJSON` (Date, class instances) are serialised the way JSON.stringify does.
+ * Objects with `toJSON` (Date, class instances) are checked and serialised the way JSON.stringify
+ * does. The check is one walk of the value before a plain JSON.stringify: a replacer function
+ * would cost a call from C++ into JavaScript for every value, a tenth of a batched enqueue.
  */
 export function serializeBody(body: unknown, field: string, maxBytes: number): string {
-  const parents = new WeakMap<object, Parent>();
-  const depths = new WeakMap<object, number>();
+  const path: string[] = [];
+  const ancestors = new Set<object>();
 
-  const pathOf = (holder: object, key: string): string => {
-    const segments: string[] = [];
-    let current: object | undefined = holder;
-    let currentKey = key;
-    while (current !== undefined) {
-      const parent = parents.get(current);
-      if (parent === undefined) break; // the root wrapper: its key is the body itself
-      segments.push(Array.isArray(current) ? `[${currentKey}]` : formatProperty(currentKey));
-      currentKey = parent.key;
-      current = parent.holder;
+  const fail = (rule: string): never => {
+    throw new QueueValidationError(field + path.join(''), rule);
+  };
+
+  const visit = (input: unknown, key: string, container: Container, depth: number): void => {
+    let value = input;
+    if (
+      value !== null &&
+      typeof value === 'object' &&
+      typeof (value as { toJSON?: unknown }).toJSON === 'function'
+    ) {
+      value = (value as { toJSON(key: string): unknown }).toJSON(key);
     }
-    return field + segments.reverse().join('');
-  };
-
-  const fail = (holder: object, key: string, rule: string): never => {
-    throw new QueueValidationError(pathOf(holder, key), rule);
-  };
-
-  function replacer(this: unknown, key: string, value: unknown): unknown {
-    const holder = this as object;
-    const inArray = Array.isArray(holder);
-    if (!inArray) checkString(key, (rule) => fail(holder, key, rule), true);
     switch (typeof value) {
       case 'string':
-        checkString(value, (rule) => fail(holder, key, rule), false);
-        return value;
+        checkString(value, fail, false);
+        return;
       case 'number':
-        if (!Number.isFinite(value)) fail(holder, key, `must be a finite number (got ${value})`);
-        return value;
+        if (!Number.isFinite(value)) fail(`must be a finite number (got ${value})`);
+        return;
       case 'boolean':
-        return value;
+        return;
       case 'undefined':
         // An undefined property is simply absent in JSON, and reads back as undefined: no loss.
         // In an array or as the whole body it would silently become null or vanish.
-        if (inArray || parents.get(holder) === undefined) {
-          fail(holder, key, 'must be JSON data, not undefined (use null)');
-        }
-        return value;
-      case 'object': {
-        if (value === null) return value;
-        if (value instanceof Map || value instanceof Set) {
-          fail(holder, key, 'must be JSON data; a Map or Set serialises to {} (convert it first)');
-        }
-        const depth = (depths.get(holder) ?? 0) + 1;
-        if (depth > MAX_BODY_DEPTH) {
-          fail(
-            holder,
-            key,
-            `must not nest objects and arrays deeper than ${MAX_BODY_DEPTH} levels`,
-          );
-        }
-        depths.set(value, depth);
-        parents.set(value, { holder, key });
-        return value;
-      }
+        if (container !== 'object') fail('must be JSON data, not undefined (use null)');
+        return;
+      case 'object':
+        if (value === null) return;
+        break;
       default:
-        return fail(holder, key, `must be JSON data, not a ${typeof value}`);
+        fail(`must be JSON data, not a ${typeof value}`);
     }
-  }
+    const object = value as object;
+    if (object instanceof Map || object instanceof Set) {
+      fail('must be JSON data; a Map or Set serialises to {} (convert it first)');
+    }
+    if (depth > MAX_BODY_DEPTH) {
+      fail(`must not nest objects and arrays deeper than ${MAX_BODY_DEPTH} levels`);
+    }
+    if (ancestors.has(object)) fail('must not contain circular references');
+    ancestors.add(object);
+    if (Array.isArray(object)) {
+      for (let index = 0; index < object.length; index++) {
+        path.push(`[${index}]`);
+        visit(object[index], String(index), 'array', depth + 1);
+        path.pop();
+      }
+    } else {
+      const record = object as Record<string, unknown>;
+      for (const property of Object.keys(record)) {
+        path.push(formatProperty(property));
+        checkString(property, fail, true);
+        visit(record[property], property, 'object', depth + 1);
+        path.pop();
+      }
+    }
+    ancestors.delete(object);
+  };
 
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(body, replacer);
-  } catch (error) {
-    if (error instanceof QueueValidationError) throw error;
-    if (error instanceof TypeError && /circular/i.test(error.message)) {
-      throw new QueueValidationError(field, 'must not contain circular references');
-    }
-    throw error;
-  }
+  visit(body, '', 'root', 1);
+  const json = JSON.stringify(body);
   if (json === undefined) {
     throw new QueueValidationError(field, 'must be JSON data');
   }

@@ -78,7 +78,7 @@ describe('bodies', () => {
     ['a nested BigInt', { a: { b: 1n } }, 'body.a.b', /not a bigint/],
     ['a function property', { run: () => 1 }, 'body.run', /not a function/],
     ['undefined in an array', [1, undefined], 'body[1]', /not undefined/],
-    ['a cycle', cyclic, 'body', /circular/],
+    ['a cycle', cyclic, 'body.self', /circular/],
     ['NaN', NaN, 'body', /finite number/],
     ['Infinity in an object', { x: -Infinity }, 'body.x', /finite number/],
     ['a string with NUL', 'a\u0000b', 'body', /\\u0000/],
@@ -89,6 +89,18 @@ describe('bodies', () => {
     ['a Map', { m: new Map([[1, 2]]) }, 'body.m', /Map or Set/],
     ['a Set', new Set([1]), 'body', /Map or Set/],
     ['10,000 levels of nesting', nested(10_000), `body${'[0]'.repeat(256)}`, /deeper than 256/],
+    [
+      'a 10 MB body',
+      { blob: 'z'.repeat(10 * 1024 * 1024) },
+      'body',
+      /at most 1048576 bytes as JSON/,
+    ],
+    [
+      'a huge array',
+      Array.from({ length: 1_000_000 }, (_, i) => i),
+      'body',
+      /at most 1048576 bytes as JSON/,
+    ],
     ['over 1 MiB of JSON', 'x'.repeat(1024 * 1024), 'body', /at most 1048576 bytes as JSON/],
     [
       'over 1 MiB of UTF-8 in fewer characters',

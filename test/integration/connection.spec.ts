@@ -248,6 +248,7 @@ const MIGRATIONS = [
   'CreateQueueTable1795556400000',
   'AddDeadLetters1795560000000',
   'AddMaintenance1795563600000',
+  'TimeOrderedIds1795567200000',
 ];
 
 describe('the TypeORM CLI and the module share one migration history', () => {

@@ -390,6 +390,7 @@ describe('schema, table and migrations', () => {
         { name: 'CreateQueueTable1795556400000' },
         { name: 'AddDeadLetters1795560000000' },
         { name: 'AddMaintenance1795563600000' },
+        { name: 'TimeOrderedIds1795567200000' },
       ]);
       const { rows: done } = await fresh.query<{ count: string }>(
         "SELECT count(*) FROM raced.messages WHERE state = 'done'",
@@ -427,7 +428,7 @@ describe('schema, table and migrations', () => {
     try {
       expect((await second.queue.leaseNext('kept'))?.body).toEqual({ n: 1 });
       const { rows } = await db.query('SELECT count(*)::int AS n FROM reboot.messages_migrations');
-      expect(rows).toEqual([{ n: 3 }]);
+      expect(rows).toEqual([{ n: 4 }]);
     } finally {
       await second.close();
     }

@@ -1,33 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage } from '../../../src/index.js';
-import { bootApp, sleep, waitFor, type BootedApp } from '../../support/boot-app.js';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+import { bootApp, sleep, waitFor } from '../../support/boot-app.js';
+import { useAppHarness } from '../../support/app-harness.js';
 
-let db: TestDatabase;
-const apps: BootedApp[] = [];
-
-beforeAll(async () => {
-  db = await createTestDatabase('lifecycle');
-});
-
-afterEach(async () => {
-  for (const app of apps.splice(0)) await app.close();
-  await db.query('DROP TABLE IF EXISTS messages, messages_migrations, messages_archive');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
-
-async function boot(...args: Parameters<typeof bootApp>): Promise<BootedApp> {
-  const app = await bootApp(...args);
-  apps.push(app);
-  return app;
-}
+const harness = useAppHarness('lifecycle');
+const { boot } = harness;
 
 async function row(id: string) {
-  const { rows } = await db.query<{
+  const { rows } = await harness.db.query<{
     state: string;
     attempts: number;
     lease_until: string | null;
@@ -54,11 +35,11 @@ describe('heartbeats', () => {
         calls.push('B');
       }
     }
-    const first = await boot({ connectionString: db.url }, [SlowA]);
+    const first = await boot({ connectionString: harness.db.url }, [SlowA]);
     const id = await first.queue.enqueue('slow', { n: 1 });
     await waitFor(() => calls.length === 1);
     // A second worker process, and a reaper running far more often than any real one.
-    const second = await boot({ connectionString: db.url }, [SlowB]);
+    const second = await boot({ connectionString: harness.db.url }, [SlowB]);
     const reaped: number[] = [];
     const reaper = setInterval(() => {
       void second.queue.reapExpiredLeases().then((count) => reaped.push(count));
@@ -83,11 +64,13 @@ describe('heartbeats', () => {
         await new Promise((resolve) => message.signal.addEventListener('abort', resolve));
       }
     }
-    const app = await boot({ connectionString: db.url }, [Loser]);
+    const app = await boot({ connectionString: harness.db.url }, [Loser]);
     const id = await app.queue.enqueue('lost', { n: 1 });
     await waitFor(() => seen !== undefined);
     // Another worker took the message over (as after a reap and a new lease).
-    await db.query('UPDATE messages SET lease_token = gen_random_uuid() WHERE id = $1', [id]);
+    await harness.db.query('UPDATE messages SET lease_token = gen_random_uuid() WHERE id = $1', [
+      id,
+    ]);
     await waitFor(() => seen!.signal.aborted, 3_000, 'the abort');
     expect((seen!.signal.reason as Error).name).toBe('LeaseLostError');
     await sleep(100);
@@ -108,13 +91,13 @@ describe('graceful shutdown', () => {
         finished.push(message.body.i);
       }
     }
-    const app = await bootApp({ connectionString: db.url }, [Busy]);
+    const app = await bootApp({ connectionString: harness.db.url }, [Busy]);
     await app.queue.enqueueMany('busy', [{ i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
     await waitFor(() => app.get(Busy).started === 2);
     await app.close();
     expect(finished.sort()).toEqual([1, 2]);
     expect(app.get(Busy).started).toBe(2);
-    const { rows } = await db.query<{ state: string; n: string }>(
+    const { rows } = await harness.db.query<{ state: string; n: string }>(
       'SELECT state, count(*) AS n FROM messages GROUP BY state ORDER BY state',
     );
     expect(rows).toEqual([
@@ -133,7 +116,9 @@ describe('graceful shutdown', () => {
         await sleep(3_000); // ignores its signal, as badly behaved code does
       }
     }
-    const app = await bootApp({ connectionString: db.url, shutdownTimeoutMs: 300 }, [Stuck]);
+    const app = await bootApp({ connectionString: harness.db.url, shutdownTimeoutMs: 300 }, [
+      Stuck,
+    ]);
     const id = await app.queue.enqueue('stuck', { n: 1 });
     await waitFor(() => signal !== undefined);
     const started = performance.now();

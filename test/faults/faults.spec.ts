@@ -1,0 +1,403 @@
+/**
+ * The fault suite: real worker processes against a PostgreSQL of the suite's own, faults injected
+ * while messages flow, and a checker that proves, from what the database recorded, that nothing
+ * accepted was lost, every extra delivery is explained, and no acked message came back.
+ *
+ * FAULT_SCALE=full (npm run test:faults:full) runs the long version by hand; the default is the
+ * few-minute version that .ci/run runs. Figures are printed as `[fault] {...}` lines.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
+import { QueuePoolTimeoutError } from '../../src/index.js';
+import { bootApp, sleep, waitFor, type BootedApp } from '../support/boot-app.js';
+import {
+  checkFaultRun,
+  FAULT_SCHEMA_SQL,
+  startWorker,
+  type FaultReport,
+  type WorkerProcess,
+} from './support/fault-cluster.js';
+import { startFaultPostgres, type FaultPostgres } from './support/fault-postgres.js';
+
+const full = process.env.FAULT_SCALE === 'full';
+const scale = (ci: number, long: number) => (full ? long : ci);
+
+let postgres: FaultPostgres;
+let databases = 0;
+
+beforeAll(async () => {
+  postgres = await startFaultPostgres();
+}, 60_000);
+
+afterAll(async () => {
+  await postgres?.stop();
+});
+
+interface FaultRun {
+  readonly url: string;
+  readonly producer: BootedApp;
+  readonly workers: WorkerProcess[];
+  readonly killed: Set<number>;
+  close(): Promise<void>;
+}
+
+/** A fresh database with the queue's schema and the fault tables, a producer, and workers. */
+async function faultRun(workerCount: number, env: Record<string, string> = {}): Promise<FaultRun> {
+  databases += 1;
+  const name = `faults_${databases}`;
+  const admin = new pg.Client({ connectionString: postgres.url });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = postgres.url.replace(/\/postgres$/, `/${name}`);
+  const producer = await bootApp({
+    connectionString: url,
+    workers: false,
+    connectionTimeoutMs: 2_000,
+  });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query(FAULT_SCHEMA_SQL);
+  await client.end();
+  const workers = await Promise.all(
+    Array.from({ length: workerCount }, () => startWorker(url, env)),
+  );
+  const killed = new Set<number>();
+  return {
+    url,
+    producer,
+    workers,
+    killed,
+    async close() {
+      for (const worker of workers) {
+        if (worker.child.exitCode === null && worker.child.signalCode === null) {
+          worker.child.kill('SIGTERM');
+          await worker.exited;
+        }
+      }
+      await producer.close();
+    },
+  };
+}
+
+async function enqueueAll(run: FaultRun, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let offset = 0; offset < count; offset += 1_000) {
+    const bodies = Array.from({ length: Math.min(1_000, count - offset) }, (_, i) => ({
+      i: offset + i,
+    }));
+    ids.push(...(await run.producer.queue.enqueueMany('faults.main', bodies)));
+  }
+  return ids;
+}
+
+async function settled(url: string, ids: readonly string[], timeoutMs: number): Promise<number> {
+  const started = performance.now();
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await waitFor(
+      async () => {
+        const { rows } = await client.query<{ n: string }>(
+          "SELECT count(*) AS n FROM messages WHERE id = ANY($1) AND state IN ('ready', 'leased')",
+          [ids],
+        );
+        return Number(rows[0]!.n) === 0;
+      },
+      timeoutMs,
+      'every message to be settled',
+    );
+  } finally {
+    await client.end();
+  }
+  return performance.now() - started;
+}
+
+function report(fault: string, figures: Record<string, unknown>, checked: FaultReport): void {
+  process.stdout.write(`[fault] ${JSON.stringify({ fault, ...figures, ...checked })}\n`);
+}
+
+function expectNothingLost(checked: FaultReport, deadLetters = 0): void {
+  expect(checked.lost).toBe(0);
+  expect(checked.done + checked.deadLetters).toBe(checked.accepted);
+  expect(checked.deadLetters).toBe(deadLetters);
+  expect(checked.unexplainedDuplicates).toBe(0);
+  expect(checked.deliveredAfterAck).toBe(0);
+  expect(checked.acksPerMessageAboveOne).toBe(0);
+}
+
+describe('faults', () => {
+  it('1. SIGKILL of random workers while messages flow; replacements start', async () => {
+    const run = await faultRun(3, { FAULT_WORK_MS: '2' });
+    try {
+      const ids = await enqueueAll(run, scale(5_000, 20_000));
+      const started = performance.now();
+      let kills = 0;
+      const flowing = settled(run.url, ids, scale(120_000, 600_000));
+      let done = false;
+      void flowing.finally(() => (done = true));
+      while (!done && kills < scale(4, 12)) {
+        await sleep(1_500);
+        const victim = run.workers.splice(Math.floor(Math.random() * run.workers.length), 1)[0]!;
+        run.killed.add(victim.pid);
+        victim.child.kill('SIGKILL');
+        await victim.exited;
+        kills += 1;
+        run.workers.push(await startWorker(run.url, { FAULT_WORK_MS: '2' }));
+      }
+      await flowing;
+      const seconds = (performance.now() - started) / 1000;
+      const checked = await checkFaultRun(run.url, ids, run.killed);
+      report('sigkill', { kills, seconds: Number(seconds.toFixed(1)) }, checked);
+      expectNothingLost(checked);
+    } finally {
+      await run.close();
+    }
+  }, 700_000);
+
+  it('2. SIGTERM mid-flow: in-flight work finishes or is returned, nothing waits for a lease', async () => {
+    const run = await faultRun(2, { FAULT_WORK_MS: '300', FAULT_LEASE_SECONDS: '60' });
+    try {
+      const ids = await enqueueAll(run, scale(400, 2_000));
+      await sleep(1_000);
+      const victim = run.workers[0]!;
+      const sent = performance.now();
+      victim.child.kill('SIGTERM');
+      const exit = await victim.exited;
+      const exitMs = performance.now() - sent;
+      // Nothing of the stopped worker may stay leased: with a 60 s lease, that would be a wait.
+      const client = new pg.Client({ connectionString: run.url });
+      await client.connect();
+      const { rows } = await client.query<{ n: string }>(
+        `SELECT count(*) AS n FROM messages m
+         WHERE m.state = 'leased' AND m.lease_token IN (
+           SELECT lease_token FROM fault_events WHERE pid = $1 AND event = 'start')`,
+        [victim.pid],
+      );
+      await client.end();
+      expect(Number(rows[0]!.n)).toBe(0);
+      expect(exit.signal ?? exit.code).toBeDefined();
+      const waited = await settled(run.url, ids, scale(60_000, 300_000));
+      const checked = await checkFaultRun(run.url, ids, new Set());
+      report(
+        'sigterm',
+        { exitMs: Math.round(exitMs), drainedAfterMs: Math.round(waited) },
+        checked,
+      );
+      expectNothingLost(checked);
+      expect(checked.duplicates).toBe(0);
+    } finally {
+      await run.close();
+    }
+  }, 400_000);
+
+  it.each(['fast', 'immediate'] as const)(
+    '3. PostgreSQL restarted (%s shutdown) mid-flow: workers reconnect on their own',
+    async (mode) => {
+      const run = await faultRun(2, { FAULT_WORK_MS: '5' });
+      try {
+        const ids = await enqueueAll(run, scale(3_000, 20_000));
+        await sleep(1_000);
+        const downMs = await postgres.restart(mode, 1_500);
+        await settled(run.url, ids, scale(120_000, 600_000));
+        for (const worker of run.workers) expect(worker.child.exitCode).toBeNull();
+        const checked = await checkFaultRun(run.url, ids, new Set());
+        report(`postgres-restart-${mode}`, { downMs: Math.round(downMs) }, checked);
+        expectNothingLost(checked);
+      } finally {
+        await run.close();
+      }
+    },
+    700_000,
+  );
+
+  it('4. pg_terminate_backend of every connection of the app mid-flow, LISTEN included', async () => {
+    const run = await faultRun(2, { FAULT_WORK_MS: '5' });
+    try {
+      const ids = await enqueueAll(run, scale(3_000, 20_000));
+      await sleep(800);
+      const client = new pg.Client({ connectionString: run.url });
+      await client.connect();
+      const { rows } = await client.query<{ n: number }>(
+        `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name LIKE 'fetchcraft-queue%'`,
+      );
+      await client.end();
+      const recovered = await settled(run.url, ids, scale(120_000, 600_000));
+      for (const worker of run.workers) expect(worker.child.exitCode).toBeNull();
+      const checked = await checkFaultRun(run.url, ids, new Set());
+      report(
+        'terminate-backends',
+        { terminated: rows[0]!.n, drainedAfterMs: Math.round(recovered) },
+        checked,
+      );
+      expect(rows[0]!.n).toBeGreaterThan(2);
+      expectNothingLost(checked);
+    } finally {
+      await run.close();
+    }
+  }, 700_000);
+
+  it('5. a handler that hangs past its lease: another worker takes it, the late ack is refused', async () => {
+    const run = await faultRun(2, { FAULT_LEASE_SECONDS: '2', FAULT_CONCURRENCY: '1' });
+    try {
+      const [id] = await run.producer.queue.enqueueMany('faults.main', [{ i: 0, kind: 'hang' }]);
+      await settled(run.url, [id!], 30_000);
+      await sleep(6_000); // the first handler wakes up and tries to settle
+      const client = new pg.Client({ connectionString: run.url });
+      await client.connect();
+      const starts = await client.query('SELECT pid FROM fault_events WHERE event = $1', ['start']);
+      const acks = await client.query('SELECT lease_token FROM fault_acks');
+      await client.end();
+      const checked = await checkFaultRun(run.url, [id!], new Set());
+      report('hang', { deliveries: starts.rowCount, acks: acks.rowCount }, checked);
+      expect(starts.rowCount).toBeGreaterThanOrEqual(2);
+      expect(acks.rowCount).toBe(1);
+      expectNothingLost(checked);
+    } finally {
+      await run.close();
+    }
+  }, 120_000);
+
+  it('6. a poison message that kills its worker every time ends in the dead letters', async () => {
+    const run = await faultRun(1, { FAULT_LEASE_SECONDS: '1', FAULT_MAX_ATTEMPTS: '3' });
+    try {
+      const [id] = await run.producer.queue.enqueueMany('faults.main', [{ i: 0, kind: 'kill' }]);
+      let deaths = 0;
+      while (deaths < 5) {
+        const worker = run.workers[0]!;
+        const exit = await Promise.race([worker.exited, sleep(20_000).then(() => undefined)]);
+        if (exit === undefined) break;
+        deaths += 1;
+        run.killed.add(worker.pid);
+        run.workers[0] = await startWorker(run.url, {
+          FAULT_LEASE_SECONDS: '1',
+          FAULT_MAX_ATTEMPTS: '3',
+        });
+      }
+      await settled(run.url, [id!], 30_000);
+      const checked = await checkFaultRun(run.url, [id!], run.killed);
+      report('poison-kill', { workerDeaths: deaths }, checked);
+      expect(deaths).toBe(3);
+      expectNothingLost(checked, 1);
+    } finally {
+      await run.close();
+    }
+  }, 200_000);
+
+  it('7. pool exhaustion: 500 concurrent enqueues with poolMaxSize 5 succeed or time out clearly', async () => {
+    const run = await faultRun(0);
+    const small = await bootApp({
+      connectionString: run.url,
+      workers: false,
+      poolMinSize: 1,
+      poolMaxSize: 5,
+      connectionTimeoutMs: 200,
+    });
+    try {
+      // A slow statement holds every connection for a while, as a saturated pool would.
+      const hold = Array.from({ length: 5 }, () =>
+        small.queue.getStats().then(
+          () => undefined,
+          () => undefined,
+        ),
+      );
+      const started = performance.now();
+      const outcomes = await Promise.all(
+        Array.from({ length: 500 }, (_, i) =>
+          Promise.race([
+            small.queue.enqueue('faults.pool', { i }).then(
+              () => 'ok',
+              (error: unknown) =>
+                error instanceof QueuePoolTimeoutError ? 'timeout' : `other: ${String(error)}`,
+            ),
+            sleep(30_000).then(() => 'hung'),
+          ]),
+        ),
+      );
+      await Promise.all(hold);
+      const tally = outcomes.reduce<Record<string, number>>(
+        (all, o) => ({ ...all, [o]: (all[o] ?? 0) + 1 }),
+        {},
+      );
+      process.stdout.write(
+        `[fault] ${JSON.stringify({ fault: 'pool-exhaustion', ms: Math.round(performance.now() - started), ...tally })}\n`,
+      );
+      expect(Object.keys(tally).every((key) => key === 'ok' || key === 'timeout')).toBe(true);
+      const stats = await small.queue.getStats();
+      expect(stats.byQueue['faults.pool']?.ready ?? 0).toBe(tally.ok ?? 0);
+    } finally {
+      await small.close();
+      await run.close();
+    }
+  }, 120_000);
+
+  it('8. ten worker processes booting at once on an empty database create one schema', async () => {
+    databases += 1;
+    const name = `faults_${databases}`;
+    const admin = new pg.Client({ connectionString: postgres.url });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${name}`);
+    await admin.end();
+    const url = postgres.url.replace(/\/postgres$/, `/${name}`);
+    const started = performance.now();
+    const workers = await Promise.all(Array.from({ length: 10 }, () => startWorker(url)));
+    const bootMs = performance.now() - started;
+    try {
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query('SELECT name FROM messages_migrations ORDER BY id');
+      await client.end();
+      process.stdout.write(
+        `[fault] ${JSON.stringify({ fault: 'concurrent-boot', processes: 10, bootMs: Math.round(bootMs) })}\n`,
+      );
+      expect(rows.map((r: { name: string }) => r.name)).toEqual([
+        'CreateQueueTable1795556400000',
+        'AddDeadLetters1795560000000',
+        'AddMaintenance1795563600000',
+        'TimeOrderedIds1795567200000',
+      ]);
+    } finally {
+      for (const worker of workers) {
+        worker.child.kill('SIGTERM');
+        await worker.exited;
+      }
+    }
+  }, 120_000);
+
+  it('9. a transaction held open elsewhere while the queue runs: correctness and throughput', async () => {
+    const run = await faultRun(2, { FAULT_WORK_MS: '1' });
+    const holdMs = scale(15_000, 60_000);
+    const blocker = new pg.Client({ connectionString: run.url });
+    await blocker.connect();
+    try {
+      const before = await enqueueAll(run, 3_000);
+      const baseline = await settled(run.url, before, 120_000);
+      await blocker.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await blocker.query('SELECT count(*) FROM messages');
+      const during: string[] = [];
+      const started = performance.now();
+      while (performance.now() - started < holdMs) {
+        during.push(...(await enqueueAll(run, 1_000)));
+        await sleep(200);
+      }
+      const heldDrain = await settled(run.url, during, 120_000);
+      await blocker.query('COMMIT');
+      const checked = await checkFaultRun(run.url, [...before, ...during], new Set());
+      report(
+        'long-transaction',
+        {
+          heldSeconds: holdMs / 1000,
+          baselineRate: Math.round(3_000 / (baseline / 1000)),
+          messagesDuringHold: during.length,
+          drainAfterHoldMs: Math.round(heldDrain),
+        },
+        checked,
+      );
+      expectNothingLost(checked);
+    } finally {
+      await blocker.end().catch(() => undefined);
+      await run.close();
+    }
+  }, 400_000);
+});

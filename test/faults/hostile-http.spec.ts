@@ -1,0 +1,126 @@
+/**
+ * Fault 10 over HTTP: hostile input sent to the demo's endpoints gets a clear 4xx, nothing is
+ * written, and the application keeps serving. (The same inputs through the QueueService API are
+ * in test/integration/bad-input.spec.ts.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { type NestExpressApplication } from '@nestjs/platform-express';
+import { Test } from '@nestjs/testing';
+import { configureDemoApp } from '../../src/demo/configure-demo-app.js';
+import { DemoModule } from '../../src/demo/demo.module.js';
+import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+
+let db: TestDatabase;
+let app: NestExpressApplication;
+let url: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase('hostile_http');
+  const moduleRef = await Test.createTestingModule({
+    imports: [DemoModule.register(db.url)],
+  }).compile();
+  app = moduleRef.createNestApplication<NestExpressApplication>({ logger: false });
+  configureDemoApp(app);
+  await app.listen(0, '127.0.0.1');
+  url = await app.getUrl();
+}, 60_000);
+
+afterAll(async () => {
+  await app?.close();
+  await db?.drop();
+});
+
+async function post(
+  path: string,
+  body: string,
+): Promise<{ status: number; json: Record<string, unknown> }> {
+  const response = await fetch(`${url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body,
+  });
+  return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+}
+
+async function rows(): Promise<number> {
+  const { rows: result } = await db.query<{ n: string }>('SELECT count(*) AS n FROM messages');
+  return Number(result[0]!.n);
+}
+
+const doc = (content: string, extra = '') =>
+  `{"url": "https://docs.example.com/a.pdf", "content": ${content}${extra}}`;
+
+function nested(depth: number): string {
+  return `${'['.repeat(depth)}"x"${']'.repeat(depth)}`;
+}
+
+const cases: Array<[string, string, string, number]> = [
+  [
+    'an SQL injection as the url',
+    '/documents',
+    `{"url": "x'); DROP TABLE messages; --", "content": "a"}`,
+    400,
+  ],
+  [
+    'an SQL injection as a body key',
+    '/documents',
+    doc('"a"', `, "x'); DROP TABLE messages; --": 1`),
+    400,
+  ],
+  ['a NUL in a string', '/documents', doc('"bad \\u0000 byte"'), 400],
+  ['a lone surrogate', '/documents', doc('"half \\ud800 pair"'), 400],
+  ['a wrong type', '/documents', doc('12345'), 400],
+  ['10,000 levels of nesting', '/documents', doc('"a"', `, "title": ${nested(10_000)}`), 400],
+  ['a 10 MB string', '/documents', doc(JSON.stringify('x'.repeat(10 * 1024 * 1024))), 400],
+  [
+    'a 30 MB body (over the HTTP limit)',
+    '/documents',
+    doc(JSON.stringify('x'.repeat(30 * 1024 * 1024))),
+    413,
+  ],
+  ['malformed JSON', '/documents', '{"url": ', 400],
+  [
+    'a huge array of documents',
+    '/documents/batch',
+    `{"documents": [${Array.from({ length: 10_001 }, () => '{"url":"https://e.com/a.pdf","content":"x"}').join(',')}]}`,
+    400,
+  ],
+  [
+    'a huge array of numbers',
+    '/documents/batch',
+    `{"documents": [${Array.from({ length: 1_000_000 }, () => '1').join(',')}]}`,
+    400,
+  ],
+  [
+    'a batch with one poisoned document',
+    '/documents/batch',
+    `{"documents": [{"url":"https://e.com/a.pdf","content":"fine"},{"url":"https://e.com/b.pdf","content":"bad \\u0000"}]}`,
+    400,
+  ],
+];
+
+describe('hostile input over HTTP', () => {
+  it.each(cases)(
+    'refuses %s with a clear error and writes nothing',
+    async (_label, path, body, status) => {
+      const before = await rows();
+      const response = await post(path, body);
+      expect(response.status).toBe(status);
+      expect(response.json.message).toBeDefined();
+      expect(await rows()).toBe(before);
+    },
+    60_000,
+  );
+
+  it('stores SQL-looking text as data, and keeps serving afterwards', async () => {
+    const hostile = "Robert'); DROP TABLE messages; --";
+    const response = await post('/documents', doc(JSON.stringify(hostile)));
+    expect(response.status).toBe(202);
+    const { rows: stored } = await db.query<{ content: string }>(
+      "SELECT body->>'content' AS content FROM messages WHERE id = $1",
+      [response.json.id],
+    );
+    expect(stored[0]?.content).toBe(hostile);
+    expect((await fetch(`${url}/health/ready`)).status).toBe(200);
+  });
+});
