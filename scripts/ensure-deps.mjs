@@ -1,6 +1,6 @@
-// `npm start`, `npm test` and `npm run bench` work on a fresh clone: install the locked
+// `npm start`, `npm test`, `npm run bench`, lint and typecheck work on a fresh clone: install the locked
 // dependencies first when node_modules is missing. A no-op once `npm ci` has run (as in CI).
-// An argument names another folder with its own package.json (bench/).
+// An argument names another folder with its own package.json (bench/, whose peers lint and typecheck read).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
