@@ -1,10 +1,12 @@
 import { type QueueLease } from '../interfaces/queue-message.interface.js';
 import { type QueueService } from '../queue.service.js';
 
+/** How one ack ended: recorded, refused (the lease was lost meanwhile), or its statement failed. */
+export type AckOutcome = 'acked' | 'refused' | 'failed';
+
 interface PendingAck {
   readonly lease: QueueLease;
-  readonly resolve: (acked: boolean) => void;
-  readonly reject: (error: unknown) => void;
+  readonly resolve: (outcome: AckOutcome) => void;
 }
 
 /** Most leases one ack statement carries. */
@@ -21,15 +23,20 @@ export class AckBatcher {
   private scheduled = false;
   private inFlight: Promise<void> | undefined;
 
+  /**
+   * `onBatchFailed` hears once per failed statement, not once per message: during a database
+   * outage a prefetching worker would otherwise log a thousand lines per second.
+   */
   constructor(
     private readonly queue: string,
     private readonly service: QueueService,
+    private readonly onBatchFailed: (error: unknown, leases: readonly QueueLease[]) => void,
   ) {}
 
-  /** Resolves `true` once acked, `false` when the lease was no longer held. */
-  ack(lease: QueueLease): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.pending.push({ lease, resolve, reject });
+  /** Never rejects: a failed statement resolves `'failed'` for every ack it carried. */
+  ack(lease: QueueLease): Promise<AckOutcome> {
+    return new Promise((resolve) => {
+      this.pending.push({ lease, resolve });
       if (this.inFlight !== undefined || this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -61,10 +68,16 @@ export class AckBatcher {
       .then(
         (ids) => {
           const acked = new Set(ids);
-          for (const pending of batch) pending.resolve(acked.has(pending.lease.id));
+          for (const pending of batch) {
+            pending.resolve(acked.has(pending.lease.id) ? 'acked' : 'refused');
+          }
         },
         (error: unknown) => {
-          for (const pending of batch) pending.reject(error);
+          this.onBatchFailed(
+            error,
+            batch.map((pending) => pending.lease),
+          );
+          for (const pending of batch) pending.resolve('failed');
         },
       )
       .finally(() => {

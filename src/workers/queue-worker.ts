@@ -67,7 +67,11 @@ export class QueueWorker {
     private readonly deps: QueueWorkerDependencies,
     private paused: boolean,
   ) {
-    this.acks = new AckBatcher(definition.queue, deps.queue);
+    this.acks = new AckBatcher(definition.queue, deps.queue, (error, leases) => {
+      deps.logger.error(
+        `Queue "${definition.queue}": ack of ${leases.length} message(s) failed (${describe(error)}); they will be retried when their leases expire`,
+      );
+    });
   }
 
   get queue(): string {
@@ -340,20 +344,13 @@ export class QueueWorker {
     }
     if (failure === undefined) {
       // The slot frees now; the ack joins the batch of this turn, tracked for shutdown.
-      const acked = this.acks.ack(message).then(
-        (held) => {
-          if (!held) {
-            this.deps.logger.warn(
-              `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
-            );
-          }
-        },
-        (error: unknown) => {
-          this.deps.logger.error(
-            `Queue "${this.queue}": ack of message ${message.id} failed (${describe(error)}); it will be retried when its lease expires`,
+      const acked = this.acks.ack(message).then((outcome) => {
+        if (outcome === 'refused') {
+          this.deps.logger.warn(
+            `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
           );
-        },
-      );
+        }
+      });
       this.settling.add(acked);
       void acked.finally(() => this.settling.delete(acked));
       return;

@@ -40,8 +40,9 @@ export async function startWorker(
   );
   const ready = await new Promise<number>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error('a fault worker did not start in 30 s')),
-      30_000,
+      // Ten processes compiling TypeScript at once on two cores take a while (fault 8).
+      () => reject(new Error('a fault worker did not start in 90 s')),
+      90_000,
     );
     createInterface({ input: child.stdout }).on('line', (line) => {
       const match = /^ready (\d+)$/.exec(line);

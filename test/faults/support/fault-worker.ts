@@ -7,7 +7,7 @@
  *
  * DATABASE_URL: where; FAULT_CONCURRENCY (8), FAULT_LEASE_SECONDS (3), FAULT_WORK_MS (5),
  * FAULT_MAX_ATTEMPTS (5). A body `{ "kind": "kill" }` SIGKILLs this process inside its handler;
- * `{ "kind": "hang" }` sleeps past its lease.
+ * `{ "kind": "hang" }` blocks the process past its lease on the first attempt.
  */
 import 'reflect-metadata';
 import { Injectable, Module } from '@nestjs/common';
@@ -48,11 +48,17 @@ class FaultHandlers {
   async handle(message: ProcessorMessage<FaultBody>): Promise<void> {
     await record(message, 'start');
     if (message.body.kind === 'kill') process.kill(process.pid, 'SIGKILL');
-    const work =
-      message.body.kind === 'hang'
-        ? env('FAULT_LEASE_SECONDS', 3) * 2_500
-        : env('FAULT_WORK_MS', 5);
-    await new Promise((resolve) => setTimeout(resolve, work));
+    if (message.body.kind === 'hang' && message.attempts === 1) {
+      // Block the event loop (a CPU-bound handler, a long GC pause): no heartbeat can run, so the
+      // lease runs out while this process still believes it owns the message.
+      Atomics.wait(
+        new Int32Array(new SharedArrayBuffer(4)),
+        0,
+        0,
+        env('FAULT_LEASE_SECONDS', 3) * 2_500,
+      );
+    }
+    await new Promise((resolve) => setTimeout(resolve, env('FAULT_WORK_MS', 5)));
     await record(message, 'finish');
   }
 }
