@@ -49,7 +49,7 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
     only: ['fetchcraft-processor'],
     async run({ contender, url, log }): Promise<ScenarioResult> {
       const minutes = Number(process.env.SOAK_MINUTES ?? 10);
-      const rate = Number(process.env.SOAK_RATE ?? 2_000);
+      const rate = Number(process.env.SOAK_RATE ?? 5_000);
       const maintenance = await bootContext({
         connectionString: url,
         poolMinSize: 1,
