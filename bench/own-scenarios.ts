@@ -4,39 +4,65 @@
  */
 import pg from 'pg';
 import { type BenchBody } from './contender.js';
-import { bootContext } from './contenders/fetchcraft-common.js';
+import { NOW_SECONDS } from '../src/sql/sql-statement.js';
+import { bootContext, QUEUE } from './contenders/fetchcraft-common.js';
 import { type Scenario, type ScenarioResult } from './scenarios.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 export const OWN_SCENARIOS: readonly Scenario[] = [
   {
     name: 'rss.1m',
-    description: 'drain 1,000,000 at concurrency 16: rate and peak RSS of the process',
+    description:
+      'drain 1,000,000 at concurrency 16 (backlog inserted by SQL beforehand): rate and peak RSS of the worker process',
     fullOnly: true,
     runs: 1,
     only: ['fetchcraft-processor'],
-    async run({ contender }) {
-      for (let offset = 0; offset < 1_000_000; offset += 1_000) {
-        await contender.enqueueBatch(
-          Array.from({ length: 1_000 }, (_, i): BenchBody => ({ i: offset + i })),
-        );
-      }
+    async run({ contender, url }) {
+      // The backlog is written by PostgreSQL itself, the rows exactly as enqueueMany writes them:
+      // this process is then only the worker, as in production, and its RSS is the worker's.
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      await client.query(
+        `INSERT INTO messages (queue, body, available_at, created_at)
+         SELECT $1::text, jsonb_build_object('i', g), ${NOW_SECONDS}, ${NOW_SECONDS}
+         FROM generate_series(0, 999999) AS g ORDER BY g`,
+        [QUEUE],
+      );
+      await client.end();
       global.gc?.();
-      let peak = process.memoryUsage().rss;
+      const before = process.memoryUsage();
+      let peak = before.rss;
+      let peakHeap = before.heapUsed;
+      let peakExternal = before.external;
       const sampler = setInterval(() => {
-        peak = Math.max(peak, process.memoryUsage().rss);
+        const now = process.memoryUsage();
+        peak = Math.max(peak, now.rss);
+        peakHeap = Math.max(peakHeap, now.heapUsed);
+        peakExternal = Math.max(peakExternal, now.external);
       }, 100);
       const started = performance.now();
       await contender.startWorkers(16, () => undefined);
       while ((await contender.remaining()) > 0) await sleep(250);
       const seconds = (performance.now() - started) / 1000;
-      await contender.stopWorkers();
       clearInterval(sampler);
+      // Still running: what the worker retains once its garbage is collected.
+      global.gc?.();
+      const retained = process.memoryUsage();
+      await contender.stopWorkers();
       return {
         value: Math.round(1_000_000 / seconds),
         unit: 'msg/s',
-        details: { seconds: Number(seconds.toFixed(1)), peakRssMb: Math.round(peak / 1024 / 1024) },
+        details: {
+          seconds: Number(seconds.toFixed(1)),
+          peakRssMb: mb(peak),
+          rssBeforeMb: mb(before.rss),
+          peakHeapMb: mb(peakHeap),
+          peakExternalMb: mb(peakExternal),
+          heapAfterGcMb: mb(retained.heapUsed),
+          heapBeforeMb: mb(before.heapUsed),
+        },
       };
     },
   },
