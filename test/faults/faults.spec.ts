@@ -158,10 +158,13 @@ async function nextAckMs(url: string, timeoutMs: number): Promise<number> {
           since = (await client.query<{ now: string }>('SELECT clock_timestamp()::text AS now'))
             .rows[0]!.now;
         }
-        const { rows } = await client.query('SELECT 1 FROM fault_acks WHERE at > $1 LIMIT 1', [
-          since,
-        ]);
-        return rows.length > 0;
+        // Or nothing left to ack: a fault that landed after the last message must not hang here.
+        const { rows } = await client.query<{ recovered: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM fault_acks WHERE at > $1)
+              OR NOT EXISTS (SELECT 1 FROM messages WHERE state IN ('ready', 'leased')) AS recovered`,
+          [since],
+        );
+        return rows[0]!.recovered;
       } catch {
         return false; // the server is still coming back
       } finally {
