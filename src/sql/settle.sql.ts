@@ -20,6 +20,23 @@ function fenceValues(lease: LeaseRef): unknown[] {
   return [lease.id, lease.queue, lease.leaseToken];
 }
 
+/** One lease of a batch: the queue is the batch's. */
+type BatchLease = Pick<LeaseRef, 'id' | 'leaseToken'>;
+
+/*
+ * The same fence for a batch of leases of one queue. Lease tokens are random UUIDs, unique to one
+ * lease of one message, so a row whose current token is in the list is exactly one of these
+ * leases; the id list only lets the primary key find the rows (an index scan per id, never a
+ * join the planner could turn into a scan of the table). Parameters $1..$3 are always queue, ids
+ * and tokens.
+ */
+const BATCH_FENCE = `m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
+  AND m.queue = $1::text AND m.state = 'leased'`;
+
+function batchFenceValues(queue: string, leases: readonly BatchLease[]): unknown[] {
+  return [queue, leases.map((lease) => lease.id), leases.map((lease) => lease.leaseToken)];
+}
+
 export function ackSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} SET state = 'done', ${CLEAR_LEASE} WHERE ${FENCE}`,
@@ -27,23 +44,17 @@ export function ackSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
   };
 }
 
-/**
- * Acks many leases of one queue in one statement. Lease tokens are random UUIDs, unique to one
- * lease of one message, so a row whose current token is in the list is exactly one of these
- * leases; the id list only lets the primary key find the rows (an index scan per id, never a
- * join the planner could turn into a scan of the table). Returns the ids that were still held.
- */
+/** Acks many leases of one queue in one statement. Returns the ids that were still held. */
 export function ackManySql(
   t: QueueTableNames,
   queue: string,
-  leases: readonly { readonly id: string; readonly leaseToken: string }[],
+  leases: readonly BatchLease[],
 ): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
-WHERE m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
-  AND m.queue = $1::text AND m.state = 'leased'
+WHERE ${BATCH_FENCE}
 RETURNING m.id`,
-    values: [queue, leases.map((lease) => lease.id), leases.map((lease) => lease.leaseToken)],
+    values: batchFenceValues(queue, leases),
   };
 }
 
@@ -86,26 +97,19 @@ export function requeueSql(
 
 /**
  * Extends many leases of one queue to `leaseSeconds` from now, one statement per worker and beat
- * rather than one per message. Matches rows as `ackManySql` does. Returns the tokens still held;
- * a lease missing from them was lost.
+ * rather than one per message. Returns the tokens still held; a lease missing from them was lost.
  */
 export function heartbeatManySql(
   t: QueueTableNames,
   queue: string,
-  leases: readonly { readonly id: string; readonly leaseToken: string }[],
+  leases: readonly BatchLease[],
   leaseSeconds: number,
 ): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
-WHERE m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
-  AND m.queue = $1::text AND m.state = 'leased'
+WHERE ${BATCH_FENCE}
 RETURNING m.lease_token`,
-    values: [
-      queue,
-      leases.map((lease) => lease.id),
-      leases.map((lease) => lease.leaseToken),
-      leaseSeconds,
-    ],
+    values: [...batchFenceValues(queue, leases), leaseSeconds],
   };
 }
 
@@ -116,20 +120,14 @@ RETURNING m.lease_token`,
 export function releaseUnstartedSql(
   t: QueueTableNames,
   queue: string,
-  leases: readonly { readonly id: string; readonly leaseToken: string }[],
+  leases: readonly BatchLease[],
 ): SqlStatement {
   return {
     text: `UPDATE ${t.qualified} AS m
 SET state = 'ready', ${CLEAR_LEASE}, attempts = m.attempts - 1
-WHERE m.id = ANY ($2::text[]) AND m.lease_token = ANY ($3::uuid[])
-  AND m.queue = $1::text AND m.state = 'leased'
+WHERE ${BATCH_FENCE}
 RETURNING ${notify('$4', 'm.queue')}`,
-    values: [
-      queue,
-      leases.map((lease) => lease.id),
-      leases.map((lease) => lease.leaseToken),
-      t.channel,
-    ],
+    values: [...batchFenceValues(queue, leases), t.channel],
   };
 }
 
