@@ -7,8 +7,8 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { startEmbeddedServer } from '../src/demo/embedded-postgres.js';
+import { createBenchDatabase } from './bench-database.js';
 import { type BenchBody } from './contender.js';
 import { loadContender } from './contenders/index.js';
 
@@ -18,17 +18,15 @@ const server = process.env.DATABASE_URL
   ? undefined
   : await startEmbeddedServer({ dataDir: join(dir, 'data'), persistent: false });
 const adminUrl = process.env.DATABASE_URL ?? server!.url;
-const database = `check_${name.replace(/\W/g, '_')}_${Date.now()}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE "${database}"`);
-const url = new URL(adminUrl);
-url.pathname = `/${database}`;
+const database = await createBenchDatabase(
+  adminUrl,
+  `check_${name.replace(/\W/g, '_')}_${Date.now()}`,
+);
 
 const contender = await loadContender(name);
 console.log(contender.info);
 let t = performance.now();
-await contender.setup(url.toString());
+await contender.setup(database.url);
 console.log(`setup ${(performance.now() - t).toFixed(0)} ms`);
 t = performance.now();
 for (let i = 0; i < 10; i++) await contender.enqueueOne({ i });
@@ -48,8 +46,7 @@ console.log(
   `drained 1010 in ${elapsed.toFixed(0)} ms (${Math.round(1010 / (elapsed / 1000))}/s); handled ${seen.size} distinct, ${duplicates} duplicates`,
 );
 await contender.teardown();
-await admin.query(`DROP DATABASE "${database}" WITH (FORCE)`);
-await admin.end();
+await database.drop();
 await server?.stop();
 rmSync(dir, { recursive: true, force: true });
 if (seen.size !== 1010 || duplicates > 0) {

@@ -14,6 +14,7 @@ import { leaseSql } from '../src/sql/lease.sql.js';
 import { queueTableNames } from '../src/sql/queue-table.js';
 import { ackManySql, ackSql } from '../src/sql/settle.sql.js';
 import { type SqlStatement } from '../src/sql/sql-statement.js';
+import { createBenchDatabase } from './bench-database.js';
 
 const run = promisify(execFile);
 
@@ -71,13 +72,9 @@ export async function rawBaseline(
     log('pgbench not found: the raw-SQL baseline is skipped');
     return [];
   }
-  const database = `bench_raw_${process.pid}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE "${database}"`);
-  const url = new URL(adminUrl);
-  url.pathname = `/${database}`;
-  const client = new pg.Client({ connectionString: url.toString() });
+  const database = await createBenchDatabase(adminUrl, `bench_raw_${process.pid}`);
+  const url = new URL(database.url);
+  const client = new pg.Client({ connectionString: database.url });
   await client.connect();
   const dir = mkdtempSync(join(tmpdir(), 'bench-raw-'));
   const results: BaselineResult[] = [];
@@ -125,7 +122,7 @@ export async function rawBaseline(
           url.port || '5432',
           '-U',
           decodeURIComponent(url.username),
-          database,
+          database.name,
         ],
         {
           env: { ...process.env, PGPASSWORD: decodeURIComponent(url.password) },
@@ -145,8 +142,7 @@ export async function rawBaseline(
     }
   } finally {
     await client.end();
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-    await admin.end();
+    await database.drop();
     rmSync(dir, { recursive: true, force: true });
   }
   return results;

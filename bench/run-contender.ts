@@ -5,7 +5,7 @@
  *   node --import tsx bench/run-contender.ts <contender> <scenario> <admin-url> [--quick]
  */
 import 'reflect-metadata';
-import pg from 'pg';
+import { createBenchDatabase } from './bench-database.js';
 import { loadContender } from './contenders/index.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { SCENARIOS } from './scenarios.js';
@@ -18,26 +18,23 @@ if (name === undefined || scenarioName === undefined || adminUrl === undefined) 
 const scenario = [...SCENARIOS, ...OWN_SCENARIOS].find((s) => s.name === scenarioName);
 if (scenario === undefined) throw new Error(`unknown scenario ${scenarioName}`);
 
-const database = `bench_${name.replace(/\W/g, '_')}_${scenarioName.replace(/\W/g, '_')}_${process.pid}`;
-const admin = new pg.Client({ connectionString: adminUrl });
-await admin.connect();
-await admin.query(`CREATE DATABASE "${database}"`);
-const url = new URL(adminUrl);
-url.pathname = `/${database}`;
+const database = await createBenchDatabase(
+  adminUrl,
+  `bench_${name.replace(/\W/g, '_')}_${scenarioName.replace(/\W/g, '_')}_${process.pid}`,
+);
 
 const contender = await loadContender(name);
 try {
-  await contender.setup(url.toString());
+  await contender.setup(database.url);
   const result = await scenario.run({
     contender,
-    url: url.toString(),
+    url: database.url,
     quick,
     log: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(`RESULT ${JSON.stringify({ ...result, info: contender.info })}\n`);
 } finally {
   await contender.teardown().catch(() => undefined);
-  await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`);
-  await admin.end();
+  await database.drop();
 }
 process.exit(0);

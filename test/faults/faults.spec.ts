@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { QueuePoolTimeoutError } from '../../src/index.js';
 import { bootApp, sleep, waitFor, type BootedApp } from '../support/boot-app.js';
+import { withDatabase } from '../support/test-database.js';
 import {
   checkFaultRun,
   FAULT_SCHEMA_SQL,
@@ -41,15 +42,20 @@ interface FaultRun {
   close(): Promise<void>;
 }
 
-/** A fresh database with the queue's schema and the fault tables, a producer, and workers. */
-async function faultRun(workerCount: number, env: Record<string, string> = {}): Promise<FaultRun> {
+/** An empty database of its own on the suite's server; resolves with its URL. */
+async function freshDatabase(): Promise<string> {
   databases += 1;
   const name = `faults_${databases}`;
   const admin = new pg.Client({ connectionString: postgres.url });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${name}`);
   await admin.end();
-  const url = postgres.url.replace(/\/postgres$/, `/${name}`);
+  return withDatabase(postgres.url, name);
+}
+
+/** A fresh database with the queue's schema and the fault tables, a producer, and workers. */
+async function faultRun(workerCount: number, env: Record<string, string> = {}): Promise<FaultRun> {
+  const url = await freshDatabase();
   const producer = await bootApp({
     connectionString: url,
     workers: false,
@@ -395,13 +401,7 @@ describe('faults', () => {
   }, 120_000);
 
   it('8. ten worker processes booting at once on an empty database create one schema', async () => {
-    databases += 1;
-    const name = `faults_${databases}`;
-    const admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${name}`);
-    await admin.end();
-    const url = postgres.url.replace(/\/postgres$/, `/${name}`);
+    const url = await freshDatabase();
     const started = performance.now();
     const workers = await Promise.all(Array.from({ length: 10 }, () => startWorker(url)));
     const bootMs = performance.now() - started;
