@@ -126,24 +126,8 @@ export const SCENARIOS: readonly Scenario[] = [
       return { value: Math.round(count / ((performance.now() - started) / 1000)), unit: 'msg/s' };
     },
   },
-  {
-    name: 'drain.c1',
-    description: 'drain ready messages end to end (lease, no-op handler, ack), concurrency 1',
-    async run({ contender, quick }) {
-      const count = quick ? 2_000 : 50_000;
-      await enqueueAll(contender, count);
-      return drain(contender, count, 1, quick ? 20_000 : 60_000);
-    },
-  },
-  {
-    name: 'drain.c16',
-    description: 'drain ready messages end to end (lease, no-op handler, ack), concurrency 16',
-    async run({ contender, quick }) {
-      const count = quick ? 5_000 : 50_000;
-      await enqueueAll(contender, count);
-      return drain(contender, count, 16, quick ? 20_000 : 60_000);
-    },
-  },
+  drainScenario(1, 2_000),
+  drainScenario(16, 5_000),
   {
     name: 'latency',
     description: 'idle workers (concurrency 16), single messages: enqueue call to handler start',
@@ -190,6 +174,19 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
 ];
+
+/** 50,000 ready messages (`quickCount` with --quick) drained end to end at `concurrency`. */
+function drainScenario(concurrency: number, quickCount: number): Scenario {
+  return {
+    name: `drain.c${concurrency}`,
+    description: `drain ready messages end to end (lease, no-op handler, ack), concurrency ${concurrency}`,
+    async run({ contender, quick }) {
+      const count = quick ? quickCount : 50_000;
+      await enqueueAll(contender, count);
+      return drain(contender, count, concurrency, quick ? 20_000 : 60_000);
+    },
+  };
+}
 
 /** Messages/s over the first `count` handler calls at concurrency 16, from the first one. */
 async function firstHandled(contender: Contender, count: number): Promise<ScenarioResult> {
