@@ -9,7 +9,7 @@
  */
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
-import { queueMigrations } from './migrations/index.js';
+import { queueMigrations } from './src/migrations/index.js';
 import { ownedDataSourceOptions } from './src/config/data-source-options.js';
 import { resolveQueueConfig } from './src/config/resolve-queue-config.js';
 import { ensureQueueSchema } from './src/database/migration-runner.js';

@@ -7,7 +7,7 @@ import 'reflect-metadata';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startEmbeddedServer } from '../src/demo/embedded-postgres.js';
+import { startEmbeddedServer } from '../dev/embedded-postgres.js';
 import { createBenchDatabase } from './bench-database.js';
 import { type BenchBody } from './contender.js';
 import { loadContender } from './contenders/index.js';

@@ -8,10 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { startEmbeddedServer } from '../src/demo/embedded-postgres.js';
-import { queueMigrations } from '../migrations/index.js';
-import { queueDepthSql } from '../src/sql/maintenance.sql.js';
-import { queueTableNames } from '../src/sql/queue-table.js';
+import { startEmbeddedServer } from '../dev/embedded-postgres.js';
+import { queueMigrations } from '../src/migrations/index.js';
+import { queueDepthSql } from '../src/sql/stats.sql.js';
+import { queueTableNames } from '../src/config/identifier-rules.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'health-bench-'));
 const server = process.env.DATABASE_URL

@@ -13,7 +13,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { startEmbeddedServer } from '../src/demo/embedded-postgres.js';
+import { startEmbeddedServer } from '../dev/embedded-postgres.js';
 import { CONTENDERS } from './contenders/index.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { rawBaseline, type BaselineResult } from './raw-baseline.js';

@@ -1,15 +1,15 @@
 export { QueueModule } from './queue.module.js';
-export { QueueService } from './queue.service.js';
 export { type QueueModuleExtras } from './queue.module-definition.js';
-export { QueueHealthIndicator, type QueueDepth } from './health/queue.health-indicator.js';
+export { QueueService } from './queue.service.js';
+export { QueueHealthIndicator } from './health/queue.health-indicator.js';
+export { Processor } from './processor/processor.decorator.js';
+export { ProcessorRegistry } from './workers/processor.registry.js';
 export {
   type CleanupScheduleOptions,
   type QueueHealthOptions,
   type QueueHealthThresholds,
   type ReaperOptions,
 } from './interfaces/maintenance-options.interface.js';
-export { Processor } from './processor/processor.decorator.js';
-export { ProcessorRegistry } from './processor/processor.registry.js';
 export {
   type BackoffOptions,
   type BodyClass,
@@ -41,7 +41,11 @@ export {
   type NackOptions,
   type ReapOptions,
 } from './interfaces/queue-operation-options.interface.js';
-export { type QueueStats, type StateCounts } from './interfaces/queue-stats.interface.js';
+export {
+  type QueueDepth,
+  type QueueStats,
+  type StateCounts,
+} from './interfaces/queue-stats.interface.js';
 export { QueueError } from './errors/queue.error.js';
 export { QueueValidationError } from './errors/queue-validation.error.js';
 export { QueueOptionsError } from './errors/queue-options.error.js';
@@ -53,12 +57,18 @@ export { QueuePoolTimeoutError } from './errors/queue-pool-timeout.error.js';
 export { QueueProcessorError } from './errors/queue-processor.error.js';
 export { UnrecoverableError } from './errors/unrecoverable.error.js';
 export { SnoozeError } from './errors/snooze.error.js';
-export { queueMigrations, type QueueMigrationClass } from '../migrations/index.js';
-export { queueTableNames, type QueueTableNames } from './sql/queue-table.js';
-export { MAX_BODY_DEPTH } from './validation/json-body.js';
+export { LeaseLostError } from './errors/lease-lost.error.js';
+export { ShutdownError } from './errors/shutdown.error.js';
+export { AttemptsExhaustedError } from './errors/attempts-exhausted.error.js';
+export { BodyValidationError } from './errors/body-validation.error.js';
+export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';
+export { queueTableNames } from './config/identifier-rules.js';
+export { redactConnectionString } from './config/connection-string.js';
+export { type QueueTableNames } from './sql/table-names.js';
 export {
+  MAX_BODY_DEPTH,
   MAX_LEASE_BATCH,
   MAX_MESSAGE_ID_LENGTH,
   MAX_QUEUE_NAME_LENGTH,
   MAX_SECONDS,
-} from './validation/queue-arguments.js';
+} from './config/limits.js';

@@ -10,10 +10,12 @@ import { type QueueModuleOptions } from './interfaces/queue-module-options.inter
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { QUEUE_MODULE_OPTIONS, QueueConfigurableModule } from './queue.module-definition.js';
 import { QueueService } from './queue.service.js';
+import { ProcessorCatalog } from './processor/processor.catalog.js';
 import { ProcessorExplorer } from './processor/processor.explorer.js';
-import { ProcessorRegistry } from './processor/processor.registry.js';
-import { LeaseSettler } from './workers/lease-settler.js';
+import { MessageStore } from './store/message-store.js';
 import { NotificationListener } from './workers/notification-listener.js';
+import { ProcessorRegistry } from './workers/processor.registry.js';
+import { RunningWorkers } from './workers/running-workers.js';
 import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
 
 /**
@@ -38,10 +40,12 @@ import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
       useFactory: (options: QueueModuleOptions) => resolveQueueConfig(options),
     },
     QueueConnection,
+    MessageStore,
     QueueService,
-    ProcessorRegistry,
+    ProcessorCatalog,
     ProcessorExplorer,
-    LeaseSettler,
+    RunningWorkers,
+    ProcessorRegistry,
     NotificationListener,
     WorkerOrchestrator,
     MaintenanceScheduler,

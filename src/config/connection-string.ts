@@ -31,10 +31,10 @@ export interface ParsedConnectionString {
 }
 
 /**
- * Parses a connection string the way the seed documents it, never echoing it back in an error
+ * Parses a connection string the way the Python `AsyncPostgresQueue` backend documents it, never echoing it back in an error
  * (it may hold a password).
  *
- * `sslmode` keeps its libpq meaning, as in the seed's asyncpg world: `require` encrypts without
+ * `sslmode` keeps its libpq meaning, as in the asyncpg world of the Python `AsyncPostgresQueue` backend: `require` encrypts without
  * verifying the certificate (with `sslrootcert` it verifies the chain, like `verify-ca`),
  * `verify-full` also checks the host name, `disable` turns TLS off. node-postgres cannot fall
  * back to plaintext, so `prefer` and `allow` encrypt without verification, like `require`.
@@ -125,8 +125,9 @@ function describeParseFailure(error: unknown): string {
 
 /**
  * Replaces the password of a connection URL (and any `password=`/`sslpassword=` parameter) with
- * `***`. Only the user-info position is touched: a password that is also a common word (the user
- * name, `postgres`) must not blank out the rest of the URL.
+ * `***`, for log lines: `redactConnectionString(process.env.DATABASE_URL)`. Only the user-info
+ * position is touched: a password that is also a common word (the user name, `postgres`) must
+ * not blank out the rest of the URL.
  */
 export function redactConnectionString(raw: string): string {
   const schemeEnd = raw.indexOf('://');

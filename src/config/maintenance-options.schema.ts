@@ -1,25 +1,14 @@
-import {
-  IsInt,
-  IsNumber,
-  IsObject,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  ValidateIf,
-} from 'class-validator';
+import { IsNumber, IsObject, IsOptional, IsString, Max, Min, ValidateIf } from 'class-validator';
+import { LIMITS } from './limits.js';
+import { IsWithin } from './schema-validation.js';
 
 export class ReaperSchema {
   @IsOptional()
-  @IsInt()
-  @Min(100)
-  @Max(3_600_000)
+  @IsWithin(LIMITS.reaperIntervalMs)
   intervalMs?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
+  @IsWithin(LIMITS.maintenanceBatch)
   batchSize?: number;
 }
 
@@ -31,50 +20,43 @@ export class CleanupSchema {
   @IsOptional()
   @ValidateIf((_object, value) => value !== false)
   @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
+  @Min(LIMITS.retentionDays.min)
+  @Max(LIMITS.retentionDays.max)
   doneRetentionDays?: number | false;
 
   @IsOptional()
   @ValidateIf((_object, value) => value !== false)
   @IsNumber({ allowNaN: false, allowInfinity: false })
-  @Min(0)
+  @Min(LIMITS.retentionDays.min)
+  @Max(LIMITS.retentionDays.max)
   failedRetentionDays?: number | false;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1_000_000)
+  @IsWithin(LIMITS.maintenanceBatch)
   batchSize?: number;
 }
 
 export class ThresholdsSchema {
   @IsOptional()
-  @IsInt()
-  @Min(0)
+  @IsWithin(LIMITS.threshold)
   maxReadyDepth?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(0)
+  @IsWithin(LIMITS.threshold)
   maxOldestReadyAgeSeconds?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(0)
+  @IsWithin(LIMITS.threshold)
   maxFailed?: number;
 }
 
 export class HealthSchema extends ThresholdsSchema {
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(60_000)
+  @IsWithin(LIMITS.healthTimeoutMs)
   timeoutMs?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(100_000_000)
+  @IsWithin(LIMITS.healthCountLimit)
   countLimit?: number;
 
   @IsOptional()

@@ -1,38 +1,23 @@
-import {
-  IsBoolean,
-  IsIn,
-  IsInt,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  ValidateIf,
-} from 'class-validator';
+import { IsBoolean, IsIn, IsOptional, IsString, ValidateIf } from 'class-validator';
+import { LIMITS } from './limits.js';
+import { IsWithin } from './schema-validation.js';
 
 /** class-validator rules of `ProcessorOptions` (and of the module's `processorDefaults`). */
 export class ProcessorOptionsSchema {
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IsWithin(LIMITS.concurrency)
   concurrency?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(9_000)
+  @IsWithin(LIMITS.prefetch)
   prefetch?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsWithin(LIMITS.leaseSeconds)
   leaseSeconds?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IsWithin(LIMITS.maxAttempts)
   maxAttempts?: number;
 
   @IsOptional()
@@ -58,16 +43,12 @@ export class BackoffSchema {
 
   @ValidateIf((object: BackoffSchema) => object.type === 'exponential')
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(86_400)
+  @IsWithin(LIMITS.backoffBaseSeconds)
   baseSeconds?: number;
 
   @ValidateIf((object: BackoffSchema) => object.type === 'exponential')
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(2_147_483_647)
+  @IsWithin(LIMITS.backoffMaxSeconds)
   maxSeconds?: number;
 
   @ValidateIf((object: BackoffSchema) => object.type === 'exponential')
@@ -76,8 +57,6 @@ export class BackoffSchema {
   jitter?: boolean;
 
   @ValidateIf((object: BackoffSchema) => object.type === 'fixed')
-  @IsInt()
-  @Min(0)
-  @Max(2_147_483_647)
+  @IsWithin(LIMITS.delaySeconds)
   delaySeconds?: number;
 }

@@ -1,7 +1,7 @@
 import { type DataSource } from 'typeorm';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type ProcessorDefaults } from '../interfaces/processor-options.interface.js';
-import { type QueueTableNames } from '../sql/queue-table.js';
+import { type QueueTableNames } from '../sql/table-names.js';
 import { type PgConnectionConfig } from './connection-string.js';
 
 /** A connection the module opens and closes itself. */
@@ -40,8 +40,10 @@ export interface MaintenanceConfig {
     | false
     | {
         readonly cron: string;
-        readonly doneRetentionDays: number | false;
-        readonly failedRetentionDays: number | false;
+        /** Done messages older than this are deleted; undefined keeps them. */
+        readonly doneRetentionSeconds: number | undefined;
+        /** Dead letters older than this are archived; undefined keeps them. */
+        readonly failedRetentionSeconds: number | undefined;
         readonly batchSize: number;
       };
 }
@@ -61,20 +63,3 @@ export interface WorkersConfig {
   readonly shutdownTimeoutMs: number;
   readonly defaults: ProcessorDefaults;
 }
-
-export const DEFAULT_POOL_MIN_SIZE = 10;
-export const DEFAULT_POOL_MAX_SIZE = 20;
-export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-export const DEFAULT_SCHEMA = 'public';
-export const DEFAULT_TABLE = 'messages';
-export const DEFAULT_APPLICATION_NAME = 'fetchcraft-queue';
-export const DEFAULT_POLL_INTERVAL_MS = 2_000;
-export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
-export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
-export const DEFAULT_MAINTENANCE_BATCH = 10_000;
-export const DEFAULT_CLEANUP_CRON = '0 * * * *';
-export const DEFAULT_DONE_RETENTION_DAYS = 7;
-export const DEFAULT_FAILED_RETENTION_DAYS = 30;
-export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;
-export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;

@@ -1,14 +1,6 @@
-import {
-  IsBoolean,
-  IsInt,
-  IsNotEmpty,
-  IsObject,
-  IsOptional,
-  IsString,
-  Max,
-  Min,
-  ValidateIf,
-} from 'class-validator';
+import { IsBoolean, IsNotEmpty, IsObject, IsOptional, IsString, ValidateIf } from 'class-validator';
+import { LIMITS } from './limits.js';
+import { IsWithin } from './schema-validation.js';
 
 /**
  * The class-validator rules of {@link QueueModuleOptions}. Cross-field rules (min against max,
@@ -25,21 +17,15 @@ export class QueueOptionsSchema {
   dataSource?: object;
 
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(1000)
+  @IsWithin(LIMITS.poolMinSize)
   poolMinSize?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(1000)
+  @IsWithin(LIMITS.poolMaxSize)
   poolMaxSize?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(600_000)
+  @IsWithin(LIMITS.connectionTimeoutMs)
   connectionTimeoutMs?: number;
 
   @IsOptional()
@@ -65,9 +51,7 @@ export class QueueOptionsSchema {
   migrationsRun?: boolean;
 
   @IsOptional()
-  @IsInt()
-  @Min(1)
-  @Max(256 * 1024 * 1024)
+  @IsWithin(LIMITS.maxBodyBytes)
   maxBodyBytes?: number;
 
   @IsOptional()
@@ -83,15 +67,11 @@ export class QueueOptionsSchema {
   listen?: boolean;
 
   @IsOptional()
-  @IsInt()
-  @Min(10)
-  @Max(3_600_000)
+  @IsWithin(LIMITS.pollIntervalMs)
   pollIntervalMs?: number;
 
   @IsOptional()
-  @IsInt()
-  @Min(0)
-  @Max(3_600_000)
+  @IsWithin(LIMITS.shutdownTimeoutMs)
   shutdownTimeoutMs?: number;
 
   @IsOptional()

@@ -1,7 +1,8 @@
+import { validateCronExpression } from 'cron';
 import { type DataSource } from 'typeorm';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { type QueueModuleOptions } from '../interfaces/queue-module-options.interface.js';
-import { queueTableNames } from '../sql/queue-table.js';
+import { retentionSeconds } from './argument-rules.js';
 import { parseConnectionString } from './connection-string.js';
 import {
   DEFAULT_APPLICATION_NAME,
@@ -20,21 +21,23 @@ import {
   DEFAULT_HEALTH_TIMEOUT_MS,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_REAPER_INTERVAL_MS,
-  type HealthConfig,
-  type MaintenanceConfig,
-  type QueueConfig,
-  type WorkersConfig,
-} from './queue-config.js';
+} from './defaults.js';
+import { queueTableNames } from './identifier-rules.js';
 import {
   CleanupSchema,
   HealthSchema,
   ReaperSchema,
   ThresholdsSchema,
 } from './maintenance-options.schema.js';
-import { validateCronExpression } from 'cron';
-import { processorOptionsViolation } from '../processor/resolve-processor-options.js';
-import { firstViolation } from './first-violation.js';
+import { processorOptionsViolation } from './processor-options.js';
+import {
+  type HealthConfig,
+  type MaintenanceConfig,
+  type QueueConfig,
+  type WorkersConfig,
+} from './queue-config.js';
 import { QueueOptionsSchema } from './queue-options.schema.js';
+import { firstViolation } from './schema-validation.js';
 
 /**
  * Validates the module options once at boot and returns them defaulted and frozen.
@@ -172,8 +175,14 @@ function resolveMaintenance(options: QueueModuleOptions): MaintenanceConfig {
         ? false
         : Object.freeze({
             cron: cleanup.cron ?? DEFAULT_CLEANUP_CRON,
-            doneRetentionDays: cleanup.doneRetentionDays ?? DEFAULT_DONE_RETENTION_DAYS,
-            failedRetentionDays: cleanup.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS,
+            doneRetentionSeconds: retentionSeconds(
+              cleanup.doneRetentionDays ?? DEFAULT_DONE_RETENTION_DAYS,
+              'cleanup.doneRetentionDays',
+            ),
+            failedRetentionSeconds: retentionSeconds(
+              cleanup.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS,
+              'cleanup.failedRetentionDays',
+            ),
             batchSize: cleanup.batchSize ?? DEFAULT_MAINTENANCE_BATCH,
           }),
   });

@@ -1,6 +1,6 @@
 import { type DataSource, type QueryRunner } from 'typeorm';
-import { queueMigrations } from '../../migrations/index.js';
-import { type QueueTableNames } from '../sql/queue-table.js';
+import { queueMigrations } from '../migrations/index.js';
+import { type QueueTableNames } from '../sql/table-names.js';
 
 /** First half of the advisory lock key of migrations ('queu'); the second is hashtext(schema.table). */
 const MIGRATION_LOCK_CLASS = 0x71756575;

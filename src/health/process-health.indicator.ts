@@ -1,6 +1,6 @@
 import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { ProcessorRegistry } from '../processor/processor.registry.js';
+import { RunningWorkers } from '../workers/running-workers.js';
 
 /**
  * What the liveness and readiness probes look at besides the database: whether the worker loops
@@ -12,7 +12,7 @@ export class ProcessHealthIndicator implements BeforeApplicationShutdown {
 
   constructor(
     @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
-    @Inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
+    @Inject(RunningWorkers) private readonly running: RunningWorkers,
   ) {}
 
   beforeApplicationShutdown(): void {
@@ -22,7 +22,7 @@ export class ProcessHealthIndicator implements BeforeApplicationShutdown {
   /** `up` while every worker loop of this process runs. */
   workers(): HealthIndicatorResult<'workers'> {
     const session = this.health.check('workers');
-    const workers = this.registry.allWorkers();
+    const workers = this.running.all();
     const stopped = workers.filter((worker) => !worker.isRunning).map((worker) => worker.queue);
     const details = {
       running: workers.length - stopped.length,

@@ -1,24 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { type QueueConfig } from '../config/queue-config.js';
-import { QueueConnection } from '../database/queue-connection.js';
+import { describeError } from '../errors/describe-error.js';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
+import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
-import { queueDepthSql } from '../sql/maintenance.sql.js';
-
-/** One queue's depth, as the health report shows it. */
-export interface QueueDepth {
-  /** Ready messages, counted up to the health `countLimit`. */
-  ready: number;
-  /** True when `ready` stopped at the count limit: the backlog is at least that deep. */
-  readyCapped: boolean;
-  leased: number;
-  failed: number;
-  /** Age of the oldest `ready` message that is due, in seconds; 0 when none is waiting. */
-  oldestReadyAgeSeconds: number;
-  /** Leased messages whose lease has run out and that the reaper has not settled yet. */
-  expiredLeases: number;
-}
+import { MessageStore } from '../store/message-store.js';
 
 /**
  * Terminus health indicator for the queue, for applications that build their own health
@@ -29,7 +16,7 @@ export interface QueueDepth {
 export class QueueHealthIndicator {
   constructor(
     @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
-    @Inject(QueueConnection) private readonly connection: QueueConnection,
+    @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
@@ -39,12 +26,10 @@ export class QueueHealthIndicator {
   ): Promise<HealthIndicatorResult<Key>> {
     const session = this.health.check(key);
     try {
-      await this.withinTimeout(
-        this.connection.query('healthPing', { text: 'SELECT 1', values: [] }),
-      );
+      await this.withinTimeout(this.store.ping());
       return session.up();
     } catch (error) {
-      return session.down({ message: reason(error) });
+      return session.down({ message: describeError(error) });
     }
   }
 
@@ -62,7 +47,7 @@ export class QueueHealthIndicator {
     try {
       queues = await this.withinTimeout(this.depths());
     } catch (error) {
-      return session.down({ message: reason(error) });
+      return session.down({ message: describeError(error) });
     }
     const crossed = Object.entries(queues).flatMap(([queue, depth]) =>
       crossedThresholds(queue, depth, {
@@ -73,35 +58,9 @@ export class QueueHealthIndicator {
     return crossed.length === 0 ? session.up({ queues }) : session.down({ queues, crossed });
   }
 
-  /** One grouped query over the live states; see `queueDepthSql`. */
-  async depths(): Promise<Record<string, QueueDepth>> {
-    const result = await this.connection.query<{
-      queue: string;
-      state: 'ready' | 'leased' | 'failed';
-      count: string;
-      oldest_due_age: string | null;
-      expired: string;
-    }>('healthDepth', queueDepthSql(this.config.names, this.config.health.countLimit + 1));
-    const queues = Object.create(null) as Record<string, QueueDepth>;
-    for (const row of result.rows) {
-      const depth = (queues[row.queue] ??= {
-        ready: 0,
-        readyCapped: false,
-        leased: 0,
-        failed: 0,
-        oldestReadyAgeSeconds: 0,
-        expiredLeases: 0,
-      });
-      depth[row.state] = Number(row.count);
-      if (row.state === 'ready') {
-        const limit = this.config.health.countLimit;
-        depth.readyCapped = depth.ready > limit;
-        depth.ready = Math.min(depth.ready, limit);
-        depth.oldestReadyAgeSeconds = Number(row.oldest_due_age ?? 0);
-      }
-      if (row.state === 'leased') depth.expiredLeases = Number(row.expired);
-    }
-    return queues;
+  /** Depth of every queue holding live messages, in one statement (see `queueDepthSql`). */
+  depths(): Promise<Record<string, QueueDepth>> {
+    return this.store.depths(this.config.health.countLimit);
   }
 
   private async withinTimeout<T>(work: Promise<T>): Promise<T> {
@@ -145,8 +104,4 @@ function crossedThresholds(
     crossed.push(`${queue}: failed ${depth.failed} > maxFailed ${limits.maxFailed}`);
   }
   return crossed;
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,4 +1,4 @@
-/** Every state a message can be in. The first three are the seed's; `failed` holds dead letters. */
+/** Every state a message can be in. The first three are the Python backend's; `failed` holds dead letters. */
 export const MESSAGE_STATES = ['ready', 'leased', 'done', 'failed'] as const;
 
 /** `ready` (waiting), `leased` (a worker holds it), `done` (acknowledged), `failed` (dead letter). */

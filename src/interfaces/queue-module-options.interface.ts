@@ -14,7 +14,7 @@ import { type ProcessorDefaults } from './processor-options.interface.js';
 export interface QueueModuleOptions {
   /**
    * `postgres://` or `postgresql://` URL. Defaults to `process.env.DATABASE_URL`. Understands the
-   * seed's forms: `sslmode` (libpq meaning) with `sslcert`/`sslkey`/`sslrootcert`, and the pool
+   * Python backend's forms: `sslmode` (libpq meaning) with `sslcert`/`sslkey`/`sslrootcert`, and the pool
    * hints `min_size`/`max_size` (explicit `poolMinSize`/`poolMaxSize` win over them).
    * Multi-host URLs are refused: node-postgres cannot fail over between hosts.
    */
@@ -80,7 +80,7 @@ export interface QueueModuleOptions {
   readonly reaper?: ReaperOptions | false;
   /**
    * The scheduled cleanup: old `done` messages deleted, old dead letters archived. Default
-   * hourly with the seed's 7-day retention for done messages and 30 days for dead letters;
+   * hourly with the Python backend's 7-day retention for done messages and 30 days for dead letters;
    * `false` turns it off.
    */
   readonly cleanup?: CleanupScheduleOptions | false;

@@ -10,7 +10,7 @@ export interface LeaseOptions {
   readonly leaseSeconds?: number;
   /**
    * When this lease expires and it was attempt `maxAttempts` or later, the reaper dead-letters the
-   * message instead of returning it to `ready`. Default: never (the seed's behaviour).
+   * message instead of returning it to `ready`. Default: never (the Python backend's behaviour).
    */
   readonly maxAttempts?: number;
   /** Where the reaper moves such a message; default: it stays, `failed`, in its queue. */
@@ -31,7 +31,7 @@ export interface ReapOptions {
 
 /** Options of `cleanup`. A retention of `false` skips that part. */
 export interface CleanupOptions {
-  /** Delete `done` messages created more than this many days ago. Default 7, as the seed's guide. */
+  /** Delete `done` messages created more than this many days ago. Default 7, as the Python backend's guide. */
   readonly doneRetentionDays?: number | false;
   /** Archive dead letters created more than this many days ago into `<table>_archive`. Default 30. */
   readonly failedRetentionDays?: number | false;

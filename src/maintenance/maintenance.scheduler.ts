@@ -8,9 +8,11 @@ import {
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
+import { DEFAULT_MAINTENANCE_BATCH } from '../config/defaults.js';
 import { type QueueConfig } from '../config/queue-config.js';
+import { describeError } from '../errors/describe-error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
-import { QueueService } from '../queue.service.js';
+import { MessageStore } from '../store/message-store.js';
 
 /**
  * Runs the lease reaper on an interval and the cleanup on a cron, both from the module options,
@@ -29,7 +31,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
   private readonly names: { readonly reaper: string; readonly cleanup: string };
 
   constructor(
-    @Inject(QueueService) private readonly queue: QueueService,
+    @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
     @Optional() @Inject(SchedulerRegistry) registry?: SchedulerRegistry,
   ) {
@@ -71,9 +73,10 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
   /** The reaper's one bounded statement, with a log line of what it moved. */
   async reap(): Promise<void> {
     const { reaper } = this.config.maintenance;
-    const outcomes = await this.queue.reapExpiredLeasesByOutcome({
-      limit: reaper === false ? undefined : reaper.batchSize,
-    });
+    // Called by hand with the scheduled reaper off, it reaps one default batch.
+    const outcomes = await this.store.reapExpiredLeases(
+      reaper === false ? DEFAULT_MAINTENANCE_BATCH : reaper.batchSize,
+    );
     if (outcomes.length === 0) return;
     const words = {
       ready: 'back to ready',
@@ -91,11 +94,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
     const { cleanup } = this.config.maintenance;
     if (cleanup === false) return;
     const started = Date.now();
-    const result = await this.queue.cleanup({
-      doneRetentionDays: cleanup.doneRetentionDays,
-      failedRetentionDays: cleanup.failedRetentionDays,
-      batchSize: cleanup.batchSize,
-    });
+    const result = await this.store.cleanup(cleanup);
     if (result.deleted + result.archived > 0) {
       this.logger.log(
         `Cleanup: deleted ${result.deleted} done message(s), archived ${result.archived} dead letter(s) in ${Date.now() - started} ms`,
@@ -107,9 +106,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
     if (this.running.has(name)) return;
     const run = work()
       .catch((error: unknown) => {
-        this.logger.warn(
-          `${name} failed: ${error instanceof Error ? error.message : String(error)}`,
-        );
+        this.logger.warn(`${name} failed: ${describeError(error)}`);
       })
       .finally(() => this.running.delete(name));
     this.running.set(name, run);

@@ -1,5 +1,5 @@
 import { type ProcessorMessage } from '../interfaces/processor-message.interface.js';
-import { type ResolvedProcessorOptions } from './resolve-processor-options.js';
+import { type ResolvedProcessorOptions } from '../config/processor-options.js';
 
 /** A discovered, validated `@Processor`: what a worker needs to run it. */
 export interface ProcessorDefinition {

@@ -1,33 +1,31 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { resolveProcessor } from '../config/processor-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueProcessorError } from '../errors/queue-processor.error.js';
-import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { type ProcessorMessage } from '../interfaces/processor-message.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
-import { assertQueueName } from '../validation/queue-arguments.js';
 import { type ProcessorDefinition } from './processor-definition.js';
 import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata.js';
-import { ProcessorRegistry } from './processor.registry.js';
-import { processorOptionsViolation, resolveProcessorOptions } from './resolve-processor-options.js';
+import { ProcessorCatalog } from './processor.catalog.js';
 
 /**
  * Finds every `@Processor` method on the application's providers at module init, inherited
- * methods included, validates it, and registers it. Any wiring mistake fails the boot with a
- * {@link QueueProcessorError}: a queue served by a processor that was skipped would look healthy
- * while its messages pile up.
+ * methods included, validates it, and records it in the catalog. Any wiring mistake fails the
+ * boot with a {@link QueueProcessorError}: a queue served by a processor that was skipped would
+ * look healthy while its messages pile up.
  */
 @Injectable()
 export class ProcessorExplorer implements OnModuleInit {
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
     @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
-    @Inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
+    @Inject(ProcessorCatalog) private readonly catalog: ProcessorCatalog,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
   onModuleInit(): void {
-    this.registry.register(this.explore());
+    this.catalog.record(this.explore());
   }
 
   explore(): ProcessorDefinition[] {
@@ -63,63 +61,41 @@ export class ProcessorExplorer implements OnModuleInit {
           if (typeof target !== 'function') {
             throw fail(`${methodName} is not a function on the provider instance`);
           }
+          const resolved = resolveProcessor(
+            declaration.queue,
+            declaration.options,
+            this.config.workers.defaults,
+          );
+          if (!resolved.ok) throw fail(resolved.rule);
           definitions.push(
-            this.define(declaration, handlerName, (message) =>
-              (target as (message: ProcessorMessage) => unknown).call(instance, message),
-            ),
+            Object.freeze({
+              queue: resolved.queue,
+              handlerName,
+              handler: (message: ProcessorMessage) =>
+                (target as (message: ProcessorMessage) => unknown).call(instance, message),
+              options: resolved.options,
+            }),
           );
         }
       }
     }
-    this.assertOneHandlerPerQueue(definitions);
+    assertOneHandlerPerQueue(definitions);
     return definitions;
   }
+}
 
-  private define(
-    declaration: ProcessorMetadata,
-    handlerName: string,
-    handler: ProcessorDefinition['handler'],
-  ): ProcessorDefinition {
-    const { queue, options } = declaration;
-    try {
-      assertQueueName(queue);
-    } catch (error) {
-      if (error instanceof QueueValidationError) {
-        throw new QueueProcessorError(String(queue), handlerName, `queue name ${error.rule}`);
-      }
-      throw error;
-    }
-    const violation = processorOptionsViolation(options);
-    if (violation !== undefined) {
-      throw new QueueProcessorError(
-        queue,
-        handlerName,
-        `option "${violation.property}" ${violation.rule}`,
-      );
-    }
-    const resolved = resolveProcessorOptions(options, this.config.workers.defaults);
-    if (resolved.deadLetterQueue === queue) {
-      throw new QueueProcessorError(
-        queue,
-        handlerName,
-        'deadLetterQueue must differ from the queue itself',
-      );
-    }
-    return Object.freeze({ queue, handlerName, handler, options: resolved });
+/** Two handlers on one queue must both say `shareQueue: true`. */
+export function assertOneHandlerPerQueue(definitions: readonly ProcessorDefinition[]): void {
+  const byQueue = new Map<string, ProcessorDefinition[]>();
+  for (const definition of definitions) {
+    byQueue.set(definition.queue, [...(byQueue.get(definition.queue) ?? []), definition]);
   }
-
-  private assertOneHandlerPerQueue(definitions: readonly ProcessorDefinition[]): void {
-    const byQueue = new Map<string, ProcessorDefinition[]>();
-    for (const definition of definitions) {
-      byQueue.set(definition.queue, [...(byQueue.get(definition.queue) ?? []), definition]);
-    }
-    for (const [queue, handlers] of byQueue) {
-      if (handlers.length < 2 || handlers.every((handler) => handler.options.shareQueue)) continue;
-      throw new QueueProcessorError(
-        queue,
-        handlers.map((handler) => handler.handlerName).join(' and '),
-        'more than one handler for this queue; set shareQueue: true on each if they are meant to share its messages',
-      );
-    }
+  for (const [queue, handlers] of byQueue) {
+    if (handlers.length < 2 || handlers.every((handler) => handler.options.shareQueue)) continue;
+    throw new QueueProcessorError(
+      queue,
+      handlers.map((handler) => handler.handlerName).join(' and '),
+      'more than one handler for this queue; set shareQueue: true on each if they are meant to share its messages',
+    );
   }
 }

@@ -1,5 +1,5 @@
 import { NOW_SECONDS, notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
-import { type QueueTableNames } from './queue-table.js';
+import { type QueueTableNames } from './table-names.js';
 
 export function enqueueSql(
   t: QueueTableNames,

@@ -4,7 +4,7 @@ import {
   secondsFromNow,
   type SqlStatement,
 } from './sql-statement.js';
-import { type QueueTableNames } from './queue-table.js';
+import { type QueueTableNames } from './table-names.js';
 
 /**
  * Claims up to `limit` due messages of one queue in one statement.

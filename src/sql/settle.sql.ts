@@ -1,5 +1,5 @@
-import { notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
-import { type QueueTableNames } from './queue-table.js';
+import { NOW_SECONDS, notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
+import { type QueueTableNames } from './table-names.js';
 
 /** The lease a statement settles: which message, in which queue, under which token. */
 export interface LeaseRef {
@@ -21,7 +21,7 @@ function fenceValues(lease: LeaseRef): unknown[] {
 }
 
 /** One lease of a batch: the queue is the batch's. */
-type BatchLease = Pick<LeaseRef, 'id' | 'leaseToken'>;
+export type BatchLease = Pick<LeaseRef, 'id' | 'leaseToken'>;
 
 /*
  * The same fence for a batch of leases of one queue. Lease tokens are random UUIDs, unique to one
@@ -156,7 +156,7 @@ export function moveToDeadLetterQueueSql(
   return {
     text: `UPDATE ${t.qualified}
 SET queue = $5::text, origin_queue = queue, state = 'ready', attempts = 0,
-    available_at = floor(extract(epoch from now()))::bigint, ${CLEAR_LEASE},
+    available_at = ${NOW_SECONDS}, ${CLEAR_LEASE},
     last_error = ${errorRecord('$4')}
 WHERE ${FENCE}
 RETURNING ${notify('$6', '$5::text')}`,
@@ -166,5 +166,5 @@ RETURNING ${notify('$6', '$5::text')}`,
 
 /** The failure JSON from the worker, stamped with the database clock. */
 function errorRecord(parameter: string): string {
-  return `${parameter}::jsonb || jsonb_build_object('failedAt', floor(extract(epoch from now()))::bigint)`;
+  return `${parameter}::jsonb || jsonb_build_object('failedAt', ${NOW_SECONDS})`;
 }

@@ -21,7 +21,7 @@ export function secondsFromNow(seconds: string): string {
   return `(CASE WHEN ${seconds} = 0 THEN ${NOW_SECONDS} ELSE ceil(extract(epoch from now()) + ${seconds})::bigint END)`;
 }
 
-/** The columns a message is read back with, in {@link MessageRow} shape. */
+/** The columns a message is read back with (the store's `MessageRow`). */
 export const MESSAGE_COLUMNS =
   'id, queue, body, attempts, state, available_at, lease_until, created_at, lease_token, last_error, origin_queue';
 
@@ -31,19 +31,4 @@ export const MESSAGE_COLUMNS =
  */
 export function notify(channelParameter: string, queueExpression: string): string {
   return `pg_notify(${channelParameter}::text, ${queueExpression})`;
-}
-
-/** A row as `pg` returns it: bigint columns arrive as strings. */
-export interface MessageRow {
-  readonly id: string;
-  readonly queue: string;
-  readonly body: unknown;
-  readonly attempts: number;
-  readonly state: string;
-  readonly available_at: string;
-  readonly lease_until: string | null;
-  readonly created_at: string;
-  readonly lease_token: string | null;
-  readonly last_error: unknown;
-  readonly origin_queue: string | null;
 }

@@ -1,5 +1,4 @@
 import { type QueueLease } from '../interfaces/queue-message.interface.js';
-import { type QueueService } from '../queue.service.js';
 
 /** How one ack ended: recorded, refused (the lease was lost meanwhile), or its statement failed. */
 export type AckOutcome = 'acked' | 'refused' | 'failed';
@@ -10,10 +9,13 @@ interface PendingAck {
 }
 
 /** Most leases one ack statement carries. */
-const MAX_BATCH = 1_000;
+export const MAX_ACK_BATCH = 1_000;
+
+/** Sends one fenced ack statement; resolves with the ids that were still held. */
+export type SendAcks = (leases: readonly QueueLease[]) => Promise<readonly string[]>;
 
 /**
- * Coalesces the acks of one queue's handlers into fenced `ackMany` statements, one in flight at a
+ * Coalesces the acks of one queue's handlers into fenced ack statements, one in flight at a
  * time. No timer: when nothing is in flight a batch flushes at the next `setImmediate`, so a lone
  * ack waits no longer than the current turn; while a statement is in flight, acks gather and go
  * together as soon as it returns, so the batch grows with the load instead of the statement count.
@@ -28,8 +30,7 @@ export class AckBatcher {
    * outage a prefetching worker would otherwise log a thousand lines per second.
    */
   constructor(
-    private readonly queue: string,
-    private readonly service: QueueService,
+    private readonly send: SendAcks,
     private readonly onBatchFailed: (error: unknown, leases: readonly QueueLease[]) => void,
   ) {}
 
@@ -58,13 +59,9 @@ export class AckBatcher {
   private flush(): void {
     this.scheduled = false;
     if (this.inFlight !== undefined) return;
-    const batch = this.pending.splice(0, MAX_BATCH);
+    const batch = this.pending.splice(0, MAX_ACK_BATCH);
     if (batch.length === 0) return;
-    const work = this.service
-      .ackMany(
-        this.queue,
-        batch.map((pending) => pending.lease),
-      )
+    const work = this.send(batch.map((pending) => pending.lease))
       .then(
         (ids) => {
           const acked = new Set(ids);

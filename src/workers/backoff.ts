@@ -1,4 +1,4 @@
-import { type ResolvedBackoff } from '../processor/resolve-processor-options.js';
+import { type ResolvedBackoff } from '../config/processor-options.js';
 
 /**
  * Seconds before attempt `attempt + 1`, after attempt `attempt` failed. Exponential backoff is

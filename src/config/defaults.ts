@@ -1,0 +1,42 @@
+/**
+ * Every default of the package, in one place. A default used by two entry points (the
+ * processors' lease and `leaseNext`'s, the reaper's batch and `reapExpiredLeases`'s limit) is
+ * one constant.
+ */
+
+export const DEFAULT_POOL_MIN_SIZE = 10;
+export const DEFAULT_POOL_MAX_SIZE = 20;
+export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const DEFAULT_SCHEMA = 'public';
+export const DEFAULT_TABLE = 'messages';
+export const DEFAULT_APPLICATION_NAME = 'fetchcraft-queue';
+export const DEFAULT_POLL_INTERVAL_MS = 2_000;
+/** Inside Kubernetes' default 30 s grace period. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_MS = 25_000;
+export const DEFAULT_REAPER_INTERVAL_MS = 5_000;
+/** Rows per maintenance statement: the reaper's and the cleanup's batches. */
+export const DEFAULT_MAINTENANCE_BATCH = 10_000;
+export const DEFAULT_CLEANUP_CRON = '0 * * * *';
+/** The Python backend's guide deletes `done` messages after seven days. */
+export const DEFAULT_DONE_RETENTION_DAYS = 7;
+export const DEFAULT_FAILED_RETENTION_DAYS = 30;
+export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;
+export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;
+/** `listFailed`'s page. */
+export const DEFAULT_LIST_LIMIT = 100;
+
+/** A processor's options when neither it nor `processorDefaults` sets them. */
+export const DEFAULT_PROCESSOR_OPTIONS = Object.freeze({
+  concurrency: 1,
+  prefetch: 0,
+  /** Also `leaseNext`'s and `leaseMany`'s lease. */
+  leaseSeconds: 60,
+  maxAttempts: 5,
+  backoff: Object.freeze({
+    type: 'exponential',
+    baseSeconds: 5,
+    maxSeconds: 3600,
+    jitter: true,
+  } as const),
+});

@@ -1,0 +1,65 @@
+/**
+ * Every bound on a number the package accepts, in one place. An option accepted in two places
+ * (a processor's `leaseSeconds` and `leaseMany`'s, the reaper's `batchSize` and
+ * `reapExpiredLeases`'s `limit`) has one entry, so the two can never disagree.
+ */
+
+/** An inclusive range of whole numbers. */
+export interface Bounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+/** Largest delay in seconds: the statements bind delays as a Postgres `integer`. */
+export const MAX_SECONDS = 2_147_483_647;
+/** Longest queue name accepted, in UTF-16 code units. */
+export const MAX_QUEUE_NAME_LENGTH = 128;
+/** Longest message id accepted (ids are `text` in the Python backend's schema). */
+export const MAX_MESSAGE_ID_LENGTH = 255;
+/** Most messages one `leaseMany` call may claim. */
+export const MAX_LEASE_BATCH = 10_000;
+/**
+ * Deepest nesting of objects and arrays a body may have. Real documents stay far below it; a
+ * pathological body (10,000 levels) is refused instead of exhausting a stack in Node or Postgres.
+ */
+export const MAX_BODY_DEPTH = 256;
+/** Longest schema name: Postgres' identifier limit. */
+export const MAX_SCHEMA_NAME_LENGTH = 63;
+/** Longest table name: derived names (`idx_<table>_queue_avail`, `<table>_migrations`) must fit 63 bytes. */
+export const MAX_TABLE_NAME_LENGTH = 40;
+
+const MAX_CONCURRENCY = 1_000;
+
+export const LIMITS = {
+  /** `delaySeconds`, `requeueDelaySeconds`, a snooze, a fixed backoff's delay. */
+  delaySeconds: { min: 0, max: MAX_SECONDS },
+  /**
+   * A lease, for processors and `leaseNext`/`leaseMany` alike. A day at most: a worker extends
+   * its leases at half-time on one timer, and a lease that outlives a day protects nothing.
+   */
+  leaseSeconds: { min: 1, max: 86_400 },
+  /** For processors and `leaseNext`/`leaseMany` alike. */
+  maxAttempts: { min: 1, max: 1_000 },
+  /** `leaseMany`'s and `listFailed`'s `limit`. */
+  batch: { min: 1, max: MAX_LEASE_BATCH },
+  concurrency: { min: 1, max: MAX_CONCURRENCY },
+  /** So that one refill (free slots plus the buffer) never asks for more than one lease batch. */
+  prefetch: { min: 0, max: MAX_LEASE_BATCH - MAX_CONCURRENCY },
+  backoffBaseSeconds: { min: 1, max: 86_400 },
+  backoffMaxSeconds: { min: 1, max: MAX_SECONDS },
+  /** Rows per maintenance statement: `reaper.batchSize`, `cleanup.batchSize`, `reapExpiredLeases({ limit })`, `cleanup({ batchSize })`. */
+  maintenanceBatch: { min: 1, max: 1_000_000 },
+  /** Retention of the cleanup, in days (fractions allowed); a hundred years at most. */
+  retentionDays: { min: 0, max: 36_500 },
+  poolMinSize: { min: 0, max: 1_000 },
+  poolMaxSize: { min: 1, max: 1_000 },
+  connectionTimeoutMs: { min: 1, max: 600_000 },
+  maxBodyBytes: { min: 1, max: 256 * 1024 * 1024 },
+  pollIntervalMs: { min: 10, max: 3_600_000 },
+  shutdownTimeoutMs: { min: 0, max: 3_600_000 },
+  reaperIntervalMs: { min: 100, max: 3_600_000 },
+  healthTimeoutMs: { min: 1, max: 60_000 },
+  healthCountLimit: { min: 1, max: 100_000_000 },
+  /** Health thresholds: any count or age from zero up. */
+  threshold: { min: 0, max: Number.MAX_SAFE_INTEGER },
+} as const satisfies Record<string, Bounds>;

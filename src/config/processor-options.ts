@@ -1,0 +1,132 @@
+import { QueueValidationError } from '../errors/queue-validation.error.js';
+import {
+  type BackoffOptions,
+  type BodyClass,
+  type ProcessorDefaults,
+  type ProcessorOptions,
+} from '../interfaces/processor-options.interface.js';
+import { assertQueueName } from './argument-rules.js';
+import { DEFAULT_PROCESSOR_OPTIONS } from './defaults.js';
+import { BackoffSchema, ProcessorOptionsSchema } from './processor-options.schema.js';
+import { firstViolation, type SchemaViolation } from './schema-validation.js';
+
+export type ResolvedBackoff =
+  | {
+      readonly type: 'exponential';
+      readonly baseSeconds: number;
+      readonly maxSeconds: number;
+      readonly jitter: boolean;
+    }
+  | { readonly type: 'fixed'; readonly delaySeconds: number };
+
+/** A processor's options with every default applied. */
+export interface ResolvedProcessorOptions {
+  readonly concurrency: number;
+  readonly prefetch: number;
+  readonly leaseSeconds: number;
+  readonly maxAttempts: number;
+  readonly backoff: ResolvedBackoff;
+  readonly body: BodyClass<unknown> | undefined;
+  readonly deadLetterQueue: string | undefined;
+  readonly shareQueue: boolean;
+}
+
+/**
+ * Validates options (processor's or the module's defaults) and returns the first broken rule,
+ * with the property path (`backoff.baseSeconds`), or undefined.
+ */
+export function processorOptionsViolation(
+  options: ProcessorOptions | ProcessorDefaults,
+): SchemaViolation | undefined {
+  if (options === null || typeof options !== 'object') {
+    return { property: 'options', rule: 'must be an object' };
+  }
+  const violation = firstViolation(ProcessorOptionsSchema, options);
+  if (violation !== undefined) return violation;
+  if ('body' in options && options.body !== undefined && typeof options.body !== 'function') {
+    return { property: 'body', rule: 'must be a class (a class-validator DTO)' };
+  }
+  if (options.deadLetterQueue !== undefined) {
+    try {
+      assertQueueName(options.deadLetterQueue, 'deadLetterQueue');
+    } catch (error) {
+      if (error instanceof QueueValidationError) return { property: error.field, rule: error.rule };
+      throw error;
+    }
+  }
+  if (options.backoff !== undefined) {
+    if (options.backoff === null || typeof options.backoff !== 'object') {
+      return { property: 'backoff', rule: 'must be an object' };
+    }
+    const backoffViolation = firstViolation(BackoffSchema, options.backoff);
+    if (backoffViolation !== undefined) {
+      return { property: `backoff.${backoffViolation.property}`, rule: backoffViolation.rule };
+    }
+  }
+  return undefined;
+}
+
+/** Applies processor options over the module defaults over the built-in defaults. */
+export function resolveProcessorOptions(
+  options: ProcessorOptions,
+  defaults: ProcessorDefaults,
+): ResolvedProcessorOptions {
+  return Object.freeze({
+    concurrency:
+      options.concurrency ?? defaults.concurrency ?? DEFAULT_PROCESSOR_OPTIONS.concurrency,
+    prefetch: options.prefetch ?? defaults.prefetch ?? DEFAULT_PROCESSOR_OPTIONS.prefetch,
+    leaseSeconds:
+      options.leaseSeconds ?? defaults.leaseSeconds ?? DEFAULT_PROCESSOR_OPTIONS.leaseSeconds,
+    maxAttempts:
+      options.maxAttempts ?? defaults.maxAttempts ?? DEFAULT_PROCESSOR_OPTIONS.maxAttempts,
+    backoff: resolveBackoff(options.backoff ?? defaults.backoff),
+    body: options.body,
+    deadLetterQueue: options.deadLetterQueue ?? defaults.deadLetterQueue,
+    shareQueue: options.shareQueue ?? false,
+  });
+}
+
+function resolveBackoff(backoff: BackoffOptions | undefined): ResolvedBackoff {
+  if (backoff === undefined) return DEFAULT_PROCESSOR_OPTIONS.backoff;
+  if (backoff.type === 'fixed')
+    return Object.freeze({ type: 'fixed', delaySeconds: backoff.delaySeconds });
+  const defaults = DEFAULT_PROCESSOR_OPTIONS.backoff;
+  return Object.freeze({
+    type: 'exponential',
+    baseSeconds: backoff.baseSeconds ?? defaults.baseSeconds,
+    maxSeconds: backoff.maxSeconds ?? defaults.maxSeconds,
+    jitter: backoff.jitter ?? defaults.jitter,
+  });
+}
+
+/** A `@Processor` declaration checked and resolved, or the first rule it broke. */
+export type ProcessorResolution =
+  | { readonly ok: true; readonly queue: string; readonly options: ResolvedProcessorOptions }
+  | { readonly ok: false; readonly rule: string };
+
+/**
+ * Checks a `@Processor(queue, options)` declaration and applies the module's defaults. Pure, so
+ * discovery only has to name the handler in the error it throws.
+ */
+export function resolveProcessor(
+  queue: unknown,
+  options: ProcessorOptions,
+  defaults: ProcessorDefaults,
+): ProcessorResolution {
+  try {
+    assertQueueName(queue);
+  } catch (error) {
+    if (error instanceof QueueValidationError)
+      return { ok: false, rule: `queue name ${error.rule}` };
+    throw error;
+  }
+  const violation = processorOptionsViolation(options);
+  if (violation !== undefined) {
+    return { ok: false, rule: `option "${violation.property}" ${violation.rule}` };
+  }
+  const resolved = resolveProcessorOptions(options, defaults);
+  if (resolved.deadLetterQueue === queue) {
+    return { ok: false, rule: 'deadLetterQueue must differ from the queue itself' };
+  }
+  return { ok: true, queue: queue as string, options: resolved };
+}

@@ -1,0 +1,21 @@
+import { type QueueTableNames } from '../sql/table-names.js';
+import { createQueueTable } from './1795556400000-create-queue-table.js';
+import { addDeadLetters } from './1795560000000-add-dead-letters.js';
+import { addMaintenance } from './1795563600000-add-maintenance.js';
+import { timeOrderedIds } from './1795567200000-time-ordered-ids.js';
+import { type QueueMigrationClass } from './queue-migration-class.js';
+
+export { type QueueMigrationClass } from './queue-migration-class.js';
+
+/**
+ * The queue table's migrations, oldest first, bound to one schema and table. Used both by the
+ * module at boot (`migrationsRun`) and by the TypeORM CLI through `ormconfig.ts`.
+ */
+export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
+  return [
+    createQueueTable(names),
+    addDeadLetters(names),
+    addMaintenance(names),
+    timeOrderedIds(names),
+  ];
+}

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * Every identifier a statement needs, validated and double-quoted once when the module boots.
+ * SQL builders interpolate these strings and nothing else; every value is a bound parameter.
+ */
+export interface QueueTableNames {
+  /** Unquoted schema name, e.g. `public`. */
+  readonly schema: string;
+  /** Unquoted table name, e.g. `messages`. */
+  readonly table: string;
+  /** `"schema"` */
+  readonly quotedSchema: string;
+  /** `"schema"."table"` */
+  readonly qualified: string;
+  /** Unquoted name of the TypeORM migrations table kept beside the queue table. */
+  readonly migrationsTable: string;
+  /** `"schema"."<table>_migrations"` */
+  readonly qualifiedMigrations: string;
+  /** `"schema"."<table>_archive"`: old dead letters, moved by the cleanup. */
+  readonly qualifiedArchive: string;
+  /** Quoted index names; for the default table they are the Python backend's own. */
+  readonly indexes: {
+    readonly queueAvailable: string;
+    readonly state: string;
+    readonly lease: string;
+    readonly origin: string;
+    readonly archivedAt: string;
+  };
+  /** Text hashed into the advisory lock key that serialises migrations of this table. */
+  readonly lockKey: string;
+  /**
+   * The NOTIFY channel of this table: `<schema>.<table>`, or a hash of it when that would pass
+   * Postgres' 63-byte limit. Passed as a parameter to pg_notify; quoted for LISTEN.
+   */
+  readonly channel: string;
+  readonly quotedChannel: string;
+}
+
+function quote(identifier: string): string {
+  // Identifiers are restricted to [a-z0-9_], so there is no quote character to double.
+  return `"${identifier}"`;
+}
+
+/**
+ * Every quoted name the statements use, derived from a schema and table name that were already
+ * validated as lower-case identifiers (see `queueTableNames`).
+ */
+export function deriveTableNames(schema: string, table: string): QueueTableNames {
+  const migrationsTable = `${table}_migrations`;
+  const qualifiedName = `${schema}.${table}`;
+  const channel =
+    qualifiedName.length <= 63
+      ? qualifiedName
+      : `queue_${createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32)}`;
+  return Object.freeze({
+    schema,
+    table,
+    quotedSchema: quote(schema),
+    qualified: `${quote(schema)}.${quote(table)}`,
+    migrationsTable,
+    qualifiedMigrations: `${quote(schema)}.${quote(migrationsTable)}`,
+    qualifiedArchive: `${quote(schema)}.${quote(`${table}_archive`)}`,
+    indexes: Object.freeze({
+      queueAvailable: quote(`idx_${table}_queue_avail`),
+      state: quote(`idx_${table}_state`),
+      lease: quote(`idx_${table}_lease`),
+      origin: quote(`idx_${table}_origin`),
+      archivedAt: quote(`idx_${table}_archive_at`),
+    }),
+    lockKey: qualifiedName,
+    channel,
+    // The channel holds [a-z0-9_.] only, so there is no quote character to double.
+    quotedChannel: quote(channel),
+  });
+}

@@ -1,0 +1,47 @@
+import {
+  type LeasedMessage,
+  type MessageState,
+  type QueueErrorRecord,
+  type QueueMessage,
+} from '../interfaces/queue-message.interface.js';
+
+/** A message row as `pg` returns it for `MESSAGE_COLUMNS`: bigint columns arrive as strings. */
+export interface MessageRow {
+  readonly id: string;
+  readonly queue: string;
+  readonly body: unknown;
+  readonly attempts: number;
+  readonly state: string;
+  readonly available_at: string;
+  readonly lease_until: string | null;
+  readonly created_at: string;
+  readonly lease_token: string | null;
+  readonly last_error: unknown;
+  readonly origin_queue: string | null;
+}
+
+function fromEpochSeconds(value: string): Date {
+  return new Date(Number(value) * 1000);
+}
+
+/** A row as the message callers see. The body's type is the caller's claim; it is not checked. */
+export function toMessage<T>(row: MessageRow): QueueMessage<T> {
+  return {
+    id: row.id,
+    queue: row.queue,
+    body: row.body as T,
+    attempts: row.attempts,
+    state: row.state as MessageState,
+    availableAt: fromEpochSeconds(row.available_at),
+    leaseUntil: row.lease_until === null ? null : fromEpochSeconds(row.lease_until),
+    createdAt: fromEpochSeconds(row.created_at),
+    leaseToken: row.lease_token,
+    lastError: (row.last_error ?? null) as QueueErrorRecord | null,
+    originQueue: row.origin_queue,
+  };
+}
+
+/** A row the lease statement returned: state `leased`, with its token and lease end. */
+export function toLeasedMessage<T>(row: MessageRow): LeasedMessage<T> {
+  return toMessage<T>(row) as LeasedMessage<T>;
+}

@@ -1,0 +1,279 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { type QueueConfig } from '../config/queue-config.js';
+import { QueueConnection } from '../database/queue-connection.js';
+import {
+  type LeasedMessage,
+  type MessageState,
+  type QueueMessage,
+} from '../interfaces/queue-message.interface.js';
+import { type CleanupResult } from '../interfaces/queue-operation-options.interface.js';
+import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+import { archiveOldFailedSql, deleteOldDoneSql } from '../sql/cleanup.sql.js';
+import { enqueueManySql, enqueueSql } from '../sql/enqueue.sql.js';
+import { leaseSql } from '../sql/lease.sql.js';
+import {
+  clearQueueSql,
+  deleteMessageSql,
+  listFailedSql,
+  retryFailedSql,
+} from '../sql/operator.sql.js';
+import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
+import {
+  ackManySql,
+  ackSql,
+  failSql,
+  heartbeatManySql,
+  moveToDeadLetterQueueSql,
+  releaseUnstartedSql,
+  requeueSql,
+  type BatchLease,
+  type LeaseRef,
+} from '../sql/settle.sql.js';
+import { type SqlStatement } from '../sql/sql-statement.js';
+import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
+import { toLeasedMessage, toMessage, type MessageRow } from './message-row.js';
+import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
+
+export { type BatchLease, type LeaseRef } from '../sql/settle.sql.js';
+
+/** How a lease is taken: its length, and what the reaper does if its last attempt expires. */
+export interface LeasePolicy {
+  readonly leaseSeconds: number;
+  readonly maxAttempts?: number;
+  readonly deadLetterQueue?: string;
+}
+
+/** What the reaper did with expired leases of one queue. */
+export interface ReapOutcome {
+  readonly queue: string;
+  /** `ready` (returned), `failed` (dead letter in place), `moved` (to its dead-letter queue). */
+  readonly outcome: 'ready' | 'failed' | 'moved';
+  readonly count: number;
+}
+
+/** What one cleanup run removes; an undefined retention skips that part. */
+export interface CleanupPlan {
+  readonly doneRetentionSeconds: number | undefined;
+  readonly failedRetentionSeconds: number | undefined;
+  readonly batchSize: number;
+}
+
+/**
+ * The one door to the queue table: every queue statement of the package is sent here, once,
+ * and comes back typed. It trusts its arguments (the public `QueueService` validates a caller's
+ * input; workers, health and maintenance pass what the configuration or the database gave them)
+ * and reports failures as `QueueDatabaseError`, named by the operation.
+ */
+@Injectable()
+export class MessageStore {
+  // Explicit @Inject: tools that compile without decorator metadata (esbuild, tsx, vitest) can
+  // still wire the module.
+  constructor(
+    @Inject(QueueConnection) private readonly connection: QueueConnection,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+  ) {}
+
+  private get names() {
+    return this.config.names;
+  }
+
+  /** @returns the new message's id. */
+  async enqueue(queue: string, bodyJson: string, delaySeconds: number): Promise<string> {
+    const result = await this.connection.query<{ id: string }>(
+      'enqueue',
+      enqueueSql(this.names, queue, bodyJson, delaySeconds),
+    );
+    return result.rows[0]!.id;
+  }
+
+  /** @returns the new ids, in the order of the JSON array. */
+  async enqueueMany(
+    queue: string,
+    bodiesJsonArray: string,
+    delaySeconds: number,
+  ): Promise<string[]> {
+    const result = await this.connection.query<{ ids: string[] }>(
+      'enqueueMany',
+      enqueueManySql(this.names, queue, bodiesJsonArray, delaySeconds),
+    );
+    return result.rows[0]!.ids;
+  }
+
+  /** Leases up to `limit` due messages of `queue`, oldest due first. */
+  async lease<T>(
+    queue: string,
+    limit: number,
+    policy: LeasePolicy,
+    operation: 'leaseNext' | 'leaseMany' = 'leaseMany',
+  ): Promise<LeasedMessage<T>[]> {
+    const result = await this.connection.query<MessageRow>(
+      operation,
+      leaseSql(this.names, queue, limit, policy.leaseSeconds, policy),
+    );
+    return result.rows.map((row) => toLeasedMessage<T>(row));
+  }
+
+  /** @returns whether the lease was still held (and the message is now `done`). */
+  ack(lease: LeaseRef): Promise<boolean> {
+    return this.settle('ack', ackSql(this.names, lease));
+  }
+
+  /** @returns the ids acked; a lease missing from them was no longer held. */
+  async ackMany(queue: string, leases: readonly BatchLease[]): Promise<string[]> {
+    const result = await this.connection.query<{ id: string }>(
+      'ackMany',
+      ackManySql(this.names, queue, leases),
+    );
+    return result.rows.map((row) => row.id);
+  }
+
+  /** Back to `ready` after `delaySeconds`, the attempt kept. */
+  nack(lease: LeaseRef, delaySeconds: number): Promise<boolean> {
+    return this.settle('nack', requeueSql(this.names, lease, delaySeconds));
+  }
+
+  /** After a failed attempt: due again after `delaySeconds`, with the failure recorded. */
+  retry(lease: LeaseRef, delaySeconds: number, errorJson: string): Promise<boolean> {
+    return this.settle('retry', requeueSql(this.names, lease, delaySeconds, { errorJson }));
+  }
+
+  /** Due again after `delaySeconds`, without spending an attempt. */
+  snooze(lease: LeaseRef, delaySeconds: number): Promise<boolean> {
+    return this.settle(
+      'snooze',
+      requeueSql(this.names, lease, delaySeconds, { refundAttempt: true }),
+    );
+  }
+
+  /** Back to `ready` at once, attempt kept: for messages a stopping worker gives up. */
+  release(lease: LeaseRef): Promise<boolean> {
+    return this.settle('release', requeueSql(this.names, lease, 0));
+  }
+
+  /** Returns leases that were never started, refunding their attempts. */
+  async releaseUnstarted(queue: string, leases: readonly BatchLease[]): Promise<number> {
+    if (leases.length === 0) return 0;
+    return this.count('release', releaseUnstartedSql(this.names, queue, leases));
+  }
+
+  /** Extends the leases; resolves with the tokens still held. */
+  async heartbeat(
+    queue: string,
+    leases: readonly BatchLease[],
+    leaseSeconds: number,
+  ): Promise<Set<string>> {
+    const result = await this.connection.query<{ lease_token: string }>(
+      'heartbeat',
+      heartbeatManySql(this.names, queue, leases, leaseSeconds),
+    );
+    return new Set(result.rows.map((row) => row.lease_token));
+  }
+
+  /** `failed` in place, or moved to `deadLetterQueue`; the failure recorded either way. */
+  deadLetter(
+    lease: LeaseRef,
+    errorJson: string,
+    deadLetterQueue: string | undefined,
+  ): Promise<boolean> {
+    return this.settle(
+      'deadLetter',
+      deadLetterQueue === undefined
+        ? failSql(this.names, lease, errorJson)
+        : moveToDeadLetterQueueSql(this.names, lease, errorJson, deadLetterQueue),
+    );
+  }
+
+  /** Settles up to `limit` expired leases; what happened, per queue and outcome. */
+  async reapExpiredLeases(limit: number): Promise<ReapOutcome[]> {
+    const result = await this.connection.query<{
+      queue: string;
+      state: string;
+      moved: boolean;
+      count: number;
+    }>('reapExpiredLeases', reapExpiredLeasesSql(this.names, limit));
+    return result.rows.map((row) => ({
+      queue: row.queue,
+      outcome: row.moved ? 'moved' : row.state === 'failed' ? 'failed' : 'ready',
+      count: row.count,
+    }));
+  }
+
+  /**
+   * Deletes old `done` messages and archives old dead letters, `batchSize` rows per statement
+   * (each its own short transaction), until none are left.
+   */
+  async cleanup(plan: CleanupPlan): Promise<CleanupResult> {
+    const { doneRetentionSeconds: done, failedRetentionSeconds: failed, batchSize } = plan;
+    const deleted =
+      done === undefined
+        ? 0
+        : await this.inBatches(batchSize, () => deleteOldDoneSql(this.names, done, batchSize));
+    const archived =
+      failed === undefined
+        ? 0
+        : await this.inBatches(batchSize, () => archiveOldFailedSql(this.names, failed, batchSize));
+    return { deleted, archived };
+  }
+
+  async stats(): Promise<QueueStats> {
+    const result = await this.connection.query<StatsRow>('getStats', statsSql(this.names));
+    return toQueueStats(result.rows);
+  }
+
+  /** Depth of every queue holding live messages, ready ones counted up to `countLimit`. */
+  async depths(countLimit: number): Promise<Record<string, QueueDepth>> {
+    const result = await this.connection.query<DepthRow>(
+      'healthDepth',
+      queueDepthSql(this.names, countLimit + 1),
+    );
+    return toQueueDepths(result.rows, countLimit);
+  }
+
+  async ping(): Promise<void> {
+    await this.connection.query('healthPing', pingSql());
+  }
+
+  async listFailed<T>(queue: string, limit: number): Promise<QueueMessage<T>[]> {
+    const result = await this.connection.query<MessageRow>(
+      'listFailed',
+      listFailedSql(this.names, queue, limit),
+    );
+    return result.rows.map((row) => toMessage<T>(row));
+  }
+
+  /** @returns how many dead letters were put back. */
+  retryFailed(queue: string, ids: readonly string[] | undefined): Promise<number> {
+    return this.count('retryFailed', retryFailedSql(this.names, queue, ids));
+  }
+
+  /** @returns how many messages were deleted. */
+  clearQueue(queue: string, state: MessageState | undefined): Promise<number> {
+    return this.count('clearQueue', clearQueueSql(this.names, queue, state));
+  }
+
+  /** @returns whether the message existed. */
+  deleteMessage(id: string): Promise<boolean> {
+    return this.settle('deleteMessage', deleteMessageSql(this.names, id));
+  }
+
+  /** A statement that changes at most one row: whether it did. */
+  private async settle(operation: string, statement: SqlStatement): Promise<boolean> {
+    return (await this.count(operation, statement)) === 1;
+  }
+
+  private async count(operation: string, statement: SqlStatement): Promise<number> {
+    const result = await this.connection.query(operation, statement);
+    return result.rowCount ?? 0;
+  }
+
+  /** Runs a bounded statement until it affects fewer rows than a full batch. */
+  private async inBatches(batchSize: number, statement: () => SqlStatement): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const affected = await this.count('cleanup', statement());
+      total += affected;
+      if (affected < batchSize) return total;
+    }
+  }
+}

@@ -1,0 +1,74 @@
+import { MESSAGE_STATES, type MessageState } from '../interfaces/queue-message.interface.js';
+import {
+  type QueueDepth,
+  type QueueStats,
+  type StateCounts,
+} from '../interfaces/queue-stats.interface.js';
+
+/** A row of `statsSql`: counts arrive as strings (bigint). */
+export interface StatsRow {
+  readonly queue: string;
+  readonly state: string;
+  readonly count: string;
+  readonly moved: string;
+}
+
+/** A row of `queueDepthSql`. */
+export interface DepthRow {
+  readonly queue: string;
+  readonly state: 'ready' | 'leased' | 'failed';
+  readonly count: string;
+  readonly oldest_due_age: string | null;
+  readonly expired: string;
+}
+
+function emptyCounts(): StateCounts {
+  return Object.fromEntries(MESSAGE_STATES.map((state) => [state, 0])) as StateCounts;
+}
+
+/** Totals per state and per queue and state; moved dead letters not yet done count as failed. */
+export function toQueueStats(rows: readonly StatsRow[]): QueueStats {
+  const byState = emptyCounts();
+  // Null prototype: a queue may legitimately be called "__proto__".
+  const byQueue = Object.create(null) as Record<string, StateCounts>;
+  let totalMessages = 0;
+  let movedDeadLetters = 0;
+  for (const row of rows) {
+    const count = Number(row.count);
+    const state = row.state as MessageState;
+    totalMessages += count;
+    movedDeadLetters += Number(row.moved);
+    byState[state] += count;
+    (byQueue[row.queue] ??= emptyCounts())[state] += count;
+  }
+  return { totalMessages, byState, byQueue, failedMessages: byState.failed + movedDeadLetters };
+}
+
+/**
+ * Depth per queue. The statement counted ready rows up to `countLimit + 1`, so a count past
+ * `countLimit` means the backlog is at least that deep: it is reported capped.
+ */
+export function toQueueDepths(
+  rows: readonly DepthRow[],
+  countLimit: number,
+): Record<string, QueueDepth> {
+  const queues = Object.create(null) as Record<string, QueueDepth>;
+  for (const row of rows) {
+    const depth = (queues[row.queue] ??= {
+      ready: 0,
+      readyCapped: false,
+      leased: 0,
+      failed: 0,
+      oldestReadyAgeSeconds: 0,
+      expiredLeases: 0,
+    });
+    depth[row.state] = Number(row.count);
+    if (row.state === 'ready') {
+      depth.readyCapped = depth.ready > countLimit;
+      depth.ready = Math.min(depth.ready, countLimit);
+      depth.oldestReadyAgeSeconds = Number(row.oldest_due_age ?? 0);
+    }
+    if (row.state === 'leased') depth.expiredLeases = Number(row.expired);
+  }
+  return queues;
+}

@@ -1,0 +1,186 @@
+import { type LoggerService } from '@nestjs/common';
+import { type ResolvedProcessorOptions } from '../config/processor-options.js';
+import { describeError } from '../errors/describe-error.js';
+import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
+import { type LeasePolicy, type MessageStore } from '../store/message-store.js';
+import { PrefetchBuffer } from './prefetch-buffer.js';
+import { type WakeSignal } from './wake-signal.js';
+
+/**
+ * Where the loop is:
+ * - `starting`: not yet run;
+ * - `waiting`: nothing was due at the last look; sleeps until a NOTIFY or the poll interval;
+ * - `full`: every slot busy and the buffer at least half full; sleeps until a slot frees;
+ * - `paused`: the registry paused its queue; buffered messages were given back;
+ * - `leasing`: a lease statement is in flight;
+ * - `backingOff`: the last lease statement failed; sleeps before the next try;
+ * - `stopped`: the loop has ended.
+ */
+export type FetchState =
+  'starting' | 'waiting' | 'full' | 'paused' | 'leasing' | 'backingOff' | 'stopped';
+
+/** The slots the loop fills: the worker's executor. */
+export interface WorkerSlots {
+  readonly running: number;
+  start(message: LeasedMessage): void;
+}
+
+export interface FetchLoopDependencies {
+  readonly queue: string;
+  readonly options: ResolvedProcessorOptions;
+  readonly store: MessageStore;
+  readonly slots: WorkerSlots;
+  readonly signal: WakeSignal;
+  /** Whether the queue is paused in this process (the registry owns that). */
+  readonly isPaused: () => boolean;
+  /** How often a waiting loop looks for due messages without being notified. */
+  readonly pollIntervalMs: number;
+  readonly logger: LoggerService;
+}
+
+/** The longest pause between attempts to reach a database that keeps failing. */
+const MAX_FAILURE_BACKOFF_MS = 30_000;
+
+/**
+ * A worker's fetch side. Each round leases, in one statement, as many messages as there are free
+ * slots plus `prefetch` more kept in a local buffer, so that short handlers do not wait for a
+ * round trip; the buffer is refilled once half of it is used. Between rounds the loop sleeps on
+ * the wake signal until something can have changed: a slot freed, a NOTIFY for its queue, a
+ * resume, or the poll interval passed (notifications are lost across reconnects and behind
+ * PgBouncer in transaction mode, so polling stays as the fallback). It never dies of a database
+ * outage: a failed lease backs off and tries again.
+ */
+export class FetchLoop {
+  private stateNow: FetchState = 'starting';
+  private readonly buffer = new PrefetchBuffer();
+  /** Whether the last lease came back full, so more messages are probably waiting. */
+  private backlog = true;
+  private stopping = false;
+  private done: Promise<void> | undefined;
+  private readonly policy: LeasePolicy;
+
+  constructor(private readonly deps: FetchLoopDependencies) {
+    const { leaseSeconds, maxAttempts, deadLetterQueue } = deps.options;
+    this.policy = {
+      leaseSeconds,
+      maxAttempts,
+      ...(deadLetterQueue === undefined ? {} : { deadLetterQueue }),
+    };
+  }
+
+  get state(): FetchState {
+    return this.stateNow;
+  }
+
+  /** Whether the loop runs: false before start and once it has ended. */
+  get isRunning(): boolean {
+    return this.done !== undefined && this.stateNow !== 'stopped';
+  }
+
+  /** Messages leased ahead and not started, oldest first. */
+  buffered(): LeasedMessage[] {
+    return this.buffer.peekAll();
+  }
+
+  start(): void {
+    this.done ??= this.run().finally(() => {
+      this.stateNow = 'stopped';
+    });
+  }
+
+  /** Something may be due now: a NOTIFY for this queue, the listener came back, a resume. */
+  poke(): void {
+    this.backlog = true;
+    this.deps.signal.wake();
+  }
+
+  /** Forgets buffered messages whose leases were lost. */
+  dropBuffered(tokens: ReadonlySet<string>): void {
+    this.buffer.drop(tokens);
+  }
+
+  /** Ends the loop and gives the buffered messages back. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.deps.signal.close();
+    await this.done;
+    await this.releaseBuffer();
+  }
+
+  private async run(): Promise<void> {
+    const { queue, options, signal, slots } = this.deps;
+    const target = options.concurrency + options.prefetch;
+    let failures = 0;
+    while (!this.stopping) {
+      this.dispatch();
+      if (this.deps.isPaused()) {
+        this.stateNow = 'paused';
+        await this.releaseBuffer();
+        await signal.wait();
+        continue;
+      }
+      // Refill when the buffer is half used (every round, without prefetch).
+      const room = target - slots.running - this.buffer.size;
+      if (room <= 0 || this.buffer.size > Math.floor(options.prefetch / 2)) {
+        this.stateNow = 'full';
+        await signal.wait();
+        continue;
+      }
+      if (!this.backlog) {
+        this.stateNow = 'waiting';
+        if (await signal.wait(this.deps.pollIntervalMs)) this.backlog = true;
+        continue;
+      }
+      // Let the handlers that finish in this turn free their slots (and their acks batch)
+      // before counting what to lease.
+      await new Promise((resolve) => setImmediate(resolve));
+      this.dispatch();
+      const want = target - slots.running - this.buffer.size;
+      if (this.stopping || this.deps.isPaused() || want <= 0) continue;
+      this.stateNow = 'leasing';
+      let leased: LeasedMessage[];
+      try {
+        leased = await this.deps.store.lease(queue, want, this.policy);
+      } catch (error) {
+        failures += 1;
+        const waitMs = Math.min(MAX_FAILURE_BACKOFF_MS, 250 * 2 ** Math.min(failures, 10));
+        this.deps.logger.warn(
+          `Queue "${queue}": could not lease messages (${describeError(error)}); retrying in ${waitMs} ms`,
+        );
+        this.stateNow = 'backingOff';
+        await signal.sleep(waitMs);
+        continue;
+      }
+      if (failures > 0) {
+        this.deps.logger.log(`Queue "${queue}": leasing works again after ${failures} failures`);
+        failures = 0;
+      }
+      this.backlog = leased.length === want;
+      this.buffer.push(leased);
+    }
+  }
+
+  /** Starts buffered messages while slots are free. */
+  private dispatch(): void {
+    const { slots, options } = this.deps;
+    if (this.stopping || this.deps.isPaused()) return;
+    while (slots.running < options.concurrency) {
+      const message = this.buffer.take();
+      if (message === undefined) return;
+      slots.start(message);
+    }
+  }
+
+  /** Gives buffered (never started) messages back at once, refunding their attempts. */
+  private async releaseBuffer(): Promise<void> {
+    const unstarted = this.buffer.takeAll();
+    if (unstarted.length === 0) return;
+    try {
+      await this.deps.store.releaseUnstarted(this.deps.queue, unstarted);
+    } catch (error) {
+      this.deps.logger.warn(
+        `Queue "${this.deps.queue}": could not return ${unstarted.length} prefetched message(s) (${describeError(error)}); they come back when their lease expires`,
+      );
+    }
+  }
+}

@@ -1,0 +1,56 @@
+import { type LoggerService } from '@nestjs/common';
+import { describeError } from '../errors/describe-error.js';
+import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
+import { type MessageStore } from '../store/message-store.js';
+
+export interface LeaseKeeperDependencies {
+  readonly queue: string;
+  readonly leaseSeconds: number;
+  readonly store: MessageStore;
+  readonly logger: LoggerService;
+  /** Every lease the worker holds now: running handlers' and buffered messages'. */
+  readonly held: () => readonly LeasedMessage[];
+  /** The leases (by token) that the database no longer holds for this worker. */
+  readonly onLost: (tokens: ReadonlySet<string>) => void;
+}
+
+/**
+ * Keeps a worker's leases alive: one timer per worker, and at each half-lease one statement that
+ * extends every lease it holds, instead of a timer and a statement per message. A lease the
+ * statement did not extend was lost (reaped or taken by another worker) and is reported.
+ */
+export class LeaseKeeper {
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: LeaseKeeperDependencies) {}
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.beat(), this.deps.leaseSeconds * 500);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** One heartbeat. Never throws: a failed beat is retried by the next one. */
+  async beat(): Promise<void> {
+    const { queue, store, leaseSeconds, logger } = this.deps;
+    const held = this.deps.held();
+    if (held.length === 0) return;
+    let kept: Set<string>;
+    try {
+      kept = await store.heartbeat(queue, held, leaseSeconds);
+    } catch (error) {
+      // If a lease really runs out meanwhile, the next beat reports it lost.
+      logger.warn(`Queue "${queue}": heartbeat failed (${describeError(error)})`);
+      return;
+    }
+    const lost = new Set<string>();
+    for (const message of held) {
+      if (!kept.has(message.leaseToken)) lost.add(message.leaseToken);
+    }
+    if (lost.size > 0) this.deps.onLost(lost);
+  }
+}

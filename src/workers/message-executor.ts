@@ -1,0 +1,233 @@
+import { type LoggerService } from '@nestjs/common';
+import { validateBody } from '../body/validate-body.js';
+import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
+import { BodyValidationError } from '../errors/body-validation.error.js';
+import { LeaseLostError } from '../errors/lease-lost.error.js';
+import { ShutdownError } from '../errors/shutdown.error.js';
+import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
+import { type ProcessorDefinition } from '../processor/processor-definition.js';
+import { type MessageStore } from '../store/message-store.js';
+import { AckBatcher } from './ack-batcher.js';
+import { describeError } from '../errors/describe-error.js';
+import { errorRecordJson } from './error-record.js';
+import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
+
+/** One handler running one leased message. */
+interface Execution {
+  readonly message: LeasedMessage;
+  readonly controller: AbortController;
+  /** The lease is no longer ours: lost (heartbeat refused) or given back at shutdown. */
+  relinquished: boolean;
+  /** The handler returned; the lease keeper no longer needs this lease. */
+  finished: boolean;
+  done?: Promise<void>;
+}
+
+export interface MessageExecutorDependencies {
+  readonly definition: ProcessorDefinition;
+  readonly store: MessageStore;
+  readonly logger: LoggerService;
+  /** A slot freed: the fetch loop may start or lease more. */
+  readonly onSlotFreed: () => void;
+}
+
+/**
+ * The running side of a worker: its slots. It runs the handler of each message it is given,
+ * decides the outcome with `outcomeOf`, and settles it: acks coalesced into batched statements
+ * (the slot frees before the ack lands), anything else one fenced statement. A message whose
+ * lease was lost or given back is never settled by this worker.
+ */
+export class MessageExecutor {
+  private readonly inFlight = new Map<string, Execution>();
+  /** Acks sent after their handler's slot was freed; stop waits for them. */
+  private readonly settling = new Set<Promise<void>>();
+  private readonly acks: AckBatcher;
+
+  constructor(private readonly deps: MessageExecutorDependencies) {
+    const { queue } = deps.definition;
+    this.acks = new AckBatcher(
+      (leases) => deps.store.ackMany(queue, leases),
+      (error, leases) => {
+        deps.logger.error(
+          `Queue "${queue}": ack of ${leases.length} message(s) failed (${describeError(error)}); they will be retried when their leases expire`,
+        );
+      },
+    );
+  }
+
+  private get queue(): string {
+    return this.deps.definition.queue;
+  }
+
+  /** Handlers running now. */
+  get running(): number {
+    return this.inFlight.size;
+  }
+
+  /** The leases of handlers still running under them, for the lease keeper. */
+  heldLeases(): LeasedMessage[] {
+    const held: LeasedMessage[] = [];
+    for (const execution of this.inFlight.values()) {
+      if (!execution.relinquished && !execution.finished) held.push(execution.message);
+    }
+    return held;
+  }
+
+  /** Starts the handler for `message`; it runs on its own, its slot counted until it settles. */
+  start(message: LeasedMessage): void {
+    const execution: Execution = {
+      message,
+      controller: new AbortController(),
+      relinquished: false,
+      finished: false,
+    };
+    // Keyed by lease token: the same message may come back to this worker after a lost lease
+    // while the first handler is still running.
+    this.inFlight.set(message.leaseToken, execution);
+    execution.done = this.execute(execution)
+      .catch((error: unknown) => {
+        this.deps.logger.error(
+          `Queue "${this.queue}": message ${message.id} could not be settled (${describeError(error)}); it will be retried when its lease expires`,
+        );
+      })
+      .finally(() => {
+        execution.finished = true;
+        this.inFlight.delete(message.leaseToken);
+        this.deps.onSlotFreed();
+      });
+  }
+
+  /** Aborts the handlers whose leases were lost; their results will not be recorded. */
+  abortLost(tokens: ReadonlySet<string>): void {
+    for (const execution of this.inFlight.values()) {
+      if (!tokens.has(execution.message.leaseToken)) continue;
+      if (execution.relinquished || execution.finished) continue;
+      execution.relinquished = true;
+      execution.controller.abort(new LeaseLostError(execution.message.id));
+    }
+  }
+
+  /**
+   * Waits for running handlers until `deadline` (epoch ms), then aborts the stragglers' signals
+   * and returns their messages to `ready` without waiting for the lease to expire; finally waits
+   * for every ack in flight.
+   */
+  async stop(deadline: number): Promise<void> {
+    const running = [...this.inFlight.values()];
+    if (running.length > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+      });
+      await Promise.race([
+        Promise.allSettled(running.map((execution) => execution.done ?? Promise.resolve())),
+        timeout,
+      ]);
+      clearTimeout(timer);
+    }
+    await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
+    await this.acks.drain();
+    await Promise.allSettled([...this.settling]);
+  }
+
+  private async execute(execution: Execution): Promise<void> {
+    const { message, controller } = execution;
+    const { options, handler } = this.deps.definition;
+
+    if (isOverrun(message.attempts, options.maxAttempts)) {
+      await this.deadLetter(
+        execution,
+        new AttemptsExhaustedError(message.attempts, options.maxAttempts),
+      );
+      return;
+    }
+
+    let body = message.body;
+    if (options.body !== undefined) {
+      const check = await validateBody(options.body, body);
+      if (!check.ok) {
+        await this.deadLetter(execution, new BodyValidationError(check.failures));
+        return;
+      }
+      body = check.body;
+    }
+
+    let result: HandlerResult;
+    try {
+      await handler({ ...message, body, signal: controller.signal });
+      result = { ok: true };
+    } catch (error) {
+      result = { ok: false, error };
+    }
+    execution.finished = true;
+    if (execution.relinquished) {
+      this.deps.logger.warn(
+        `Queue "${this.queue}": message ${message.id} finished after its lease was lost or released; its result is not recorded`,
+      );
+      return;
+    }
+    const outcome = outcomeOf(result, message.attempts, options);
+    switch (outcome.kind) {
+      case 'ack':
+        this.ack(message);
+        return;
+      case 'snooze':
+        await this.deps.store.snooze(message, outcome.delaySeconds);
+        return;
+      case 'retry':
+        await this.deps.store.retry(
+          message,
+          outcome.delaySeconds,
+          errorRecordJson(outcome.error, message.attempts),
+        );
+        return;
+      case 'deadLetter':
+        await this.deadLetter(execution, outcome.error);
+        return;
+    }
+  }
+
+  /** The slot frees now; the ack joins the batch of this turn, tracked for stop. */
+  private ack(message: LeasedMessage): void {
+    const acked = this.acks.ack(message).then((outcome) => {
+      if (outcome === 'refused') {
+        this.deps.logger.warn(
+          `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
+        );
+      }
+    });
+    this.settling.add(acked);
+    void acked.finally(() => this.settling.delete(acked));
+  }
+
+  private async deadLetter(execution: Execution, error: unknown): Promise<void> {
+    const { message } = execution;
+    const { deadLetterQueue } = this.deps.definition.options;
+    const moved = await this.deps.store.deadLetter(
+      message,
+      errorRecordJson(error, message.attempts),
+      deadLetterQueue,
+    );
+    if (moved) {
+      this.deps.logger.warn(
+        `Queue "${this.queue}": message ${message.id} dead-lettered${deadLetterQueue === undefined ? '' : ` to "${deadLetterQueue}"`}`,
+      );
+    }
+  }
+
+  private async abandon(execution: Execution): Promise<void> {
+    if (execution.relinquished) return;
+    execution.relinquished = true;
+    execution.controller.abort(new ShutdownError(execution.message.id));
+    try {
+      await this.deps.store.release(execution.message);
+      this.deps.logger.warn(
+        `Queue "${this.queue}": message ${execution.message.id} returned to ready at shutdown`,
+      );
+    } catch (error) {
+      this.deps.logger.error(
+        `Queue "${this.queue}": could not return message ${execution.message.id} at shutdown (${describeError(error)}); it will be retried when its lease expires`,
+      );
+    }
+  }
+}
