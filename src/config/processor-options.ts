@@ -67,7 +67,7 @@ export function processorOptionsViolation(
 }
 
 /** Applies processor options over the module defaults over the built-in defaults. */
-export function resolveProcessorOptions(
+function resolveProcessorOptions(
   options: ProcessorOptions,
   defaults: ProcessorDefaults,
 ): ResolvedProcessorOptions {

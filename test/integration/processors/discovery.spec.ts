@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Injectable, Scope } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { IsString } from 'class-validator';
 import {
   Processor,
@@ -9,7 +9,6 @@ import {
   QueueValidationError,
   type ProcessorDefaults,
   type ProcessorMessage,
-  type ProcessorOptions,
 } from '../../../src/index.js';
 import { bootApp, waitFor } from '../../support/boot-app.js';
 import { bootError } from '../../support/boot-error.js';
@@ -188,17 +187,8 @@ describe('pause and resume', () => {
 });
 
 describe('wiring errors fail the boot', () => {
-  async function wiringError(...providers: Array<new (...args: never[]) => unknown>) {
-    const error = await bootError({
-      imports: [
-        QueueModule.forRoot({ connectionString: db.url, schema: 'disc_errors', poolMinSize: 1 }),
-      ],
-      providers,
-    });
-    expect(error).toBeInstanceOf(QueueProcessorError);
-    return error as QueueProcessorError;
-  }
-
+  // Every wiring rule is unit-tested in test/unit/processor-explorer.spec.ts; this one shows the
+  // rule stops a real boot.
   it('two handlers for one queue without shareQueue', async () => {
     @Injectable()
     class First {
@@ -210,91 +200,17 @@ describe('wiring errors fail the boot', () => {
       @Processor('disc.twice')
       handle(): void {}
     }
-    const error = await wiringError(First, Second);
-    expect(error.queue).toBe('disc.twice');
-    expect(error.message).toMatch(/First\.handle and Second\.handle: more than one handler/);
-    expect(error.message).toMatch(/shareQueue: true/);
-  });
-
-  it('a request-scoped provider', async () => {
-    @Injectable({ scope: Scope.REQUEST })
-    class PerRequest {
-      @Processor('disc.request')
-      handle(): void {}
-    }
-    const error = await wiringError(PerRequest);
-    expect(error.handler).toBe('PerRequest.handle');
-    expect(error.rule).toMatch(/request-scoped or transient/);
-  });
-
-  it('a transient provider', async () => {
-    @Injectable({ scope: Scope.TRANSIENT })
-    class Transient {
-      @Processor('disc.transient')
-      handle(): void {}
-    }
-    expect((await wiringError(Transient)).rule).toMatch(/request-scoped or transient/);
-  });
-
-  it('a method shadowed by a non-function on the instance', async () => {
-    @Injectable()
-    class Shadowed {
-      constructor() {
-        Object.defineProperty(this, 'handle', { value: 42 });
-      }
-      @Processor('disc.shadowed')
-      handle(): void {}
-    }
-    expect((await wiringError(Shadowed)).rule).toMatch(/handle is not a function/);
-  });
-
-  const badOptions: Array<[string, ProcessorOptions, RegExp]> = [
-    ['concurrency 0', { concurrency: 0 }, /option "concurrency" must not be less than 1/],
-    ['a fractional lease', { leaseSeconds: 1.5 }, /option "leaseSeconds" must be an integer/],
-    ['maxAttempts 0', { maxAttempts: 0 }, /option "maxAttempts" must not be less than 1/],
-    [
-      'an unknown backoff',
-      { backoff: { type: 'linear' } as never },
-      /option "backoff.type" must be one of/,
-    ],
-    [
-      'a fixed backoff without delay',
-      { backoff: { type: 'fixed' } as never },
-      /option "backoff.delaySeconds"/,
-    ],
-    ['a body that is not a class', { body: {} as never }, /option "body" must be a class/],
-    [
-      'a bad dead-letter queue',
-      { deadLetterQueue: ' x' },
-      /option "deadLetterQueue" must not start or end with white space/,
-    ],
-    ['a misspelt option', { concurency: 2 } as never, /option "concurency" is not a known option/],
-  ];
-  it.each(badOptions)('%s', async (_label, options, rule) => {
-    @Injectable()
-    class BadOptions {
-      @Processor('disc.options', options)
-      handle(): void {}
-    }
-    expect((await wiringError(BadOptions)).message).toMatch(rule);
-  });
-
-  it('a dead-letter queue equal to the queue', async () => {
-    @Injectable()
-    class Loop {
-      @Processor('disc.loop', { deadLetterQueue: 'disc.loop' })
-      handle(): void {}
-    }
-    expect((await wiringError(Loop)).rule).toMatch(/must differ from the queue itself/);
-  });
-
-  it('an invalid queue name', async () => {
-    @Injectable()
-    class BadName {
-      @Processor('')
-      handle(): void {}
-    }
-    expect((await wiringError(BadName)).rule).toMatch(/queue name must not be empty/);
+    const error = await bootError({
+      imports: [
+        QueueModule.forRoot({ connectionString: db.url, schema: 'disc_errors', poolMinSize: 1 }),
+      ],
+      providers: [First, Second],
+    });
+    expect(error).toBeInstanceOf(QueueProcessorError);
+    expect((error as QueueProcessorError).queue).toBe('disc.twice');
+    expect((error as QueueProcessorError).message).toMatch(
+      /First\.handle and Second\.handle: more than one handler/,
+    );
   });
 
   it('bad processorDefaults in the module options', async () => {
@@ -308,24 +224,5 @@ describe('wiring errors fail the boot', () => {
       expect(error).toBeInstanceOf(QueueOptionsError);
       expect((error as QueueOptionsError).option).toBe(option);
     }
-  });
-
-  it('@Processor on something that is not a method, at class definition', () => {
-    expect(() => {
-      class Holder {
-        @(Processor('disc.getter') as PropertyDecorator)
-        value = 1;
-      }
-      return Holder;
-    }).toThrow(QueueProcessorError);
-    expect(() => {
-      class Getter {
-        @Processor('disc.getter')
-        get value(): number {
-          return 1;
-        }
-      }
-      return Getter;
-    }).toThrow(/must decorate a method/);
   });
 });

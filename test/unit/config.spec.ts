@@ -1,0 +1,217 @@
+import { describe, expect, it } from '@jest/globals';
+import { retentionSeconds } from '../../src/config/argument-rules.js';
+import { DEFAULT_PROCESSOR_OPTIONS } from '../../src/config/defaults.js';
+import { LIMITS, type Bounds } from '../../src/config/limits.js';
+import { resolveProcessor } from '../../src/config/processor-options.js';
+import { resolveQueueConfig } from '../../src/config/resolve-queue-config.js';
+import {
+  QueueOptionsError,
+  QueueValidationError,
+  type QueueModuleOptions,
+} from '../../src/index.js';
+
+const URL = 'postgres://unit:secret@127.0.0.1:5432/db';
+
+function resolve(options: Partial<QueueModuleOptions>) {
+  return resolveQueueConfig({ connectionString: URL, ...options }, {});
+}
+
+function optionsError(options: Partial<QueueModuleOptions>): QueueOptionsError {
+  try {
+    resolve(options);
+  } catch (error) {
+    expect(error).toBeInstanceOf(QueueOptionsError);
+    return error as QueueOptionsError;
+  }
+  throw new Error(`expected ${JSON.stringify(options)} to be refused`);
+}
+
+describe('the module defaults', () => {
+  it('fill every option left out', () => {
+    const config = resolve({});
+    expect(config).toMatchObject({
+      connectionTimeoutMs: 10_000,
+      applicationName: 'fetchcraft-queue',
+      migrationsRun: true,
+      maxBodyBytes: 1024 * 1024,
+      preparedStatements: true,
+      names: { schema: 'public', table: 'messages', qualified: '"public"."messages"' },
+      connection: { kind: 'owned', poolMinSize: 10, poolMaxSize: 20 },
+      workers: {
+        enabled: true,
+        listen: true,
+        pollIntervalMs: 2_000,
+        shutdownTimeoutMs: 25_000,
+        defaults: {},
+      },
+      maintenance: {
+        reaper: { intervalMs: 5_000, batchSize: 10_000 },
+        cleanup: {
+          cron: '0 * * * *',
+          doneRetentionSeconds: 7 * 86_400,
+          failedRetentionSeconds: 30 * 86_400,
+          batchSize: 10_000,
+        },
+      },
+      health: { timeoutMs: 1_000, countLimit: 10_000, thresholds: {}, queues: {} },
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.workers)).toBe(true);
+  });
+
+  it('keep a retention of false as "keep everything"', () => {
+    const { cleanup } = resolve({ cleanup: { doneRetentionDays: false } }).maintenance;
+    expect(cleanup).toMatchObject({ doneRetentionSeconds: undefined });
+    expect(resolve({ cleanup: false }).maintenance.cleanup).toBe(false);
+    expect(resolve({ reaper: false }).maintenance.reaper).toBe(false);
+  });
+
+  it('shrink the default poolMinSize to a smaller poolMaxSize', () => {
+    expect(resolve({ poolMaxSize: 4 }).connection).toMatchObject({
+      poolMinSize: 4,
+      poolMaxSize: 4,
+    });
+  });
+
+  it('count ready messages past every maxReadyDepth', () => {
+    expect(
+      resolve({ health: { maxReadyDepth: 50_000, queues: { a: { maxReadyDepth: 70_000 } } } })
+        .health.countLimit,
+    ).toBe(70_001);
+  });
+});
+
+/** Whole-number options: each accepts both ends of its bounds and refuses one past either end. */
+const wholeNumberOptions: Array<[string, Bounds, (value: number) => Partial<QueueModuleOptions>]> =
+  [
+    ['poolMinSize', LIMITS.poolMinSize, (v) => ({ poolMinSize: v, poolMaxSize: 1_000 })],
+    ['poolMaxSize', LIMITS.poolMaxSize, (v) => ({ poolMaxSize: v, poolMinSize: 0 })],
+    ['connectionTimeoutMs', LIMITS.connectionTimeoutMs, (v) => ({ connectionTimeoutMs: v })],
+    ['maxBodyBytes', LIMITS.maxBodyBytes, (v) => ({ maxBodyBytes: v })],
+    ['pollIntervalMs', LIMITS.pollIntervalMs, (v) => ({ pollIntervalMs: v })],
+    ['shutdownTimeoutMs', LIMITS.shutdownTimeoutMs, (v) => ({ shutdownTimeoutMs: v })],
+    ['reaper.intervalMs', LIMITS.reaperIntervalMs, (v) => ({ reaper: { intervalMs: v } })],
+    ['reaper.batchSize', LIMITS.maintenanceBatch, (v) => ({ reaper: { batchSize: v } })],
+    ['cleanup.batchSize', LIMITS.maintenanceBatch, (v) => ({ cleanup: { batchSize: v } })],
+    ['health.timeoutMs', LIMITS.healthTimeoutMs, (v) => ({ health: { timeoutMs: v } })],
+    ['health.countLimit', LIMITS.healthCountLimit, (v) => ({ health: { countLimit: v } })],
+    ['health.maxFailed', LIMITS.threshold, (v) => ({ health: { maxFailed: v } })],
+    [
+      'processorDefaults.concurrency',
+      LIMITS.concurrency,
+      (v) => ({ processorDefaults: { concurrency: v } }),
+    ],
+    [
+      'processorDefaults.prefetch',
+      LIMITS.prefetch,
+      (v) => ({ processorDefaults: { prefetch: v } }),
+    ],
+    [
+      'processorDefaults.leaseSeconds',
+      LIMITS.leaseSeconds,
+      (v) => ({ processorDefaults: { leaseSeconds: v } }),
+    ],
+    [
+      'processorDefaults.maxAttempts',
+      LIMITS.maxAttempts,
+      (v) => ({ processorDefaults: { maxAttempts: v } }),
+    ],
+    [
+      'processorDefaults.backoff.baseSeconds',
+      LIMITS.backoffBaseSeconds,
+      (v) => ({ processorDefaults: { backoff: { type: 'exponential', baseSeconds: v } } }),
+    ],
+    [
+      'processorDefaults.backoff.maxSeconds',
+      LIMITS.backoffMaxSeconds,
+      (v) => ({ processorDefaults: { backoff: { type: 'exponential', maxSeconds: v } } }),
+    ],
+    [
+      'processorDefaults.backoff.delaySeconds',
+      LIMITS.delaySeconds,
+      (v) => ({ processorDefaults: { backoff: { type: 'fixed', delaySeconds: v } } }),
+    ],
+  ];
+
+describe.each(wholeNumberOptions)('%s', (option, bounds, options) => {
+  it(`accepts ${bounds.min} and ${bounds.max}`, () => {
+    expect(() => resolve(options(bounds.min))).not.toThrow();
+    expect(() => resolve(options(bounds.max))).not.toThrow();
+  });
+
+  it(`refuses ${bounds.min - 1}, ${bounds.max + 1} and a fraction, naming the option`, () => {
+    const below = optionsError(options(bounds.min - 1));
+    expect(below.option).toBe(option);
+    expect(below.rule).toContain(`must not be less than ${bounds.min}`);
+    const above = optionsError(options(bounds.max + 1));
+    expect(above.option).toBe(option);
+    expect(above.rule).toContain(`must not be greater than ${bounds.max}`);
+    expect(optionsError(options(bounds.min + 0.5)).rule).toContain('must be an integer');
+  });
+});
+
+describe('retention days', () => {
+  const { min, max } = LIMITS.retentionDays;
+
+  it.each(['doneRetentionDays', 'failedRetentionDays'] as const)(
+    'cleanup.%s takes fractions of days, up to the limit',
+    (field) => {
+      expect(resolve({ cleanup: { [field]: 0.5 } }).maintenance.cleanup).toBeTruthy();
+      expect(() => resolve({ cleanup: { [field]: max } })).not.toThrow();
+      expect(optionsError({ cleanup: { [field]: min - 1 } }).option).toBe(`cleanup.${field}`);
+      expect(optionsError({ cleanup: { [field]: max + 1 } }).option).toBe(`cleanup.${field}`);
+    },
+  );
+
+  it('QueueService.cleanup applies the same rule, as whole seconds', () => {
+    expect(retentionSeconds(1.5, 'doneRetentionDays')).toBe(129_600);
+    expect(retentionSeconds(false, 'doneRetentionDays')).toBeUndefined();
+    for (const bad of [min - 1, max + 1, Number.NaN, '7']) {
+      expect(() => retentionSeconds(bad, 'doneRetentionDays')).toThrow(QueueValidationError);
+    }
+  });
+});
+
+describe('a processor declaration', () => {
+  it('takes every built-in default when neither it nor processorDefaults sets one', () => {
+    expect(resolveProcessor('q', {}, {})).toEqual({
+      ok: true,
+      queue: 'q',
+      options: {
+        ...DEFAULT_PROCESSOR_OPTIONS,
+        body: undefined,
+        deadLetterQueue: undefined,
+        shareQueue: false,
+      },
+    });
+  });
+
+  it('prefers its own options, then processorDefaults, then the built-in defaults', () => {
+    const resolved = resolveProcessor(
+      'q',
+      { concurrency: 4, backoff: { type: 'exponential', baseSeconds: 2 } },
+      { concurrency: 2, maxAttempts: 9, deadLetterQueue: 'dead' },
+    );
+    expect(resolved).toMatchObject({
+      ok: true,
+      options: {
+        concurrency: 4,
+        maxAttempts: 9,
+        prefetch: 0,
+        deadLetterQueue: 'dead',
+        backoff: { type: 'exponential', baseSeconds: 2, maxSeconds: 3600, jitter: true },
+      },
+    });
+  });
+
+  it.each([
+    ['', {}, /queue name must not be empty/],
+    ['q', { leaseSeconds: LIMITS.leaseSeconds.max + 1 }, /option "leaseSeconds"/],
+    ['q', { maxAttempts: LIMITS.maxAttempts.max + 1 }, /option "maxAttempts"/],
+    ['q', { deadLetterQueue: 'q' }, /must differ from the queue itself/],
+  ] as const)('refuses queue %p with %p', (queue, options, rule) => {
+    const resolved = resolveProcessor(queue, options, {});
+    expect(resolved.ok).toBe(false);
+    expect(resolved.ok ? '' : resolved.rule).toMatch(rule);
+  });
+});

@@ -1,0 +1,75 @@
+import { describe, expect, it } from '@jest/globals';
+import { type LeasedMessage } from '../../src/index.js';
+import { PrefetchBuffer } from '../../src/workers/prefetch-buffer.js';
+import { WakeSignal } from '../../src/workers/wake-signal.js';
+
+const message = (n: number) => ({ id: `m${n}`, leaseToken: `t${n}` }) as LeasedMessage;
+
+describe('PrefetchBuffer', () => {
+  it('hands messages out oldest first', () => {
+    const buffer = new PrefetchBuffer();
+    buffer.push([message(1), message(2)]);
+    buffer.push([message(3)]);
+    expect(buffer.size).toBe(3);
+    expect([buffer.take(), buffer.take()].map((m) => m?.id)).toEqual(['m1', 'm2']);
+    expect(buffer.peekAll().map((m) => m.id)).toEqual(['m3']);
+    expect(buffer.take()?.id).toBe('m3');
+    expect(buffer.take()).toBeUndefined();
+    expect(buffer.size).toBe(0);
+  });
+
+  it('stays in order across compactions of a long run', () => {
+    const buffer = new PrefetchBuffer();
+    buffer.push(Array.from({ length: 5_000 }, (_, n) => message(n)));
+    for (let n = 0; n < 3_000; n++) expect(buffer.take()?.id).toBe(`m${n}`);
+    buffer.push([message(5_000)]);
+    expect(buffer.size).toBe(2_001);
+    expect(buffer.peekAll()[0]?.id).toBe('m3000');
+    expect(buffer.peekAll().at(-1)?.id).toBe('m5000');
+  });
+
+  it('drops lost leases and empties on takeAll', () => {
+    const buffer = new PrefetchBuffer();
+    buffer.push([message(1), message(2), message(3), message(4)]);
+    buffer.take();
+    buffer.drop(new Set(['t3']));
+    expect(buffer.peekAll().map((m) => m.id)).toEqual(['m2', 'm4']);
+    expect(buffer.takeAll().map((m) => m.id)).toEqual(['m2', 'm4']);
+    expect(buffer.size).toBe(0);
+  });
+});
+
+describe('WakeSignal', () => {
+  it('wakes a waiter, and keeps a wake that came first for the next wait', async () => {
+    const signal = new WakeSignal();
+    const waiting = signal.wait(10_000);
+    signal.wake();
+    expect(await waiting).toBe(false);
+    signal.wake();
+    expect(await signal.wait(10_000)).toBe(false);
+  });
+
+  it('times out with true when nobody wakes it', async () => {
+    expect(await new WakeSignal().wait(5)).toBe(true);
+  });
+
+  it('once closed, every wait and sleep returns at once', async () => {
+    const signal = new WakeSignal();
+    const waiting = signal.wait();
+    signal.close();
+    expect(await waiting).toBe(false);
+    const started = Date.now();
+    await signal.sleep(10_000);
+    expect(await signal.wait()).toBe(false);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('sleep is not cut short by a wake', async () => {
+    const signal = new WakeSignal();
+    const started = Date.now();
+    const sleeping = signal.sleep(60);
+    signal.wake();
+    await sleeping;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(55);
+  });
+});
