@@ -6,8 +6,8 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../../dev/embedded-postgres.js';
-import { waitFor } from '../support/boot-app.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+import { waitFor } from '../support/boot.js';
 
 const run = promisify(execFile);
 const repo = resolve(new URL('../..', import.meta.url).pathname);
@@ -202,15 +202,7 @@ describe('the demo app on an embedded Postgres, over real HTTP', () => {
 });
 
 describe("the Dockerfile's commands", () => {
-  let db: TestDatabase;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('docker');
-  });
-
-  afterAll(async () => {
-    await db?.drop();
-  });
+  const { db } = useQueueFixture('docker', { reset: 'none' });
 
   it('a production install (npm ci --omit=dev) runs the built demo and answers health', async () => {
     const app = join(scratch, 'app');

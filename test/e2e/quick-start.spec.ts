@@ -1,18 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it, jest } from '@jest/globals';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { describe, expect, it, jest } from '@jest/globals';
+import { useQueueFixture } from '../support/queue-fixture.js';
 
 const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase('quick_start');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const { db } = useQueueFixture('quick_start', { reset: 'none' });
 
 describe("the README's examples", () => {
   it.each(['quick-start.ts', 'processors.ts'])('contains examples/%s verbatim', (file) => {

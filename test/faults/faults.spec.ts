@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { QueuePoolTimeoutError } from '../../src/index.js';
-import { bootApp, sleep, waitFor, type BootedApp } from '../support/boot-app.js';
+import { bootApp, sleep, waitFor, type BootedApp } from '../support/boot.js';
 import { withDatabase } from '../support/test-database.js';
 import {
   checkFaultRun,

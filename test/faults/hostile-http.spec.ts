@@ -8,14 +8,13 @@ import { type NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
 import { configureDemoApp } from '../../samples/demo-app/configure-demo-app.js';
 import { DemoModule } from '../../samples/demo-app/demo.module.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
 
-let db: TestDatabase;
+const { db } = useQueueFixture('hostile_http', { reset: 'none' });
 let app: NestExpressApplication;
 let url: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase('hostile_http');
   const moduleRef = await Test.createTestingModule({
     imports: [DemoModule.register(db.url)],
   }).compile();
@@ -27,7 +26,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
-  await db?.drop();
 });
 
 async function post(

@@ -1,9 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { QueueValidationError, type QueueLease } from '../../src/index.js';
-import { bootQueue } from '../support/boot-queue.js';
-import { useQueueTestContext } from '../support/queue-test-context.js';
+import { bootApp } from '../support/boot.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
 
-const ctx = useQueueTestContext('bad_input');
+const ctx = useQueueFixture('bad_input', { shared: {} });
 
 async function rowCount(): Promise<number> {
   const { rows } = await ctx.db.query<{ count: string }>('SELECT count(*) FROM messages');
@@ -260,7 +260,7 @@ describe('leases and ids', () => {
 
 describe('maxBodyBytes option', () => {
   it('applies a smaller limit from the module options', async () => {
-    const small = await bootQueue({ connectionString: ctx.db.url, maxBodyBytes: 100 });
+    const small = await bootApp({ connectionString: ctx.db.url, maxBodyBytes: 100 });
     try {
       await expectRejected(
         () => small.queue.enqueue('s', { text: 'y'.repeat(100) }),

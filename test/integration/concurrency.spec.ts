@@ -1,22 +1,17 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { beforeAll, describe, expect, it } from '@jest/globals';
 import { type QueueService } from '../../src/index.js';
-import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+import { type BootedApp } from '../support/boot.js';
 
-let db: TestDatabase;
-const modules: BootedQueue[] = [];
+const fixture = useQueueFixture('concurrency', { reset: 'none' });
+const { db } = fixture;
+const modules: BootedApp[] = [];
 
 beforeAll(async () => {
-  db = await createTestDatabase('concurrency');
   // Two modules with separate pools, as two worker processes would have.
   for (let i = 0; i < 2; i++) {
-    modules.push(await bootQueue({ connectionString: db.url, poolMinSize: 4, poolMaxSize: 4 }));
+    modules.push(await fixture.boot({ connectionString: db.url, poolMinSize: 4, poolMaxSize: 4 }));
   }
-});
-
-afterAll(async () => {
-  for (const booted of modules) await booted.close();
-  await db?.drop();
 });
 
 /** Leases until the queue is empty, recording every id it got and the largest batch. */

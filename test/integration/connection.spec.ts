@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect, promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import {
   QueueDatabaseError,
   QueueModule,
@@ -11,20 +11,13 @@ import {
   QueuePoolTimeoutError,
 } from '../../src/index.js';
 import { QueueConnection } from '../../src/database/queue-connection.js';
-import { bootError } from '../support/boot-error.js';
-import { bootQueue, type BootedQueue } from '../support/boot-queue.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+import { bootError } from '../support/boot.js';
+import { bootApp, type BootedApp } from '../support/boot.js';
+import { type TestDatabase } from '../support/test-database.js';
 import { writeSelfSignedCertificate } from '../support/tls.js';
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase('connection');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const { db } = useQueueFixture('connection', { reset: 'none' });
 
 function withParams(url: string, params: Record<string, string>, host?: string): string {
   const parsed = new URL(url);
@@ -33,7 +26,7 @@ function withParams(url: string, params: Record<string, string>, host?: string):
   return parsed.toString();
 }
 
-async function sessionUsesTls(booted: BootedQueue): Promise<boolean> {
+async function sessionUsesTls(booted: BootedApp): Promise<boolean> {
   const { rows } = await booted.moduleRef.get(QueueConnection).query<{ ssl: boolean }>('check', {
     text: 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()',
     values: [],
@@ -62,7 +55,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
     ['sslmode=verify-ca', { sslmode: 'verify-ca', sslrootcert: ca }],
     ['sslmode=verify-full', { sslmode: 'verify-full', sslrootcert: ca }],
   ])('connects over TLS with %s', async (_label, params) => {
-    const booted = await bootQueue({ connectionString: withParams(db.url, params) });
+    const booted = await bootApp({ connectionString: withParams(db.url, params) });
     try {
       expect(await sessionUsesTls(booted)).toBe(true);
       await booted.queue.enqueue('tls', { ok: true });
@@ -72,7 +65,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
   });
 
   it('connects without TLS with sslmode=disable', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: withParams(db.url, { sslmode: 'disable' }),
     });
     try {
@@ -87,7 +80,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
     const cert = join(dir, 'client.crt');
     const key = join(dir, 'client.key');
     expect(writeSelfSignedCertificate(cert, key, 'postgres')).toBe(true);
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: withParams(db.url, { sslmode: 'require', sslcert: cert, sslkey: key }),
     });
     try {
@@ -131,7 +124,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
   });
 
   it('the ssl option replaces what sslmode implies', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: withParams(db.url, { sslmode: 'verify-full' }),
       ssl: { rejectUnauthorized: false },
     });
@@ -145,7 +138,7 @@ describeTls('TLS from the connection string (libpq sslmode semantics)', () => {
 
 describe('pool hints in the URL', () => {
   it('opens min_size connections and caps at max_size', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: withParams(db.url, { min_size: '2', max_size: '3' }),
       applicationName: 'hinted-pool',
       poolMinSize: undefined,
@@ -167,7 +160,7 @@ describe('pool hints in the URL', () => {
   });
 
   it('explicit poolMinSize and poolMaxSize win over the URL', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: withParams(db.url, { min_size: '4', max_size: '8' }),
       applicationName: 'explicit-pool',
       poolMinSize: 1,
@@ -219,7 +212,7 @@ describe('failures are typed and never show the password', () => {
   });
 
   it('a saturated pool fails with QueuePoolTimeoutError instead of hanging', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: db.url,
       poolMinSize: 1,
       poolMaxSize: 1,
@@ -268,7 +261,7 @@ describe('the TypeORM CLI and the module share one migration history', () => {
     for (const name of MIGRATIONS) {
       expect(output).toContain(`Migration ${name} has been executed successfully`);
     }
-    const booted = await bootQueue({ connectionString: db.url, schema: 'cli_first' });
+    const booted = await bootApp({ connectionString: db.url, schema: 'cli_first' });
     try {
       await booted.queue.enqueue('cli', { n: 1 });
     } finally {
@@ -279,7 +272,7 @@ describe('the TypeORM CLI and the module share one migration history', () => {
   });
 
   it('migration:show reports what the module applied at boot', async () => {
-    const booted = await bootQueue({ connectionString: db.url, schema: 'module_first' });
+    const booted = await bootApp({ connectionString: db.url, schema: 'module_first' });
     await booted.close();
     const output = await cli('migration:show', db, 'module_first');
     MIGRATIONS.forEach((name, index) => expect(output).toContain(`[X] ${index + 1} ${name}`));

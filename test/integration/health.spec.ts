@@ -1,16 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Injectable, type INestApplication } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
-import {
-  Processor,
-  QueueHealthIndicator,
-  QueueModule,
-  QueueService,
-  type QueueModuleExtras,
-  type QueueModuleOptions,
-} from '../../src/index.js';
+import { Injectable, type Provider } from '@nestjs/common';
+import { Processor, QueueHealthIndicator } from '../../src/index.js';
+import { bootHttpApp, type TestModuleOptions } from '../support/boot.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
 import { startEmbeddedPostgres, type TestPostgres } from '../support/postgres-provider.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
 
 @Injectable()
 class Idle {
@@ -18,43 +11,20 @@ class Idle {
   handle(): void {}
 }
 
-interface HttpApp {
-  readonly app: INestApplication;
-  readonly url: string;
-  readonly queue: QueueService;
-}
-
-async function startHttp(
-  options: QueueModuleOptions & QueueModuleExtras,
-  providers = [Idle],
-): Promise<HttpApp> {
-  const moduleRef = await Test.createTestingModule({
-    imports: [QueueModule.forRoot({ poolMinSize: 1, reaper: false, cleanup: false, ...options })],
-    providers,
-  }).compile();
-  const app = moduleRef.createNestApplication({ logger: false });
-  await app.listen(0, '127.0.0.1');
-  return { app, url: await app.getUrl(), queue: app.get(QueueService) };
-}
+/** Every app here has a processor, unless a test says otherwise: the live probe looks at workers. */
+const startHttp = (options: TestModuleOptions, providers: Provider[] = [Idle]) =>
+  bootHttpApp(options, providers);
 
 async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url);
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase('health');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const { db } = useQueueFixture('health', { reset: 'none' });
 
 describe('QueueHealthIndicator', () => {
   it('reports per-queue depth in one query and turns down when a threshold is crossed', async () => {
-    const { app, queue } = await startHttp({
+    const app = await startHttp({
       connectionString: db.url,
       schema: 'indicator',
       workers: false,
@@ -62,13 +32,13 @@ describe('QueueHealthIndicator', () => {
     });
     try {
       const indicator = app.get(QueueHealthIndicator);
-      await queue.enqueueMany('small', [{ n: 1 }, { n: 2 }]);
-      await queue.enqueue('later', { n: 3 }, { delaySeconds: 600 });
-      await queue.leaseNext('small');
+      await app.queue.enqueueMany('small', [{ n: 1 }, { n: 2 }]);
+      await app.queue.enqueue('later', { n: 3 }, { delaySeconds: 600 });
+      await app.queue.leaseNext('small');
       await db.query(
         "UPDATE indicator.messages SET available_at = available_at - 30 WHERE queue = 'small' AND state = 'ready'",
       );
-      await queue.enqueueMany(
+      await app.queue.enqueueMany(
         'big.ok',
         Array.from({ length: 20 }, (_, i) => ({ i })),
       );
@@ -110,7 +80,7 @@ describe('QueueHealthIndicator', () => {
       ).queues.small!;
       expect(small.oldestReadyAgeSeconds).toBeGreaterThanOrEqual(30);
 
-      await queue.enqueueMany(
+      await app.queue.enqueueMany(
         'small',
         Array.from({ length: 10 }, (_, i) => ({ i })),
       );
@@ -139,18 +109,18 @@ describe('QueueHealthIndicator', () => {
 
 describe('depth on a deep backlog', () => {
   it('counts ready messages up to countLimit, and past every maxReadyDepth', async () => {
-    const { app, queue } = await startHttp({
+    const app = await startHttp({
       connectionString: db.url,
       schema: 'capped',
       workers: false,
       health: { countLimit: 5, queues: { deep: { maxReadyDepth: 7 } } },
     });
     try {
-      await queue.enqueueMany(
+      await app.queue.enqueueMany(
         'deep',
         Array.from({ length: 12 }, (_, i) => ({ i })),
       );
-      await queue.enqueueMany(
+      await app.queue.enqueueMany(
         'shallow',
         Array.from({ length: 12 }, (_, i) => ({ i })),
       );
@@ -206,7 +176,7 @@ describe('health endpoints over HTTP', () => {
       expect((await get(`${http.url}/health/live`)).status).toBe(200);
       expect((await get(`${http.url}/health/ready`)).status).toBe(200);
     } finally {
-      await http.app.close();
+      await http.close();
     }
   });
 
@@ -221,7 +191,7 @@ describe('health endpoints over HTTP', () => {
       expect((await get(`${http.url}/probes/ready`)).status).toBe(200);
       expect((await fetch(`${http.url}/health/live`)).status).toBe(404);
     } finally {
-      await http.app.close();
+      await http.close();
     }
   });
 
@@ -263,7 +233,7 @@ describe('health endpoints over HTTP', () => {
         expect(live.status).toBe(200);
         expect(live.body).toMatchObject({ status: 'ok', info: { workers: { status: 'up' } } });
       } finally {
-        await http.app.close();
+        await http.close();
       }
     });
   });

@@ -3,28 +3,25 @@ import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { QueueModule, QueueOptionsError } from '../../src/index.js';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { MaintenanceScheduler } from '../../src/maintenance/maintenance.scheduler.js';
-import { RecordingLogger, waitFor, type BootedApp } from '../support/boot-app.js';
-import { bootError } from '../support/boot-error.js';
-import { useAppHarness } from '../support/app-harness.js';
+import { RecordingLogger, waitFor, type BootedApp } from '../support/boot.js';
+import { bootError } from '../support/boot.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
 
-const harness = useAppHarness('maintenance');
-const { boot } = harness;
+const { db, boot } = useQueueFixture('maintenance');
 
 async function rows(sql: string, values: unknown[] = []) {
-  return (await harness.db.query(sql, values)).rows;
+  return (await db.query(sql, values)).rows;
 }
 
 /** Makes every leased message's lease run out a minute ago. */
 async function expireLeases(): Promise<void> {
-  await harness.db.query(
-    "UPDATE messages SET lease_until = lease_until - 120 WHERE state = 'leased'",
-  );
+  await db.query("UPDATE messages SET lease_until = lease_until - 120 WHERE state = 'leased'");
 }
 
 describe('the scheduled reaper', () => {
   it('returns expired leases to ready on its interval and logs what it moved', async () => {
     const logger = new RecordingLogger();
-    const app = await boot({ connectionString: harness.db.url, reaper: { intervalMs: 200 } }, [], {
+    const app = await boot({ connectionString: db.url, reaper: { intervalMs: 200 } }, [], {
       logger,
     });
     const id = await app.queue.enqueue('reaped', { n: 1 });
@@ -39,7 +36,7 @@ describe('the scheduled reaper', () => {
   });
 
   it('dead-letters an expired last attempt: in place, or to the dead-letter queue', async () => {
-    const app = await boot({ connectionString: harness.db.url, reaper: { intervalMs: 200 } });
+    const app = await boot({ connectionString: db.url, reaper: { intervalMs: 200 } });
     const [inPlace, moved] = await app.queue.enqueueMany('exhausted', [{ a: 1 }, { a: 2 }]);
     await app.queue.leaseNext('exhausted', { maxAttempts: 1 });
     await app.queue.leaseNext('exhausted', { maxAttempts: 1, deadLetterQueue: 'exhausted.dead' });
@@ -66,7 +63,7 @@ describe('the scheduled reaper', () => {
 
   it('settles at most batchSize leases per run: one bounded statement', async () => {
     const app = await boot({
-      connectionString: harness.db.url,
+      connectionString: db.url,
       reaper: { intervalMs: 3_600_000, batchSize: 10 },
     });
     await app.queue.enqueueMany(
@@ -87,8 +84,8 @@ describe('the scheduled reaper', () => {
   it('two replicas reaping at once settle each lease exactly once', async () => {
     const logs = [new RecordingLogger(), new RecordingLogger()];
     const [first, second] = [
-      await boot({ connectionString: harness.db.url, reaper: false }, [], { logger: logs[0] }),
-      await boot({ connectionString: harness.db.url, reaper: false }, [], { logger: logs[1] }),
+      await boot({ connectionString: db.url, reaper: false }, [], { logger: logs[0] }),
+      await boot({ connectionString: db.url, reaper: false }, [], { logger: logs[1] }),
     ] as [BootedApp, BootedApp];
     await first.queue.enqueueMany(
       'race',
@@ -114,7 +111,7 @@ describe('the scheduled reaper', () => {
   it('registers in the application’s SchedulerRegistry when it imports ScheduleModule', async () => {
     const app = await boot(
       {
-        connectionString: harness.db.url,
+        connectionString: db.url,
         reaper: { intervalMs: 60_000 },
         cleanup: { cron: '*/5 * * * *' },
       },
@@ -127,13 +124,9 @@ describe('the scheduled reaper', () => {
   });
 
   it('runs neither job when both are turned off', async () => {
-    const app = await boot(
-      { connectionString: harness.db.url, reaper: false, cleanup: false },
-      [],
-      {
-        imports: [ScheduleModule.forRoot()],
-      },
-    );
+    const app = await boot({ connectionString: db.url, reaper: false, cleanup: false }, [], {
+      imports: [ScheduleModule.forRoot()],
+    });
     const registry = app.get(SchedulerRegistry);
     expect(registry.getIntervals()).toEqual([]);
     expect([...registry.getCronJobs().keys()]).toEqual([]);
@@ -151,7 +144,7 @@ describe('the scheduled reaper', () => {
       ],
     ] as const) {
       const error = await bootError({
-        imports: [QueueModule.forRoot({ connectionString: harness.db.url, ...options })],
+        imports: [QueueModule.forRoot({ connectionString: db.url, ...options })],
       });
       expect(error).toBeInstanceOf(QueueOptionsError);
       expect((error as QueueOptionsError).option).toBe(option);
@@ -161,14 +154,13 @@ describe('the scheduled reaper', () => {
 
 describe('cleanup', () => {
   async function age(where: string, days: number): Promise<void> {
-    await harness.db.query(
-      `UPDATE messages SET created_at = created_at - $1::bigint WHERE ${where}`,
-      [Math.round(days * 86_400)],
-    );
+    await db.query(`UPDATE messages SET created_at = created_at - $1::bigint WHERE ${where}`, [
+      Math.round(days * 86_400),
+    ]);
   }
 
   it('deletes old done messages in batches, keeps recent ones and unfinished ones', async () => {
-    const app = await boot({ connectionString: harness.db.url });
+    const app = await boot({ connectionString: db.url });
     await app.queue.enqueueMany(
       'clean',
       Array.from({ length: 250 }, (_, i) => ({ i })),
@@ -198,24 +190,21 @@ describe('cleanup', () => {
   });
 
   it('archives old dead letters and deletes them in the same statement', async () => {
-    const app = await boot({ connectionString: harness.db.url });
+    const app = await boot({ connectionString: db.url });
     const [failed, moved, young] = await app.queue.enqueueMany('arch', [
       { k: 'failed' },
       { k: 'moved' },
       { k: 'young' },
     ]);
-    await harness.db.query("UPDATE messages SET state = 'failed' WHERE id = ANY($1)", [
-      [failed, young],
-    ]);
-    await harness.db.query(
+    await db.query("UPDATE messages SET state = 'failed' WHERE id = ANY($1)", [[failed, young]]);
+    await db.query(
       "UPDATE messages SET state = 'done', queue = 'arch.dead', origin_queue = 'arch' WHERE id = $1",
       [moved],
     );
     await age('id <> $2', 31).catch(async () => {
-      await harness.db.query(
-        'UPDATE messages SET created_at = created_at - 31 * 86400 WHERE id <> $1',
-        [young],
-      );
+      await db.query('UPDATE messages SET created_at = created_at - 31 * 86400 WHERE id <> $1', [
+        young,
+      ]);
     });
     const result = await app.queue.cleanup({ doneRetentionDays: 7, failedRetentionDays: 30 });
     expect(result).toEqual({ deleted: 0, archived: 2 });
@@ -231,12 +220,12 @@ describe('cleanup', () => {
 
   it('skips a part whose retention is false, and the scheduled job uses the module options', async () => {
     const app = await boot({
-      connectionString: harness.db.url,
+      connectionString: db.url,
       cleanup: { doneRetentionDays: false, failedRetentionDays: 0, cron: '0 0 1 1 *' },
     });
     const [done, failed] = await app.queue.enqueueMany('skip', [{ n: 1 }, { n: 2 }]);
-    await harness.db.query("UPDATE messages SET state = 'done' WHERE id = $1", [done]);
-    await harness.db.query("UPDATE messages SET state = 'failed' WHERE id = $1", [failed]);
+    await db.query("UPDATE messages SET state = 'done' WHERE id = $1", [done]);
+    await db.query("UPDATE messages SET state = 'failed' WHERE id = $1", [failed]);
     await age('true', 400);
     await app.get(MaintenanceScheduler).cleanup();
     expect(await rows('SELECT id FROM messages')).toEqual([{ id: done }]);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Inject, Injectable, Module, type ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
@@ -10,20 +10,13 @@ import {
   type QueueModuleOptions,
   type QueueOptionsFactory,
 } from '../../src/index.js';
-import { bootError } from '../support/boot-error.js';
-import { bootQueue } from '../support/boot-queue.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+import { bootError } from '../support/boot.js';
+import { bootApp } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
-import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { createTestDatabase } from '../support/test-database.js';
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase('module');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const { db } = useQueueFixture('module', { reset: 'none' });
 
 async function connectionsOf(applicationName: string): Promise<number> {
   const { rows } = await db.query<{ count: string }>(
@@ -81,7 +74,7 @@ class FeatureModule {}
 
 describe('forRoot and forRootAsync', () => {
   it('forRoot boots, creates the table in public, and serves QueueService', async () => {
-    const booted = await bootQueue({ connectionString: db.url });
+    const booted = await bootApp({ connectionString: db.url });
     try {
       await roundTrip(booted.queue);
       const { rows } = await db.query(
@@ -101,7 +94,7 @@ describe('forRoot and forRootAsync', () => {
     const previous = process.env.DATABASE_URL;
     process.env.DATABASE_URL = db.url;
     try {
-      const booted = await bootQueue({});
+      const booted = await bootApp({});
       await roundTrip(booted.queue);
       await booted.close();
     } finally {
@@ -263,7 +256,7 @@ describe('options validated at boot', () => {
 
 describe('connections', () => {
   it('opens poolMinSize connections at boot and closes them all at shutdown', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: db.url,
       poolMinSize: 3,
       poolMaxSize: 5,
@@ -282,7 +275,7 @@ describe('connections', () => {
     });
     await dataSource.initialize();
     try {
-      const booted = await bootQueue({
+      const booted = await bootApp({
         dataSource,
         schema: 'shared',
         applicationName: 'unused-pool',
@@ -324,7 +317,7 @@ describe('schema, table and migrations', () => {
   it('lives beside an application table of the same name in another schema', async () => {
     await db.query('CREATE TABLE public.jobs (id serial PRIMARY KEY, title text NOT NULL)');
     await db.query("INSERT INTO public.jobs (title) VALUES ('the app''s own row')");
-    const booted = await bootQueue({ connectionString: db.url, schema: 'queueing', table: 'jobs' });
+    const booted = await bootApp({ connectionString: db.url, schema: 'queueing', table: 'jobs' });
     try {
       await roundTrip(booted.queue);
       const { rows: indexes } = await db.query<{ indexname: string }>(
@@ -375,7 +368,7 @@ describe('schema, table and migrations', () => {
     try {
       const modules = await Promise.all(
         Array.from({ length: 10 }, () =>
-          bootQueue({
+          bootApp({
             connectionString: fresh.url,
             poolMinSize: 1,
             poolMaxSize: 2,
@@ -402,7 +395,7 @@ describe('schema, table and migrations', () => {
   });
 
   it('migrationsRun: false leaves the schema alone; statements then fail with a typed error', async () => {
-    const booted = await bootQueue({
+    const booted = await bootApp({
       connectionString: db.url,
       schema: 'unmigrated',
       migrationsRun: false,
@@ -421,10 +414,10 @@ describe('schema, table and migrations', () => {
   });
 
   it('a second boot finds the schema up to date and keeps the data', async () => {
-    const first = await bootQueue({ connectionString: db.url, schema: 'reboot' });
+    const first = await bootApp({ connectionString: db.url, schema: 'reboot' });
     await first.queue.enqueue('kept', { n: 1 });
     await first.close();
-    const second = await bootQueue({ connectionString: db.url, schema: 'reboot' });
+    const second = await bootApp({ connectionString: db.url, schema: 'reboot' });
     try {
       expect((await second.queue.leaseNext('kept'))?.body).toEqual({ n: 1 });
       const { rows } = await db.query('SELECT count(*)::int AS n FROM reboot.messages_migrations');

@@ -1,13 +1,13 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { type QueueService } from '../../src/index.js';
-import { useQueueTestContext } from '../support/queue-test-context.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
 
-const ctx = useQueueTestContext('service');
+const ctx = useQueueFixture('service', { shared: {} });
 
 /** Records the statements the service sends until `stop()`. */
 function countStatements(): { stop(): string[] } {
-  const spy = jest.spyOn(ctx.booted.moduleRef.get(QueueConnection), 'query');
+  const spy = jest.spyOn(ctx.app.moduleRef.get(QueueConnection), 'query');
   return {
     stop: () => {
       const operations = spy.mock.calls.map(([operation]) => operation);

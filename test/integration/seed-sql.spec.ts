@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { useQueueTestContext } from '../support/queue-test-context.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
 
 /*
  * The seed's own SQL, pasted unchanged from its "Monitoring and Maintenance" section. The queue
@@ -33,7 +33,7 @@ DELETE FROM messages
 WHERE queue = 'ingest.error' 
   AND created_at < EXTRACT(EPOCH FROM NOW() - INTERVAL '30 days')::BIGINT;`;
 
-const ctx = useQueueTestContext('seed_sql', { truncate: false });
+const ctx = useQueueFixture('seed_sql', { shared: {}, reset: 'none' });
 
 describe("the seed's schema", () => {
   it("keeps the seed's columns, types and nullability", async () => {

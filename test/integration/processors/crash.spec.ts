@@ -1,23 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage } from '../../../src/index.js';
-import { bootApp, sleep, waitFor, type BootedApp } from '../../support/boot-app.js';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+import { useQueueFixture } from '../../support/queue-fixture.js';
+import { bootApp, sleep, waitFor } from '../../support/boot.js';
 
-let db: TestDatabase;
-let admin: BootedApp;
-
-beforeAll(async () => {
-  db = await createTestDatabase('crash');
-  admin = await bootApp({ connectionString: db.url, workers: false });
-});
-
-afterAll(async () => {
-  await admin?.close();
-  await db?.drop();
-});
+const fixture = useQueueFixture('crash', { shared: { workers: false }, reset: 'none' });
+const { db } = fixture;
 
 /** Starts a worker process and resolves with it and its output lines once it is ready. */
 async function startWorker(
@@ -43,7 +33,11 @@ async function killDuringHandler(id: string, attempt: number): Promise<void> {
 
 async function reapUntilReturned(): Promise<number> {
   const started = performance.now();
-  await waitFor(async () => (await admin.queue.reapExpiredLeases()) > 0, 10_000, 'the reaper');
+  await waitFor(
+    async () => (await fixture.app.queue.reapExpiredLeases()) > 0,
+    10_000,
+    'the reaper',
+  );
   return performance.now() - started;
 }
 
@@ -57,7 +51,7 @@ async function stateOf(id: string) {
 
 describe('a worker process killed with SIGKILL mid-handler', () => {
   it('loses nothing: the message is handled again after its lease expires and is reaped', async () => {
-    const id = await admin.queue.enqueue('crash', { n: 1 });
+    const id = await fixture.app.queue.enqueue('crash', { n: 1 });
     await killDuringHandler(id, 1);
     expect(await stateOf(id)).toEqual({ state: 'leased', attempts: 1 });
     const waited = await reapUntilReturned();
@@ -82,7 +76,7 @@ describe('a worker process killed with SIGKILL mid-handler', () => {
 
   it('a message that kills its worker every time ends in the dead letters after maxAttempts', async () => {
     // The lease records maxAttempts, so the reaper settles the last expired attempt as a dead letter.
-    const id = await admin.queue.enqueue('crash', { poison: true });
+    const id = await fixture.app.queue.enqueue('crash', { poison: true });
     for (const attempt of [1, 2]) {
       await killDuringHandler(id, attempt);
       await reapUntilReturned();
@@ -111,7 +105,7 @@ describe('a worker process killed with SIGKILL mid-handler', () => {
 
 describe('a worker process sent SIGTERM mid-handler', () => {
   it('exits on its own after shutdownTimeoutMs and returns the message to ready at once', async () => {
-    const id = await admin.queue.enqueue('crash', { n: 'term' });
+    const id = await fixture.app.queue.enqueue('crash', { n: 'term' });
     const { child, lines } = await startWorker({ SHUTDOWN_TIMEOUT_MS: '500' });
     await waitFor(() => lines.includes(`started ${id} 1`), 10_000, 'the handler');
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
@@ -126,6 +120,6 @@ describe('a worker process sent SIGTERM mid-handler', () => {
     expect(exit.signal ?? exit.code).toBe(exit.signal === null ? 0 : 'SIGTERM');
     expect(took).toBeLessThan(5_000);
     expect(await stateOf(id)).toEqual({ state: 'ready', attempts: 1 });
-    await admin.queue.deleteMessage(id);
+    await fixture.app.queue.deleteMessage(id);
   });
 });

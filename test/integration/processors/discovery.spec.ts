@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { IsString } from 'class-validator';
 import {
@@ -10,19 +10,11 @@ import {
   type ProcessorDefaults,
   type ProcessorMessage,
 } from '../../../src/index.js';
-import { bootApp, waitFor } from '../../support/boot-app.js';
-import { bootError } from '../../support/boot-error.js';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+import { useQueueFixture } from '../../support/queue-fixture.js';
+import { bootApp, waitFor } from '../../support/boot.js';
+import { bootError } from '../../support/boot.js';
 
-let db: TestDatabase;
-
-beforeAll(async () => {
-  db = await createTestDatabase('discovery');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const { db } = useQueueFixture('discovery', { reset: 'none' });
 
 class Doc {
   @IsString()

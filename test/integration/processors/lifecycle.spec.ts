@@ -1,14 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage } from '../../../src/index.js';
-import { bootApp, sleep, waitFor } from '../../support/boot-app.js';
-import { useAppHarness } from '../../support/app-harness.js';
+import { bootApp, sleep, waitFor } from '../../support/boot.js';
+import { useQueueFixture } from '../../support/queue-fixture.js';
 
-const harness = useAppHarness('lifecycle');
-const { boot } = harness;
+const { db, boot } = useQueueFixture('lifecycle');
 
 async function row(id: string) {
-  const { rows } = await harness.db.query<{
+  const { rows } = await db.query<{
     state: string;
     attempts: number;
     lease_until: string | null;
@@ -35,11 +34,11 @@ describe('heartbeats', () => {
         calls.push('B');
       }
     }
-    const first = await boot({ connectionString: harness.db.url }, [SlowA]);
+    const first = await boot({ connectionString: db.url }, [SlowA]);
     const id = await first.queue.enqueue('slow', { n: 1 });
     await waitFor(() => calls.length === 1);
     // A second worker process, and a reaper running far more often than any real one.
-    const second = await boot({ connectionString: harness.db.url }, [SlowB]);
+    const second = await boot({ connectionString: db.url }, [SlowB]);
     const reaped: number[] = [];
     const reaper = setInterval(() => {
       void second.queue.reapExpiredLeases().then((count) => reaped.push(count));
@@ -64,13 +63,11 @@ describe('heartbeats', () => {
         await new Promise((resolve) => message.signal.addEventListener('abort', resolve));
       }
     }
-    const app = await boot({ connectionString: harness.db.url }, [Loser]);
+    const app = await boot({ connectionString: db.url }, [Loser]);
     const id = await app.queue.enqueue('lost', { n: 1 });
     await waitFor(() => seen !== undefined);
     // Another worker took the message over (as after a reap and a new lease).
-    await harness.db.query('UPDATE messages SET lease_token = gen_random_uuid() WHERE id = $1', [
-      id,
-    ]);
+    await db.query('UPDATE messages SET lease_token = gen_random_uuid() WHERE id = $1', [id]);
     await waitFor(() => seen!.signal.aborted, 3_000, 'the abort');
     expect((seen!.signal.reason as Error).name).toBe('LeaseLostError');
     await sleep(100);
@@ -91,13 +88,13 @@ describe('graceful shutdown', () => {
         finished.push(message.body.i);
       }
     }
-    const app = await bootApp({ connectionString: harness.db.url }, [Busy]);
+    const app = await bootApp({ connectionString: db.url }, [Busy]);
     await app.queue.enqueueMany('busy', [{ i: 1 }, { i: 2 }, { i: 3 }, { i: 4 }]);
     await waitFor(() => app.get(Busy).started === 2);
     await app.close();
     expect(finished.sort()).toEqual([1, 2]);
     expect(app.get(Busy).started).toBe(2);
-    const { rows } = await harness.db.query<{ state: string; n: string }>(
+    const { rows } = await db.query<{ state: string; n: string }>(
       'SELECT state, count(*) AS n FROM messages GROUP BY state ORDER BY state',
     );
     expect(rows).toEqual([
@@ -116,9 +113,7 @@ describe('graceful shutdown', () => {
         await sleep(3_000); // ignores its signal, as badly behaved code does
       }
     }
-    const app = await bootApp({ connectionString: harness.db.url, shutdownTimeoutMs: 300 }, [
-      Stuck,
-    ]);
+    const app = await bootApp({ connectionString: db.url, shutdownTimeoutMs: 300 }, [Stuck]);
     const id = await app.queue.enqueue('stuck', { n: 1 });
     await waitFor(() => signal !== undefined);
     const started = performance.now();

@@ -1,11 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor } from '../../../src/index.js';
-import { bootApp, sleep, waitFor, type BootedApp } from '../../support/boot-app.js';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
-
-let db: TestDatabase;
-let app: BootedApp;
+import { useQueueFixture } from '../../support/queue-fixture.js';
+import { sleep, waitFor } from '../../support/boot.js';
 
 @Injectable()
 class Stamps {
@@ -16,16 +13,13 @@ class Stamps {
   }
 }
 
-beforeAll(async () => {
-  db = await createTestDatabase('wakeup');
-  // A 10 s poll: anything faster than that below came from a notification.
-  app = await bootApp({ connectionString: db.url, pollIntervalMs: 10_000 }, [Stamps]);
+// A 10 s poll: anything faster than that below came from a notification.
+const fixture = useQueueFixture('wakeup', {
+  shared: { pollIntervalMs: 10_000 },
+  sharedProviders: [Stamps],
+  reset: 'none',
 });
-
-afterAll(async () => {
-  await app?.close();
-  await db?.drop();
-});
+const { db } = fixture;
 
 async function listenBackends(): Promise<number[]> {
   const { rows } = await db.query<{ pid: number }>(
@@ -37,11 +31,11 @@ async function listenBackends(): Promise<number[]> {
 
 /** Enqueues one message to the idle queue and returns ms until its handler started. */
 async function wakeLatency(): Promise<number> {
-  const stamps = app.get(Stamps);
+  const stamps = fixture.app.get(Stamps);
   const before = stamps.started.length;
   await sleep(50); // the worker is idle, waiting on its 10 s poll
   const sent = performance.now();
-  await app.queue.enqueue('wake', { at: sent });
+  await fixture.app.queue.enqueue('wake', { at: sent });
   await waitFor(() => stamps.started.length > before, 9_000, 'the handler to start');
   return stamps.started[before]! - sent;
 }
@@ -88,11 +82,11 @@ describe('NOTIFY wake-ups', () => {
   });
 
   it('does not lose a message enqueued while the LISTEN connection is down', async () => {
-    const stamps = app.get(Stamps);
+    const stamps = fixture.app.get(Stamps);
     const before = stamps.started.length;
     const [old] = await listenBackends();
     await db.query('SELECT pg_terminate_backend($1)', [old]);
-    await app.queue.enqueue('wake', { during: 'outage' });
+    await fixture.app.queue.enqueue('wake', { during: 'outage' });
     // The reconnect pokes every worker, since notifications sent meanwhile are gone.
     await waitFor(
       () => stamps.started.length > before,
@@ -104,7 +98,7 @@ describe('NOTIFY wake-ups', () => {
 
 describe('lost database connections', () => {
   it('keeps processing after every connection of the app is terminated', async () => {
-    const stamps = app.get(Stamps);
+    const stamps = fixture.app.get(Stamps);
     const before = stamps.started.length;
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
@@ -115,7 +109,7 @@ describe('lost database connections', () => {
     // A statement on a connection killed under it fails with a typed error; the next one works.
     let sent = false;
     for (let attempt = 0; attempt < 3 && !sent; attempt++) {
-      sent = await app.queue.enqueue('wake', { after: 'terminate' }).then(
+      sent = await fixture.app.queue.enqueue('wake', { after: 'terminate' }).then(
         () => true,
         () => false,
       );

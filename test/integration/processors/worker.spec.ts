@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { IsInt, IsString, Min } from 'class-validator';
 import {
@@ -8,25 +8,11 @@ import {
   type ProcessorMessage,
   type QueueErrorRecord,
 } from '../../../src/index.js';
-import { bootApp, waitFor, type BootedApp } from '../../support/boot-app.js';
-import { createTestDatabase, type TestDatabase } from '../../support/test-database.js';
+import { useQueueFixture } from '../../support/queue-fixture.js';
+import { waitFor, type BootedApp } from '../../support/boot.js';
 
-let db: TestDatabase;
-let app: BootedApp | undefined;
-
-beforeAll(async () => {
-  db = await createTestDatabase('workers');
-});
-
-afterEach(async () => {
-  await app?.close();
-  app = undefined;
-  await db.query('DROP TABLE IF EXISTS messages, messages_migrations, messages_archive');
-});
-
-afterAll(async () => {
-  await db?.drop();
-});
+const { db, boot } = useQueueFixture('workers');
+let app: BootedApp;
 
 async function count(where: string): Promise<number> {
   const { rows } = await db.query<{ n: string }>(
@@ -58,7 +44,7 @@ describe('throughput and exactly-once handling', () => {
         this.running -= 1;
       }
     }
-    app = await bootApp({ connectionString: db.url, workers: false }, []);
+    app = await boot({ connectionString: db.url, workers: false }, []);
     await app.queue.enqueueMany(
       'drain',
       Array.from({ length: 10_000 }, (_, i) => ({ i })),
@@ -66,7 +52,7 @@ describe('throughput and exactly-once handling', () => {
     await app.close();
 
     const started = performance.now();
-    app = await bootApp({ connectionString: db.url }, [Counter]);
+    app = await boot({ connectionString: db.url }, [Counter]);
     const counter = app.get(Counter);
     await waitFor(async () => (await count("state = 'done'")) === 10_000, 120_000, 'the drain');
     const seconds = (performance.now() - started) / 1000;
@@ -92,7 +78,7 @@ describe('failures', () => {
         if (message.attempts < 2) throw new TypeError('transient failure');
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Flaky]);
+    app = await boot({ connectionString: db.url }, [Flaky]);
     const id = await app.queue.enqueue('flaky', { n: 1 });
     await waitFor(async () => (await count("state = 'done'")) === 1);
     expect(app.get(Flaky).attempts).toEqual([1, 2]);
@@ -123,7 +109,7 @@ describe('failures', () => {
         throw new Error('nope');
       }
     }
-    app = await bootApp({ connectionString: db.url }, [AlwaysFails]);
+    app = await boot({ connectionString: db.url }, [AlwaysFails]);
     await app.queue.enqueue('backoff', { n: 1 });
     const handler = app.get(AlwaysFails);
     await waitFor(async () => (await count("state = 'failed'")) === 1, 15_000, 'dead letter');
@@ -147,7 +133,7 @@ describe('failures', () => {
         if (this.fail) throw new Error(`failure ${this.calls}`);
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Exhausts]);
+    app = await boot({ connectionString: db.url }, [Exhausts]);
     const id = await app.queue.enqueue('exhaust', { n: 1 });
     await waitFor(async () => (await count("state = 'failed'")) === 1);
     const handler = app.get(Exhausts);
@@ -185,7 +171,7 @@ describe('failures', () => {
         this.errors.push({ origin: message.originQueue, message: message.lastError?.message });
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Pipeline]);
+    app = await boot({ connectionString: db.url }, [Pipeline]);
     const id = await app.queue.enqueue('ingest.main', { doc: 'broken.pdf' });
     const pipeline = app.get(Pipeline);
     await waitFor(() => pipeline.errors.length === 1);
@@ -221,7 +207,7 @@ describe('failures', () => {
         this.bodies.push(message.body);
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Typed]);
+    app = await boot({ connectionString: db.url }, [Typed]);
     const bad = await app.queue.enqueue('typed', { url: 42, pages: 0 });
     await app.queue.enqueue('typed', { url: 'https://x/y.pdf', pages: 3 });
     await waitFor(async () => (await count("state IN ('done', 'failed')")) === 2);
@@ -262,7 +248,7 @@ describe('failures', () => {
         }
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Control]);
+    app = await boot({ connectionString: db.url }, [Control]);
     const refused = await app.queue.enqueue('unrecoverable', { n: 1 });
     await app.queue.enqueue('snooze', { n: 2 });
     await waitFor(async () => (await count("state IN ('done', 'failed')")) === 2);
@@ -287,7 +273,7 @@ describe('failures', () => {
         if (this.calls === 1) throw new SnoozeError(3600);
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Sleepy]);
+    app = await boot({ connectionString: db.url }, [Sleepy]);
     const id = await app.queue.enqueue('sleepy', { n: 1 });
     await waitFor(
       async () =>
@@ -309,12 +295,12 @@ describe('failures', () => {
         this.calls += 1;
       }
     }
-    app = await bootApp({ connectionString: db.url, workers: false }, []);
+    app = await boot({ connectionString: db.url, workers: false }, []);
     const id = await app.queue.enqueue('strict', { n: 1 });
     // Leased and lost twice already, by leasers whose leases carried no limit.
     await db.query('UPDATE messages SET attempts = 2 WHERE id = $1', [id]);
     await app.close();
-    app = await bootApp({ connectionString: db.url }, [Strict]);
+    app = await boot({ connectionString: db.url }, [Strict]);
     await waitFor(async () => (await count("state = 'failed'")) === 1);
     expect(app.get(Strict).calls).toBe(0);
     const [dead] = await app.queue.listFailed('strict');
@@ -334,7 +320,7 @@ describe('failures', () => {
         this.handled += 1;
       }
     }
-    app = await bootApp({ connectionString: db.url }, [Weird]);
+    app = await boot({ connectionString: db.url }, [Weird]);
     await app.queue.enqueueMany('weird', [{ n: 1 }, { n: 2 }, { n: 3 }]);
     await waitFor(async () => (await count("state IN ('done', 'failed')")) === 3);
     expect(app.get(Weird).handled).toBe(1);
