@@ -35,8 +35,6 @@ import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
 import { toLeasedMessage, toMessage, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
 
-export { type BatchLease, type LeaseRef } from '../sql/settle.sql.js';
-
 /** How a lease is taken: its length, and what the reaper does if its last attempt expires. */
 export interface LeasePolicy {
   readonly leaseSeconds: number;
