@@ -1,7 +1,7 @@
 /**
  * The DataSource the TypeORM CLI uses to manage the queue table by hand:
  *
- *   DATABASE_URL=postgres://… npx typeorm migration:run -d ormconfig.ts
+ *   DATABASE_URL=postgres://… npm run migration:run   (or migration:show)
  *
  * `QUEUE_SCHEMA` and `QUEUE_TABLE` select the table (defaults `public`, `messages`), matching the
  * module's `schema`/`table` options. The module applies the same migrations at boot unless

@@ -19,6 +19,7 @@ export {
 export {
   type ProcessorInfo,
   type ProcessorMessage,
+  type WorkerState,
 } from './interfaces/processor-message.interface.js';
 export {
   type QueueModuleOptions,

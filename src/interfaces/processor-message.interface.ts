@@ -10,6 +10,15 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
   readonly signal: AbortSignal;
 }
 
+/**
+ * What a processor's worker is doing in this process: `notStarted` (workers off, or before the
+ * application bootstrapped), `starting`, `waiting` (nothing was due; sleeping until a
+ * notification or the poll), `full` (every slot busy), `paused`, `leasing` (a lease statement in
+ * flight), `backingOff` (the last lease statement failed; it retries with backoff), `stopped`.
+ */
+export type WorkerState =
+  'notStarted' | 'starting' | 'waiting' | 'full' | 'paused' | 'leasing' | 'backingOff' | 'stopped';
+
 /** A registered processor, as `ProcessorRegistry.getProcessors()` lists it. */
 export interface ProcessorInfo {
   readonly queue: string;
@@ -21,6 +30,8 @@ export interface ProcessorInfo {
     readonly body: string | undefined;
   };
   readonly paused: boolean;
+  /** What its worker is doing now. */
+  readonly state: WorkerState;
   /** Handlers of this processor running right now in this process. */
   readonly inFlight: number;
 }

@@ -1,23 +1,14 @@
 import { type LoggerService } from '@nestjs/common';
 import { type ResolvedProcessorOptions } from '../config/processor-options.js';
 import { describeError } from '../errors/describe-error.js';
+import { type WorkerState } from '../interfaces/processor-message.interface.js';
 import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type LeasePolicy, type MessageStore } from '../store/message-store.js';
 import { PrefetchBuffer } from './prefetch-buffer.js';
 import { type WakeSignal } from './wake-signal.js';
 
-/**
- * Where the loop is:
- * - `starting`: not yet run;
- * - `waiting`: nothing was due at the last look; sleeps until a NOTIFY or the poll interval;
- * - `full`: every slot busy and the buffer at least half full; sleeps until a slot frees;
- * - `paused`: the registry paused its queue; buffered messages were given back;
- * - `leasing`: a lease statement is in flight;
- * - `backingOff`: the last lease statement failed; sleeps before the next try;
- * - `stopped`: the loop has ended.
- */
-export type FetchState =
-  'starting' | 'waiting' | 'full' | 'paused' | 'leasing' | 'backingOff' | 'stopped';
+/** Where the loop is; see `WorkerState` (`notStarted` is the registry's, for no worker). */
+export type FetchState = Exclude<WorkerState, 'notStarted'>;
 
 /** The slots the loop fills: the worker's executor. */
 export interface WorkerSlots {

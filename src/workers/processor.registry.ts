@@ -30,6 +30,7 @@ export class ProcessorRegistry {
         handler: definition.handlerName,
         options: { ...options, deadLetterQueue, body: body?.name },
         paused: this.paused.has(definition.queue),
+        state: worker?.state ?? 'notStarted',
         inFlight: worker?.inFlightCount ?? 0,
       };
     });

@@ -35,7 +35,7 @@ async function startDemo(
   };
   for (const [key, value] of Object.entries(childEnv))
     if (value === undefined) delete childEnv[key];
-  // Node directly, as the Dockerfile does; no npm preload of tsx.
+  // Node directly, as the Dockerfile does, without preloads from the caller's NODE_OPTIONS.
   delete childEnv.NODE_OPTIONS;
   const child = spawn('node', [main, ...args], {
     env: childEnv,

@@ -146,7 +146,10 @@ describe('discovery', () => {
       [TwoQueues],
     );
     try {
-      expect(app.registry.getProcessors()).toHaveLength(2);
+      expect(app.registry.getProcessors().map((p) => p.state)).toEqual([
+        'notStarted',
+        'notStarted',
+      ]);
       await app.queue.enqueue('disc.alpha', { n: 1 });
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(app.get(TwoQueues).seen).toEqual([]);
@@ -162,14 +165,18 @@ describe('pause and resume', () => {
     const app = await bootApp({ connectionString: db.url, schema: 'disc_pause' }, [TwoQueues]);
     try {
       const two = app.get(TwoQueues);
+      const alphaState = () => app.registry.getProcessors()[0]!.state;
+      await waitFor(() => alphaState() === 'waiting', 5_000, 'the idle worker to wait');
       app.registry.pause('disc.alpha');
       expect(app.registry.isPaused('disc.alpha')).toBe(true);
       expect(app.registry.getProcessors()[0]!.paused).toBe(true);
+      await waitFor(() => alphaState() === 'paused', 5_000, 'the worker to see the pause');
       await app.queue.enqueue('disc.alpha', { n: 7 });
       await new Promise((resolve) => setTimeout(resolve, 400));
       expect(two.seen).toEqual([]);
       app.registry.resume('disc.alpha');
       await waitFor(() => two.seen.length === 1);
+      expect(alphaState()).not.toBe('paused');
       expect(two.seen).toEqual(['alpha:7']);
       expect(() => app.registry.pause('no.such.queue')).toThrow(QueueValidationError);
     } finally {
