@@ -47,12 +47,9 @@ export function processorOptionsViolation(
     return { property: 'body', rule: 'must be a class (a class-validator DTO)' };
   }
   if (options.deadLetterQueue !== undefined) {
-    try {
-      assertQueueName(options.deadLetterQueue, 'deadLetterQueue');
-    } catch (error) {
-      if (error instanceof QueueValidationError) return { property: error.field, rule: error.rule };
-      throw error;
-    }
+    const { deadLetterQueue } = options;
+    const broken = brokenRule(() => assertQueueName(deadLetterQueue, 'deadLetterQueue'));
+    if (broken !== undefined) return { property: broken.field, rule: broken.rule };
   }
   if (options.backoff !== undefined) {
     if (options.backoff === null || typeof options.backoff !== 'object') {
@@ -113,13 +110,8 @@ export function resolveProcessor(
   options: ProcessorOptions,
   defaults: ProcessorDefaults,
 ): ProcessorResolution {
-  try {
-    assertQueueName(queue);
-  } catch (error) {
-    if (error instanceof QueueValidationError)
-      return { ok: false, rule: `queue name ${error.rule}` };
-    throw error;
-  }
+  const broken = brokenRule(() => assertQueueName(queue));
+  if (broken !== undefined) return { ok: false, rule: `queue name ${broken.rule}` };
   const violation = processorOptionsViolation(options);
   if (violation !== undefined) {
     return { ok: false, rule: `option "${violation.property}" ${violation.rule}` };
@@ -129,4 +121,15 @@ export function resolveProcessor(
     return { ok: false, rule: 'deadLetterQueue must differ from the queue itself' };
   }
   return { ok: true, queue: queue as string, options: resolved };
+}
+
+/** The argument rule that `check` found broken, as a value instead of a throw. */
+function brokenRule(check: () => unknown): QueueValidationError | undefined {
+  try {
+    check();
+    return undefined;
+  } catch (error) {
+    if (error instanceof QueueValidationError) return error;
+    throw error;
+  }
 }

@@ -136,7 +136,7 @@ export class MessageExecutor {
 
     if (isOverrun(message.attempts, options.maxAttempts)) {
       await this.deadLetter(
-        execution,
+        message,
         new AttemptsExhaustedError(message.attempts, options.maxAttempts),
       );
       return;
@@ -146,7 +146,7 @@ export class MessageExecutor {
     if (options.body !== undefined) {
       const check = await validateBody(options.body, body);
       if (!check.ok) {
-        await this.deadLetter(execution, new BodyValidationError(check.failures));
+        await this.deadLetter(message, new BodyValidationError(check.failures));
         return;
       }
       body = check.body;
@@ -182,7 +182,7 @@ export class MessageExecutor {
         );
         return;
       case 'deadLetter':
-        await this.deadLetter(execution, outcome.error);
+        await this.deadLetter(message, outcome.error);
         return;
     }
   }
@@ -200,8 +200,7 @@ export class MessageExecutor {
     void acked.finally(() => this.settling.delete(acked));
   }
 
-  private async deadLetter(execution: Execution, error: unknown): Promise<void> {
-    const { message } = execution;
+  private async deadLetter(message: LeasedMessage, error: unknown): Promise<void> {
     const { deadLetterQueue } = this.deps.definition.options;
     const moved = await this.deps.store.deadLetter(
       message,
