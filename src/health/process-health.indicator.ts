@@ -1,13 +1,18 @@
-import { type BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { RunningWorkers } from '../workers/running-workers.js';
 
 /**
  * What the liveness and readiness probes look at besides the database: whether the worker loops
  * run, and whether the application is shutting down. Never touches the database.
+ *
+ * Shutdown is noted in `onModuleDestroy`, the first hook Nest calls when it closes, before any
+ * `beforeApplicationShutdown` (where the workers drain) and while HTTP still answers: for the
+ * whole drain readiness says 503, so traffic goes elsewhere, and liveness stays 200, so nothing
+ * restarts a pod that is finishing its work.
  */
 @Injectable()
-export class ProcessHealthIndicator implements BeforeApplicationShutdown {
+export class ProcessHealthIndicator implements OnModuleDestroy {
   private shuttingDown = false;
 
   constructor(
@@ -15,7 +20,7 @@ export class ProcessHealthIndicator implements BeforeApplicationShutdown {
     @Inject(RunningWorkers) private readonly running: RunningWorkers,
   ) {}
 
-  beforeApplicationShutdown(): void {
+  onModuleDestroy(): void {
     this.shuttingDown = true;
   }
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable, type Provider } from '@nestjs/common';
 import { Processor, QueueHealthIndicator } from '../../src/index.js';
-import { bootHttpApp, type TestModuleOptions } from '../support/boot.js';
+import { bootHttpApp, waitFor, type TestModuleOptions } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { startEmbeddedPostgres, type TestPostgres } from '../support/postgres-provider.js';
 
@@ -193,6 +193,51 @@ describe('health endpoints over HTTP', () => {
     } finally {
       await http.close();
     }
+  });
+
+  it('during a drain: ready says 503 so traffic goes elsewhere, live stays 200', async () => {
+    const release: Array<() => void> = [];
+    @Injectable()
+    class Slow {
+      @Processor('health.slow')
+      async handle(): Promise<void> {
+        await new Promise<void>((resolve) => release.push(resolve));
+      }
+    }
+    const http = await startHttp(
+      {
+        connectionString: db.url,
+        schema: 'drain',
+        healthEndpoints: true,
+        shutdownTimeoutMs: 20_000,
+      },
+      [Slow],
+    );
+    let closed = false;
+    let closing: Promise<void> | undefined;
+    try {
+      await http.queue.enqueue('health.slow', { n: 1 });
+      await waitFor(() => release.length === 1, 10_000, 'the handler to start');
+      closing = http.close().then(() => {
+        closed = true;
+      });
+      await waitFor(
+        async () => (await get(`${http.url}/health/ready`)).status === 503,
+        5_000,
+        'ready to turn 503',
+      );
+      const ready = await get(`${http.url}/health/ready`);
+      expect(ready.body).toMatchObject({ error: { shutdown: { status: 'down' } } });
+      const live = await get(`${http.url}/health/live`);
+      expect(live.status).toBe(200);
+      expect(closed).toBe(false);
+    } finally {
+      release.forEach((resolve) => resolve());
+      await (closing ?? http.close());
+    }
+    expect(await db.query('SELECT state FROM drain.messages')).toMatchObject({
+      rows: [{ state: 'done' }],
+    });
   });
 
   describe('with the database down', () => {
