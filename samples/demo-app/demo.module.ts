@@ -1,12 +1,13 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { QueueModule } from '@fetchcraft/queue';
 import { DocumentsController } from './documents.controller.js';
-import { IngestProcessor } from './ingest.processor.js';
+import { DEMO_WORK_MS, IngestProcessor } from './ingest.processor.js';
 
 /** The demo application: the queue, the ingestion processors, the HTTP API and health probes. */
 @Module({})
 export class DemoModule {
-  static register(connectionString: string): DynamicModule {
+  /** @param workMs simulated work per document, so that handlers are seen in flight. */
+  static register(connectionString: string, workMs = 0): DynamicModule {
     return {
       module: DemoModule,
       imports: [
@@ -19,7 +20,7 @@ export class DemoModule {
         }),
       ],
       controllers: [DocumentsController],
-      providers: [IngestProcessor],
+      providers: [IngestProcessor, { provide: DEMO_WORK_MS, useValue: workMs }],
     };
   }
 }

@@ -1,4 +1,5 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Processor, UnrecoverableError, type ProcessorMessage } from '@fetchcraft/queue';
 import { IngestDocument } from './ingest-document.dto.js';
 
@@ -10,6 +11,8 @@ export interface ParsedDocument {
 }
 
 export const INGEST_QUEUE = 'ingest.main';
+/** Injection token: milliseconds of simulated work per document (`DEMO_WORK_MS`, default 0). */
+export const DEMO_WORK_MS = Symbol('DEMO_WORK_MS');
 export const ERROR_QUEUE = 'ingest.error';
 
 /**
@@ -22,6 +25,8 @@ export class IngestProcessor {
   parsed = 0;
   failures = 0;
 
+  constructor(@Inject(DEMO_WORK_MS) private readonly workMs: number) {}
+
   @Processor(INGEST_QUEUE, {
     concurrency: 8,
     maxAttempts: 3,
@@ -29,7 +34,9 @@ export class IngestProcessor {
     body: IngestDocument,
     deadLetterQueue: ERROR_QUEUE,
   })
-  ingest(message: ProcessorMessage<IngestDocument>): ParsedDocument {
+  async ingest(message: ProcessorMessage<IngestDocument>): Promise<ParsedDocument> {
+    // Stands for fetching and parsing; aborted when the lease is lost or shutdown runs out.
+    if (this.workMs > 0) await sleep(this.workMs, undefined, { signal: message.signal });
     const { url, title, content } = message.body;
     if (content.trim() === '' || content.includes('%PDF-CORRUPT')) {
       throw new UnrecoverableError(`cannot parse ${url}: no readable text`);

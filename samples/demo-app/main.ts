@@ -4,7 +4,11 @@
  * Uses DATABASE_URL when set; otherwise starts an embedded PostgreSQL with its data under
  * ./.data/postgres, so a restart keeps the messages. `--demo N` enqueues N documents and shows
  * progress until they are processed. PORT (default 3000) and HOST (default 0.0.0.0) set where
- * it listens.
+ * it listens; DEMO_WORK_MS adds simulated work to each document.
+ *
+ * On SIGTERM or SIGINT it drains first (running handlers finish and are acked, prefetched
+ * messages go back), then stops the embedded database: the database's own signal handlers are
+ * left out, or they would stop it under the draining workers.
  */
 import 'reflect-metadata';
 import { resolve } from 'node:path';
@@ -40,7 +44,7 @@ async function main(): Promise<void> {
     };
   } else {
     const dataDir = resolve(process.env.DEMO_DATA_DIR ?? '.data/postgres');
-    const server = await startEmbeddedServer({ dataDir, persistent: true });
+    const server = await startEmbeddedServer({ dataDir, persistent: true, stopOnSignals: false });
     database = {
       url: server.url,
       description: `embedded PostgreSQL ${server.version} on port ${server.port}, data in ${dataDir}${server.created ? ' (new)' : ' (kept from the last run)'}`,
@@ -48,20 +52,32 @@ async function main(): Promise<void> {
     };
   }
 
-  const app = await NestFactory.create<NestExpressApplication>(DemoModule.register(database.url));
+  const workMs = Number(process.env.DEMO_WORK_MS ?? 0);
+  const app = await NestFactory.create<NestExpressApplication>(
+    DemoModule.register(database.url, workMs),
+  );
   configureDemoApp(app);
 
   let stopping = false;
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      logger.warn(`${signal}: already draining`);
+      return;
+    }
     stopping = true;
     logger.log(`${signal}: draining workers, then stopping`);
-    await app.close();
+    let code = 0;
+    try {
+      await app.close();
+    } catch (error) {
+      logger.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+      code = 1;
+    }
     await database.stop();
-    process.exit(0);
+    process.exit(code);
   };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
 
   const port = Number(process.env.PORT ?? 3000);
   logger.log(`Database: ${database.description}`);

@@ -180,6 +180,46 @@ describe('the demo app on an embedded Postgres, over real HTTP', () => {
     }
   }, 120_000);
 
+  it('on SIGTERM drains a handler in flight into the embedded database, then exits 0', async () => {
+    const dir = join(scratch, 'drain');
+    const demo = await startDemo(main, {
+      DATABASE_URL: undefined,
+      DEMO_DATA_DIR: dir,
+      DEMO_WORK_MS: '1500',
+    });
+    let code: number | null;
+    try {
+      const posted = await http('POST', `${demo.url}/documents`, {
+        url: 'https://docs.example.com/slow.pdf',
+        content: 'takes a while',
+      });
+      expect(posted.status).toBe(202);
+      await waitFor(
+        async () => (await stats(demo.url)).byQueue['ingest.main']?.leased === 1,
+        10_000,
+        'the handler to start',
+      );
+    } finally {
+      code = await demo.stop('SIGTERM');
+    }
+    expect(code).toBe(0);
+    const output = demo.lines.join('\n');
+    expect(output).toContain('SIGTERM: draining workers, then stopping');
+    expect(output).toContain('Workers stopped');
+    expect(output).not.toMatch(/terminating connection|connection lost|returned to ready/i);
+
+    const again = await startDemo(main, { DATABASE_URL: undefined, DEMO_DATA_DIR: dir });
+    try {
+      expect((await stats(again.url)).byQueue['ingest.main']).toMatchObject({
+        ready: 0,
+        leased: 0,
+        done: 1,
+      });
+    } finally {
+      expect(await again.stop()).toBe(0);
+    }
+  }, 120_000);
+
   it('--demo N enqueues N documents and reports progress until they are processed', async () => {
     const demo = await startDemo(
       main,
