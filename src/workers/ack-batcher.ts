@@ -15,6 +15,13 @@ export const MAX_ACK_BATCH = 1_000;
 export type SendAcks = (leases: readonly QueueLease[]) => Promise<readonly string[]>;
 
 /**
+ * Pauses before each retry of a failed ack statement. An ack is idempotent under its fence, so
+ * a batch that failed (a killed backend, a restart) is sent again rather than left for its
+ * leases to expire, which would run every message in it a second time.
+ */
+export const ACK_RETRY_DELAYS_MS: readonly number[] = [200, 1_000, 3_000];
+
+/**
  * Coalesces the acks of one queue's handlers into fenced ack statements, one in flight at a
  * time. No timer: when nothing is in flight a batch flushes at the next `setImmediate`, so a lone
  * ack waits no longer than the current turn; while a statement is in flight, acks gather and go
@@ -26,12 +33,13 @@ export class AckBatcher {
   private inFlight: Promise<void> | undefined;
 
   /**
-   * `onBatchFailed` hears once per failed statement, not once per message: during a database
-   * outage a prefetching worker would otherwise log a thousand lines per second.
+   * `onBatchFailed` hears once per batch that failed every retry, not once per message: during a
+   * database outage a prefetching worker would otherwise log a thousand lines per second.
    */
   constructor(
     private readonly send: SendAcks,
     private readonly onBatchFailed: (error: unknown, leases: readonly QueueLease[]) => void,
+    private readonly retryDelaysMs: readonly number[] = ACK_RETRY_DELAYS_MS,
   ) {}
 
   /** Never rejects: a failed statement resolves `'failed'` for every ack it carried. */
@@ -61,7 +69,7 @@ export class AckBatcher {
     if (this.inFlight !== undefined) return;
     const batch = this.pending.splice(0, MAX_ACK_BATCH);
     if (batch.length === 0) return;
-    const work = this.send(batch.map((pending) => pending.lease))
+    const work = this.sendWithRetries(batch.map((pending) => pending.lease))
       .then(
         (ids) => {
           const acked = new Set(ids);
@@ -82,5 +90,18 @@ export class AckBatcher {
         if (this.pending.length > 0) this.flush();
       });
     this.inFlight = work;
+  }
+
+  /** Sends the batch; a failed statement is sent again after each retry delay. */
+  private async sendWithRetries(leases: readonly QueueLease[]): Promise<readonly string[]> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.send(leases);
+      } catch (error) {
+        const delay = this.retryDelaysMs[attempt];
+        if (delay === undefined) throw error;
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
   }
 }

@@ -49,7 +49,7 @@ export class MessageExecutor {
       (leases) => deps.store.ackMany(queue, leases),
       (error, leases) => {
         deps.logger.error(
-          `Queue "${queue}": ack of ${leases.length} message(s) failed (${describeError(error)}); they will be retried when their leases expire`,
+          `Queue "${queue}": ack of ${leases.length} message(s) failed, retries included (${describeError(error)}); they will be retried when their leases expire`,
         );
       },
     );

@@ -21,6 +21,13 @@ function manualSend() {
 
 const turn = () => new Promise((resolve) => setImmediate(resolve));
 
+async function waitForCalls(calls: readonly unknown[], count: number): Promise<void> {
+  for (let i = 0; i < 200 && calls.length < count; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  expect(calls).toHaveLength(count);
+}
+
 describe('AckBatcher', () => {
   it('sends the acks of one turn in one statement', async () => {
     const { send, calls } = manualSend();
@@ -64,10 +71,10 @@ describe('AckBatcher', () => {
     expect(new Set(await Promise.all(outcomes))).toEqual(new Set(['acked']));
   });
 
-  it('never rejects: a failed statement is reported once and fails each of its acks', async () => {
+  it('never rejects: a batch that failed every try is reported once and fails each ack', async () => {
     const { send, calls } = manualSend();
     const onBatchFailed = jest.fn();
-    const batcher = new AckBatcher(send, onBatchFailed);
+    const batcher = new AckBatcher(send, onBatchFailed, []);
     const outcomes = [1, 2].map((n) => batcher.ack(lease(n)));
     await turn();
     const error = new Error('connection lost');
@@ -75,6 +82,54 @@ describe('AckBatcher', () => {
     expect(await Promise.all(outcomes)).toEqual(['failed', 'failed']);
     expect(onBatchFailed).toHaveBeenCalledTimes(1);
     expect(onBatchFailed).toHaveBeenCalledWith(error, [lease(1), lease(2)]);
+  });
+
+  it('sends a failed batch again: a killed backend does not turn processed messages into redeliveries', async () => {
+    const { send, calls } = manualSend();
+    const onBatchFailed = jest.fn();
+    const batcher = new AckBatcher(send, onBatchFailed, [0, 0]);
+    const outcomes = [1, 2].map((n) => batcher.ack(lease(n)));
+    await turn();
+    calls[0]!.reject(new Error('terminating connection due to administrator command'));
+    await waitForCalls(calls, 2);
+    expect(calls[1]!.leases).toEqual(calls[0]!.leases);
+    calls[1]!.resolve(['m1', 'm2']);
+    expect(await Promise.all(outcomes)).toEqual(['acked', 'acked']);
+    expect(onBatchFailed).not.toHaveBeenCalled();
+  });
+
+  it('gives up after the last retry, reporting the last error once', async () => {
+    const { send, calls } = manualSend();
+    const onBatchFailed = jest.fn();
+    const batcher = new AckBatcher(send, onBatchFailed, [0, 0]);
+    const outcome = batcher.ack(lease(1));
+    await turn();
+    calls[0]!.reject(new Error('first'));
+    await waitForCalls(calls, 2);
+    calls[1]!.reject(new Error('second'));
+    await waitForCalls(calls, 3);
+    const last = new Error('third');
+    calls[2]!.reject(last);
+    expect(await outcome).toBe('failed');
+    expect(onBatchFailed).toHaveBeenCalledTimes(1);
+    expect(onBatchFailed).toHaveBeenCalledWith(last, [lease(1)]);
+  });
+
+  it('keeps later acks waiting while a batch is retried, then sends them together', async () => {
+    const { send, calls } = manualSend();
+    const batcher = new AckBatcher(send, () => {}, [0]);
+    const first = batcher.ack(lease(1));
+    await turn();
+    calls[0]!.reject(new Error('blip'));
+    const later = batcher.ack(lease(2));
+    await waitForCalls(calls, 2);
+    expect(calls[1]!.leases.map((l) => l.id)).toEqual(['m1']);
+    calls[1]!.resolve(['m1']);
+    expect(await first).toBe('acked');
+    await waitForCalls(calls, 3);
+    expect(calls[2]!.leases.map((l) => l.id)).toEqual(['m2']);
+    calls[2]!.resolve(['m2']);
+    expect(await later).toBe('acked');
   });
 
   it('drain sends what is pending and waits for every statement', async () => {
