@@ -46,6 +46,8 @@ export class FetchLoop {
   private readonly buffer = new PrefetchBuffer();
   /** Whether the last lease came back full, so more messages are probably waiting. */
   private backlog = true;
+  /** The LISTEN connection came back since the last lease attempt: the database answers. */
+  private connectionBack = false;
   private stopping = false;
   private done: Promise<void> | undefined;
   private readonly policy: LeasePolicy;
@@ -85,6 +87,15 @@ export class FetchLoop {
     this.deps.signal.wake();
   }
 
+  /**
+   * The database answers again (the LISTEN connection reconnected): a loop backing off from
+   * failed leases tries again now, with its backoff started over, instead of sleeping it out.
+   */
+  reconnected(): void {
+    this.connectionBack = true;
+    this.poke();
+  }
+
   /** Forgets buffered messages whose leases were lost. */
   dropBuffered(tokens: ReadonlySet<string>): void {
     this.buffer.drop(tokens);
@@ -102,6 +113,7 @@ export class FetchLoop {
     const { queue, options, signal, slots } = this.deps;
     const target = options.concurrency + options.prefetch;
     let failures = 0;
+    let backoffStep = 0;
     while (!this.stopping) {
       this.dispatch();
       if (this.deps.isPaused()) {
@@ -134,17 +146,24 @@ export class FetchLoop {
         leased = await this.deps.store.lease(queue, want, this.policy);
       } catch (error) {
         failures += 1;
-        const waitMs = Math.min(MAX_FAILURE_BACKOFF_MS, 250 * 2 ** Math.min(failures, 10));
+        backoffStep += 1;
+        const waitMs = Math.min(MAX_FAILURE_BACKOFF_MS, 250 * 2 ** Math.min(backoffStep, 10));
         this.deps.logger.warn(
-          `Queue "${queue}": could not lease messages (${describeError(error)}); retrying in ${waitMs} ms`,
+          `Queue "${queue}": could not lease messages (${describeError(error)}); retrying in ${waitMs} ms, or when the database answers again`,
         );
         this.stateNow = 'backingOff';
-        await signal.sleep(waitMs);
+        await signal.sleep(waitMs, () => this.connectionBack);
+        if (this.connectionBack) {
+          this.connectionBack = false;
+          backoffStep = 0;
+        }
         continue;
       }
+      this.connectionBack = false;
       if (failures > 0) {
         this.deps.logger.log(`Queue "${queue}": leasing works again after ${failures} failures`);
         failures = 0;
+        backoffStep = 0;
       }
       this.backlog = leased.length === want;
       this.buffer.push(leased);

@@ -8,11 +8,19 @@ import { QUEUE_CONFIG } from '../queue.constants.js';
 export interface NotificationHandlers {
   /** A NOTIFY arrived on the table's channel; the payload is a queue name. */
   readonly onQueue: (queue: string) => void;
-  /** The connection came back after a drop: notifications sent meanwhile were lost. */
+  /**
+   * The connection came back after a drop (or opened): notifications sent meanwhile were lost,
+   * and the database answers again.
+   */
   readonly onReconnect: () => void;
 }
 
-const MAX_RECONNECT_DELAY_MS = 30_000;
+/**
+ * The longest pause between reconnect attempts. Short on purpose: the listener coming back is
+ * what tells backing-off workers that the database answers again (an attempt every 2 s is
+ * nothing to a server), so a long outage does not add a long wait after it.
+ */
+const MAX_RECONNECT_DELAY_MS = 2_000;
 
 /**
  * One dedicated connection per process that LISTENs on the table's channel, outside the pool so
@@ -96,9 +104,12 @@ export class NotificationListener {
     if (this.stopped) return;
     this.failures += 1;
     const delay = Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.min(this.failures - 1, 10));
-    this.logger.warn(
-      `LISTEN connection lost (${reason}); reconnecting in ${delay} ms, polling meanwhile`,
-    );
+    // One line for attempts 1, 2, 4, 8, …: a long outage does not log every 2 s.
+    if ((this.failures & (this.failures - 1)) === 0) {
+      this.logger.warn(
+        `LISTEN connection lost (${reason}); reconnecting every ${MAX_RECONNECT_DELAY_MS} ms at most (attempt ${this.failures}), polling meanwhile`,
+      );
+    }
     this.reconnectTimer = setTimeout(() => void this.connect(), delay);
   }
 }

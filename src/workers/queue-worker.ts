@@ -89,6 +89,11 @@ export class QueueWorker {
     this.loop.poke();
   }
 
+  /** The database answers again: stop backing off. */
+  reconnected(): void {
+    this.loop.reconnected();
+  }
+
   /**
    * Stops fetching at once and gives buffered messages back, waits for running handlers until
    * `deadline` (epoch ms), returns the stragglers' messages to `ready`, and waits for the acks.

@@ -50,10 +50,13 @@ export class WakeSignal {
     });
   }
 
-  /** Waits `ms`, cut short only by close: a database in trouble must not be hammered on every poke. */
-  async sleep(ms: number): Promise<void> {
+  /**
+   * Waits `ms`, cut short only by close or by a wake when `cut()` holds: a database in trouble
+   * must not be hammered on every poke, only when there is news that it answers again.
+   */
+  async sleep(ms: number, cut: () => boolean = () => false): Promise<void> {
     const until = Date.now() + ms;
-    while (!this.closed && Date.now() < until) {
+    while (!this.closed && !cut() && Date.now() < until) {
       await this.wait(until - Date.now());
     }
   }

@@ -60,7 +60,7 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
           for (const worker of this.running.of(queue)) worker.poke();
         },
         onReconnect: () => {
-          for (const worker of this.running.all()) worker.poke();
+          for (const worker of this.running.all()) worker.reconnected();
         },
       });
     }

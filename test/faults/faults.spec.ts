@@ -272,6 +272,28 @@ describe('faults', () => {
   );
 
   it(
+    '3b. a long PostgreSQL outage (20 s): leasing resumes when the database answers, not after the backoff',
+    () =>
+      withFaultRun(2, { FAULT_WORK_MS: '5' }, async (run) => {
+        const ids = await enqueueAll(run, scale(3_000, 20_000));
+        await sleep(1_000);
+        // 20 s of failed leases back the fetch loops off to waits of 16 s; the LISTEN connection,
+        // back within 2 s of the restart, must end that wait.
+        const downMs = await postgres.restart('fast', 20_000);
+        const recoveredMs = await nextAckMs(run.url, 60_000);
+        const drainedMs = await settled(run.url, ids, scale(120_000, 600_000));
+        for (const worker of run.workers) expect(worker.child.exitCode).toBeNull();
+        await verify(run, 'postgres-long-outage', ids, {
+          downMs: Math.round(downMs),
+          firstAckAfterRestartMs: Math.round(recoveredMs),
+          drainedAfterMs: Math.round(recoveredMs + drainedMs),
+        });
+        expect(recoveredMs).toBeLessThan(8_000);
+      }),
+    700_000,
+  );
+
+  it(
     '4. pg_terminate_backend of every connection of the app mid-flow, LISTEN included',
     () =>
       withFaultRun(2, { FAULT_WORK_MS: '5' }, async (run) => {

@@ -64,6 +64,19 @@ describe('WakeSignal', () => {
     expect(Date.now() - started).toBeLessThan(1_000);
   });
 
+  it('sleep ends at a wake once its cut condition holds', async () => {
+    const signal = new WakeSignal();
+    let news = false;
+    const started = Date.now();
+    const sleeping = signal.sleep(10_000, () => news);
+    signal.wake();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    news = true;
+    signal.wake();
+    await sleeping;
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
   it('sleep is not cut short by a wake', async () => {
     const signal = new WakeSignal();
     const started = Date.now();
