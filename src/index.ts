@@ -68,6 +68,8 @@ export { redactConnectionString } from './config/connection-string.js';
 export { type QueueTableNames } from './sql/table-names.js';
 export {
   MAX_BODY_DEPTH,
+  MAX_ENQUEUE_BATCH,
+  MAX_ENQUEUE_BATCH_BYTES,
   MAX_LEASE_BATCH,
   MAX_MESSAGE_ID_LENGTH,
   MAX_QUEUE_NAME_LENGTH,

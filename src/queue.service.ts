@@ -17,7 +17,12 @@ import {
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_PROCESSOR_OPTIONS,
 } from './config/defaults.js';
-import { LIMITS } from './config/limits.js';
+import {
+  LIMITS,
+  MAX_ENQUEUE_BATCH,
+  MAX_ENQUEUE_BATCH_BYTES,
+  MAX_LEASE_BATCH,
+} from './config/limits.js';
 import { type QueueConfig } from './config/queue-config.js';
 import { QueueValidationError } from './errors/queue-validation.error.js';
 import {
@@ -79,13 +84,16 @@ export class QueueService {
     options?: EnqueueOptions,
   ): Promise<string[]> {
     assertQueueName(queue);
-    assertArray(bodies, 'bodies');
+    assertArray(bodies, 'bodies', MAX_ENQUEUE_BATCH);
     const delay = delayOf(options);
     if (bodies.length === 0) return [];
     const json = new Array<string>(bodies.length);
+    let length = 0;
     for (let index = 0; index < bodies.length; index++) {
       json[index] = serializeBody(bodies[index], `bodies[${index}]`, this.config.maxBodyBytes);
+      length += json[index]!.length + 1;
     }
+    assertBatchBytes(json, length);
     return this.store.enqueueMany(queue, `[${json.join(',')}]`, delay);
   }
 
@@ -137,7 +145,7 @@ export class QueueService {
    */
   async ackMany(queue: string, leases: readonly QueueLease[]): Promise<string[]> {
     assertQueueName(queue);
-    const checked = assertArray(leases, 'leases').map(leaseOf);
+    const checked = assertArray(leases, 'leases', MAX_LEASE_BATCH).map(leaseOf);
     if (checked.length === 0) return [];
     return this.store.ackMany(queue, checked);
   }
@@ -217,7 +225,9 @@ export class QueueService {
   async retryFailed(queue: string, ids?: readonly string[]): Promise<number> {
     assertQueueName(queue);
     if (ids !== undefined) {
-      assertArray(ids, 'ids').forEach((id, index) => assertMessageId(id, `ids[${index}]`));
+      assertArray(ids, 'ids', MAX_LEASE_BATCH).forEach((id, index) =>
+        assertMessageId(id, `ids[${index}]`),
+      );
       if (ids.length === 0) return 0;
     }
     return this.store.retryFailed(queue, ids);
@@ -238,6 +248,22 @@ export class QueueService {
   async deleteMessage(id: string): Promise<boolean> {
     assertMessageId(id);
     return this.store.deleteMessage(id);
+  }
+}
+
+/**
+ * The batch travels as one JSON array; `length` counts its UTF-16 code units, and a UTF-8 byte
+ * takes at least one and at most three of them, so the exact count is needed near the limit only.
+ */
+function assertBatchBytes(json: readonly string[], length: number): void {
+  if (length <= MAX_ENQUEUE_BATCH_BYTES / 3) return;
+  let bytes = 0;
+  for (const body of json) bytes += Buffer.byteLength(body, 'utf8') + 1;
+  if (bytes > MAX_ENQUEUE_BATCH_BYTES) {
+    throw new QueueValidationError(
+      'bodies',
+      `must be at most ${MAX_ENQUEUE_BATCH_BYTES} bytes of JSON in all (got ${bytes}); split it into several calls`,
+    );
   }
 }
 

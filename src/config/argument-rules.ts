@@ -97,10 +97,23 @@ export function assertOptionsObject<T extends object>(value: T | undefined, fiel
   return value;
 }
 
-/** An array argument; `Array.isArray` alone would narrow a typed readonly array to `any[]`. */
-export function assertArray<T>(value: readonly T[], field: string): readonly T[] {
+/**
+ * An array argument of at most `maxLength` items; `Array.isArray` alone would narrow a typed
+ * readonly array to `any[]`.
+ */
+export function assertArray<T>(
+  value: readonly T[],
+  field: string,
+  maxLength: number,
+): readonly T[] {
   if (!isArray(value)) {
     throw new QueueValidationError(field, `must be an array (got ${describeType(value)})`);
+  }
+  if (value.length > maxLength) {
+    throw new QueueValidationError(
+      field,
+      `must hold at most ${maxLength} items (got ${value.length}); split it into several calls`,
+    );
   }
   return value;
 }

@@ -16,8 +16,16 @@ export const MAX_SECONDS = 2_147_483_647;
 export const MAX_QUEUE_NAME_LENGTH = 128;
 /** Longest message id accepted (ids are `text` in the Python backend's schema). */
 export const MAX_MESSAGE_ID_LENGTH = 255;
-/** Most messages one `leaseMany` call may claim. */
+/** Most messages one `leaseMany` call may claim; also the most leases or ids one call settles. */
 export const MAX_LEASE_BATCH = 10_000;
+/** Most bodies one `enqueueMany` call may carry. */
+export const MAX_ENQUEUE_BATCH = 100_000;
+/**
+ * Most bytes of JSON one `enqueueMany` call may carry in all. The batch travels as one string
+ * parameter: past this, V8's string limit or Postgres' 1 GB parameter limit would fail it with a
+ * less helpful error.
+ */
+export const MAX_ENQUEUE_BATCH_BYTES = 256 * 1024 * 1024;
 /**
  * Deepest nesting of objects and arrays a body may have. Real documents stay far below it; a
  * pathological body (10,000 levels) is refused instead of exhausting a stack in Node or Postgres.
@@ -60,6 +68,11 @@ export const LIMITS = {
   reaperIntervalMs: { min: 100, max: 3_600_000 },
   healthTimeoutMs: { min: 1, max: 60_000 },
   healthCountLimit: { min: 1, max: 100_000_000 },
-  /** Health thresholds: any count or age from zero up. */
-  threshold: { min: 0, max: Number.MAX_SAFE_INTEGER },
+  /**
+   * `maxReadyDepth`: ready messages are counted one past it, so it stays within the count limit
+   * (and the statement's `integer` parameter).
+   */
+  readyDepthThreshold: { min: 0, max: 100_000_000 },
+  /** `maxOldestReadyAgeSeconds` and `maxFailed`. */
+  threshold: { min: 0, max: MAX_SECONDS },
 } as const satisfies Record<string, Bounds>;

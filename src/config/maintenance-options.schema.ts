@@ -38,7 +38,7 @@ export class CleanupSchema {
 
 export class ThresholdsSchema {
   @IsOptional()
-  @IsWithin(LIMITS.threshold)
+  @IsWithin(LIMITS.readyDepthThreshold)
   maxReadyDepth?: number;
 
   @IsOptional()

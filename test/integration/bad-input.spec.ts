@@ -1,5 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { QueueValidationError, type QueueLease } from '../../src/index.js';
+import {
+  MAX_ENQUEUE_BATCH,
+  MAX_LEASE_BATCH,
+  QueueValidationError,
+  type QueueLease,
+} from '../../src/index.js';
 import { bootApp } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -198,6 +203,35 @@ describe('seconds, limits and states', () => {
     [2.5, /whole number/],
   ] as Array<[number, RegExp]>)('refuses %p as a leaseMany limit', async (limit, rule) => {
     await expectRejected(() => ctx.queue.leaseMany('s', limit), 'limit', rule);
+  });
+
+  it('caps every array argument, before any statement', async () => {
+    await expectRejected(
+      () => ctx.queue.enqueueMany('s', new Array<object>(MAX_ENQUEUE_BATCH + 1).fill({ n: 1 })),
+      'bodies',
+      /at most 100000 items \(got 100001\)/,
+    );
+    const lease = { id: 'x', leaseToken: '00000000-0000-4000-8000-000000000000' };
+    await expectRejected(
+      () => ctx.queue.ackMany('s', new Array<typeof lease>(MAX_LEASE_BATCH + 1).fill(lease)),
+      'leases',
+      /at most 10000 items/,
+    );
+    await expectRejected(
+      () => ctx.queue.retryFailed('s', new Array<string>(MAX_LEASE_BATCH + 1).fill('x')),
+      'ids',
+      /at most 10000 items/,
+    );
+  });
+
+  it('caps the JSON of one enqueueMany in all, below what one parameter can carry', async () => {
+    // 257 bodies of 1 MiB each pass the per-body limit and together pass 256 MiB.
+    const body = 'x'.repeat(1024 * 1024 - 16);
+    await expectRejected(
+      () => ctx.queue.enqueueMany('s', new Array<string>(257).fill(body)),
+      'bodies',
+      /at most 268435456 bytes of JSON in all/,
+    );
   });
 
   it('refuses a bad requeue delay and leaves the lease in place', async () => {

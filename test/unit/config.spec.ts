@@ -97,6 +97,12 @@ const wholeNumberOptions: Array<[string, Bounds, (value: number) => Partial<Queu
     ['health.countLimit', LIMITS.healthCountLimit, (v) => ({ health: { countLimit: v } })],
     ['health.maxFailed', LIMITS.threshold, (v) => ({ health: { maxFailed: v } })],
     [
+      'health.maxOldestReadyAgeSeconds',
+      LIMITS.threshold,
+      (v) => ({ health: { maxOldestReadyAgeSeconds: v } }),
+    ],
+    ['health.maxReadyDepth', LIMITS.readyDepthThreshold, (v) => ({ health: { maxReadyDepth: v } })],
+    [
       'processorDefaults.concurrency',
       LIMITS.concurrency,
       (v) => ({ processorDefaults: { concurrency: v } }),
