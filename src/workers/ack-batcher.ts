@@ -31,6 +31,8 @@ export class AckBatcher {
   private pending: PendingAck[] = [];
   private scheduled = false;
   private inFlight: Promise<void> | undefined;
+  /** The leases of the statement in flight (or being retried). */
+  private sending: readonly QueueLease[] = [];
 
   /**
    * `onBatchFailed` hears once per batch that failed every retry, not once per message: during a
@@ -52,6 +54,14 @@ export class AckBatcher {
     });
   }
 
+  /**
+   * Leases whose handler finished and whose ack has not landed yet: their worker keeps extending
+   * them, so an ack that lags (a slow database, retries) does not let them expire and run again.
+   */
+  unsettled(): QueueLease[] {
+    return [...this.sending, ...this.pending.map((pending) => pending.lease)];
+  }
+
   /** Sends what is pending and waits until every ack statement has returned. */
   async drain(): Promise<void> {
     for (;;) {
@@ -69,19 +79,20 @@ export class AckBatcher {
     if (this.inFlight !== undefined) return;
     const batch = this.pending.splice(0, MAX_ACK_BATCH);
     if (batch.length === 0) return;
-    const work = this.sendWithRetries(batch.map((pending) => pending.lease))
+    const leases = batch.map((pending) => pending.lease);
+    this.sending = leases;
+    const work = this.sendWithRetries(leases)
       .then(
         (ids) => {
+          this.sending = [];
           const acked = new Set(ids);
           for (const pending of batch) {
             pending.resolve(acked.has(pending.lease.id) ? 'acked' : 'refused');
           }
         },
         (error: unknown) => {
-          this.onBatchFailed(
-            error,
-            batch.map((pending) => pending.lease),
-          );
+          this.sending = [];
+          this.onBatchFailed(error, leases);
           for (const pending of batch) pending.resolve('failed');
         },
       )

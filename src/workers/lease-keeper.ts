@@ -1,6 +1,6 @@
 import { type LoggerService } from '@nestjs/common';
 import { describeError } from '../errors/describe-error.js';
-import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
+import { type QueueLease } from '../interfaces/queue-message.interface.js';
 import { type MessageStore } from '../store/message-store.js';
 
 export interface LeaseKeeperDependencies {
@@ -8,8 +8,8 @@ export interface LeaseKeeperDependencies {
   readonly leaseSeconds: number;
   readonly store: MessageStore;
   readonly logger: LoggerService;
-  /** Every lease the worker holds now: running handlers' and buffered messages'. */
-  readonly held: () => readonly LeasedMessage[];
+  /** Every lease the worker holds now: running handlers', unsettled acks', buffered messages'. */
+  readonly held: () => readonly QueueLease[];
   /** The leases (by token) that the database no longer holds for this worker. */
   readonly onLost: (tokens: ReadonlySet<string>) => void;
 }
@@ -21,6 +21,8 @@ export interface LeaseKeeperDependencies {
  */
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
+  /** A beat whose statement has not returned: the next one waits for it instead of piling up. */
+  private beating = false;
 
   constructor(private readonly deps: LeaseKeeperDependencies) {}
 
@@ -34,18 +36,22 @@ export class LeaseKeeper {
     this.timer = undefined;
   }
 
-  /** One heartbeat. Never throws: a failed beat is retried by the next one. */
+  /** One heartbeat; skipped while the previous one runs. Never throws: the next beat retries. */
   async beat(): Promise<void> {
     const { queue, store, leaseSeconds, logger } = this.deps;
+    if (this.beating) return;
     const held = this.deps.held();
     if (held.length === 0) return;
     let kept: Set<string>;
+    this.beating = true;
     try {
       kept = await store.heartbeat(queue, held, leaseSeconds);
     } catch (error) {
       // If a lease really runs out meanwhile, the next beat reports it lost.
       logger.warn(`Queue "${queue}": heartbeat failed (${describeError(error)})`);
       return;
+    } finally {
+      this.beating = false;
     }
     const lost = new Set<string>();
     for (const message of held) {

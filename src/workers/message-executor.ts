@@ -4,7 +4,7 @@ import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
 import { BodyValidationError } from '../errors/body-validation.error.js';
 import { LeaseLostError } from '../errors/lease-lost.error.js';
 import { ShutdownError } from '../errors/shutdown.error.js';
-import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
+import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message.interface.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
 import { type MessageStore } from '../store/message-store.js';
 import { AckBatcher } from './ack-batcher.js';
@@ -64,13 +64,13 @@ export class MessageExecutor {
     return this.inFlight.size;
   }
 
-  /** The leases of handlers still running under them, for the lease keeper. */
-  heldLeases(): LeasedMessage[] {
-    const held: LeasedMessage[] = [];
+  /** The leases this executor still holds: running handlers' and unsettled acks'. */
+  heldLeases(): QueueLease[] {
+    const held: QueueLease[] = [];
     for (const execution of this.inFlight.values()) {
       if (!execution.relinquished && !execution.finished) held.push(execution.message);
     }
-    return held;
+    return held.concat(this.acks.unsettled());
   }
 
   /** Starts the handler for `message`; it runs on its own, its slot counted until it settles. */

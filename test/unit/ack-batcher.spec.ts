@@ -132,6 +132,23 @@ describe('AckBatcher', () => {
     expect(await later).toBe('acked');
   });
 
+  it('lists the leases whose ack has not landed, so their worker keeps them alive', async () => {
+    const { send, calls } = manualSend();
+    const batcher = new AckBatcher(send, () => {}, []);
+    const first = batcher.ack(lease(1));
+    expect(batcher.unsettled()).toEqual([lease(1)]);
+    await turn();
+    const second = batcher.ack(lease(2));
+    expect(batcher.unsettled()).toEqual([lease(1), lease(2)]);
+    calls[0]!.resolve(['m1']);
+    await first;
+    await turn();
+    expect(batcher.unsettled()).toEqual([lease(2)]);
+    calls[1]!.resolve(['m2']);
+    await second;
+    expect(batcher.unsettled()).toEqual([]);
+  });
+
   it('drain sends what is pending and waits for every statement', async () => {
     const { send, calls } = manualSend();
     const batcher = new AckBatcher(send, () => {});
