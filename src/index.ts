@@ -62,6 +62,7 @@ export { LeaseLostError } from './errors/lease-lost.error.js';
 export { ShutdownError } from './errors/shutdown.error.js';
 export { AttemptsExhaustedError } from './errors/attempts-exhausted.error.js';
 export { BodyValidationError } from './errors/body-validation.error.js';
+export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
 export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';
 export { queueTableNames } from './config/identifier-rules.js';
 export { redactConnectionString } from './config/connection-string.js';

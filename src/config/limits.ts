@@ -51,6 +51,8 @@ export const LIMITS = {
   /** `leaseMany`'s and `listFailed`'s `limit`. */
   batch: { min: 1, max: MAX_LEASE_BATCH },
   concurrency: { min: 1, max: MAX_CONCURRENCY },
+  /** A handler's `timeoutMs`: at most a day, like a lease. */
+  handlerTimeoutMs: { min: 1, max: 86_400_000 },
   /** So that one refill (free slots plus the buffer) never asks for more than one lease batch. */
   prefetch: { min: 0, max: MAX_LEASE_BATCH - MAX_CONCURRENCY },
   backoffBaseSeconds: { min: 1, max: 86_400 },

@@ -21,6 +21,10 @@ export class ProcessorOptionsSchema {
   maxAttempts?: number;
 
   @IsOptional()
+  @IsWithin(LIMITS.handlerTimeoutMs)
+  timeoutMs?: number;
+
+  @IsOptional()
   backoff?: object;
 
   @IsOptional()

@@ -25,6 +25,8 @@ export interface ResolvedProcessorOptions {
   readonly prefetch: number;
   readonly leaseSeconds: number;
   readonly maxAttempts: number;
+  /** Undefined: no limit. */
+  readonly timeoutMs: number | undefined;
   readonly backoff: ResolvedBackoff;
   readonly body: BodyClass<unknown> | undefined;
   readonly deadLetterQueue: string | undefined;
@@ -76,6 +78,7 @@ function resolveProcessorOptions(
       options.leaseSeconds ?? defaults.leaseSeconds ?? DEFAULT_PROCESSOR_OPTIONS.leaseSeconds,
     maxAttempts:
       options.maxAttempts ?? defaults.maxAttempts ?? DEFAULT_PROCESSOR_OPTIONS.maxAttempts,
+    timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
     backoff: resolveBackoff(options.backoff ?? defaults.backoff),
     body: options.body,
     deadLetterQueue: options.deadLetterQueue ?? defaults.deadLetterQueue,

@@ -25,7 +25,10 @@ export interface ProcessorInfo {
   /** `Class.method` of the handler. */
   readonly handler: string;
   /** Options after defaults were applied. */
-  readonly options: Readonly<Required<Omit<ProcessorOptions, 'body' | 'deadLetterQueue'>>> & {
+  readonly options: Readonly<
+    Required<Omit<ProcessorOptions, 'body' | 'deadLetterQueue' | 'timeoutMs'>>
+  > & {
+    readonly timeoutMs: number | undefined;
     readonly deadLetterQueue: string | undefined;
     readonly body: string | undefined;
   };

@@ -33,6 +33,13 @@ export interface ProcessorOptions<TBody = unknown> {
   readonly leaseSeconds?: number;
   /** Attempts before the message becomes a dead letter. Default 5. */
   readonly maxAttempts?: number;
+  /**
+   * Longest a handler may run, in milliseconds. Past it, `message.signal` is aborted with a
+   * `HandlerTimeoutError`, the attempt counts as failed (retry after the backoff, or a dead
+   * letter on the last attempt) and the slot frees, even if the handler ignores its signal.
+   * Default: no limit (the lease is extended for as long as the handler runs).
+   */
+  readonly timeoutMs?: number;
   /** Delay before a retry. Default exponential, base 5 s, max 1 h, jittered. */
   readonly backoff?: BackoffOptions;
   /**

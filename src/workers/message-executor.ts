@@ -2,6 +2,7 @@ import { type LoggerService } from '@nestjs/common';
 import { validateBody } from '../body/validate-body.js';
 import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
 import { BodyValidationError } from '../errors/body-validation.error.js';
+import { HandlerTimeoutError } from '../errors/handler-timeout.error.js';
 import { LeaseLostError } from '../errors/lease-lost.error.js';
 import { ShutdownError } from '../errors/shutdown.error.js';
 import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message.interface.js';
@@ -152,13 +153,16 @@ export class MessageExecutor {
       body = check.body;
     }
 
-    let result: HandlerResult;
-    try {
-      await handler({ ...message, body, signal: controller.signal });
-      result = { ok: true };
-    } catch (error) {
-      result = { ok: false, error };
-    }
+    const result = await withinTimeout(
+      // Through a promise, so a handler that throws before it awaits anything is caught too.
+      Promise.resolve().then(() => handler({ ...message, body, signal: controller.signal })),
+      options.timeoutMs,
+      () => {
+        const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
+        controller.abort(error);
+        return error;
+      },
+    );
     execution.finished = true;
     if (execution.relinquished) {
       this.deps.logger.warn(
@@ -228,5 +232,30 @@ export class MessageExecutor {
         `Queue "${this.queue}": could not return message ${execution.message.id} at shutdown (${describeError(error)}); it will be retried when its lease expires`,
       );
     }
+  }
+}
+
+/**
+ * How the handler ended, or a failure made by `onTimeout` once `timeoutMs` passed. A handler that
+ * outlives its timeout runs on, but its outcome is no longer waited for nor recorded.
+ */
+async function withinTimeout(
+  running: Promise<unknown>,
+  timeoutMs: number | undefined,
+  onTimeout: () => unknown,
+): Promise<HandlerResult> {
+  const settled = running.then(
+    (): HandlerResult => ({ ok: true }),
+    (error: unknown): HandlerResult => ({ ok: false, error }),
+  );
+  if (timeoutMs === undefined) return settled;
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<HandlerResult>((resolve) => {
+    timer = setTimeout(() => resolve({ ok: false, error: onTimeout() }), timeoutMs);
+  });
+  try {
+    return await Promise.race([settled, timedOut]);
+  } finally {
+    clearTimeout(timer);
   }
 }

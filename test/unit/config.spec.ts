@@ -118,6 +118,11 @@ const wholeNumberOptions: Array<[string, Bounds, (value: number) => Partial<Queu
       (v) => ({ processorDefaults: { leaseSeconds: v } }),
     ],
     [
+      'processorDefaults.timeoutMs',
+      LIMITS.handlerTimeoutMs,
+      (v) => ({ processorDefaults: { timeoutMs: v } }),
+    ],
+    [
       'processorDefaults.maxAttempts',
       LIMITS.maxAttempts,
       (v) => ({ processorDefaults: { maxAttempts: v } }),

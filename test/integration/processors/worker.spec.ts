@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { IsInt, IsString, Min } from 'class-validator';
 import {
+  HandlerTimeoutError,
   Processor,
   SnoozeError,
   UnrecoverableError,
@@ -305,6 +306,42 @@ describe('failures', () => {
     expect(app.get(Strict).calls).toBe(0);
     const [dead] = await app.queue.listFailed('strict');
     expect(dead!.lastError).toMatchObject({ name: 'AttemptsExhaustedError', attempt: 3 });
+  });
+
+  it('timeoutMs aborts a handler, fails its attempt and frees its slot, even if the handler ignores the signal', async () => {
+    @Injectable()
+    class Stuck {
+      readonly reasons: unknown[] = [];
+      readonly done: number[] = [];
+      @Processor('stuck', {
+        concurrency: 1,
+        timeoutMs: 300,
+        maxAttempts: 2,
+        backoff: { type: 'fixed', delaySeconds: 0 },
+      })
+      async handle(message: ProcessorMessage<{ n: number; hang: boolean }>): Promise<void> {
+        if (!message.body.hang) {
+          this.done.push(message.body.n);
+          return;
+        }
+        message.signal.addEventListener('abort', () => this.reasons.push(message.signal.reason));
+        await new Promise(() => undefined); // ignores its signal, never settles
+      }
+    }
+    app = await boot({ connectionString: db.url }, [Stuck]);
+    await app.queue.enqueue('stuck', { n: 1, hang: true });
+    await app.queue.enqueue('stuck', { n: 2, hang: false });
+    await waitFor(async () => (await count("state = 'failed'")) === 1, 15_000);
+    const stuck = app.get(Stuck);
+    // One slot: the second message ran only because the stuck handler's slot was freed.
+    await waitFor(() => stuck.done.length === 1);
+    expect(stuck.reasons).toHaveLength(2);
+    expect(stuck.reasons[0]).toBeInstanceOf(HandlerTimeoutError);
+    expect(stuck.reasons[0]).toMatchObject({ timeoutMs: 300 });
+    const [dead] = await app.queue.listFailed('stuck');
+    expect(dead!.body).toEqual({ n: 1, hang: true });
+    expect(dead!.lastError).toMatchObject({ name: 'HandlerTimeoutError', attempt: 2 });
+    expect(app.registry.getProcessors()[0]!.options.timeoutMs).toBe(300);
   });
 
   it('a handler failure never stops the loop, and a non-Error throw is recorded', async () => {
