@@ -10,8 +10,9 @@ import { type QueueMigrationClass } from './queue-migration-class.js';
  *   attempt and dead-letters it instead of handing it out again.
  * - `<table>_archive`, the Python backend's `messages_archive`: the queue table's columns in the same order
  *   (so the Python backend's `INSERT INTO messages_archive SELECT * FROM messages …` works), plus
- *   `archived_at`. A later migration adding a column to the queue table must add it here too,
- *   at the same position, before `archived_at`.
+ *   `archived_at`. A later migration adding a column to the queue table must add it to the
+ *   archive too, at the same position, before `archived_at`, and to `ARCHIVE_COLUMNS` in
+ *   `cleanup.sql.ts`.
  */
 export function addMaintenance(t: QueueTableNames): QueueMigrationClass {
   return class AddMaintenance1795563600000 implements MigrationInterface {

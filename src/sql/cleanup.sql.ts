@@ -23,9 +23,33 @@ DELETE FROM ${t.qualified} WHERE ctid = ANY (ARRAY(SELECT ctid FROM old))`,
 }
 
 /**
+ * The archive's columns after `id`, in table order: the queue table's, then `archived_at`. A
+ * migration that adds a column to the queue table adds it to the archive and here.
+ */
+export const ARCHIVE_COLUMNS = [
+  'queue',
+  'body',
+  'available_at',
+  'lease_until',
+  'attempts',
+  'state',
+  'created_at',
+  'seq',
+  'lease_token',
+  'last_error',
+  'origin_queue',
+  'max_attempts',
+  'dead_letter_queue',
+  'archived_at',
+] as const;
+
+/**
  * Moves up to `limit` dead letters created more than `olderThanSeconds` ago into the archive:
  * `failed` ones, and moved ones their dead-letter queue has finished. Delete and insert are one
  * statement, so one transaction: a row is never in both tables, nor in neither.
+ *
+ * An id already in the archive (a message imported twice, an operator's insert) is replaced by
+ * the newer row: a unique violation here would stop every later cleanup at the same row.
  */
 export function archiveOldFailedSql(
   t: QueueTableNames,
@@ -42,7 +66,9 @@ export function archiveOldFailedSql(
 ), moved AS (
   DELETE FROM ${t.qualified} WHERE ctid = ANY (ARRAY(SELECT ctid FROM old)) RETURNING *
 )
-INSERT INTO ${t.qualifiedArchive} SELECT * FROM moved`,
+INSERT INTO ${t.qualifiedArchive} SELECT * FROM moved
+ON CONFLICT (id) DO UPDATE SET (${ARCHIVE_COLUMNS.join(', ')})
+  = ROW(${ARCHIVE_COLUMNS.map((column) => `EXCLUDED.${column}`).join(', ')})`,
     values: [olderThanSeconds, limit],
   };
 }

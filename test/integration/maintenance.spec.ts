@@ -6,6 +6,7 @@ import { MaintenanceScheduler } from '../../src/maintenance/maintenance.schedule
 import { RecordingLogger, waitFor, type BootedApp } from '../support/boot.js';
 import { bootError } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { ARCHIVE_COLUMNS } from '../../src/sql/cleanup.sql.js';
 
 const { db, boot } = useQueueFixture('maintenance');
 
@@ -215,6 +216,42 @@ describe('cleanup', () => {
     expect(archived).toEqual([
       { id: failed, state: 'failed', body: { k: 'failed' }, origin_queue: null, stamped: true },
       { id: moved, state: 'done', body: { k: 'moved' }, origin_queue: 'arch', stamped: true },
+    ]);
+  });
+
+  it('names every column of the archive, in order, where the cleanup replaces an archived row', async () => {
+    await boot({ connectionString: db.url });
+    const columns = await rows(
+      `SELECT column_name FROM information_schema.columns
+       WHERE table_schema = 'public' AND table_name = 'messages_archive' ORDER BY ordinal_position`,
+    );
+    expect(columns.map((c) => (c as { column_name: string }).column_name)).toEqual([
+      'id',
+      ...ARCHIVE_COLUMNS,
+    ]);
+  });
+
+  it('archives a dead letter whose id is already in the archive: the newer row wins, archiving goes on', async () => {
+    const app = await boot({ connectionString: db.url });
+    const [first] = await app.queue.enqueueMany('dup', [{ v: 1 }]);
+    await db.query("UPDATE messages SET state = 'failed', created_at = created_at - 40 * 86400");
+    expect(await app.queue.cleanup({ failedRetentionDays: 30 })).toMatchObject({ archived: 1 });
+    // The same id again (a message imported twice, an operator's insert), and another dead letter.
+    await db.query(
+      `INSERT INTO messages (id, queue, body, available_at, created_at, state)
+       VALUES ($1, 'dup', '{"v": 2}', 0, floor(extract(epoch from now()))::bigint - 40 * 86400, 'failed')`,
+      [first],
+    );
+    const [other] = await app.queue.enqueueMany('dup', [{ v: 3 }]);
+    await db.query(
+      "UPDATE messages SET state = 'failed', created_at = created_at - 40 * 86400 WHERE id = $1",
+      [other],
+    );
+    expect(await app.queue.cleanup({ failedRetentionDays: 30 })).toMatchObject({ archived: 2 });
+    expect(await rows('SELECT id FROM messages')).toEqual([]);
+    expect(await rows("SELECT id, body FROM messages_archive ORDER BY body->>'v'")).toEqual([
+      { id: first, body: { v: 2 } },
+      { id: other, body: { v: 3 } },
     ]);
   });
 
