@@ -12,8 +12,7 @@ import {
 } from '../../src/index.js';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
-import { bootError } from '../support/boot.js';
-import { bootApp, type BootedApp } from '../support/boot.js';
+import { bootError, bootApp, type BootedApp } from '../support/boot.js';
 import { type TestDatabase } from '../support/test-database.js';
 import { writeSelfSignedCertificate } from '../support/tls.js';
 

@@ -3,8 +3,7 @@ import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { QueueModule, QueueOptionsError } from '../../src/index.js';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { MaintenanceScheduler } from '../../src/maintenance/maintenance.scheduler.js';
-import { RecordingLogger, waitFor, type BootedApp } from '../support/boot.js';
-import { bootError } from '../support/boot.js';
+import { RecordingLogger, waitFor, type BootedApp, bootError } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { ARCHIVE_COLUMNS } from '../../src/sql/cleanup.sql.js';
 

@@ -11,8 +11,7 @@ import {
   type QueueOptionsFactory,
 } from '../../src/index.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
-import { bootError } from '../support/boot.js';
-import { bootApp } from '../support/boot.js';
+import { bootError, bootApp } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase } from '../support/test-database.js';
 

@@ -11,8 +11,7 @@ import {
   type ProcessorMessage,
 } from '../../../src/index.js';
 import { useQueueFixture } from '../../support/queue-fixture.js';
-import { bootApp, waitFor } from '../../support/boot.js';
-import { bootError } from '../../support/boot.js';
+import { bootApp, waitFor, bootError } from '../../support/boot.js';
 
 const { db } = useQueueFixture('discovery', { reset: 'none' });
 
