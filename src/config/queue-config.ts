@@ -27,6 +27,7 @@ export interface QueueConfig {
   readonly applicationName: string;
   readonly names: QueueTableNames;
   readonly migrationsRun: boolean;
+  readonly migrationLockTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly preparedStatements: boolean;
   readonly workers: WorkersConfig;

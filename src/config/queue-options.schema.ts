@@ -51,6 +51,10 @@ export class QueueOptionsSchema {
   migrationsRun?: boolean;
 
   @IsOptional()
+  @IsWithin(LIMITS.migrationLockTimeoutMs)
+  migrationLockTimeoutMs?: number;
+
+  @IsOptional()
   @IsWithin(LIMITS.maxBodyBytes)
   maxBodyBytes?: number;
 

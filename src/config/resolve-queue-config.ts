@@ -8,6 +8,7 @@ import {
   DEFAULT_APPLICATION_NAME,
   DEFAULT_CONNECTION_TIMEOUT_MS,
   DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
   DEFAULT_POOL_MAX_SIZE,
   DEFAULT_POOL_MIN_SIZE,
   DEFAULT_SCHEMA,
@@ -64,6 +65,7 @@ export function resolveQueueConfig(
     applicationName: options.applicationName ?? DEFAULT_APPLICATION_NAME,
     names,
     migrationsRun: options.migrationsRun ?? true,
+    migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     preparedStatements: options.preparedStatements ?? true,
   };

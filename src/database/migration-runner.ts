@@ -1,14 +1,28 @@
 import { type DataSource, type QueryRunner } from 'typeorm';
 import { queueMigrations } from '../migrations/index.js';
+import { takeMigrationLocks } from '../migrations/migration-lock.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 
-/** First half of the advisory lock key of migrations ('queu'); the second is hashtext(schema.table). */
-const MIGRATION_LOCK_CLASS = 0x71756575;
+/** Pauses before each new try of a migration that gave up waiting for a table lock. */
+export const MIGRATION_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
+
+export interface MigrationRunOptions {
+  /** How long one DDL statement may wait for a table lock before the try gives up. */
+  readonly lockTimeoutMs: number;
+  /** Told before each new try, with the wait ahead. */
+  readonly onRetry?: (error: unknown, delayMs: number) => void;
+  readonly retryDelaysMs?: readonly number[];
+}
 
 /**
  * Applies the queue table's pending migrations in one transaction under an advisory lock, so ten
  * replicas booting together on an empty database create one schema: the first migrates, the others
  * wait on the lock, then find nothing left to do.
+ *
+ * A DDL statement waits at most `lockTimeoutMs` for its table lock. Waiting longer would queue
+ * every statement of every worker behind it (an ACCESS EXCLUSIVE request blocks the readers that
+ * come after it) for as long as some long transaction holds the table; instead the try is rolled
+ * back and made again after a pause, a few times, then the boot fails with the lock error.
  *
  * Bookkeeping uses TypeORM's own migrations-table layout (`<table>_migrations`), so this runner and
  * `typeorm migration:run -d ormconfig.ts` see each other's work. It runs through a TypeORM query
@@ -20,15 +34,40 @@ const MIGRATION_LOCK_CLASS = 0x71756575;
 export async function runQueueMigrations(
   dataSource: DataSource,
   names: QueueTableNames,
+  options: MigrationRunOptions,
+): Promise<string[]> {
+  const delays = options.retryDelaysMs ?? MIGRATION_RETRY_DELAYS_MS;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await migrateOnce(dataSource, names, options.lockTimeoutMs);
+    } catch (error) {
+      const delay = delays[attempt];
+      if (!isLockTimeout(error) || delay === undefined) throw error;
+      options.onRetry?.(error, delay);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
+/** `lock_not_available`: a statement gave up waiting for a lock after `lock_timeout`. */
+function isLockTimeout(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === '55P03';
+}
+
+async function migrateOnce(
+  dataSource: DataSource,
+  names: QueueTableNames,
+  lockTimeoutMs: number,
 ): Promise<string[]> {
   const queryRunner = dataSource.createQueryRunner('master');
   await queryRunner.connect();
   try {
     await queryRunner.startTransaction();
     try {
-      await queryRunner.query('SELECT pg_advisory_xact_lock($1::integer, hashtext($2::text))', [
-        MIGRATION_LOCK_CLASS,
-        names.lockKey,
+      // Another replica migrating is worth waiting for; a table lock held elsewhere is not.
+      await takeMigrationLocks(queryRunner, names);
+      await queryRunner.query("SELECT set_config('lock_timeout', $1::text, true)", [
+        `${lockTimeoutMs}ms`,
       ]);
       await ensureQueueSchema(queryRunner, names);
       await queryRunner.query(`CREATE TABLE IF NOT EXISTS ${names.qualifiedMigrations} (

@@ -11,6 +11,7 @@ import { DataSource } from 'typeorm';
 import { ownedDataSourceOptions } from '../config/data-source-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import { describeError } from '../errors/describe-error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
@@ -120,7 +121,13 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
   private async migrate(): Promise<void> {
     const { names } = this.config;
     const applied = await this.run('migrate', () =>
-      runQueueMigrations(this.requireDataSource(), names),
+      runQueueMigrations(this.requireDataSource(), names, {
+        lockTimeoutMs: this.config.migrationLockTimeoutMs,
+        onRetry: (error, delayMs) =>
+          this.logger.warn(
+            `Migrating ${names.schema}.${names.table} waits for a table lock another transaction holds (${this.scrub(describeError(error))}); trying again in ${delayMs} ms`,
+          ),
+      }),
     ).catch((error: unknown) => {
       throw error instanceof QueueDatabaseError && error.code === '42P07'
         ? new QueueDatabaseError(

@@ -44,6 +44,12 @@ export interface QueueModuleOptions {
   readonly table?: string;
   /** Apply pending migrations at boot under an advisory lock. Default `true`. */
   readonly migrationsRun?: boolean;
+  /**
+   * How long a migration's DDL statement may wait for its table lock. A statement that waits
+   * would queue every worker's statements behind it, so past this the migration is rolled back
+   * and tried again after 1, 2, 4 and 8 s, then the boot fails. Default 5,000 ms.
+   */
+  readonly migrationLockTimeoutMs?: number;
   /** Largest message body accepted, in bytes of JSON text. Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /**

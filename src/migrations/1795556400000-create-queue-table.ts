@@ -1,5 +1,6 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
+import { takeMigrationLocks } from './migration-lock.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 /**
@@ -19,6 +20,7 @@ export function createQueueTable(t: QueueTableNames): QueueMigrationClass {
     readonly name = 'CreateQueueTable1795556400000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
+      await takeMigrationLocks(queryRunner, t);
       await queryRunner.query(`CREATE TABLE ${t.qualified} (
   id           TEXT    PRIMARY KEY DEFAULT gen_random_uuid()::text,
   queue        TEXT    NOT NULL,

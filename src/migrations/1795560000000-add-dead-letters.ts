@@ -1,5 +1,6 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
+import { takeMigrationLocks } from './migration-lock.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 /**
@@ -18,6 +19,7 @@ export function addDeadLetters(t: QueueTableNames): QueueMigrationClass {
     readonly name = 'AddDeadLetters1795560000000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
+      await takeMigrationLocks(queryRunner, t);
       await queryRunner.query(
         `ALTER TABLE ${t.qualified} ADD COLUMN last_error JSONB, ADD COLUMN origin_queue TEXT`,
       );

@@ -1,5 +1,6 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
+import { takeMigrationLocks } from './migration-lock.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 /**
@@ -19,6 +20,7 @@ export function addMaintenance(t: QueueTableNames): QueueMigrationClass {
     readonly name = 'AddMaintenance1795563600000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
+      await takeMigrationLocks(queryRunner, t);
       await queryRunner.query(
         `ALTER TABLE ${t.qualified} ADD COLUMN max_attempts INTEGER, ADD COLUMN dead_letter_queue TEXT`,
       );

@@ -1,5 +1,6 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
+import { takeMigrationLocks } from './migration-lock.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 /**
@@ -16,6 +17,7 @@ export function timeOrderedIds(t: QueueTableNames): QueueMigrationClass {
     readonly name = 'TimeOrderedIds1795567200000';
 
     async up(queryRunner: QueryRunner): Promise<void> {
+      await takeMigrationLocks(queryRunner, t);
       await queryRunner.query(
         `ALTER TABLE ${t.qualified} ALTER COLUMN id SET DEFAULT ${UUIDV7_SQL}`,
       );

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { Inject, Injectable, Module, type ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
 import {
   QueueDatabaseError,
@@ -11,7 +12,7 @@ import {
   type QueueOptionsFactory,
 } from '../../src/index.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
-import { bootError, bootApp } from '../support/boot.js';
+import { bootError, bootApp, RecordingLogger, waitFor } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase } from '../support/test-database.js';
 
@@ -390,6 +391,79 @@ describe('schema, table and migrations', () => {
       expect(Number(done[0]!.count)).toBe(10);
     } finally {
       await fresh.drop();
+    }
+  });
+
+  it('modules of two tables booting at once into one new schema both create their table', async () => {
+    const fresh = await createTestDatabase('schema_race');
+    try {
+      const modules = await Promise.all(
+        ['left_jobs', 'right_jobs', 'left_jobs', 'right_jobs'].map((table) =>
+          bootApp({ connectionString: fresh.url, poolMaxSize: 2, schema: 'shared_new', table }),
+        ),
+      );
+      await Promise.all(modules.map((m) => m.close()));
+      const { rows } = await fresh.query(
+        "SELECT tablename FROM pg_tables WHERE schemaname = 'shared_new' ORDER BY 1",
+      );
+      expect(rows.map((row) => (row as { tablename: string }).tablename)).toEqual([
+        'left_jobs',
+        'left_jobs_archive',
+        'left_jobs_migrations',
+        'right_jobs',
+        'right_jobs_archive',
+        'right_jobs_migrations',
+      ]);
+    } finally {
+      await fresh.drop();
+    }
+  });
+
+  it('a migration never queues traffic behind a lock held elsewhere: it gives up, waits, tries again', async () => {
+    const first = await bootApp({ connectionString: db.url, schema: 'locked' });
+    await first.queue.enqueue('locked', { n: 1 });
+    await first.close();
+    // A migration left to run again, one that needs the table's ACCESS EXCLUSIVE lock.
+    await db.query(
+      "DELETE FROM locked.messages_migrations WHERE name = 'TimeOrderedIds1795567200000'",
+    );
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT count(*) FROM locked.messages'); // ACCESS SHARE until COMMIT
+      const logger = new RecordingLogger();
+      const booting = bootApp(
+        { connectionString: db.url, schema: 'locked', migrationLockTimeoutMs: 200 },
+        [],
+        { logger },
+      );
+      await waitFor(
+        () => logger.lines.some((line) => line.includes('waits for a table lock')),
+        10_000,
+        'the migration to give up once',
+      );
+      // Readers are not stuck behind the waiting migration while the lock is still held.
+      const reader = new pg.Client({ connectionString: db.url });
+      await reader.connect();
+      try {
+        await reader.query("SET statement_timeout = '5s'");
+        const { rows } = await reader.query('SELECT count(*)::int AS n FROM locked.messages');
+        expect(rows).toEqual([{ n: 1 }]);
+      } finally {
+        await reader.end();
+      }
+      await holder.query('COMMIT');
+      const booted = await booting;
+      try {
+        expect(logger.lines.join('\n')).toContain(
+          'Migrated locked.messages: TimeOrderedIds1795567200000',
+        );
+      } finally {
+        await booted.close();
+      }
+    } finally {
+      await holder.end();
     }
   });
 

@@ -1,0 +1,24 @@
+import { type QueryRunner } from 'typeorm';
+import { type QueueTableNames } from '../sql/table-names.js';
+
+/** First half of the advisory lock keys of migrations ('queu'); the second is a hashed name. */
+const MIGRATION_LOCK_CLASS = 0x71756575;
+
+/**
+ * Takes, until the transaction ends, the advisory locks that serialise migrations: the schema's
+ * first (two tables of one new schema must not both create it), then the table's (the key the
+ * module has always used). The module's runner takes them, and so does every migration, so the
+ * TypeORM CLI path is serialised with booting replicas too; taking them again in the same
+ * transaction costs nothing. Every process takes them in the same order, so they cannot deadlock.
+ */
+export async function takeMigrationLocks(
+  queryRunner: QueryRunner,
+  names: QueueTableNames,
+): Promise<void> {
+  for (const key of [`schema:${names.schema}`, names.lockKey]) {
+    await queryRunner.query('SELECT pg_advisory_xact_lock($1::integer, hashtext($2::text))', [
+      MIGRATION_LOCK_CLASS,
+      key,
+    ]);
+  }
+}
