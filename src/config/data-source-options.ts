@@ -2,6 +2,12 @@ import { type PostgresDataSourceOptions } from 'typeorm/driver/postgres/Postgres
 import { type OwnedConnection, type QueueConfig } from './queue-config.js';
 
 /**
+ * TCP keepalive on every connection the module opens, so the kernel probes an idle one after
+ * 10 s instead of two hours; a half-open connection in use is caught by the statement timeout.
+ */
+export const KEEPALIVE = Object.freeze({ keepAlive: true, keepAliveInitialDelayMillis: 10_000 });
+
+/**
  * TypeORM options for a connection the module owns. Everything goes through `extra`, which
  * TypeORM hands to `pg.Pool` as is: the URL was parsed already (with libpq `sslmode` semantics),
  * and TypeORM's own URL parsing would drop those parameters.
@@ -19,6 +25,9 @@ export function ownedDataSourceOptions(
       min: connection.poolMinSize,
       max: connection.poolMaxSize,
       connectionTimeoutMillis: config.connectionTimeoutMs,
+      ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
+      ...(config.lockTimeoutMs > 0 ? { lock_timeout: config.lockTimeoutMs } : {}),
+      ...KEEPALIVE,
     },
     // An idle connection died (server restart, network cut): pg-pool drops it and opens a new
     // one on demand. Without a handler the pool's 'error' event would crash the process.

@@ -65,6 +65,9 @@ export const LIMITS = {
   poolMaxSize: { min: 1, max: 1_000 },
   connectionTimeoutMs: { min: 1, max: 600_000 },
   migrationLockTimeoutMs: { min: 1, max: 600_000 },
+  /** Zero turns the server-side limit off, as in Postgres. */
+  statementTimeoutMs: { min: 0, max: 3_600_000 },
+  lockTimeoutMs: { min: 0, max: 600_000 },
   maxBodyBytes: { min: 1, max: 256 * 1024 * 1024 },
   pollIntervalMs: { min: 10, max: 3_600_000 },
   shutdownTimeoutMs: { min: 0, max: 3_600_000 },

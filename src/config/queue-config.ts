@@ -24,6 +24,10 @@ export interface SharedConnection {
 export interface QueueConfig {
   readonly connection: OwnedConnection | SharedConnection;
   readonly connectionTimeoutMs: number;
+  /** Server-side limit of a statement; 0 for none. Also bounds the client's wait (see QueueConnection). */
+  readonly statementTimeoutMs: number;
+  /** Server-side limit of a lock wait; 0 for none. */
+  readonly lockTimeoutMs: number;
   readonly applicationName: string;
   readonly names: QueueTableNames;
   readonly migrationsRun: boolean;

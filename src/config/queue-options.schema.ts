@@ -55,6 +55,14 @@ export class QueueOptionsSchema {
   migrationLockTimeoutMs?: number;
 
   @IsOptional()
+  @IsWithin(LIMITS.statementTimeoutMs)
+  statementTimeoutMs?: number;
+
+  @IsOptional()
+  @IsWithin(LIMITS.lockTimeoutMs)
+  lockTimeoutMs?: number;
+
+  @IsOptional()
   @IsWithin(LIMITS.maxBodyBytes)
   maxBodyBytes?: number;
 

@@ -20,6 +20,8 @@ import {
   DEFAULT_FAILED_RETENTION_DAYS,
   DEFAULT_HEALTH_COUNT_LIMIT,
   DEFAULT_HEALTH_TIMEOUT_MS,
+  DEFAULT_LOCK_TIMEOUT_MS,
+  DEFAULT_STATEMENT_TIMEOUT_MS,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_REAPER_INTERVAL_MS,
 } from './defaults.js';
@@ -62,6 +64,8 @@ export function resolveQueueConfig(
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
     connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+    statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     applicationName: options.applicationName ?? DEFAULT_APPLICATION_NAME,
     names,
     migrationsRun: options.migrationsRun ?? true,

@@ -50,23 +50,32 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Sends one statement on a pooled connection; failures become typed queue errors. */
+  /**
+   * Sends one statement on a pooled connection; failures become typed queue errors.
+   *
+   * The wait for the answer is bounded: by `timeoutMs` when given, else by the statement timeout
+   * plus a grace for the server's own error to arrive. A statement that gets no answer fails, and
+   * pg-pool then discards its connection, which a half-open socket would otherwise hold forever.
+   */
   async query<Row extends object>(
     operation: string,
     statement: SqlStatement,
+    options: { readonly timeoutMs?: number } = {},
   ): Promise<pg.QueryResult<Row>> {
     const pool = this.pool;
     if (pool === undefined) {
       throw new QueueDatabaseError(operation, 'the queue connection is not open');
     }
+    const { statementTimeoutMs } = this.config;
+    const waitMs =
+      options.timeoutMs ??
+      (statementTimeoutMs > 0 ? statementTimeoutMs + ANSWER_GRACE_MS : undefined);
     try {
-      if (!this.config.preparedStatements) {
-        return await pool.query<Row>(statement.text, statement.values as unknown[]);
-      }
       return await pool.query<Row>({
-        name: this.statementName(statement.text),
+        ...(this.config.preparedStatements ? { name: this.statementName(statement.text) } : {}),
         text: statement.text,
         values: statement.values as unknown[],
+        ...(waitMs === undefined ? {} : { query_timeout: waitMs }),
       });
     } catch (error) {
       throw this.toError(operation, error);
@@ -202,6 +211,9 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     return scrubPassword(text, this.password);
   }
 }
+
+/** How much longer than the statement timeout the client waits for the server's own error. */
+const ANSWER_GRACE_MS = 2_000;
 
 /** The `pg.Pool` TypeORM's postgres driver keeps as `master`. */
 function masterPool(dataSource: DataSource): pg.Pool {

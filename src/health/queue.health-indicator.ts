@@ -26,7 +26,7 @@ export class QueueHealthIndicator {
   ): Promise<HealthIndicatorResult<Key>> {
     const session = this.health.check(key);
     try {
-      await this.withinTimeout(this.store.ping());
+      await this.withinTimeout(this.store.ping(this.config.health.timeoutMs));
       return session.up();
     } catch (error) {
       return session.down({ message: describeError(error) });
@@ -60,7 +60,7 @@ export class QueueHealthIndicator {
 
   /** Depth of every queue holding live messages, in one statement (see `queueDepthSql`). */
   depths(): Promise<Record<string, QueueDepth>> {
-    return this.store.depths(this.config.health.countLimit);
+    return this.store.depths(this.config.health.countLimit, this.config.health.timeoutMs);
   }
 
   private async withinTimeout<T>(work: Promise<T>): Promise<T> {

@@ -34,6 +34,19 @@ export interface QueueModuleOptions {
    * before failing with `QueuePoolTimeoutError`. Default 10,000 ms.
    */
   readonly connectionTimeoutMs?: number;
+  /**
+   * Longest a statement may run on the server (`statement_timeout` of the module's own pool),
+   * and, two seconds later, longest the module waits for its answer on any pool (so a half-open
+   * connection, dropped by a NAT or a failover, fails a statement instead of stalling a queue for
+   * the quarter of an hour TCP takes to notice). `0` turns both off. Default 30,000 ms.
+   */
+  readonly statementTimeoutMs?: number;
+  /**
+   * Longest a statement of the module's own pool waits for a lock (`lock_timeout`): a row lock
+   * held elsewhere fails an ack or a heartbeat, which are retried, instead of blocking the queue
+   * behind it. `0` turns it off. Default 5,000 ms.
+   */
+  readonly lockTimeoutMs?: number;
   /** TLS settings passed to node-postgres; they replace what `sslmode` in the URL implies. */
   readonly ssl?: boolean | ConnectionOptions;
   /** `application_name` shown in `pg_stat_activity`. Default `fetchcraft-queue`. */

@@ -5,7 +5,8 @@ import { type QueueTableNames } from '../sql/table-names.js';
 const MIGRATION_LOCK_CLASS = 0x71756575;
 
 /**
- * Takes, until the transaction ends, the advisory locks that serialise migrations: the schema's
+ * Takes, until the transaction ends, the advisory locks that serialise migrations (and lifts the
+ * statement timeout for the transaction): the schema's
  * first (two tables of one new schema must not both create it), then the table's (the key the
  * module has always used). The module's runner takes them, and so does every migration, so the
  * TypeORM CLI path is serialised with booting replicas too; taking them again in the same
@@ -21,4 +22,6 @@ export async function takeMigrationLocks(
       key,
     ]);
   }
+  // DDL on a big table (an index build) may rightly outlast the pool's statement timeout.
+  await queryRunner.query("SELECT set_config('statement_timeout', '0', true)");
 }

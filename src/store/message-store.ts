@@ -219,17 +219,25 @@ export class MessageStore {
     return toQueueStats(result.rows);
   }
 
-  /** Depth of every queue holding live messages, ready ones counted up to `countLimit`. */
-  async depths(countLimit: number): Promise<Record<string, QueueDepth>> {
+  /**
+   * Depth of every queue holding live messages, ready ones counted up to `countLimit`. Health
+   * checks pass their `timeoutMs`, so a slow answer frees its pool connection, not only the probe.
+   */
+  async depths(countLimit: number, timeoutMs?: number): Promise<Record<string, QueueDepth>> {
     const result = await this.connection.query<DepthRow>(
       'healthDepth',
       queueDepthSql(this.names, countLimit + 1),
+      timeoutMs === undefined ? {} : { timeoutMs },
     );
     return toQueueDepths(result.rows, countLimit);
   }
 
-  async ping(): Promise<void> {
-    await this.connection.query('healthPing', pingSql());
+  async ping(timeoutMs?: number): Promise<void> {
+    await this.connection.query(
+      'healthPing',
+      pingSql(),
+      timeoutMs === undefined ? {} : { timeoutMs },
+    );
   }
 
   async listFailed<T>(queue: string, limit: number): Promise<QueueMessage<T>[]> {

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import pg from 'pg';
+import { KEEPALIVE } from '../config/data-source-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
 import { describeError } from '../errors/describe-error.js';
@@ -21,6 +22,9 @@ export interface NotificationHandlers {
  * nothing to a server), so a long outage does not add a long wait after it.
  */
 const MAX_RECONNECT_DELAY_MS = 2_000;
+/** How often the listening connection proves that it still reaches the server. */
+const CHECK_INTERVAL_MS = 10_000;
+const CHECK_TIMEOUT_MS = 5_000;
 
 /**
  * One dedicated connection per process that LISTENs on the table's channel, outside the pool so
@@ -34,6 +38,7 @@ export class NotificationListener {
   private client: pg.Client | undefined;
   private handlers: NotificationHandlers | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private checkTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
 
@@ -51,6 +56,7 @@ export class NotificationListener {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.checkTimer);
     const client = this.client;
     this.client = undefined;
     if (client !== undefined) await client.end().catch(() => undefined);
@@ -61,6 +67,7 @@ export class NotificationListener {
       ...this.connection.clientConfig(),
       application_name: `${this.config.applicationName}:listen`,
       connectionTimeoutMillis: this.config.connectionTimeoutMs,
+      ...KEEPALIVE,
     });
     const dropped = (error?: Error) => this.dropped(client, error);
     client.on('error', dropped);
@@ -84,6 +91,7 @@ export class NotificationListener {
       return;
     }
     this.client = client;
+    this.checkTimer = setInterval(() => void this.check(client), CHECK_INTERVAL_MS);
     if (this.failures > 0) {
       this.logger.log(`LISTEN connection restored after ${this.failures} failed attempts`);
       this.failures = 0;
@@ -91,9 +99,23 @@ export class NotificationListener {
     this.handlers?.onReconnect();
   }
 
+  /**
+   * A connection that only listens never learns that it went half-open (a NAT or conntrack drop,
+   * a failover): notifications just stop. A small statement with a deadline finds out.
+   */
+  private async check(client: pg.Client): Promise<void> {
+    if (client !== this.client) return;
+    try {
+      await client.query({ text: 'SELECT 1', query_timeout: CHECK_TIMEOUT_MS } as pg.QueryConfig);
+    } catch (error) {
+      this.dropped(client, error instanceof Error ? error : new Error(describeError(error)));
+    }
+  }
+
   private dropped(client: pg.Client, error?: Error): void {
     if (client !== this.client || this.stopped) return;
     this.client = undefined;
+    clearInterval(this.checkTimer);
     client.removeAllListeners();
     client.on('error', () => undefined);
     client.end().catch(() => undefined);

@@ -31,6 +31,8 @@ describe('the module defaults', () => {
     const config = resolve({});
     expect(config).toMatchObject({
       connectionTimeoutMs: 10_000,
+      statementTimeoutMs: 30_000,
+      lockTimeoutMs: 5_000,
       applicationName: 'fetchcraft-queue',
       migrationsRun: true,
       migrationLockTimeoutMs: 5_000,
@@ -88,6 +90,8 @@ const wholeNumberOptions: Array<[string, Bounds, (value: number) => Partial<Queu
     ['poolMinSize', LIMITS.poolMinSize, (v) => ({ poolMinSize: v, poolMaxSize: 1_000 })],
     ['poolMaxSize', LIMITS.poolMaxSize, (v) => ({ poolMaxSize: v, poolMinSize: 0 })],
     ['connectionTimeoutMs', LIMITS.connectionTimeoutMs, (v) => ({ connectionTimeoutMs: v })],
+    ['statementTimeoutMs', LIMITS.statementTimeoutMs, (v) => ({ statementTimeoutMs: v })],
+    ['lockTimeoutMs', LIMITS.lockTimeoutMs, (v) => ({ lockTimeoutMs: v })],
     [
       'migrationLockTimeoutMs',
       LIMITS.migrationLockTimeoutMs,
