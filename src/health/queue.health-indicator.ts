@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { type QueueConfig } from '../config/queue-config.js';
 import { describeError } from '../errors/describe-error.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import { QueuePoolTimeoutError } from '../errors/queue-pool-timeout.error.js';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
@@ -14,6 +16,10 @@ import { MessageStore } from '../store/message-store.js';
  */
 @Injectable()
 export class QueueHealthIndicator {
+  private readonly logger = new Logger('QueueHealth');
+  /** The last failure written to the log, so that a probe every few seconds logs it once. */
+  private lastFailure: string | undefined;
+
   constructor(
     @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
     @Inject(MessageStore) private readonly store: MessageStore,
@@ -27,9 +33,10 @@ export class QueueHealthIndicator {
     const session = this.health.check(key);
     try {
       await this.withinTimeout(this.store.ping(this.config.health.timeoutMs));
+      this.lastFailure = undefined;
       return session.up();
     } catch (error) {
-      return session.down({ message: describeError(error) });
+      return session.down({ message: this.reasonOf(error) });
     }
   }
 
@@ -47,7 +54,7 @@ export class QueueHealthIndicator {
     try {
       queues = await this.withinTimeout(this.depths());
     } catch (error) {
-      return session.down({ message: describeError(error) });
+      return session.down({ message: this.reasonOf(error) });
     }
     const crossed = Object.entries(queues).flatMap(([queue, depth]) =>
       crossedThresholds(queue, depth, {
@@ -56,6 +63,29 @@ export class QueueHealthIndicator {
       }),
     );
     return crossed.length === 0 ? session.up({ queues }) : session.down({ queues, crossed });
+  }
+
+  /**
+   * What a probe's answer may say about a failure: a fixed phrase and the error code. The driver's
+   * own text can name the host, the port, the role or the database, which an unauthenticated
+   * health endpoint must not hand out; it goes to the log instead, once per distinct failure.
+   */
+  private reasonOf(error: unknown): string {
+    const detail = describeError(error);
+    if (detail !== this.lastFailure) {
+      this.lastFailure = detail;
+      this.logger.warn(`Health check failed: ${detail}`);
+    }
+    const { timeoutMs } = this.config.health;
+    if (error instanceof QueuePoolTimeoutError) {
+      return 'no database connection became available in time';
+    }
+    // The probe's own deadline, or the statement's (a query or statement timeout).
+    if (detail === notInTime(timeoutMs) || /timeout/i.test(detail)) return notInTime(timeoutMs);
+    const code = error instanceof QueueDatabaseError ? error.code : undefined;
+    return code === undefined
+      ? 'the database check failed'
+      : `the database check failed (code ${code})`;
   }
 
   /** Depth of every queue holding live messages, in one statement (see `queueDepthSql`). */
@@ -67,10 +97,7 @@ export class QueueHealthIndicator {
     const { timeoutMs } = this.config.health;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`the database did not answer within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
+      timer = setTimeout(() => reject(new Error(notInTime(timeoutMs))), timeoutMs);
     });
     try {
       return await Promise.race([work, timeout]);
@@ -80,6 +107,10 @@ export class QueueHealthIndicator {
       work.catch(() => undefined);
     }
   }
+}
+
+function notInTime(timeoutMs: number): string {
+  return `the database did not answer within ${timeoutMs} ms`;
 }
 
 function crossedThresholds(

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Injectable, type Provider } from '@nestjs/common';
 import { Processor, QueueHealthIndicator } from '../../src/index.js';
-import { bootHttpApp, waitFor, type TestModuleOptions } from '../support/boot.js';
+import {
+  bootHttpApp,
+  RecordingLogger,
+  waitFor,
+  type BootExtras,
+  type TestModuleOptions,
+} from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { startEmbeddedPostgres, type TestPostgres } from '../support/postgres-provider.js';
 
@@ -12,8 +18,11 @@ class Idle {
 }
 
 /** Every app here has a processor, unless a test says otherwise: the live probe looks at workers. */
-const startHttp = (options: TestModuleOptions, providers: Provider[] = [Idle]) =>
-  bootHttpApp(options, providers);
+const startHttp = (
+  options: TestModuleOptions,
+  providers: Provider[] = [Idle],
+  extra: BootExtras = {},
+) => bootHttpApp(options, providers, extra);
 
 async function get(url: string): Promise<{ status: number; body: Record<string, unknown> }> {
   const response = await fetch(url);
@@ -252,12 +261,17 @@ describe('health endpoints over HTTP', () => {
     });
 
     it('reports ready and the full report 503 within the timeout, live stays 200', async () => {
-      const http = await startHttp({
-        connectionString: postgres.url,
-        healthEndpoints: true,
-        health: { timeoutMs: 500 },
-        connectionTimeoutMs: 500,
-      });
+      const logger = new RecordingLogger();
+      const http = await startHttp(
+        {
+          connectionString: postgres.url,
+          healthEndpoints: true,
+          health: { timeoutMs: 500 },
+          connectionTimeoutMs: 500,
+        },
+        [Idle],
+        { logger },
+      );
       try {
         expect((await get(`${http.url}/health/ready`)).status).toBe(200);
         await postgres.stop();
@@ -277,6 +291,17 @@ describe('health endpoints over HTTP', () => {
         const live = await get(`${http.url}/health/live`);
         expect(live.status).toBe(200);
         expect(live.body).toMatchObject({ status: 'ok', info: { workers: { status: 'up' } } });
+        // The answer names no host, port or role: a fixed reason with the code; details in the log.
+        const { port } = new URL(postgres.url);
+        for (const body of [ready.body, report.body]) {
+          expect(JSON.stringify(body)).not.toMatch(new RegExp(`127\\.0\\.0\\.1|${port}|postgres@`));
+        }
+        expect((ready.body.error as { database: { message: string } }).database.message).toMatch(
+          /^(the database check failed|the database did not answer|no database connection)/,
+        );
+        const logged = logger.lines.filter((line) => line.includes('Health check failed'));
+        expect(logged.length).toBeGreaterThan(0);
+        expect(new Set(logged).size).toBe(logged.length);
       } finally {
         await http.close();
       }
