@@ -53,8 +53,10 @@ async function main(): Promise<void> {
   }
 
   const workMs = Number(process.env.DEMO_WORK_MS ?? 0);
+  // Only JSON is parsed, by configureDemoApp: no urlencoded parser for a cross-site form to use.
   const app = await NestFactory.create<NestExpressApplication>(
     DemoModule.register(database.url, workMs),
+    { bodyParser: false },
   );
   configureDemoApp(app);
 

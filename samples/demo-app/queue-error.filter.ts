@@ -1,4 +1,10 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, HttpStatus } from '@nestjs/common';
+import {
+  type ArgumentsHost,
+  Catch,
+  type ExceptionFilter,
+  HttpStatus,
+  Logger,
+} from '@nestjs/common';
 import { QueueDatabaseError, QueueValidationError } from '@fetchcraft/queue';
 
 interface JsonResponse {
@@ -12,6 +18,8 @@ interface JsonResponse {
  */
 @Catch(QueueValidationError, QueueDatabaseError)
 export class QueueErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('DemoHttp');
+
   catch(error: QueueValidationError | QueueDatabaseError, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<JsonResponse>();
     if (error instanceof QueueValidationError) {
@@ -24,6 +32,8 @@ export class QueueErrorFilter implements ExceptionFilter {
       });
       return;
     }
+    // The client gets a fixed reason; the operator gets what happened (no password in it).
+    this.logger.error(`503 for ${error.operation}: ${error.message}`);
     response.status(HttpStatus.SERVICE_UNAVAILABLE).json({
       statusCode: HttpStatus.SERVICE_UNAVAILABLE,
       error: 'Service Unavailable',
