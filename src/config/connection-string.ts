@@ -142,6 +142,13 @@ export function redactConnectionString(raw: string): string {
   if (at > start) {
     const colon = raw.indexOf(':', start);
     if (colon !== -1 && colon < at) redacted = `${raw.slice(0, colon + 1)}***${raw.slice(at)}`;
+  } else {
+    // No user info before the query, yet an '@' after it: an unencoded '?' or '/' in a password
+    // (`postgres://user:pa?ss@host/db`) moved the user info into the query. Mask all of it.
+    const lateAt = raw.lastIndexOf('@');
+    if (lateAt > start && raw.slice(start, lateAt).includes(':')) {
+      redacted = `${raw.slice(0, start)}***${raw.slice(lateAt)}`;
+    }
   }
   return redacted.replace(/([?&](?:ssl)?password=)[^&#]*/gi, '$1***');
 }

@@ -147,6 +147,14 @@ describe('redactConnectionString', () => {
     expect(redactConnectionString(raw)).toBe(expected);
   });
 
+  it.each([
+    ['postgres://user:5432?Secret@host/db', 'postgres://***@host/db'],
+    ['postgres://user:pa/ss?wd@host:5432/db', 'postgres://***@host:5432/db'],
+  ])('masks %s, whose unencoded password moved the user info past the host', (raw, expected) => {
+    expect(redactConnectionString(raw)).toBe(expected);
+    expect(redactConnectionString(raw)).not.toMatch(/Secret|pa\/ss|wd@/);
+  });
+
   it('redacts a password that contains an @ (the last @ ends the user info)', () => {
     expect(redactConnectionString('postgres://u:p@ss@h/db')).toBe('postgres://u:***@h/db');
   });
