@@ -28,6 +28,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
   private readonly logger = new Logger('QueueMaintenance');
   private readonly registry: SchedulerRegistry;
   private readonly running = new Map<string, Promise<void>>();
+  private stopping = false;
   private readonly names: { readonly reaper: string; readonly cleanup: string };
 
   constructor(
@@ -60,6 +61,9 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    // A cleanup in progress stops after its current batch, instead of holding the shutdown
+    // through a backlog of old messages.
+    this.stopping = true;
     if (this.registry.doesExist('interval', this.names.reaper)) {
       this.registry.deleteInterval(this.names.reaper);
     }
@@ -94,7 +98,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
     const { cleanup } = this.config.maintenance;
     if (cleanup === false) return;
     const started = Date.now();
-    const result = await this.store.cleanup(cleanup);
+    const result = await this.store.cleanup({ ...cleanup, stopped: () => this.stopping });
     if (result.deleted + result.archived > 0) {
       this.logger.log(
         `Cleanup: deleted ${result.deleted} done message(s), archived ${result.archived} dead letter(s) in ${Date.now() - started} ms`,

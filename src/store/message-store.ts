@@ -55,6 +55,8 @@ export interface CleanupPlan {
   readonly doneRetentionSeconds: number | undefined;
   readonly failedRetentionSeconds: number | undefined;
   readonly batchSize: number;
+  /** Asked before each batch: true stops the run there (the application is shutting down). */
+  readonly stopped?: () => boolean;
 }
 
 /**
@@ -203,14 +205,19 @@ export class MessageStore {
    */
   async cleanup(plan: CleanupPlan): Promise<CleanupResult> {
     const { doneRetentionSeconds: done, failedRetentionSeconds: failed, batchSize } = plan;
+    const stopped = plan.stopped ?? (() => false);
     const deleted =
       done === undefined
         ? 0
-        : await this.inBatches(batchSize, () => deleteOldDoneSql(this.names, done, batchSize));
+        : await this.inBatches(batchSize, stopped, () =>
+            deleteOldDoneSql(this.names, done, batchSize),
+          );
     const archived =
       failed === undefined
         ? 0
-        : await this.inBatches(batchSize, () => archiveOldFailedSql(this.names, failed, batchSize));
+        : await this.inBatches(batchSize, stopped, () =>
+            archiveOldFailedSql(this.names, failed, batchSize),
+          );
     return { deleted, archived };
   }
 
@@ -274,12 +281,17 @@ export class MessageStore {
   }
 
   /** Runs a bounded statement until it affects fewer rows than a full batch. */
-  private async inBatches(batchSize: number, statement: () => SqlStatement): Promise<number> {
+  private async inBatches(
+    batchSize: number,
+    stopped: () => boolean,
+    statement: () => SqlStatement,
+  ): Promise<number> {
     let total = 0;
-    for (;;) {
+    while (!stopped()) {
       const affected = await this.count('cleanup', statement());
       total += affected;
-      if (affected < batchSize) return total;
+      if (affected < batchSize) break;
     }
+    return total;
   }
 }

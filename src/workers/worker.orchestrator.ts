@@ -14,6 +14,9 @@ import { ProcessorRegistry } from './processor.registry.js';
 import { QueueWorker } from './queue-worker.js';
 import { RunningWorkers } from './running-workers.js';
 
+/** How long stopping may take past `shutdownTimeoutMs`: returning messages, the last acks. */
+const STOP_GRACE_MS = 5_000;
+
 /**
  * Starts a worker per declared processor when the application has bootstrapped (every module
  * initialised, migrations applied) and stops them before the connection closes at shutdown.
@@ -81,8 +84,22 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
     this.logger.log(
       `Stopping ${workers.length} worker(s); waiting up to ${this.config.workers.shutdownTimeoutMs} ms for running handlers`,
     );
-    await Promise.all(workers.map((worker) => worker.stop(deadline)));
+    // Past the deadline, giving messages back and the last acks get a short grace; after it the
+    // shutdown goes on (those messages come back when their leases expire).
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<true>((resolve) => {
+      timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()) + STOP_GRACE_MS);
+    });
+    const stopped = Promise.all(workers.map((worker) => worker.stop(deadline))).then(() => false);
+    const late = await Promise.race([stopped, gaveUp]);
+    clearTimeout(timer);
     await this.listener.stop();
+    if (late) {
+      this.logger.warn(
+        `Workers did not stop within ${this.config.workers.shutdownTimeoutMs + STOP_GRACE_MS} ms (the database does not answer?); their messages come back when their leases expire`,
+      );
+      return;
+    }
     this.logger.log('Workers stopped');
   }
 }

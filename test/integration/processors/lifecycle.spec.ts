@@ -1,7 +1,8 @@
-import { describe, expect, it } from '@jest/globals';
+import { describe, expect, it, jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage } from '../../../src/index.js';
-import { bootApp, sleep, waitFor } from '../../support/boot.js';
+import { bootApp, RecordingLogger, sleep, waitFor } from '../../support/boot.js';
+import { MessageStore } from '../../../src/store/message-store.js';
 import { useQueueFixture } from '../../support/queue-fixture.js';
 
 const { db, boot } = useQueueFixture('lifecycle');
@@ -130,5 +131,32 @@ describe('graceful shutdown', () => {
     });
     await sleep(3_000); // the straggler finishes; its late result must change nothing
     expect((await row(id)).state).toBe('ready');
+  });
+
+  it('shutdown ends within shutdownTimeoutMs plus a grace even when the database stops answering', async () => {
+    let started = false;
+    @Injectable()
+    class Hung {
+      @Processor('hung', { leaseSeconds: 300 })
+      async handle(): Promise<void> {
+        started = true;
+        await new Promise(() => undefined); // never settles
+      }
+    }
+    const logger = new RecordingLogger();
+    const app = await bootApp({ connectionString: db.url, shutdownTimeoutMs: 200 }, [Hung], {
+      logger,
+    });
+    await app.queue.enqueue('hung', { n: 1 });
+    await waitFor(() => started);
+    // Returning the message to ready is the statement that no longer comes back.
+    jest
+      .spyOn(app.get(MessageStore), 'release')
+      .mockImplementation(() => new Promise(() => undefined));
+    const closing = performance.now();
+    await app.close();
+    // Without the bound, close() waits on that statement for ever; the test would time out.
+    expect(performance.now() - closing).toBeLessThan(10_000);
+    expect(logger.lines.join('\n')).toMatch(/Workers did not stop within 5200 ms/);
   });
 });
