@@ -1,4 +1,5 @@
 import { type DataSource, type QueryRunner } from 'typeorm';
+import { withRetries } from '../async/with-retries.js';
 import { queueMigrations } from '../migrations/index.js';
 import { takeMigrationLocks } from '../migrations/migration-lock.js';
 import { type QueueTableNames } from '../sql/table-names.js';
@@ -36,17 +37,11 @@ export async function runQueueMigrations(
   names: QueueTableNames,
   options: MigrationRunOptions,
 ): Promise<string[]> {
-  const delays = options.retryDelaysMs ?? MIGRATION_RETRY_DELAYS_MS;
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await migrateOnce(dataSource, names, options.lockTimeoutMs);
-    } catch (error) {
-      const delay = delays[attempt];
-      if (!isLockTimeout(error) || delay === undefined) throw error;
-      options.onRetry?.(error, delay);
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
+  return withRetries(() => migrateOnce(dataSource, names, options.lockTimeoutMs), {
+    delaysMs: options.retryDelaysMs ?? MIGRATION_RETRY_DELAYS_MS,
+    retryable: isLockTimeout,
+    ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+  });
 }
 
 /** `lock_not_available`: a statement gave up waiting for a lock after `lock_timeout`. */

@@ -8,6 +8,7 @@ import { type QueueHealthThresholds } from '../interfaces/maintenance-options.in
 import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
+import { withDeadline } from '../async/with-deadline.js';
 
 /**
  * Terminus health indicator for the queue, for applications that build their own health
@@ -93,19 +94,11 @@ export class QueueHealthIndicator {
     return this.store.depths(this.config.health.countLimit, this.config.health.timeoutMs);
   }
 
-  private async withinTimeout<T>(work: Promise<T>): Promise<T> {
+  private withinTimeout<T>(work: Promise<T>): Promise<T> {
     const { timeoutMs } = this.config.health;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new Error(notInTime(timeoutMs))), timeoutMs);
+    return withDeadline(work, timeoutMs, (): never => {
+      throw new Error(notInTime(timeoutMs));
     });
-    try {
-      return await Promise.race([work, timeout]);
-    } finally {
-      clearTimeout(timer);
-      // The statement may still finish later; its outcome no longer matters.
-      work.catch(() => undefined);
-    }
   }
 }
 

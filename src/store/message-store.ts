@@ -234,17 +234,13 @@ export class MessageStore {
     const result = await this.connection.query<DepthRow>(
       'healthDepth',
       queueDepthSql(this.names, countLimit + 1),
-      timeoutMs === undefined ? {} : { timeoutMs },
+      { timeoutMs },
     );
     return toQueueDepths(result.rows, countLimit);
   }
 
   async ping(timeoutMs?: number): Promise<void> {
-    await this.connection.query(
-      'healthPing',
-      pingSql(),
-      timeoutMs === undefined ? {} : { timeoutMs },
-    );
+    await this.connection.query('healthPing', pingSql(), { timeoutMs });
   }
 
   async listFailed<T>(queue: string, limit: number): Promise<QueueMessage<T>[]> {

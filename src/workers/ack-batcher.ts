@@ -1,3 +1,4 @@
+import { withRetries } from '../async/with-retries.js';
 import { type QueueLease } from '../interfaces/queue-message.interface.js';
 
 /** How one ack ended: recorded, refused (the lease was lost meanwhile), or its statement failed. */
@@ -81,7 +82,7 @@ export class AckBatcher {
     if (batch.length === 0) return;
     const leases = batch.map((pending) => pending.lease);
     this.sending = leases;
-    const work = this.sendWithRetries(leases)
+    const work = withRetries(() => this.send(leases), { delaysMs: this.retryDelaysMs })
       .then(
         (ids) => {
           this.sending = [];
@@ -101,18 +102,5 @@ export class AckBatcher {
         if (this.pending.length > 0) this.flush();
       });
     this.inFlight = work;
-  }
-
-  /** Sends the batch; a failed statement is sent again after each retry delay. */
-  private async sendWithRetries(leases: readonly QueueLease[]): Promise<readonly string[]> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        return await this.send(leases);
-      } catch (error) {
-        const delay = this.retryDelaysMs[attempt];
-        if (delay === undefined) throw error;
-        await new Promise((resolve) => setTimeout(resolve, delay));
-      }
-    }
   }
 }

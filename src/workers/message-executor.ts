@@ -9,6 +9,7 @@ import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
 import { type MessageStore } from '../store/message-store.js';
 import { AckBatcher } from './ack-batcher.js';
+import { withDeadline } from '../async/with-deadline.js';
 import { describeError } from '../errors/describe-error.js';
 import { errorRecordJson } from './error-record.js';
 import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
@@ -116,15 +117,11 @@ export class MessageExecutor {
   async stop(deadline: number): Promise<void> {
     const running = [...this.inFlight.values()];
     if (running.length > 0) {
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-      });
-      await Promise.race([
+      await withDeadline(
         Promise.allSettled(running.map((execution) => execution.done ?? Promise.resolve())),
-        timeout,
-      ]);
-      clearTimeout(timer);
+        deadline - Date.now(),
+        () => undefined,
+      );
     }
     await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
     await this.acks.drain();
@@ -249,13 +246,5 @@ async function withinTimeout(
     (error: unknown): HandlerResult => ({ ok: false, error }),
   );
   if (timeoutMs === undefined) return settled;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<HandlerResult>((resolve) => {
-    timer = setTimeout(() => resolve({ ok: false, error: onTimeout() }), timeoutMs);
-  });
-  try {
-    return await Promise.race([settled, timedOut]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withDeadline(settled, timeoutMs, (): HandlerResult => ({ ok: false, error: onTimeout() }));
 }

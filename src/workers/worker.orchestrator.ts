@@ -11,6 +11,7 @@ import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
 import { NotificationListener } from './notification-listener.js';
 import { ProcessorRegistry } from './processor.registry.js';
+import { withDeadline } from '../async/with-deadline.js';
 import { QueueWorker } from './queue-worker.js';
 import { RunningWorkers } from './running-workers.js';
 
@@ -86,13 +87,11 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
     );
     // Past the deadline, giving messages back and the last acks get a short grace; after it the
     // shutdown goes on (those messages come back when their leases expire).
-    let timer: NodeJS.Timeout | undefined;
-    const gaveUp = new Promise<true>((resolve) => {
-      timer = setTimeout(() => resolve(true), Math.max(0, deadline - Date.now()) + STOP_GRACE_MS);
-    });
-    const stopped = Promise.all(workers.map((worker) => worker.stop(deadline))).then(() => false);
-    const late = await Promise.race([stopped, gaveUp]);
-    clearTimeout(timer);
+    const late = await withDeadline(
+      Promise.all(workers.map((worker) => worker.stop(deadline))).then(() => false),
+      deadline - Date.now() + STOP_GRACE_MS,
+      () => true,
+    );
     await this.listener.stop();
     if (late) {
       this.logger.warn(
