@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { DEFAULT_LEASE_MAX_BYTES as MAX_LEASE_BYTES } from '../src/config/defaults.js';
 import { queueMigrations } from '../src/migrations/index.js';
 import { leaseSql } from '../src/sql/lease.sql.js';
 import { queueTableNames } from '../src/config/identifier-rules.js';
@@ -36,18 +37,26 @@ function inline(statement: SqlStatement, literals: readonly string[]): string {
 
 function scripts(): { single: string; batch: string } {
   const names = queueTableNames('public', 'messages');
-  const lease1 = inline(leaseSql(names, 'bench', 1, 60), ["'bench'", '1', '60', 'NULL', 'NULL']);
+  const lease1 = inline(leaseSql(names, 'bench', 1, 60, {}, MAX_LEASE_BYTES), [
+    "'bench'",
+    '1',
+    '60',
+    'NULL',
+    'NULL',
+    String(MAX_LEASE_BYTES),
+  ]);
   const ack1 = inline(ackSql(names, { queue: 'bench', id: 'x', leaseToken: 'y' }), [
     "':id'",
     "'bench'",
     "':lease_token'",
   ]);
-  const leaseMany = inline(leaseSql(names, 'bench', 50, 60), [
+  const leaseMany = inline(leaseSql(names, 'bench', 50, 60, {}, MAX_LEASE_BYTES), [
     "'bench'",
     '50',
     '60',
     'NULL',
     'NULL',
+    String(MAX_LEASE_BYTES),
   ]);
   // The same statement with its final SELECT folding the rows into two arrays for \gset.
   const lease50 = `${leaseMany.slice(0, leaseMany.lastIndexOf('\nSELECT '))}

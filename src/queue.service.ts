@@ -13,6 +13,7 @@ import {
 import {
   DEFAULT_DONE_RETENTION_DAYS,
   DEFAULT_FAILED_RETENTION_DAYS,
+  DEFAULT_LEASE_MAX_BYTES,
   DEFAULT_LIST_LIMIT,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_PROCESSOR_OPTIONS,
@@ -106,16 +107,21 @@ export class QueueService {
     options?: LeaseOptions,
   ): Promise<LeasedMessage<T> | null> {
     assertQueueName(queue);
-    const [message] = await this.store.lease<T>(
+    const { messages } = await this.store.lease<T>(
       queue,
       1,
       leasePolicyOf(queue, options),
+      DEFAULT_LEASE_MAX_BYTES,
       'leaseNext',
     );
-    return message ?? null;
+    return messages[0] ?? null;
   }
 
-  /** Leases up to `limit` due messages of `queue` at once, oldest due first. */
+  /**
+   * Leases up to `limit` due messages of `queue` at once, oldest due first. One call returns at
+   * most 64 MiB of bodies (as stored) beyond its first message, so it may return fewer than
+   * `limit` while more are due.
+   */
   async leaseMany<T = unknown>(
     queue: string,
     limit: number,
@@ -123,7 +129,14 @@ export class QueueService {
   ): Promise<LeasedMessage<T>[]> {
     assertQueueName(queue);
     assertWholeNumber(limit, 'limit', LIMITS.batch);
-    return this.store.lease<T>(queue, limit, leasePolicyOf(queue, options), 'leaseMany');
+    const { messages } = await this.store.lease<T>(
+      queue,
+      limit,
+      leasePolicyOf(queue, options),
+      DEFAULT_LEASE_MAX_BYTES,
+      'leaseMany',
+    );
+    return messages;
   }
 
   /**

@@ -28,13 +28,32 @@ export const DEFAULT_DONE_RETENTION_DAYS = 7;
 export const DEFAULT_FAILED_RETENTION_DAYS = 30;
 export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;
 export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;
+/**
+ * Body bytes (as stored) one `leaseNext`/`leaseMany` call returns at most, beyond its first
+ * message: 10,000 leased bodies of 1 MiB would otherwise be 10 GiB in one result.
+ */
+export const DEFAULT_LEASE_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * With `prefetch: 'auto'`, a worker leases ahead at most what its handlers start in about this
+ * long, at their measured speed, and never more than `AUTO_PREFETCH_MAX` messages.
+ */
+export const AUTO_PREFETCH_SECONDS = 1;
+export const AUTO_PREFETCH_MAX = 1_000;
 /** `listFailed`'s page. */
 export const DEFAULT_LIST_LIMIT = 100;
 
 /** A processor's options when neither it nor `processorDefaults` sets them. */
 export const DEFAULT_PROCESSOR_OPTIONS = Object.freeze({
   concurrency: 1,
-  prefetch: 0,
+  /**
+   * Lease ahead only while a backlog exists, about a second of work (see AUTO_PREFETCH_*): a
+   * worker that leased only its free slots sent one small lease per finished handler, and each
+   * lease's cost grows with the dead index entries a pinned xmin horizon leaves, until leasing
+   * fell behind for good (measured in bench/pinned-horizon.ts).
+   */
+  prefetch: 'auto',
+  /** Body bytes (as stored) the prefetch buffer holds at most, beyond one message. */
+  prefetchBytes: 16 * 1024 * 1024,
   /** Also `leaseNext`'s and `leaseMany`'s lease. */
   leaseSeconds: 60,
   maxAttempts: 5,

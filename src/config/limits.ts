@@ -55,6 +55,8 @@ export const LIMITS = {
   handlerTimeoutMs: { min: 1, max: 86_400_000 },
   /** So that one refill (free slots plus the buffer) never asks for more than one lease batch. */
   prefetch: { min: 0, max: MAX_LEASE_BATCH - MAX_CONCURRENCY },
+  /** The prefetch buffer's byte budget: 1 KiB to 1 GiB. */
+  prefetchBytes: { min: 1024, max: 1024 * 1024 * 1024 },
   backoffBaseSeconds: { min: 1, max: 86_400 },
   backoffMaxSeconds: { min: 1, max: MAX_SECONDS },
   /** Rows per maintenance statement: `reaper.batchSize`, `cleanup.batchSize`, `reapExpiredLeases({ limit })`, `cleanup({ batchSize })`. */

@@ -9,8 +9,13 @@ export class ProcessorOptionsSchema {
   concurrency?: number;
 
   @IsOptional()
-  @IsWithin(LIMITS.prefetch)
-  prefetch?: number;
+  @ValidateIf((_object, value) => value !== 'auto')
+  @IsWithin(LIMITS.prefetch, "'auto'")
+  prefetch?: number | 'auto';
+
+  @IsOptional()
+  @IsWithin(LIMITS.prefetchBytes)
+  prefetchBytes?: number;
 
   @IsOptional()
   @IsWithin(LIMITS.leaseSeconds)

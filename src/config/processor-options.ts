@@ -22,7 +22,8 @@ export type ResolvedBackoff =
 /** A processor's options with every default applied. */
 export interface ResolvedProcessorOptions {
   readonly concurrency: number;
-  readonly prefetch: number;
+  readonly prefetch: number | 'auto';
+  readonly prefetchBytes: number;
   readonly leaseSeconds: number;
   readonly maxAttempts: number;
   /** Undefined: no limit. */
@@ -74,6 +75,8 @@ function resolveProcessorOptions(
     concurrency:
       options.concurrency ?? defaults.concurrency ?? DEFAULT_PROCESSOR_OPTIONS.concurrency,
     prefetch: options.prefetch ?? defaults.prefetch ?? DEFAULT_PROCESSOR_OPTIONS.prefetch,
+    prefetchBytes:
+      options.prefetchBytes ?? defaults.prefetchBytes ?? DEFAULT_PROCESSOR_OPTIONS.prefetchBytes,
     leaseSeconds:
       options.leaseSeconds ?? defaults.leaseSeconds ?? DEFAULT_PROCESSOR_OPTIONS.leaseSeconds,
     maxAttempts:

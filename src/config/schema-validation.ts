@@ -32,11 +32,16 @@ function toViolation(error: ValidationError): SchemaViolation {
   return { property: error.property, rule: rules.join('; ') || 'is invalid' };
 }
 
-/** A whole number within `bounds` (an entry of `LIMITS`), for the option schemas. */
-export function IsWithin(bounds: Bounds): PropertyDecorator {
+/**
+ * A whole number within `bounds` (an entry of `LIMITS`), for the option schemas; `alternative`
+ * names what else the option accepts (`'auto'`), appended to each rule.
+ */
+export function IsWithin(bounds: Bounds, alternative?: string): PropertyDecorator {
+  const or = (rule: string) =>
+    alternative === undefined ? {} : { message: `${rule}, or ${alternative}` };
   return (target, property) => {
-    IsInt()(target, property);
-    Min(bounds.min)(target, property);
-    Max(bounds.max)(target, property);
+    IsInt(or('must be an integer number'))(target, property);
+    Min(bounds.min, or(`must not be less than ${bounds.min}`))(target, property);
+    Max(bounds.max, or(`must not be greater than ${bounds.max}`))(target, property);
   };
 }

@@ -24,11 +24,22 @@ export interface ProcessorOptions<TBody = unknown> {
   readonly concurrency?: number;
   /**
    * Messages leased ahead of free slots and kept in a local buffer, so short handlers never wait
-   * for a round trip; the buffer is refilled in one statement when half used. Raises throughput
-   * for fast handlers at the cost of holding leases a little longer (they are extended like
-   * running ones, and given back with their attempt refunded at pause or shutdown). Default 0.
+   * for a round trip; the buffer is refilled in one statement when half used. Buffered messages
+   * hold leases (extended like running ones, given back with their attempt refunded at pause or
+   * shutdown).
+   *
+   * Default `'auto'`: nothing ahead while the queue keeps up; while a backlog exists (the last
+   * lease came back full), about one second of work at the handlers' measured speed, at most
+   * 1,000 messages. Slow handlers thus lease only their free slots, and fast ones lease in big
+   * batches, which keeps a backlog draining even when each lease statement is slow (a pinned
+   * xmin horizon). A number (0–9,000) fixes it; 0 leases free slots only.
    */
-  readonly prefetch?: number;
+  readonly prefetch?: number | 'auto';
+  /**
+   * Body bytes (as stored) the prefetch buffer may hold, beyond one message: a lease is cut short
+   * at this budget. Default 16 MiB (1 KiB to 1 GiB).
+   */
+  readonly prefetchBytes?: number;
   /** Lease length; a running handler extends it at half-time. Default 60. */
   readonly leaseSeconds?: number;
   /** Attempts before the message becomes a dead letter. Default 5. */

@@ -24,21 +24,34 @@ import { type QueueTableNames } from './table-names.js';
  *
  * The lease also records the leaser's `maxAttempts` and `deadLetterQueue` (NULL when it has
  * none), so whichever replica reaps an expired last attempt dead-letters it the same way.
+ *
+ * A batch is bounded in bytes as well as in rows: candidates are taken, oldest first, while the
+ * stored size of the bodies before them stays under `maxBytes`, so a batch holds at most
+ * `maxBytes` plus one body, and always at least one message. Candidates past the budget are
+ * locked by the CTE but not updated; their locks end with the statement. Each row comes back
+ * with `body_bytes`, its body's stored size, for the caller's own budget.
  */
 export function leaseSql(
   t: QueueTableNames,
   queue: string,
   limit: number,
   leaseSeconds: number,
-  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string } = {},
+  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+  maxBytes: number,
 ): SqlStatement {
   return {
     text: `WITH next AS MATERIALIZED (
-  SELECT ctid FROM ${t.qualified}
+  SELECT ctid, available_at, seq, pg_column_size(body) AS bytes FROM ${t.qualified}
   WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}
   ORDER BY available_at, seq
   LIMIT $2::integer
   FOR UPDATE SKIP LOCKED
+), within AS (
+  SELECT ctid FROM (
+    SELECT ctid, sum(bytes) OVER (ORDER BY available_at, seq ROWS UNBOUNDED PRECEDING) - bytes AS before
+    FROM next
+  ) AS sized
+  WHERE before < $6::bigint
 ), leased AS (
   UPDATE ${t.qualified} AS m
   SET state = 'leased',
@@ -47,16 +60,17 @@ export function leaseSql(
       lease_token = gen_random_uuid(),
       max_attempts = $4::integer,
       dead_letter_queue = $5::text
-  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM next))
+  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM within))
   RETURNING m.*
 )
-SELECT ${MESSAGE_COLUMNS} FROM leased ORDER BY available_at, seq`,
+SELECT ${MESSAGE_COLUMNS}, pg_column_size(body) AS body_bytes FROM leased ORDER BY available_at, seq`,
     values: [
       queue,
       limit,
       leaseSeconds,
       policy.maxAttempts ?? null,
       policy.deadLetterQueue ?? null,
+      maxBytes,
     ],
   };
 }

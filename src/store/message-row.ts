@@ -20,6 +20,11 @@ export interface MessageRow {
   readonly origin_queue: string | null;
 }
 
+/** A row of the lease statement: the message and its body's stored size. */
+export interface LeasedRow extends MessageRow {
+  readonly body_bytes: number;
+}
+
 function fromEpochSeconds(value: string): Date {
   return new Date(Number(value) * 1000);
 }

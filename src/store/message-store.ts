@@ -32,7 +32,7 @@ import {
 } from '../sql/settle.sql.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
-import { toLeasedMessage, toMessage, type MessageRow } from './message-row.js';
+import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
 
 /** How a lease is taken: its length, and what the reaper does if its last attempt expires. */
@@ -40,6 +40,13 @@ export interface LeasePolicy {
   readonly leaseSeconds: number;
   readonly maxAttempts?: number;
   readonly deadLetterQueue?: string;
+}
+
+/** What one lease statement claimed. */
+export interface LeasedBatch<T = unknown> {
+  readonly messages: LeasedMessage<T>[];
+  /** Each message's body size as stored, in the same order. */
+  readonly bodyBytes: number[];
 }
 
 /** What the reaper did with expired leases of one queue. */
@@ -100,18 +107,25 @@ export class MessageStore {
     return result.rows[0]!.ids;
   }
 
-  /** Leases up to `limit` due messages of `queue`, oldest due first. */
+  /**
+   * Leases up to `limit` due messages of `queue`, oldest due first, while their bodies stay
+   * within `maxBytes` (at least one message).
+   */
   async lease<T>(
     queue: string,
     limit: number,
     policy: LeasePolicy,
+    maxBytes: number,
     operation: 'leaseNext' | 'leaseMany' = 'leaseMany',
-  ): Promise<LeasedMessage<T>[]> {
-    const result = await this.connection.query<MessageRow>(
+  ): Promise<LeasedBatch<T>> {
+    const result = await this.connection.query<LeasedRow>(
       operation,
-      leaseSql(this.names, queue, limit, policy.leaseSeconds, policy),
+      leaseSql(this.names, queue, limit, policy.leaseSeconds, policy, maxBytes),
     );
-    return result.rows.map((row) => toLeasedMessage<T>(row));
+    return {
+      messages: result.rows.map((row) => toLeasedMessage<T>(row)),
+      bodyBytes: result.rows.map((row) => row.body_bytes),
+    };
   }
 
   /** @returns whether the lease was still held (and the message is now `done`). */

@@ -3,7 +3,8 @@ import { type ResolvedProcessorOptions } from '../config/processor-options.js';
 import { describeError } from '../errors/describe-error.js';
 import { type WorkerState } from '../interfaces/processor-message.interface.js';
 import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
-import { type LeasePolicy, type MessageStore } from '../store/message-store.js';
+import { type LeasedBatch, type LeasePolicy, type MessageStore } from '../store/message-store.js';
+import { leaseAhead } from './lease-ahead.js';
 import { PrefetchBuffer } from './prefetch-buffer.js';
 import { type WakeSignal } from './wake-signal.js';
 
@@ -13,6 +14,8 @@ export type FetchState = Exclude<WorkerState, 'notStarted'>;
 /** The slots the loop fills: the worker's executor. */
 export interface WorkerSlots {
   readonly running: number;
+  /** How long a slot stays busy per message, on average; undefined before one finished. */
+  readonly meanHandlerMs: number | undefined;
   start(message: LeasedMessage): void;
 }
 
@@ -34,8 +37,9 @@ const MAX_FAILURE_BACKOFF_MS = 30_000;
 
 /**
  * A worker's fetch side. Each round leases, in one statement, as many messages as there are free
- * slots plus `prefetch` more kept in a local buffer, so that short handlers do not wait for a
- * round trip; the buffer is refilled once half of it is used. Between rounds the loop sleeps on
+ * slots plus some more kept in a local buffer (see `leaseAhead`), so that short handlers do not
+ * wait for a round trip; the buffer is refilled once half of it is used, and never holds more
+ * than `prefetchBytes` of bodies beyond one message. Between rounds the loop sleeps on
  * the wake signal until something can have changed: a slot freed, a NOTIFY for its queue, a
  * resume, or the poll interval passed (notifications are lost across reconnects and behind
  * PgBouncer in transaction mode, so polling stays as the fallback). It never dies of a database
@@ -111,7 +115,6 @@ export class FetchLoop {
 
   private async run(): Promise<void> {
     const { queue, options, signal, slots } = this.deps;
-    const target = options.concurrency + options.prefetch;
     let failures = 0;
     let backoffStep = 0;
     while (!this.stopping) {
@@ -122,9 +125,14 @@ export class FetchLoop {
         await signal.wait();
         continue;
       }
-      // Refill when the buffer is half used (every round, without prefetch).
-      const room = target - slots.running - this.buffer.size;
-      if (room <= 0 || this.buffer.size > Math.floor(options.prefetch / 2)) {
+      // Refill when the buffer is half used (every round, without prefetch) and under its bytes.
+      const ahead = this.ahead();
+      const room = options.concurrency + ahead - slots.running - this.buffer.size;
+      if (
+        room <= 0 ||
+        this.buffer.size > Math.floor(ahead / 2) ||
+        this.buffer.bytes >= options.prefetchBytes
+      ) {
         this.stateNow = 'full';
         await signal.wait();
         continue;
@@ -138,12 +146,13 @@ export class FetchLoop {
       // before counting what to lease.
       await new Promise((resolve) => setImmediate(resolve));
       this.dispatch();
-      const want = target - slots.running - this.buffer.size;
+      const want = options.concurrency + this.ahead() - slots.running - this.buffer.size;
       if (this.stopping || this.deps.isPaused() || want <= 0) continue;
       this.stateNow = 'leasing';
-      let leased: LeasedMessage[];
+      const maxBytes = Math.max(1, options.prefetchBytes - this.buffer.bytes);
+      let leased: LeasedBatch;
       try {
-        leased = await this.deps.store.lease(queue, want, this.policy);
+        leased = await this.deps.store.lease(queue, want, this.policy, maxBytes);
       } catch (error) {
         failures += 1;
         backoffStep += 1;
@@ -165,9 +174,22 @@ export class FetchLoop {
         failures = 0;
         backoffStep = 0;
       }
-      this.backlog = leased.length === want;
-      this.buffer.push(leased);
+      // A batch cut short by the byte budget says nothing about the backlog: assume one.
+      const bytes = leased.bodyBytes.reduce((sum, size) => sum + size, 0);
+      this.backlog = leased.messages.length === want || bytes >= maxBytes;
+      this.buffer.push(leased.messages, leased.bodyBytes);
     }
+  }
+
+  /** Messages to keep leased ahead of free slots now. */
+  private ahead(): number {
+    const { options, slots } = this.deps;
+    return leaseAhead({
+      prefetch: options.prefetch,
+      concurrency: options.concurrency,
+      backlog: this.backlog,
+      meanHandlerMs: slots.meanHandlerMs,
+    });
   }
 
   /** Starts buffered messages while slots are free. */

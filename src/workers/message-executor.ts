@@ -12,6 +12,7 @@ import { AckBatcher } from './ack-batcher.js';
 import { withDeadline } from '../async/with-deadline.js';
 import { describeError } from '../errors/describe-error.js';
 import { errorRecordJson } from './error-record.js';
+import { nextMeanMs } from './lease-ahead.js';
 import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
 
 /** One handler running one leased message. */
@@ -41,6 +42,7 @@ export interface MessageExecutorDependencies {
  */
 export class MessageExecutor {
   private readonly inFlight = new Map<string, Execution>();
+  private meanMs: number | undefined;
   /** Acks sent after their handler's slot was freed; stop waits for them. */
   private readonly settling = new Set<Promise<void>>();
   private readonly acks: AckBatcher;
@@ -66,6 +68,11 @@ export class MessageExecutor {
     return this.inFlight.size;
   }
 
+  /** How long a slot stays busy per message, on average of the recent ones. */
+  get meanHandlerMs(): number | undefined {
+    return this.meanMs;
+  }
+
   /** The leases this executor still holds: running handlers' and unsettled acks'. */
   heldLeases(): QueueLease[] {
     const held: QueueLease[] = [];
@@ -86,6 +93,7 @@ export class MessageExecutor {
     // Keyed by lease token: the same message may come back to this worker after a lost lease
     // while the first handler is still running.
     this.inFlight.set(message.leaseToken, execution);
+    const began = performance.now();
     execution.done = this.execute(execution)
       .catch((error: unknown) => {
         this.deps.logger.error(
@@ -94,6 +102,7 @@ export class MessageExecutor {
       })
       .finally(() => {
         execution.finished = true;
+        this.meanMs = nextMeanMs(this.meanMs, performance.now() - began);
         this.inFlight.delete(message.leaseToken);
         this.deps.onSlotFreed();
       });

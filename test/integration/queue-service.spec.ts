@@ -1,6 +1,8 @@
 import { describe, expect, it, jest } from '@jest/globals';
+import { randomBytes } from 'node:crypto';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { type QueueService } from '../../src/index.js';
+import { MessageStore } from '../../src/store/message-store.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 const ctx = useQueueFixture('service', { shared: {} });
@@ -415,5 +417,30 @@ describe('no hidden round trips', () => {
       'clearQueue',
       'deleteMessage',
     ]);
+  });
+});
+
+describe('leases bounded in bytes', () => {
+  it('stops a batch at its byte budget, oldest first, and always leases at least one', async () => {
+    // Random bodies, so that TOAST compression leaves their stored sizes alike.
+    await ctx.queue.enqueueMany(
+      'bytes',
+      Array.from({ length: 8 }, (_, i) => ({ i, blob: randomBytes(60_000).toString('base64') })),
+    );
+    const store = ctx.app.moduleRef.get(MessageStore);
+    const policy = { leaseSeconds: 30 };
+    const one = await store.lease<{ i: number }>('bytes', 10, policy, 1);
+    expect(one.messages.map((m) => m.body.i)).toEqual([0]);
+    const size = one.bodyBytes[0]!;
+    expect(size).toBeGreaterThan(60_000);
+
+    // Three fit under 2.5 bodies: the budget counts the bodies before a candidate.
+    const batch = await store.lease<{ i: number }>('bytes', 10, policy, Math.floor(size * 2.5));
+    expect(batch.messages.map((m) => m.body.i)).toEqual([1, 2, 3]);
+    expect(batch.bodyBytes).toHaveLength(3);
+
+    // The rows past the budget were not leased: they are still ready, in order.
+    const rest = await ctx.queue.leaseMany<{ i: number }>('bytes', 10);
+    expect(rest.map((m) => m.body.i)).toEqual([4, 5, 6, 7]);
   });
 });

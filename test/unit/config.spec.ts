@@ -123,6 +123,11 @@ const wholeNumberOptions: Array<[string, Bounds, (value: number) => Partial<Queu
       (v) => ({ processorDefaults: { prefetch: v } }),
     ],
     [
+      'processorDefaults.prefetchBytes',
+      LIMITS.prefetchBytes,
+      (v) => ({ processorDefaults: { prefetchBytes: v } }),
+    ],
+    [
       'processorDefaults.leaseSeconds',
       LIMITS.leaseSeconds,
       (v) => ({ processorDefaults: { leaseSeconds: v } }),
@@ -218,7 +223,8 @@ describe('a processor declaration', () => {
       options: {
         concurrency: 4,
         maxAttempts: 9,
-        prefetch: 0,
+        prefetch: 'auto',
+        prefetchBytes: 16 * 1024 * 1024,
         deadLetterQueue: 'dead',
         backoff: { type: 'exponential', baseSeconds: 2, maxSeconds: 3600, jitter: true },
       },
@@ -230,6 +236,9 @@ describe('a processor declaration', () => {
     ['q', { leaseSeconds: LIMITS.leaseSeconds.max + 1 }, /option "leaseSeconds"/],
     ['q', { maxAttempts: LIMITS.maxAttempts.max + 1 }, /option "maxAttempts"/],
     ['q', { deadLetterQueue: 'q' }, /must differ from the queue itself/],
+    ['q', { prefetch: 'fast' as never }, /option "prefetch" must be an integer number, or 'auto'/],
+    ['q', { prefetch: -1 }, /option "prefetch" must not be less than 0, or 'auto'/],
+    ['q', { prefetchBytes: 1023 }, /option "prefetchBytes" must not be less than 1024/],
   ] as const)('refuses queue %p with %p', (queue, options, rule) => {
     const resolved = resolveProcessor(queue, options, {});
     expect(resolved.ok).toBe(false);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type LeasedMessage } from '../../src/index.js';
+import { AUTO_PREFETCH_MAX } from '../../src/config/defaults.js';
+import { leaseAhead, nextMeanMs } from '../../src/workers/lease-ahead.js';
 import { PrefetchBuffer } from '../../src/workers/prefetch-buffer.js';
 import { WakeSignal } from '../../src/workers/wake-signal.js';
 
@@ -36,6 +38,56 @@ describe('PrefetchBuffer', () => {
     expect(buffer.peekAll().map((m) => m.id)).toEqual(['m2', 'm4']);
     expect(buffer.takeAll().map((m) => m.id)).toEqual(['m2', 'm4']);
     expect(buffer.size).toBe(0);
+  });
+});
+
+describe('PrefetchBuffer bytes', () => {
+  it('counts the bodies it holds, through take, drop and takeAll', () => {
+    const buffer = new PrefetchBuffer();
+    buffer.push([message(1), message(2), message(3)], [100, 200, 300]);
+    expect(buffer.bytes).toBe(600);
+    buffer.take();
+    expect(buffer.bytes).toBe(500);
+    buffer.drop(new Set(['t3']));
+    expect(buffer.bytes).toBe(200);
+    buffer.takeAll();
+    expect(buffer.bytes).toBe(0);
+  });
+});
+
+describe('leaseAhead', () => {
+  const auto = { prefetch: 'auto', concurrency: 32, backlog: true } as const;
+
+  it('is the fixed prefetch when one is set, backlog or not', () => {
+    expect(leaseAhead({ ...auto, prefetch: 250, backlog: false, meanHandlerMs: 1 })).toBe(250);
+    expect(leaseAhead({ ...auto, prefetch: 0, meanHandlerMs: 1 })).toBe(0);
+  });
+
+  it('leases nothing ahead while the queue keeps up', () => {
+    expect(leaseAhead({ ...auto, backlog: false, meanHandlerMs: 1 })).toBe(0);
+  });
+
+  it('under a backlog, leases about a second of work at the measured speed', () => {
+    // 4 slots of 100 ms handlers start 40 messages a second.
+    expect(leaseAhead({ ...auto, concurrency: 4, meanHandlerMs: 100 })).toBe(40);
+    // Slow handlers: less than one message a second, nothing ahead (no hoarding).
+    expect(leaseAhead({ ...auto, concurrency: 1, meanHandlerMs: 5_000 })).toBe(0);
+  });
+
+  it('is capped for fast handlers, even ones that take no time at all', () => {
+    expect(leaseAhead({ ...auto, meanHandlerMs: 1 })).toBe(AUTO_PREFETCH_MAX);
+    expect(leaseAhead({ ...auto, meanHandlerMs: 0 })).toBe(AUTO_PREFETCH_MAX);
+  });
+
+  it('before any handler finished, leases one more per slot', () => {
+    expect(leaseAhead({ ...auto, meanHandlerMs: undefined })).toBe(32);
+  });
+
+  it('follows recent handler durations', () => {
+    expect(nextMeanMs(undefined, 50)).toBe(50);
+    let mean = 1_000;
+    for (let i = 0; i < 30; i++) mean = nextMeanMs(mean, 10);
+    expect(mean).toBeLessThan(15);
   });
 });
 

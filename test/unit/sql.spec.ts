@@ -46,7 +46,7 @@ describe('statement builders', () => {
   const statements = [
     enqueueSql(names, hostile, '{"a":1}', 0),
     enqueueManySql(names, hostile, '[{"a":1}]', 5),
-    leaseSql(names, hostile, 10, 60),
+    leaseSql(names, hostile, 10, 60, {}, 1024),
     ackSql(names, lease),
     requeueSql(names, lease, 3),
     requeueSql(names, lease, 0, { errorJson: '{}', refundAttempt: true }),
@@ -75,7 +75,7 @@ describe('statement builders', () => {
   );
 
   it('leases through a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED and the database clock', () => {
-    const { text } = leaseSql(names, 'q', 5, 30);
+    const { text } = leaseSql(names, 'q', 5, 30, {}, 1024);
     expect(text).toMatch(/WITH next AS MATERIALIZED \(/);
     expect(text).toMatch(/FOR UPDATE SKIP LOCKED/);
     expect(text).toMatch(/ORDER BY available_at, seq/);
