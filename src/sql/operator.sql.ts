@@ -1,17 +1,26 @@
-import { MESSAGE_COLUMNS, NOW_SECONDS, notify, type SqlStatement } from './sql-statement.js';
+import {
+  LOCKED_ROWS,
+  lockInIdOrder,
+  MESSAGE_COLUMNS,
+  NOW_SECONDS,
+  notify,
+  type SqlStatement,
+} from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
+/** Deletes a queue's messages, or those in one state; rows locked in id order. */
 export function clearQueueSql(
   t: QueueTableNames,
   queue: string,
   state: string | undefined,
 ): SqlStatement {
-  return state === undefined
-    ? { text: `DELETE FROM ${t.qualified} WHERE queue = $1::text`, values: [queue] }
-    : {
-        text: `DELETE FROM ${t.qualified} WHERE queue = $1::text AND state = $2::text`,
-        values: [queue, state],
-      };
+  const where =
+    state === undefined ? 'm.queue = $1::text' : 'm.queue = $1::text AND m.state = $2::text';
+  return {
+    text: `${lockInIdOrder(t.qualified, where)}
+DELETE FROM ${t.qualified} AS m WHERE ${LOCKED_ROWS}`,
+    values: state === undefined ? [queue] : [queue, state],
+  };
 }
 
 export function deleteMessageSql(t: QueueTableNames, id: string): SqlStatement {
@@ -43,11 +52,14 @@ export function retryFailedSql(
   ids: readonly string[] | undefined,
 ): SqlStatement {
   return {
-    text: `UPDATE ${t.qualified}
+    text: `${lockInIdOrder(
+      t.qualified,
+      `((m.queue = $1::text AND m.state = 'failed') OR (m.origin_queue = $1::text AND m.state <> 'leased'))${ids === undefined ? '' : ' AND m.id = ANY ($3::text[])'}`,
+    )}
+UPDATE ${t.qualified} AS m
 SET queue = $1::text, origin_queue = NULL, state = 'ready', attempts = 0,
     available_at = ${NOW_SECONDS}, lease_until = NULL, lease_token = NULL
-WHERE ((queue = $1::text AND state = 'failed') OR (origin_queue = $1::text AND state <> 'leased'))
-  ${ids === undefined ? '' : 'AND id = ANY($3::text[])'}
+WHERE ${LOCKED_ROWS}
 RETURNING ${notify('$2', '$1::text')}`,
     values: ids === undefined ? [queue, t.channel] : [queue, t.channel, ids],
   };

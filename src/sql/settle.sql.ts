@@ -1,4 +1,11 @@
-import { NOW_SECONDS, notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
+import {
+  LOCKED_ROWS,
+  lockInIdOrder,
+  NOW_SECONDS,
+  notify,
+  secondsFromNow,
+  type SqlStatement,
+} from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
 /** The lease a statement settles: which message, in which queue, under which token. */
@@ -51,8 +58,9 @@ export function ackManySql(
   leases: readonly BatchLease[],
 ): SqlStatement {
   return {
-    text: `UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
-WHERE ${BATCH_FENCE}
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE)}
+UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
+WHERE ${LOCKED_ROWS}
 RETURNING m.id`,
     values: batchFenceValues(queue, leases),
   };
@@ -106,8 +114,9 @@ export function heartbeatManySql(
   leaseSeconds: number,
 ): SqlStatement {
   return {
-    text: `UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
-WHERE ${BATCH_FENCE}
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE)}
+UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
+WHERE ${LOCKED_ROWS}
 RETURNING m.lease_token`,
     values: [...batchFenceValues(queue, leases), leaseSeconds],
   };
@@ -123,9 +132,10 @@ export function releaseUnstartedSql(
   leases: readonly BatchLease[],
 ): SqlStatement {
   return {
-    text: `UPDATE ${t.qualified} AS m
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE)}
+UPDATE ${t.qualified} AS m
 SET state = 'ready', ${CLEAR_LEASE}, attempts = m.attempts - 1
-WHERE ${BATCH_FENCE}
+WHERE ${LOCKED_ROWS}
 RETURNING ${notify('$4', 'm.queue')}`,
     values: [...batchFenceValues(queue, leases), t.channel],
   };

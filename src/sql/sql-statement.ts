@@ -32,3 +32,22 @@ export const MESSAGE_COLUMNS =
 export function notify(channelParameter: string, queueExpression: string): string {
   return `pg_notify(${channelParameter}::text, ${queueExpression})`;
 }
+
+/**
+ * The start of a statement that changes many rows it may have to wait for: a CTE that locks the
+ * rows matching `where` (on the table aliased `m`) in id order. Every such statement of the
+ * package locks this way (the others skip locked rows), so two of them, say a worker's ack batch
+ * and an operator's `clearQueue`, can wait on each other but never in a circle: no deadlock.
+ * The statement then changes exactly the locked rows, found by `LOCKED_ROWS`.
+ */
+export function lockInIdOrder(table: string, where: string): string {
+  return `WITH target AS MATERIALIZED (
+  SELECT m.ctid FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE
+)`;
+}
+
+/**
+ * The rows `lockInIdOrder` locked, by their ctids: this statement holds their locks, so the
+ * ctids are those of the current versions, and a TID scan finds them whatever the table's size.
+ */
+export const LOCKED_ROWS = 'm.ctid = ANY (ARRAY(SELECT ctid FROM target))';
