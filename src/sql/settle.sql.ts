@@ -66,6 +66,32 @@ RETURNING m.id`,
   };
 }
 
+/**
+ * A worker's ack batch: like `ackManySql`, but rows locked elsewhere are skipped instead of
+ * waited for, so one locked row does not hold back the acks of every message finished after it.
+ * Each row returned is an id and whether it was `busy`: still held under its token (as this
+ * statement's snapshot sees it) but locked, so the worker sends its ack again shortly. A lease
+ * missing from the result was lost.
+ */
+export function ackBatchSql(
+  t: QueueTableNames,
+  queue: string,
+  leases: readonly BatchLease[],
+): SqlStatement {
+  return {
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, acked AS (
+  UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
+  WHERE ${LOCKED_ROWS}
+  RETURNING m.id
+)
+SELECT id, false AS busy FROM acked
+UNION ALL
+SELECT m.id, true FROM ${t.qualified} AS m
+WHERE ${BATCH_FENCE} AND m.id NOT IN (SELECT id FROM acked)`,
+    values: batchFenceValues(queue, leases),
+  };
+}
+
 /** What a requeue changes besides state and due time. */
 export interface RequeueChange {
   /** Record this failure in `last_error` (a retry after a failed attempt). */
@@ -106,6 +132,11 @@ export function requeueSql(
 /**
  * Extends many leases of one queue to `leaseSeconds` from now, one statement per worker and beat
  * rather than one per message. Returns the tokens still held; a lease missing from them was lost.
+ *
+ * Rows locked elsewhere (an operator's statement, a transaction of the application) are skipped,
+ * not waited for: one locked row must not keep every other lease of the worker from being
+ * extended. A skipped row still under its token (as this statement's snapshot sees it) is
+ * reported held; the next beat extends it.
  */
 export function heartbeatManySql(
   t: QueueTableNames,
@@ -114,10 +145,15 @@ export function heartbeatManySql(
   leaseSeconds: number,
 ): SqlStatement {
   return {
-    text: `${lockInIdOrder(t.qualified, BATCH_FENCE)}
-UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
-WHERE ${LOCKED_ROWS}
-RETURNING m.lease_token`,
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, extended AS (
+  UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
+  WHERE ${LOCKED_ROWS}
+  RETURNING m.lease_token
+)
+SELECT lease_token FROM extended
+UNION ALL
+SELECT m.lease_token FROM ${t.qualified} AS m
+WHERE ${BATCH_FENCE} AND m.lease_token NOT IN (SELECT lease_token FROM extended)`,
     values: [...batchFenceValues(queue, leases), leaseSeconds],
   };
 }

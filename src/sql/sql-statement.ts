@@ -36,13 +36,14 @@ export function notify(channelParameter: string, queueExpression: string): strin
 /**
  * The start of a statement that changes many rows it may have to wait for: a CTE that locks the
  * rows matching `where` (on the table aliased `m`) in id order. Every such statement of the
- * package locks this way (the others skip locked rows), so two of them, say a worker's ack batch
- * and an operator's `clearQueue`, can wait on each other but never in a circle: no deadlock.
- * The statement then changes exactly the locked rows, found by `LOCKED_ROWS`.
+ * package locks this way (the others skip locked rows), so two of them, say an operator's
+ * `ackMany` and `clearQueue`, can wait on each other but never in a circle: no deadlock. The
+ * statement then changes exactly the locked rows, found by `LOCKED_ROWS`. With `skipLocked`,
+ * rows locked elsewhere are left out instead of waited for.
  */
-export function lockInIdOrder(table: string, where: string): string {
+export function lockInIdOrder(table: string, where: string, skipLocked = false): string {
   return `WITH target AS MATERIALIZED (
-  SELECT m.ctid FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE
+  SELECT m.ctid FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
 )`;
 }
 

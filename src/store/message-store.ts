@@ -20,6 +20,7 @@ import {
 } from '../sql/operator.sql.js';
 import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
 import {
+  ackBatchSql,
   ackManySql,
   ackSql,
   failSql,
@@ -40,6 +41,13 @@ export interface LeasePolicy {
   readonly leaseSeconds: number;
   readonly maxAttempts?: number;
   readonly deadLetterQueue?: string;
+}
+
+/** What one worker's ack batch did. */
+export interface AckBatchResult {
+  readonly acked: string[];
+  /** Still held under their tokens, but locked elsewhere: not acked yet. */
+  readonly busy: string[];
 }
 
 /** What one lease statement claimed. */
@@ -131,6 +139,22 @@ export class MessageStore {
   /** @returns whether the lease was still held (and the message is now `done`). */
   ack(lease: LeaseRef): Promise<boolean> {
     return this.settle('ack', ackSql(this.names, lease));
+  }
+
+  /**
+   * A worker's ack batch: rows locked elsewhere are skipped, not waited for.
+   * @returns the ids acked, and those still held but locked (`busy`: send them again later); a
+   *   lease missing from both was no longer held.
+   */
+  async ackBatch(queue: string, leases: readonly BatchLease[]): Promise<AckBatchResult> {
+    const result = await this.connection.query<{ id: string; busy: boolean }>(
+      'ackBatch',
+      ackBatchSql(this.names, queue, leases),
+    );
+    const acked: string[] = [];
+    const busy: string[] = [];
+    for (const row of result.rows) (row.busy ? busy : acked).push(row.id);
+    return { acked, busy };
   }
 
   /** @returns the ids acked; a lease missing from them was no longer held. */

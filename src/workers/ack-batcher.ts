@@ -12,8 +12,19 @@ interface PendingAck {
 /** Most leases one ack statement carries. */
 export const MAX_ACK_BATCH = 1_000;
 
-/** Sends one fenced ack statement; resolves with the ids that were still held. */
-export type SendAcks = (leases: readonly QueueLease[]) => Promise<readonly string[]>;
+/**
+ * Sends one fenced ack statement; resolves with the ids acked and those still held but locked
+ * elsewhere (`busy`). A lease in neither was lost.
+ */
+export type SendAcks = (
+  leases: readonly QueueLease[],
+) => Promise<{ readonly acked: readonly string[]; readonly busy: readonly string[] }>;
+
+/**
+ * How long a busy ack (its row locked by someone else) waits before it is sent again. Its lease
+ * stays extended meanwhile (`unsettled`), and the acks behind it are not held up.
+ */
+export const BUSY_ACK_RETRY_MS = 250;
 
 /**
  * Pauses before each retry of a failed ack statement. An ack is idempotent under its fence, so
@@ -34,6 +45,10 @@ export class AckBatcher {
   private inFlight: Promise<void> | undefined;
   /** The leases of the statement in flight (or being retried). */
   private sending: readonly QueueLease[] = [];
+  /** Busy acks waiting to be sent again. */
+  private busy: PendingAck[] = [];
+  /** Resolves when the busy acks have been put back into `pending`. */
+  private busyTimer: Promise<void> | undefined;
 
   /**
    * `onBatchFailed` hears once per batch that failed every retry, not once per message: during a
@@ -43,6 +58,7 @@ export class AckBatcher {
     private readonly send: SendAcks,
     private readonly onBatchFailed: (error: unknown, leases: readonly QueueLease[]) => void,
     private readonly retryDelaysMs: readonly number[] = ACK_RETRY_DELAYS_MS,
+    private readonly busyRetryMs = BUSY_ACK_RETRY_MS,
   ) {}
 
   /** Never rejects: a failed statement resolves `'failed'` for every ack it carried. */
@@ -60,14 +76,21 @@ export class AckBatcher {
    * them, so an ack that lags (a slow database, retries) does not let them expire and run again.
    */
   unsettled(): QueueLease[] {
-    return [...this.sending, ...this.pending.map((pending) => pending.lease)];
+    return [...this.sending, ...[...this.pending, ...this.busy].map((pending) => pending.lease)];
   }
 
-  /** Sends what is pending and waits until every ack statement has returned. */
+  /**
+   * Sends what is pending and waits until every ack statement has returned, busy acks included
+   * (the caller bounds the wait: a row may stay locked for as long as someone holds it).
+   */
   async drain(): Promise<void> {
     for (;;) {
       if (this.inFlight !== undefined) {
         await this.inFlight.catch(() => undefined);
+        continue;
+      }
+      if (this.busyTimer !== undefined) {
+        await this.busyTimer;
         continue;
       }
       if (this.pending.length === 0) return;
@@ -84,12 +107,16 @@ export class AckBatcher {
     this.sending = leases;
     const work = withRetries(() => this.send(leases), { delaysMs: this.retryDelaysMs })
       .then(
-        (ids) => {
+        (result) => {
           this.sending = [];
-          const acked = new Set(ids);
+          const acked = new Set(result.acked);
+          const busy = new Set(result.busy);
           for (const pending of batch) {
-            pending.resolve(acked.has(pending.lease.id) ? 'acked' : 'refused');
+            if (acked.has(pending.lease.id)) pending.resolve('acked');
+            else if (busy.has(pending.lease.id)) this.busy.push(pending);
+            else pending.resolve('refused');
           }
+          if (this.busy.length > 0) this.retryBusyLater();
         },
         (error: unknown) => {
           this.sending = [];
@@ -102,5 +129,20 @@ export class AckBatcher {
         if (this.pending.length > 0) this.flush();
       });
     this.inFlight = work;
+  }
+
+  /** Sends the busy acks again after a pause, with whatever is pending then. */
+  private retryBusyLater(): void {
+    if (this.busyTimer !== undefined) return;
+    this.busyTimer = new Promise<void>((resolve) => {
+      // Unref'd: a process that has given up on its acks (the stop deadline) may exit.
+      setTimeout(() => {
+        this.busyTimer = undefined;
+        this.pending.unshift(...this.busy);
+        this.busy = [];
+        resolve();
+        this.flush();
+      }, this.busyRetryMs).unref();
+    });
   }
 }

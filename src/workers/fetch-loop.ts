@@ -4,6 +4,7 @@ import { describeError } from '../errors/describe-error.js';
 import { type WorkerState } from '../interfaces/processor-message.interface.js';
 import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type LeasedBatch, type LeasePolicy, type MessageStore } from '../store/message-store.js';
+import { MAX_ACK_BATCH } from './ack-batcher.js';
 import { leaseAhead } from './lease-ahead.js';
 import { PrefetchBuffer } from './prefetch-buffer.js';
 import { type WakeSignal } from './wake-signal.js';
@@ -16,6 +17,8 @@ export interface WorkerSlots {
   readonly running: number;
   /** How long a slot stays busy per message, on average; undefined before one finished. */
   readonly meanHandlerMs: number | undefined;
+  /** Finished messages whose ack has not landed yet. */
+  readonly unsettledAcks: number;
   start(message: LeasedMessage): void;
 }
 
@@ -31,6 +34,14 @@ export interface FetchLoopDependencies {
   readonly pollIntervalMs: number;
   readonly logger: LoggerService;
 }
+
+/**
+ * Finished messages whose acks have not landed, past which the loop leases no more: when acks
+ * lag (a slow database, a held row lock, retries), the worker waits for them instead of running
+ * ever more messages whose acks queue up in memory. Two full ack statements' worth, so a worker
+ * whose acks keep up never meets it.
+ */
+export const MAX_UNSETTLED_ACKS = 2 * MAX_ACK_BATCH;
 
 /** The longest pause between attempts to reach a database that keeps failing. */
 const MAX_FAILURE_BACKOFF_MS = 30_000;
@@ -130,6 +141,7 @@ export class FetchLoop {
       const room = options.concurrency + ahead - slots.running - this.buffer.size;
       if (
         room <= 0 ||
+        slots.unsettledAcks >= MAX_UNSETTLED_ACKS ||
         this.buffer.size > Math.floor(ahead / 2) ||
         this.buffer.bytes >= options.prefetchBytes
       ) {

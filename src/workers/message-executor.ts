@@ -50,7 +50,7 @@ export class MessageExecutor {
   constructor(private readonly deps: MessageExecutorDependencies) {
     const { queue } = deps.definition;
     this.acks = new AckBatcher(
-      (leases) => deps.store.ackMany(queue, leases),
+      (leases) => deps.store.ackBatch(queue, leases),
       (error, leases) => {
         deps.logger.error(
           `Queue "${queue}": ack of ${leases.length} message(s) failed, retries included (${describeError(error)}); they will be retried when their leases expire`,
@@ -66,6 +66,11 @@ export class MessageExecutor {
   /** Handlers running now. */
   get running(): number {
     return this.inFlight.size;
+  }
+
+  /** Finished messages whose ack has not landed yet. */
+  get unsettledAcks(): number {
+    return this.settling.size;
   }
 
   /** How long a slot stays busy per message, on average of the recent ones. */
@@ -207,7 +212,11 @@ export class MessageExecutor {
       }
     });
     this.settling.add(acked);
-    void acked.finally(() => this.settling.delete(acked));
+    void acked.finally(() => {
+      this.settling.delete(acked);
+      // The fetch loop may be holding back for lagging acks (MAX_UNSETTLED_ACKS).
+      this.deps.onSlotFreed();
+    });
   }
 
   private async deadLetter(message: LeasedMessage, error: unknown): Promise<void> {

@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it, jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
+import { type TestingModule } from '@nestjs/testing';
 import pg from 'pg';
 import { Processor, QueueDatabaseError, type ProcessorMessage } from '../../src/index.js';
 import { RecordingLogger, waitFor } from '../support/boot.js';
 import { MessageStore } from '../../src/store/message-store.js';
+import { AUTO_PREFETCH_MAX } from '../../src/config/defaults.js';
+import { MAX_UNSETTLED_ACKS } from '../../src/workers/fetch-loop.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 
@@ -75,62 +78,116 @@ describe('a half-open connection', () => {
   }, 60_000);
 });
 
-describe('an ack blocked by a row lock held elsewhere', () => {
-  it('times out, is retried, and lands once the lock is gone: the message runs once', async () => {
-    const handled: string[] = [];
-    const started: Array<() => void> = [];
+describe('an ack whose row is locked elsewhere', () => {
+  it('is skipped and sent again until the lock is gone, without holding up the acks behind it', async () => {
+    const handled: number[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
     @Injectable()
     class Blocked {
-      @Processor('timeouts.blocked')
-      async handle(message: ProcessorMessage): Promise<void> {
-        await new Promise<void>((resolve) => started.push(resolve));
-        handled.push(message.id);
+      @Processor('timeouts.blocked', { concurrency: 2 })
+      async handle(message: ProcessorMessage<{ n: number }>): Promise<void> {
+        await gate;
+        handled.push(message.body.n);
       }
     }
-    const logger = new RecordingLogger();
-    const app = await boot({ connectionString: db.url, lockTimeoutMs: 200 }, [Blocked], {
-      logger,
-    });
+    const app = await boot({ connectionString: db.url }, [Blocked]);
     const store = app.get(MessageStore);
-    const ackMany = store.ackMany.bind(store);
-    const ackErrors: unknown[] = [];
-    jest.spyOn(store, 'ackMany').mockImplementation((queue, leases) =>
-      ackMany(queue, leases).catch((error: unknown) => {
-        ackErrors.push(error);
-        throw error;
-      }),
-    );
-    const id = await app.queue.enqueue('timeouts.blocked', { n: 1 });
-    await waitFor(() => started.length === 1, 10_000, 'the handler to start');
+    const ackBatch = store.ackBatch.bind(store);
+    const busyReported: string[] = [];
+    jest.spyOn(store, 'ackBatch').mockImplementation(async (queue, leases) => {
+      const result = await ackBatch(queue, leases);
+      busyReported.push(...result.busy);
+      return result;
+    });
+    const [locked, free] = await app.queue.enqueueMany('timeouts.blocked', [{ n: 1 }, { n: 2 }]);
+    const stateOf = async (id: string) =>
+      (await db.query<{ state: string }>('SELECT state FROM messages WHERE id = $1', [id])).rows[0]!
+        .state;
+    await waitFor(async () => (await stateOf(free!)) === 'leased', 10_000, 'both to be leased');
     const holder = new pg.Client({ connectionString: db.url });
     await holder.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query('SELECT 1 FROM messages WHERE id = $1 FOR UPDATE', [id]);
-      started[0]!();
-      await waitFor(() => handled.length === 1, 5_000, 'the handler to finish');
-      // The ack waits 200 ms for the row, gives up, and is sent again after 200 ms, then 1 s.
-      await new Promise((resolve) => setTimeout(resolve, 700));
-      const { rows } = await db.query<{ state: string }>(
-        'SELECT state FROM messages WHERE id = $1',
-        [id],
-      );
-      expect(rows).toEqual([{ state: 'leased' }]);
+      await holder.query('SELECT 1 FROM messages WHERE id = $1 FOR UPDATE', [locked]);
+      release();
+      // The other message's ack lands at once, although it went out with the locked one.
+      await waitFor(async () => (await stateOf(free!)) === 'done', 5_000, 'the free ack');
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await stateOf(locked!)).toBe('leased');
+      expect(busyReported).toContain(locked);
     } finally {
       await holder.query('COMMIT');
       await holder.end();
     }
-    await waitFor(
-      async () =>
-        (await db.query('SELECT 1 FROM messages WHERE id = $1 AND state = $2', [id, 'done']))
-          .rowCount === 1,
-      10_000,
-      'the retried ack to land',
-    );
-    expect(handled).toEqual([id]);
-    // It did not just wait for the lock: it gave up after lock_timeout (55P03) and was sent again.
-    expect(ackErrors.length).toBeGreaterThan(0);
-    expect(ackErrors[0]).toMatchObject({ code: '55P03' });
-    expect(logger.lines.join('\n')).not.toMatch(/ack of \d+ message\(s\) failed/);
+    await waitFor(async () => (await stateOf(locked!)) === 'done', 5_000, 'the busy ack to land');
+    expect(handled.sort()).toEqual([1, 2]);
+    await app.close();
   }, 60_000);
 });
+
+describe('acks that lag', () => {
+  it('hold the worker back from leasing more, and all land once the database keeps up', async () => {
+    const total = 8_000;
+    const runs = new Map<number, number>();
+    @Injectable()
+    class Fast {
+      @Processor('timeouts.lagging', { concurrency: 16 })
+      handle(message: ProcessorMessage<{ n: number }>): void {
+        runs.set(message.body.n, (runs.get(message.body.n) ?? 0) + 1);
+      }
+    }
+    const setup = await boot({ connectionString: db.url, workers: false });
+    await setup.queue.enqueueMany(
+      'timeouts.lagging',
+      Array.from({ length: total }, (_, n) => ({ n })),
+    );
+    await setup.close();
+    const app = await boot({ connectionString: db.url }, [Fast], { beforeInit: lagAcks });
+    const leasedNow = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            `SELECT count(*) AS n FROM messages WHERE queue = 'timeouts.lagging' AND state = 'leased'`,
+          )
+        ).rows[0]!.n,
+      );
+    try {
+      // Acks do not land for 3 s: the worker stops leasing at its bound instead of taking all.
+      await new Promise((resolve) => setTimeout(resolve, 3_000));
+      const leased = await leasedNow();
+      expect(leased).toBeGreaterThanOrEqual(MAX_UNSETTLED_ACKS);
+      expect(leased).toBeLessThanOrEqual(MAX_UNSETTLED_ACKS + 16 + AUTO_PREFETCH_MAX + 16);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      expect(await leasedNow()).toBe(leased);
+    } finally {
+      openAcks();
+    }
+    await waitFor(
+      async () =>
+        (
+          await db.query(
+            `SELECT 1 FROM messages WHERE queue = 'timeouts.lagging' AND state = 'done'`,
+          )
+        ).rowCount === total,
+      60_000,
+      'every message to be done',
+    );
+    expect(runs.size).toBe(total);
+    expect([...runs.values()].every((count) => count === 1)).toBe(true);
+    await app.close();
+  }, 120_000);
+});
+
+let openAcks: () => void = () => undefined;
+
+/** Makes every ack statement of the app wait until `openAcks()`, as a database that lags would. */
+function lagAcks(moduleRef: TestingModule): void {
+  const store = moduleRef.get(MessageStore);
+  const gate = new Promise<void>((resolve) => (openAcks = resolve));
+  const ackBatch = store.ackBatch.bind(store);
+  jest.spyOn(store, 'ackBatch').mockImplementation(async (queue, leases) => {
+    await gate;
+    return ackBatch(queue, leases);
+  });
+}

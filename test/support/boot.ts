@@ -23,6 +23,8 @@ export interface BootedApp {
 export interface BootExtras {
   readonly imports?: ModuleMetadata['imports'];
   readonly logger?: LoggerService;
+  /** Runs on the compiled module before init, before any worker starts (to spy on a provider). */
+  readonly beforeInit?: (moduleRef: TestingModule) => void;
 }
 
 /**
@@ -48,6 +50,7 @@ export async function bootApp(
   extra: BootExtras = {},
 ): Promise<BootedApp> {
   const moduleRef = await compile(options, providers, extra);
+  extra.beforeInit?.(moduleRef);
   await moduleRef.init();
   return booted(moduleRef, () => moduleRef.close());
 }

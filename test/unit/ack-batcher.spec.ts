@@ -11,11 +11,18 @@ const lease = (n: number): QueueLease => ({
 function manualSend() {
   const calls: Array<{
     leases: readonly QueueLease[];
-    resolve: (ids: readonly string[]) => void;
+    /** The statement returns: `ids` acked, `busy` still held but locked elsewhere. */
+    resolve: (ids: readonly string[], busy?: readonly string[]) => void;
     reject: (error: unknown) => void;
   }> = [];
   const send: SendAcks = (leases) =>
-    new Promise((resolve, reject) => calls.push({ leases, resolve, reject }));
+    new Promise((resolve, reject) =>
+      calls.push({
+        leases,
+        resolve: (acked, busy = []) => resolve({ acked, busy }),
+        reject,
+      }),
+    );
   return { send, calls };
 }
 
@@ -162,6 +169,43 @@ describe('AckBatcher', () => {
     expect(drained).toBe(false);
     calls[0]!.resolve(['m1']);
     await drain;
+    expect(await outcome).toBe('acked');
+  });
+
+  it('sends a busy ack again later, without holding up the acks behind it', async () => {
+    const { send, calls } = manualSend();
+    const batcher = new AckBatcher(send, () => {}, [], 20);
+    const locked = batcher.ack(lease(1));
+    const free = batcher.ack(lease(2));
+    await turn();
+    calls[0]!.resolve(['m2'], ['m1']);
+    expect(await free).toBe('acked');
+    // Still unsettled: its lease keeps being extended while it waits.
+    expect(batcher.unsettled().map((l) => l.id)).toEqual(['m1']);
+    const later = batcher.ack(lease(3));
+    await turn();
+    expect(calls[1]!.leases.map((l) => l.id)).toEqual(['m3']);
+    calls[1]!.resolve(['m3']);
+    expect(await later).toBe('acked');
+    await waitForCalls(calls, 3);
+    expect(calls[2]!.leases.map((l) => l.id)).toEqual(['m1']);
+    calls[2]!.resolve(['m1']);
+    expect(await locked).toBe('acked');
+    expect(batcher.unsettled()).toEqual([]);
+  });
+
+  it('drain waits for busy acks to be sent again', async () => {
+    const { send, calls } = manualSend();
+    const batcher = new AckBatcher(send, () => {}, [], 20);
+    const outcome = batcher.ack(lease(1));
+    await turn();
+    calls[0]!.resolve([], ['m1']);
+    let drained = false;
+    const draining = batcher.drain().then(() => (drained = true));
+    await waitForCalls(calls, 2);
+    expect(drained).toBe(false);
+    calls[1]!.resolve(['m1']);
+    await draining;
     expect(await outcome).toBe('acked');
   });
 });
