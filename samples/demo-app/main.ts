@@ -4,7 +4,8 @@
  * Uses DATABASE_URL when set; otherwise starts an embedded PostgreSQL with its data under
  * ./.data/postgres, so a restart keeps the messages. `--demo N` enqueues N documents and shows
  * progress until they are processed. PORT (default 3000) and HOST (default 0.0.0.0) set where
- * it listens; DEMO_WORK_MS adds simulated work to each document.
+ * it listens; DEMO_WORK_MS adds simulated work to each document; QUEUE_MIGRATIONS_RUN=false leaves
+ * the migrations to a separate step (migrate.ts, the Kubernetes Job).
  *
  * On SIGTERM or SIGINT it drains first (running handlers finish and are acked, prefetched
  * messages go back), then stops the embedded database: the database's own signal handlers are
@@ -55,7 +56,7 @@ async function main(): Promise<void> {
   const workMs = Number(process.env.DEMO_WORK_MS ?? 0);
   // Only JSON is parsed, by configureDemoApp: no urlencoded parser for a cross-site form to use.
   const app = await NestFactory.create<NestExpressApplication>(
-    DemoModule.register(database.url, workMs),
+    DemoModule.register(database.url, workMs, process.env.QUEUE_MIGRATIONS_RUN !== 'false'),
     { bodyParser: false },
   );
   configureDemoApp(app);

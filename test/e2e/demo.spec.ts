@@ -265,7 +265,22 @@ describe("the Dockerfile's commands", () => {
     cpSync(join(repo, 'dist'), join(app, 'dist'), { recursive: true });
     cpSync(join(repo, 'dist-demo'), join(app, 'dist-demo'), { recursive: true });
 
-    const demo = await startDemo(join(app, DEMO_MAIN), { DATABASE_URL: db.url });
+    // As the manifest does: the migration Job first, then replicas that do not migrate.
+    const table = async () =>
+      (await db.query<{ t: string | null }>(`SELECT to_regclass('public.messages')::text AS t`))
+        .rows[0]!.t;
+    expect(await table()).toBeNull();
+    const migrated = await run('node', [join(app, 'dist-demo/samples/demo-app/migrate.js')], {
+      env: { ...env, DATABASE_URL: db.url },
+    });
+    expect(`${migrated.stdout}${migrated.stderr}`).toContain('Migrations applied');
+    expect(`${migrated.stdout}${migrated.stderr}`).not.toContain(':postgres@');
+    expect(await table()).toBe('messages');
+
+    const demo = await startDemo(join(app, DEMO_MAIN), {
+      DATABASE_URL: db.url,
+      QUEUE_MIGRATIONS_RUN: 'false',
+    });
     try {
       expect(demo.lines.join('\n')).toContain('Database: postgres://postgres:***@127.0.0.1');
       expect((await http('GET', `${demo.url}/health/ready`)).status).toBe(200);
