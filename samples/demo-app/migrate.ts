@@ -17,7 +17,14 @@ async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: the migration Job needs the database');
   @Module({
-    imports: [QueueModule.forRoot({ connectionString: url, poolMinSize: 0, poolMaxSize: 1, workers: false })],
+    imports: [
+      QueueModule.forRoot({
+        connectionString: url,
+        poolMinSize: 0,
+        poolMaxSize: 1,
+        workers: false,
+      }),
+    ],
   })
   class MigrateModule {}
   logger.log(`Applying the queue's migrations on ${redactConnectionString(url)}`);
