@@ -116,6 +116,11 @@ export class FetchLoop {
     this.buffer.drop(tokens);
   }
 
+  /** A heartbeat sent at `sentAt` extended these leases: buffered ones may start until then. */
+  confirmBuffered(tokens: ReadonlySet<string>, sentAt: number): void {
+    this.buffer.extend(tokens, sentAt + this.deps.options.leaseSeconds * 1000);
+  }
+
   /** Ends the loop and gives the buffered messages back. */
   async stop(): Promise<void> {
     this.stopping = true;
@@ -161,6 +166,7 @@ export class FetchLoop {
       const want = options.concurrency + this.ahead() - slots.running - this.buffer.size;
       if (this.stopping || this.deps.isPaused() || want <= 0) continue;
       this.stateNow = 'leasing';
+      const leasedAt = performance.now();
       const maxBytes = Math.max(1, options.prefetchBytes - this.buffer.bytes);
       let leased: LeasedBatch;
       try {
@@ -189,7 +195,7 @@ export class FetchLoop {
       // A batch cut short by the byte budget says nothing about the backlog: assume one.
       const bytes = leased.bodyBytes.reduce((sum, size) => sum + size, 0);
       this.backlog = leased.messages.length === want || bytes >= maxBytes;
-      this.buffer.push(leased.messages, leased.bodyBytes);
+      this.buffer.push(leased.messages, leased.bodyBytes, leasedAt + options.leaseSeconds * 1000);
     }
   }
 
@@ -204,14 +210,36 @@ export class FetchLoop {
     });
   }
 
-  /** Starts buffered messages while slots are free. */
+  /**
+   * Starts buffered messages while slots are free. A message whose lease may have run out while
+   * it waited (the database was unreachable, so no heartbeat extended it) is given back instead:
+   * the reaper may already have handed it to another worker, and starting it here too would run
+   * it twice.
+   */
   private dispatch(): void {
     const { slots, options } = this.deps;
     if (this.stopping || this.deps.isPaused()) return;
+    const lapsed: LeasedMessage[] = [];
+    const now = performance.now();
     while (slots.running < options.concurrency) {
-      const message = this.buffer.take();
-      if (message === undefined) return;
+      const message = this.buffer.takeLive(now, lapsed);
+      if (message === undefined) break;
       slots.start(message);
+    }
+    if (lapsed.length > 0) void this.giveBack(lapsed);
+  }
+
+  /** Returns buffered messages whose leases may have lapsed; fenced, so a reaped one is left. */
+  private async giveBack(lapsed: LeasedMessage[]): Promise<void> {
+    try {
+      const returned = await this.deps.store.releaseUnstarted(this.deps.queue, lapsed);
+      this.deps.logger.warn(
+        `Queue "${this.deps.queue}": ${lapsed.length} prefetched message(s) waited past their lease without a heartbeat; ${returned} given back to ready, the others had been reaped`,
+      );
+    } catch (error) {
+      this.deps.logger.warn(
+        `Queue "${this.deps.queue}": could not give back ${lapsed.length} prefetched message(s) whose lease lapsed (${describeError(error)}); they come back when the reaper finds them`,
+      );
     }
   }
 

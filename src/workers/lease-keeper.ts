@@ -12,6 +12,11 @@ export interface LeaseKeeperDependencies {
   readonly held: () => readonly QueueLease[];
   /** The leases (by token) that the database no longer holds for this worker. */
   readonly onLost: (tokens: ReadonlySet<string>) => void;
+  /**
+   * The leases (by token) a beat extended, and when that beat's statement was sent
+   * (`performance.now()`): they last at least `leaseSeconds` from then.
+   */
+  readonly onKept?: (tokens: ReadonlySet<string>, sentAt: number) => void;
 }
 
 /**
@@ -44,6 +49,7 @@ export class LeaseKeeper {
     if (held.length === 0) return;
     let kept: Set<string>;
     this.beating = true;
+    const sentAt = performance.now();
     try {
       kept = await store.heartbeat(queue, held, leaseSeconds);
     } catch (error) {
@@ -58,5 +64,6 @@ export class LeaseKeeper {
       if (!kept.has(message.leaseToken)) lost.add(message.leaseToken);
     }
     if (lost.size > 0) this.deps.onLost(lost);
+    this.deps.onKept?.(kept, sentAt);
   }
 }

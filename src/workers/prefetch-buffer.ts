@@ -7,6 +7,12 @@ interface Entry {
   readonly message: LeasedMessage;
   /** Its body's stored size, for the buffer's byte budget. */
   readonly bytes: number;
+  /**
+   * When its lease may have run out (`performance.now()` ms): the lease statement's or the last
+   * successful heartbeat's send time plus the lease. Past it, the message may have been reaped
+   * and leased by another worker, so it must not be started here.
+   */
+  deadline: number;
 }
 
 /**
@@ -28,21 +34,52 @@ export class PrefetchBuffer {
     return this.bytesNow;
   }
 
-  /** Adds messages with their body sizes (`bodyBytes[i]` is `messages[i]`'s; 0 when missing). */
-  push(messages: readonly LeasedMessage[], bodyBytes: readonly number[] = []): void {
+  /**
+   * Adds messages with their body sizes (`bodyBytes[i]` is `messages[i]`'s; 0 when missing) and
+   * the time their leases may run out.
+   */
+  push(
+    messages: readonly LeasedMessage[],
+    bodyBytes: readonly number[] = [],
+    deadline = Number.POSITIVE_INFINITY,
+  ): void {
     if (this.head > 0 && this.head === this.items.length) {
       this.items = [];
       this.head = 0;
     }
     messages.forEach((message, index) => {
       const bytes = bodyBytes[index] ?? 0;
-      this.items.push({ message, bytes });
+      this.items.push({ message, bytes, deadline });
       this.bytesNow += bytes;
     });
   }
 
   /** The next message to start, or undefined when empty. */
   take(): LeasedMessage | undefined {
+    return this.takeEntry()?.message;
+  }
+
+  /**
+   * The next message whose lease is alive at `now`; those found lapsed on the way are taken out
+   * into `lapsed` (to be given back, not started).
+   */
+  takeLive(now: number, lapsed: LeasedMessage[]): LeasedMessage | undefined {
+    for (;;) {
+      const entry = this.takeEntry();
+      if (entry === undefined || entry.deadline >= now) return entry?.message;
+      lapsed.push(entry.message);
+    }
+  }
+
+  /** A heartbeat extended these leases (by token): they stay alive until `deadline`. */
+  extend(tokens: ReadonlySet<string>, deadline: number): void {
+    for (let index = this.head; index < this.items.length; index++) {
+      const entry = this.items[index]!;
+      if (tokens.has(entry.message.leaseToken)) entry.deadline = Math.max(entry.deadline, deadline);
+    }
+  }
+
+  private takeEntry(): Entry | undefined {
     if (this.size === 0) return undefined;
     const entry = this.items[this.head]!;
     this.head += 1;
@@ -51,7 +88,7 @@ export class PrefetchBuffer {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
-    return entry.message;
+    return entry;
   }
 
   /** What is waiting, without taking it. */

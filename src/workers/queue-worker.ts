@@ -58,6 +58,7 @@ export class QueueWorker {
         this.executor.abortLost(tokens);
         this.loop.dropBuffered(tokens);
       },
+      onKept: (tokens, sentAt) => this.loop.confirmBuffered(tokens, sentAt),
     });
   }
 

@@ -19,6 +19,7 @@ import {
   type WorkerProcess,
 } from './support/fault-cluster.js';
 import { startFaultPostgres, type FaultPostgres } from './support/fault-postgres.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const full = process.env.FAULT_SCALE === 'full';
 const scale = (ci: number, long: number) => (full ? long : ci);
@@ -190,6 +191,21 @@ function expectNothingLost(checked: FaultReport, deadLetters = 0): void {
   expect(checked.unexplainedDuplicates).toBe(0);
   expect(checked.deliveredAfterAck).toBe(0);
   expect(checked.acksPerMessageAboveOne).toBe(0);
+}
+
+/** fault_acks rows recorded between two clock_timestamp() values of the server. */
+async function acksBetween(url: string, from: string, to: string): Promise<number> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ n: string }>(
+      'SELECT count(*) AS n FROM fault_acks WHERE at > $1 AND at <= $2',
+      [from, to],
+    );
+    return Number(rows[0]!.n);
+  } finally {
+    await client.end();
+  }
 }
 
 describe('faults', () => {
@@ -494,6 +510,89 @@ describe('faults', () => {
           await probe.end().catch(() => undefined);
           await blocker.end().catch(() => undefined);
         }
+      }),
+    700_000,
+  );
+
+  it(
+    '11. every connection of the workers goes half-open mid-flow (a NAT drop): they recover within the statement timeout',
+    () =>
+      withFaultRun(0, {}, async (run) => {
+        // The queue's connections through a proxy that can silence them; evidence goes direct.
+        const proxy = await startTcpProxy(run.url);
+        try {
+          const statementTimeoutMs = 3_000;
+          for (let i = 0; i < 2; i++) {
+            run.workers.push(
+              await startWorker(run.url, {
+                FAULT_WORK_MS: '5',
+                FAULT_QUEUE_URL: proxy.url,
+                FAULT_STATEMENT_TIMEOUT_MS: String(statementTimeoutMs),
+              }),
+            );
+          }
+          const ids = await enqueueAll(run, scale(3_000, 20_000));
+          await sleep(1_000);
+          // No FIN, no RST: each end keeps waiting for the other, as after a NAT or conntrack drop.
+          const silenced = proxy.blackholeOpenConnections();
+          const recoveredMs = await nextAckMs(run.url, 60_000);
+          const drainedMs = await settled(run.url, ids, scale(120_000, 600_000));
+          for (const worker of run.workers) expect(worker.child.exitCode).toBeNull();
+          expect(silenced).toBeGreaterThan(2);
+          await verify(run, 'half-open', ids, {
+            silenced,
+            statementTimeoutMs,
+            firstAckAfterMs: Math.round(recoveredMs),
+            drainedAfterMs: Math.round(recoveredMs + drainedMs),
+          });
+          // A statement on a silent socket fails at the client's deadline (statement timeout
+          // plus 2 s), then the pool opens a new connection: not TCP's quarter of an hour.
+          expect(recoveredMs).toBeLessThan(statementTimeoutMs + 2_000 + 5_000);
+        } finally {
+          await run.close();
+          await proxy.close();
+        }
+      }),
+    700_000,
+  );
+
+  it(
+    '12. rows locked by another transaction for 8 s mid-flow: the other acks keep landing, the locked ones land after',
+    () =>
+      withFaultRun(2, { FAULT_WORK_MS: '5' }, async (run) => {
+        const ids = await enqueueAll(run, scale(3_000, 20_000));
+        await sleep(800);
+        const holder = new pg.Client({ connectionString: run.url });
+        await holder.connect();
+        let locked: number;
+        let acksWhileHeld: number;
+        try {
+          await holder.query('BEGIN');
+          const from = (
+            await holder.query<{ now: string }>('SELECT clock_timestamp()::text AS now')
+          ).rows[0]!.now;
+          // Messages in flight right now: their handlers finish and ack while the rows are held.
+          const { rowCount } = await holder.query(
+            `SELECT 1 FROM messages WHERE state = 'leased' LIMIT 20 FOR UPDATE SKIP LOCKED`,
+          );
+          locked = rowCount ?? 0;
+          await sleep(8_000);
+          const to = (await holder.query<{ now: string }>('SELECT clock_timestamp()::text AS now'))
+            .rows[0]!.now;
+          acksWhileHeld = await acksBetween(run.url, from, to);
+        } finally {
+          await holder.query('COMMIT');
+          await holder.end();
+        }
+        const drainedMs = await settled(run.url, ids, scale(120_000, 600_000));
+        expect(locked).toBeGreaterThan(0);
+        await verify(run, 'locked-rows', ids, {
+          locked,
+          acksWhileHeld,
+          drainedAfterMs: Math.round(drainedMs),
+        });
+        // The workers' ack statements skip locked rows instead of waiting behind them.
+        expect(acksWhileHeld).toBeGreaterThan(100);
       }),
     700_000,
   );

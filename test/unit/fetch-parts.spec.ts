@@ -55,6 +55,29 @@ describe('PrefetchBuffer bytes', () => {
   });
 });
 
+describe('PrefetchBuffer lease deadlines', () => {
+  it('takes out messages whose lease may have lapsed instead of handing them out', () => {
+    const buffer = new PrefetchBuffer();
+    buffer.push([message(1), message(2)], [], 1_000);
+    buffer.push([message(3)], [], 5_000);
+    const lapsed: LeasedMessage[] = [];
+    expect(buffer.takeLive(2_000, lapsed)?.id).toBe('m3');
+    expect(lapsed.map((m) => m.id)).toEqual(['m1', 'm2']);
+    expect(buffer.size).toBe(0);
+  });
+
+  it('keeps messages whose leases a heartbeat extended', () => {
+    const buffer = new PrefetchBuffer();
+    buffer.push([message(1), message(2)], [], 1_000);
+    buffer.extend(new Set(['t2']), 9_000);
+    // A beat never shortens a deadline.
+    buffer.extend(new Set(['t2']), 500);
+    const lapsed: LeasedMessage[] = [];
+    expect(buffer.takeLive(2_000, lapsed)?.id).toBe('m2');
+    expect(lapsed.map((m) => m.id)).toEqual(['m1']);
+  });
+});
+
 describe('leaseAhead', () => {
   const auto = { prefetch: 'auto', concurrency: 32, backlog: true } as const;
 

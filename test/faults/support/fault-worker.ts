@@ -6,7 +6,9 @@
  *   node --import tsx test/faults/support/fault-worker.ts
  *
  * DATABASE_URL: where; FAULT_CONCURRENCY (8), FAULT_LEASE_SECONDS (3), FAULT_WORK_MS (5),
- * FAULT_MAX_ATTEMPTS (5). A body `{ "kind": "kill" }` SIGKILLs this process inside its handler;
+ * FAULT_MAX_ATTEMPTS (5), FAULT_STATEMENT_TIMEOUT_MS (the module's default). FAULT_QUEUE_URL, when
+ * set, is where the queue connects (a TCP proxy the suite can silence), while the evidence still
+ * goes straight to DATABASE_URL. A body `{ "kind": "kill" }` SIGKILLs this process inside its handler;
  * `{ "kind": "hang" }` blocks the process past its lease on the first attempt.
  */
 import 'reflect-metadata';
@@ -66,7 +68,10 @@ class FaultHandlers {
 @Module({
   imports: [
     QueueModule.forRoot({
-      connectionString: url,
+      connectionString: process.env.FAULT_QUEUE_URL ?? url,
+      ...(process.env.FAULT_STATEMENT_TIMEOUT_MS === undefined
+        ? {}
+        : { statementTimeoutMs: env('FAULT_STATEMENT_TIMEOUT_MS', 0) }),
       poolMinSize: 2,
       poolMaxSize: 6,
       pollIntervalMs: 250,
