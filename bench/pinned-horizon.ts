@@ -24,6 +24,9 @@ import {
   type ProcessorOptions,
   QueueService,
 } from '../src/index.js';
+import { MessageStore } from '../src/store/message-store.js';
+import { ackBatchSql } from '../src/sql/settle.sql.js';
+import { queueTableNames } from '../src/config/identifier-rules.js';
 import { createBenchDatabase } from './bench-database.js';
 import { bootContext, QUEUE } from './contenders/fetchcraft-common.js';
 
@@ -87,6 +90,9 @@ async function runSetting(adminUrl: string, setting: string): Promise<PhaseFigur
     HorizonHandlers,
   ]);
   const queue = producer.get(QueueService);
+  const trace = process.env.HORIZON_TRACE
+    ? traceLeases(workers.get(MessageStore), setting, database.url)
+    : undefined;
   const holder = new pg.Client({ connectionString: database.url });
   await holder.connect();
   const figures: PhaseFigures[] = [];
@@ -133,6 +139,7 @@ async function runSetting(adminUrl: string, setting: string): Promise<PhaseFigur
       console.log(`  ${setting} ${JSON.stringify(row)}`);
     }
   } finally {
+    trace?.stop();
     await holder.end();
     await workers.close();
     await producer.close();
@@ -140,6 +147,69 @@ async function runSetting(adminUrl: string, setting: string): Promise<PhaseFigur
   }
   return figures;
 }
+
+/** Every 5 s: the workers' lease and ack statements, their rows and time (HORIZON_TRACE). */
+function traceLeases(store: MessageStore, setting: string, explainUrl?: string): { stop(): void } {
+  const stats = { lease: newStat(), ack: newStat() };
+  const lease = store.lease.bind(store);
+  store.lease = (async (...args: Parameters<MessageStore['lease']>) => {
+    const started = performance.now();
+    const batch = await lease(...args);
+    record(stats.lease, batch.messages.length, performance.now() - started);
+    return batch;
+  }) as MessageStore['lease'];
+  const ack = store.ackBatch.bind(store);
+  let explain = 0;
+  let slowSeen = false;
+  store.ackBatch = async (...args: Parameters<MessageStore['ackBatch']>) => {
+    if (slowSeen && explain < 1 && explainUrl !== undefined) {
+      // The plan of the very statement about to run, executed and rolled back.
+      explain += 1;
+      const client = new pg.Client({ connectionString: explainUrl });
+      await client.connect();
+      const { text, values } = ackBatchSql(queueTableNames('public', 'messages'), args[0], args[1]);
+      await client.query('BEGIN');
+      const plan = await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${text}`, values as unknown[]);
+      await client.query('ROLLBACK');
+      await client.end();
+      console.log(
+        plan.rows
+          .map((r: Record<string, string>) =>
+            (r['QUERY PLAN'] ?? '').replace(/'\{[^}]*\}'/g, "'{…}'"),
+          )
+          .join('\n'),
+      );
+    }
+    const started = performance.now();
+    const result = await ack(...args);
+    const took = performance.now() - started;
+    record(stats.ack, args[1].length, took);
+    if (took > 300) slowSeen = true;
+    return result;
+  };
+  const timer = setInterval(() => {
+    console.log(`    ${setting} trace: lease ${show(stats.lease)}; ack ${show(stats.ack)}`);
+    stats.lease = newStat();
+    stats.ack = newStat();
+  }, 5_000);
+  return { stop: () => clearInterval(timer) };
+}
+
+interface Stat {
+  count: number;
+  rows: number;
+  ms: number;
+  maxMs: number;
+}
+const newStat = (): Stat => ({ count: 0, rows: 0, ms: 0, maxMs: 0 });
+function record(stat: Stat, rows: number, ms: number): void {
+  stat.count += 1;
+  stat.rows += rows;
+  stat.ms += ms;
+  stat.maxMs = Math.max(stat.maxMs, ms);
+}
+const show = (s: Stat) =>
+  `${s.count} × ${s.count ? Math.round(s.rows / s.count) : 0} rows, ${s.count ? (s.ms / s.count).toFixed(1) : 0} ms avg, ${s.maxMs.toFixed(0)} max`;
 
 const dir = mkdtempSync(join(tmpdir(), 'horizon-bench-'));
 const server = process.env.DATABASE_URL

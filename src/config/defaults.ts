@@ -34,8 +34,8 @@ export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;
  */
 export const DEFAULT_LEASE_MAX_BYTES = 64 * 1024 * 1024;
 /**
- * With `prefetch: 'auto'`, a worker leases ahead at most what its handlers start in about this
- * long, at their measured speed, and never more than `AUTO_PREFETCH_MAX` messages.
+ * With `prefetch: 'auto'`, a worker leases ahead what its handlers start in about this long, at
+ * their measured speed, and never more than `AUTO_PREFETCH_MAX` messages.
  */
 export const AUTO_PREFETCH_SECONDS = 1;
 export const AUTO_PREFETCH_MAX = 1_000;
@@ -46,10 +46,9 @@ export const DEFAULT_LIST_LIMIT = 100;
 export const DEFAULT_PROCESSOR_OPTIONS = Object.freeze({
   concurrency: 1,
   /**
-   * Lease ahead only while a backlog exists, about a second of work (see AUTO_PREFETCH_*): a
-   * worker that leased only its free slots sent one small lease per finished handler, and each
-   * lease's cost grows with the dead index entries a pinned xmin horizon leaves, until leasing
-   * fell behind for good (measured in bench/pinned-horizon.ts).
+   * About a second of work ahead (see AUTO_PREFETCH_*): a worker that leased only its free slots
+   * sent one small lease per finished handler, and each lease's cost grows with the dead index
+   * entries a pinned xmin horizon leaves, until leasing fell behind (bench/pinned-horizon.ts).
    */
   prefetch: 'auto',
   /** Body bytes (as stored) the prefetch buffer holds at most, beyond one message. */

@@ -72,7 +72,9 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
       (statementTimeoutMs > 0 ? statementTimeoutMs + ANSWER_GRACE_MS : undefined);
     try {
       return await pool.query<Row>({
-        ...(this.config.preparedStatements ? { name: this.statementName(statement.text) } : {}),
+        ...(this.config.preparedStatements && statement.planEachTime !== true
+          ? { name: this.statementName(statement.text) }
+          : {}),
         text: statement.text,
         values: statement.values as unknown[],
         ...(waitMs === undefined ? {} : { query_timeout: waitMs }),

@@ -28,10 +28,9 @@ export interface ProcessorOptions<TBody = unknown> {
    * hold leases (extended like running ones, given back with their attempt refunded at pause or
    * shutdown).
    *
-   * Default `'auto'`: nothing ahead while the queue keeps up; while a backlog exists (the last
-   * lease came back full), about one second of work at the handlers' measured speed, at most
-   * 1,000 messages. Slow handlers thus lease only their free slots, and fast ones lease in big
-   * batches, which keeps a backlog draining even when each lease statement is slow (a pinned
+   * Default `'auto'`: about one second of work at the handlers' measured speed, at most 1,000
+   * messages. Slow handlers thus lease only their free slots, and fast ones lease in big batches,
+   * which keeps a busy queue draining even when each lease statement is slow (a pinned
    * xmin horizon). A number (0–9,000) fixes it; 0 leases free slots only.
    */
   readonly prefetch?: number | 'auto';

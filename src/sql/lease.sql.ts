@@ -29,8 +29,21 @@ import { type QueueTableNames } from './table-names.js';
  * stored size of the bodies before them stays under `maxBytes`, so a batch holds at most
  * `maxBytes` plus one body, and always at least one message. Candidates past the budget are
  * locked by the CTE but not updated; their locks end with the statement. Each row comes back
- * with `body_bytes`, its body's stored size, for the caller's own budget.
+ * with `body_bytes`, its body's stored size, for the caller's own budget, and its `seq`.
+ *
+ * `after`, when given, starts the scan past a position (due time, then `seq`) that an earlier
+ * lease of the same caller reached: the index entries before it belong to messages already
+ * leased, and while something pins the xmin horizon they can be neither removed nor marked dead,
+ * so a scan from the head walks all of them, each time. A message that becomes due before that
+ * position (given back, reaped, committed late) is not seen by such a scan: the caller must scan
+ * from the head regularly too (the fetch loop does at least once a second).
  */
+/** A place in a queue's lease order: due time (epoch seconds) and `seq`, as bigint strings. */
+export interface LeasePosition {
+  readonly availableAt: string;
+  readonly seq: string;
+}
+
 export function leaseSql(
   t: QueueTableNames,
   queue: string,
@@ -38,11 +51,25 @@ export function leaseSql(
   leaseSeconds: number,
   policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
   maxBytes: number,
+  after?: LeasePosition,
 ): SqlStatement {
+  const values: unknown[] = [
+    queue,
+    limit,
+    leaseSeconds,
+    policy.maxAttempts ?? null,
+    policy.deadLetterQueue ?? null,
+    maxBytes,
+  ];
+  let past = '';
+  if (after !== undefined) {
+    values.push(after.availableAt, after.seq);
+    past = ' AND (available_at, seq) > ($7::bigint, $8::bigint)';
+  }
   return {
     text: `WITH next AS MATERIALIZED (
   SELECT ctid, available_at, seq, pg_column_size(body) AS bytes FROM ${t.qualified}
-  WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}
+  WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}${past}
   ORDER BY available_at, seq
   LIMIT $2::integer
   FOR UPDATE SKIP LOCKED
@@ -63,14 +90,8 @@ export function leaseSql(
   WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM within))
   RETURNING m.*
 )
-SELECT ${MESSAGE_COLUMNS}, pg_column_size(body) AS body_bytes FROM leased ORDER BY available_at, seq`,
-    values: [
-      queue,
-      limit,
-      leaseSeconds,
-      policy.maxAttempts ?? null,
-      policy.deadLetterQueue ?? null,
-      maxBytes,
-    ],
+SELECT ${MESSAGE_COLUMNS}, seq, pg_column_size(body) AS body_bytes FROM leased ORDER BY available_at, seq`,
+    values,
+    planEachTime: true,
   };
 }

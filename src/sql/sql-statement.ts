@@ -2,6 +2,14 @@
 export interface SqlStatement {
   readonly text: string;
   readonly values: readonly unknown[];
+  /**
+   * Plan it for its values every time: never run it as a named prepared statement. After five
+   * runs PostgreSQL may switch a prepared statement to a generic plan, made without the values;
+   * for the statements that find rows by an array of ids or walk a queue in order, the generic
+   * plan it chose read the whole table or backlog: 1,000 acks took 1.5 s instead of 20 ms, and
+   * each lease scanned every ready message (measured in bench/pinned-horizon.ts).
+   */
+  readonly planEachTime?: true;
 }
 
 /**

@@ -23,6 +23,8 @@ export interface MessageRow {
 /** A row of the lease statement: the message and its body's stored size. */
 export interface LeasedRow extends MessageRow {
   readonly body_bytes: number;
+  /** bigint, as a string. */
+  readonly seq: string;
 }
 
 function fromEpochSeconds(value: string): Date {

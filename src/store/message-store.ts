@@ -11,7 +11,7 @@ import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.inte
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { archiveOldFailedSql, deleteOldDoneSql } from '../sql/cleanup.sql.js';
 import { enqueueManySql, enqueueSql } from '../sql/enqueue.sql.js';
-import { leaseSql } from '../sql/lease.sql.js';
+import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
   clearQueueSql,
   deleteMessageSql,
@@ -55,6 +55,8 @@ export interface LeasedBatch<T = unknown> {
   readonly messages: LeasedMessage<T>[];
   /** Each message's body size as stored, in the same order. */
   readonly bodyBytes: number[];
+  /** The lease-order position of the last message; undefined when none was leased. */
+  readonly last?: LeasePosition;
 }
 
 /** What the reaper did with expired leases of one queue. */
@@ -117,22 +119,26 @@ export class MessageStore {
 
   /**
    * Leases up to `limit` due messages of `queue`, oldest due first, while their bodies stay
-   * within `maxBytes` (at least one message).
+   * within `maxBytes` (at least one message); with `after`, only past that position (see
+   * `leaseSql`).
    */
   async lease<T>(
     queue: string,
     limit: number,
     policy: LeasePolicy,
     maxBytes: number,
-    operation: 'leaseNext' | 'leaseMany' = 'leaseMany',
+    operation: 'leaseNext' | 'leaseMany' | 'leaseAfter' = 'leaseMany',
+    after?: LeasePosition,
   ): Promise<LeasedBatch<T>> {
     const result = await this.connection.query<LeasedRow>(
       operation,
-      leaseSql(this.names, queue, limit, policy.leaseSeconds, policy, maxBytes),
+      leaseSql(this.names, queue, limit, policy.leaseSeconds, policy, maxBytes, after),
     );
+    const last = result.rows.at(-1);
     return {
       messages: result.rows.map((row) => toLeasedMessage<T>(row)),
       bodyBytes: result.rows.map((row) => row.body_bytes),
+      ...(last === undefined ? {} : { last: { availableAt: last.available_at, seq: last.seq } }),
     };
   }
 

@@ -6,6 +6,7 @@ import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type LeasedBatch, type LeasePolicy, type MessageStore } from '../store/message-store.js';
 import { MAX_ACK_BATCH } from './ack-batcher.js';
 import { leaseAhead } from './lease-ahead.js';
+import { ScanStart } from './scan-start.js';
 import { PrefetchBuffer } from './prefetch-buffer.js';
 import { type WakeSignal } from './wake-signal.js';
 
@@ -59,6 +60,7 @@ const MAX_FAILURE_BACKOFF_MS = 30_000;
 export class FetchLoop {
   private stateNow: FetchState = 'starting';
   private readonly buffer = new PrefetchBuffer();
+  private readonly scanStart = new ScanStart();
   /** Whether the last lease came back full, so more messages are probably waiting. */
   private backlog = true;
   /** The LISTEN connection came back since the last lease attempt: the database answers. */
@@ -170,7 +172,15 @@ export class FetchLoop {
       const maxBytes = Math.max(1, options.prefetchBytes - this.buffer.bytes);
       let leased: LeasedBatch;
       try {
-        leased = await this.deps.store.lease(queue, want, this.policy, maxBytes);
+        const after = this.scanStart.next(leasedAt);
+        leased = await this.deps.store.lease(
+          queue,
+          want,
+          this.policy,
+          maxBytes,
+          after === undefined ? 'leaseMany' : 'leaseAfter',
+          after,
+        );
       } catch (error) {
         failures += 1;
         backoffStep += 1;
@@ -195,6 +205,7 @@ export class FetchLoop {
       // A batch cut short by the byte budget says nothing about the backlog: assume one.
       const bytes = leased.bodyBytes.reduce((sum, size) => sum + size, 0);
       this.backlog = leased.messages.length === want || bytes >= maxBytes;
+      this.scanStart.reached(leased.last);
       this.buffer.push(leased.messages, leased.bodyBytes, leasedAt + options.leaseSeconds * 1000);
     }
   }
@@ -205,7 +216,6 @@ export class FetchLoop {
     return leaseAhead({
       prefetch: options.prefetch,
       concurrency: options.concurrency,
-      backlog: this.backlog,
       meanHandlerMs: slots.meanHandlerMs,
     });
   }

@@ -277,3 +277,33 @@ describe('the TypeORM CLI and the module share one migration history', () => {
     MIGRATIONS.forEach((name, index) => expect(output).toContain(`[X] ${index + 1} ${name}`));
   });
 });
+
+describe('prepared statements', () => {
+  it('prepares the per-message statements once, but plans batch and lease statements for their values every time', async () => {
+    const app = await bootApp({ connectionString: db.url, poolMinSize: 1, poolMaxSize: 1 });
+    try {
+      await app.queue.enqueueMany(
+        'prepared',
+        Array.from({ length: 20 }, (_, i) => ({ i })),
+      );
+      for (let i = 0; i < 10; i++) {
+        const [message] = await app.queue.leaseMany('prepared', 2);
+        await app.queue.ackMany('prepared', [message!]);
+        await app.queue.enqueue('prepared', { again: i });
+      }
+      // One connection: this query runs in the session that ran the ones above.
+      const { rows } = await app.moduleRef
+        .get(QueueConnection)
+        .query<{ statement: string }>('check', {
+          text: `SELECT statement FROM pg_prepared_statements WHERE name LIKE 'fetchcraft_queue_%'`,
+          values: [],
+        });
+      const prepared = rows.map((row) => row.statement);
+      expect(prepared.some((text) => text.includes('INSERT INTO'))).toBe(true);
+      expect(prepared.some((text) => text.includes('FOR UPDATE SKIP LOCKED'))).toBe(false);
+      expect(prepared.some((text) => text.includes('WITH target AS MATERIALIZED'))).toBe(false);
+    } finally {
+      await app.close();
+    }
+  });
+});

@@ -3,6 +3,7 @@ import { type LeasedMessage } from '../../src/index.js';
 import { AUTO_PREFETCH_MAX } from '../../src/config/defaults.js';
 import { leaseAhead, nextMeanMs } from '../../src/workers/lease-ahead.js';
 import { PrefetchBuffer } from '../../src/workers/prefetch-buffer.js';
+import { HEAD_SCAN_INTERVAL_MS, isAfter, ScanStart } from '../../src/workers/scan-start.js';
 import { WakeSignal } from '../../src/workers/wake-signal.js';
 
 const message = (n: number) => ({ id: `m${n}`, leaseToken: `t${n}` }) as LeasedMessage;
@@ -78,19 +79,62 @@ describe('PrefetchBuffer lease deadlines', () => {
   });
 });
 
-describe('leaseAhead', () => {
-  const auto = { prefetch: 'auto', concurrency: 32, backlog: true } as const;
+describe('ScanStart', () => {
+  const at = (availableAt: number, seq: number) => ({
+    availableAt: String(availableAt),
+    seq: String(seq),
+  });
 
-  it('is the fixed prefetch when one is set, backlog or not', () => {
-    expect(leaseAhead({ ...auto, prefetch: 250, backlog: false, meanHandlerMs: 1 })).toBe(250);
+  it('starts from the head until a lease reached somewhere', () => {
+    const start = new ScanStart();
+    expect(start.next(0)).toBeUndefined();
+    expect(start.next(10)).toBeUndefined();
+    start.reached(at(100, 5));
+    expect(start.next(20)).toEqual(at(100, 5));
+  });
+
+  it('goes back to the head at least every interval', () => {
+    const start = new ScanStart();
+    expect(start.next(0)).toBeUndefined();
+    start.reached(at(100, 5));
+    expect(start.next(HEAD_SCAN_INTERVAL_MS - 1)).toEqual(at(100, 5));
+    expect(start.next(HEAD_SCAN_INTERVAL_MS)).toBeUndefined();
+    expect(start.next(HEAD_SCAN_INTERVAL_MS + 1)).toEqual(at(100, 5));
+  });
+
+  it('never moves back: a head scan that found stragglers keeps the position', () => {
+    const start = new ScanStart();
+    start.next(0);
+    start.reached(at(100, 50));
+    start.reached(at(90, 70));
+    start.reached(undefined);
+    expect(start.next(1)).toEqual(at(100, 50));
+    start.reset();
+    expect(start.next(2)).toBeUndefined();
+  });
+
+  it('orders by due time, then seq, as bigints', () => {
+    expect(isAfter(at(101, 1), at(100, 9))).toBe(true);
+    expect(isAfter(at(100, 10), at(100, 9))).toBe(true);
+    expect(isAfter(at(100, 9), at(100, 9))).toBe(false);
+    expect(
+      isAfter(
+        { availableAt: '1', seq: '9007199254740993' },
+        { availableAt: '1', seq: '9007199254740992' },
+      ),
+    ).toBe(true);
+  });
+});
+
+describe('leaseAhead', () => {
+  const auto = { prefetch: 'auto', concurrency: 32 } as const;
+
+  it('is the fixed prefetch when one is set', () => {
+    expect(leaseAhead({ ...auto, prefetch: 250, meanHandlerMs: 1 })).toBe(250);
     expect(leaseAhead({ ...auto, prefetch: 0, meanHandlerMs: 1 })).toBe(0);
   });
 
-  it('leases nothing ahead while the queue keeps up', () => {
-    expect(leaseAhead({ ...auto, backlog: false, meanHandlerMs: 1 })).toBe(0);
-  });
-
-  it('under a backlog, leases about a second of work at the measured speed', () => {
+  it('leases about a second of work at the measured speed', () => {
     // 4 slots of 100 ms handlers start 40 messages a second.
     expect(leaseAhead({ ...auto, concurrency: 4, meanHandlerMs: 100 })).toBe(40);
     // Slow handlers: less than one message a second, nothing ahead (no hoarding).

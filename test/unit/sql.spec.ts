@@ -6,6 +6,7 @@ import { clearQueueSql, deleteMessageSql } from '../../src/sql/operator.sql.js';
 import { reapExpiredLeasesSql } from '../../src/sql/reap.sql.js';
 import { statsSql } from '../../src/sql/stats.sql.js';
 import {
+  ackBatchSql,
   ackManySql,
   ackSql,
   failSql,
@@ -89,10 +90,11 @@ describe('statement builders', () => {
     }
     for (const { text } of [
       ackManySql(names, 'q', [mine]),
+      ackBatchSql(names, 'q', [mine]),
       heartbeatManySql(names, 'q', [mine], 5),
     ]) {
       expect(text).toMatch(/m\.lease_token = ANY \(\$3::uuid\[\]\)/);
-      expect(text).toMatch(/m\.state = 'leased'/);
+      expect(text).toMatch(/m\.state IS NOT DISTINCT FROM 'leased'/);
     }
   });
 });

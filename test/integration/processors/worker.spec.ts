@@ -366,3 +366,32 @@ describe('failures', () => {
     expect(failed.map((m) => m.lastError?.message)).toContain('a bare string with \\u0000 inside');
   });
 });
+
+describe('leasing past the last position', () => {
+  it('still finds a message that became due behind it, within about a second', async () => {
+    const seen: number[] = [];
+    @Injectable()
+    class Behind {
+      @Processor('behind', { concurrency: 4 })
+      handle(message: ProcessorMessage<{ i: number }>): void {
+        seen.push(message.body.i);
+      }
+    }
+    app = await boot({ connectionString: db.url, pollIntervalMs: 100 }, [Behind]);
+    await app.queue.enqueueMany(
+      'behind',
+      Array.from({ length: 500 }, (_, i) => ({ i })),
+    );
+    await waitFor(() => seen.length === 500, 10_000, 'the first 500');
+    // Due an hour ago: its place in lease order is before every message leased so far, where a
+    // lease that starts past the last position does not look.
+    await db.query(
+      `INSERT INTO messages (queue, body, available_at, created_at)
+       VALUES ('behind', '{"i": 500}', floor(extract(epoch from now()))::bigint - 3600,
+               floor(extract(epoch from now()))::bigint)`,
+    );
+    await app.queue.enqueue('behind', { i: 501 });
+    await waitFor(() => seen.includes(500) && seen.includes(501), 5_000, 'both late messages');
+    expect(seen).toHaveLength(502);
+  });
+});

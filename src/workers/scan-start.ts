@@ -1,0 +1,46 @@
+import { type LeasePosition } from '../sql/lease.sql.js';
+
+/**
+ * How often a fetch loop leases from the head of its queue even though it could start past its
+ * last lease: messages that became due before that position (given back at a shutdown, reaped,
+ * committed after a later one) wait at most about this long.
+ */
+export const HEAD_SCAN_INTERVAL_MS = 1_000;
+
+/**
+ * Where a fetch loop's leases start. Leasing past the last position reached skips the index
+ * entries of messages already leased, which a pinned xmin horizon keeps from being removed; a
+ * lease from the head, at least every HEAD_SCAN_INTERVAL_MS, picks up what became due behind
+ * that position.
+ */
+export class ScanStart {
+  private position: LeasePosition | undefined;
+  private lastHeadScan = Number.NEGATIVE_INFINITY;
+
+  /** Where the lease starting at `now` (ms) should begin: undefined for the head. */
+  next(now: number): LeasePosition | undefined {
+    if (this.position === undefined || now - this.lastHeadScan >= HEAD_SCAN_INTERVAL_MS) {
+      this.lastHeadScan = now;
+      return undefined;
+    }
+    return this.position;
+  }
+
+  /** A lease reached `last`; a head scan that found stragglers does not move the start back. */
+  reached(last: LeasePosition | undefined): void {
+    if (last === undefined) return;
+    if (this.position === undefined || isAfter(last, this.position)) this.position = last;
+  }
+
+  /** Forgets the position: the next lease starts from the head. */
+  reset(): void {
+    this.position = undefined;
+  }
+}
+
+/** Whether `a` comes after `b` in lease order (due time, then seq). */
+export function isAfter(a: LeasePosition, b: LeasePosition): boolean {
+  const [aAt, bAt] = [BigInt(a.availableAt), BigInt(b.availableAt)];
+  if (aAt !== bAt) return aAt > bAt;
+  return BigInt(a.seq) > BigInt(b.seq);
+}
