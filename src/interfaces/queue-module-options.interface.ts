@@ -66,9 +66,10 @@ export interface QueueModuleOptions {
   /** Largest message body accepted, in bytes of JSON text. Default 1 MiB. */
   readonly maxBodyBytes?: number;
   /**
-   * Send statements as named prepared statements, planned once per connection. Default `true`;
-   * turn it off behind PgBouncer in transaction mode before 1.21 (or without
-   * `max_prepared_statements`), which cannot route them.
+   * Send statements as named prepared statements, planned once per connection (the lease and
+   * batch statements excepted: they are planned for their values every time, since a generic
+   * plan of theirs can read the whole table). Default `true`; turn it off behind PgBouncer in
+   * transaction mode before 1.21 (or without `max_prepared_statements`), which cannot route them.
    */
   readonly preparedStatements?: boolean;
   /**
