@@ -43,6 +43,8 @@ export interface LeasePolicy {
   readonly deadLetterQueue?: string;
 }
 
+export { type LeasePosition };
+
 /** What one worker's ack batch did. */
 export interface AckBatchResult {
   readonly acked: string[];

@@ -1,4 +1,4 @@
-import { type LeasePosition } from '../sql/lease.sql.js';
+import { type LeasePosition } from '../store/message-store.js';
 
 /**
  * How often a fetch loop leases from the head of its queue even though it could start past its
