@@ -30,6 +30,12 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
   private dataSource: DataSource | undefined;
   private readonly statementNames = new Map<string, string>();
   private pool: pg.Pool | undefined;
+  /** When the pool was adopted (`performance.now()`): the last answer of a connection not seen since. */
+  private adoptedAt = 0;
+  /** When a statement last got no answer at all before its deadline. */
+  private silentSince = Number.NEGATIVE_INFINITY;
+  /** When each pooled connection last answered, or was opened. */
+  private readonly lastAnswer = new WeakMap<pg.PoolClient, number>();
 
   constructor(@Inject(QUEUE_CONFIG) private readonly config: QueueConfig) {
     const { connection } = config;
@@ -55,7 +61,8 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
    *
    * The wait for the answer is bounded: by `timeoutMs` when given, else by the statement timeout
    * plus a grace for the server's own error to arrive. A statement that gets no answer fails, and
-   * pg-pool then discards its connection, which a half-open socket would otherwise hold forever.
+   * its connection is closed, which a half-open socket would otherwise hold forever; so are the
+   * idle connections that have not answered since (see `checkout`).
    */
   async query<Row extends object>(
     operation: string,
@@ -70,8 +77,18 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     const waitMs =
       options.timeoutMs ??
       (statementTimeoutMs > 0 ? statementTimeoutMs + ANSWER_GRACE_MS : undefined);
+    let client: pg.PoolClient;
     try {
-      return await pool.query<Row>({
+      client = await this.checkout(pool);
+    } catch (error) {
+      throw this.toError(operation, error);
+    }
+    // As pool.query does: an error event while the client is out must not crash the process.
+    let failure: Error | undefined;
+    const onError = (error: Error) => (failure ??= error);
+    client.once('error', onError);
+    try {
+      const result = await client.query<Row>({
         ...(this.config.preparedStatements && statement.planEachTime !== true
           ? { name: this.statementName(statement.text) }
           : {}),
@@ -79,8 +96,36 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
         values: statement.values as unknown[],
         ...(waitMs === undefined ? {} : { query_timeout: waitMs }),
       });
+      this.lastAnswer.set(client, performance.now());
+      return result;
     } catch (error) {
+      failure ??= error instanceof Error ? error : new Error(String(error));
+      // Past the statement timeout plus the grace, the server would have sent its own error: no
+      // answer means the socket is dead. (A shorter caller deadline, the health probe's, proves
+      // nothing about the socket.)
+      if (failure.message === NO_ANSWER && options.timeoutMs === undefined) {
+        this.silentSince = performance.now();
+      }
       throw this.toError(operation, error);
+    } finally {
+      client.removeListener('error', onError);
+      // With an error, as pool.query does, the connection is closed rather than reused.
+      client.release(failure);
+    }
+  }
+
+  /**
+   * A pooled connection that has answered since the last statement that got no answer at all.
+   * A socket that went silent (a NAT drop, a failover) takes the whole client deadline to
+   * fail, and its idle siblings opened before are likely silent too: each would cost another
+   * deadline, one retry at a time, while leases run out. They are closed instead, and the pool
+   * opens fresh ones.
+   */
+  private async checkout(pool: pg.Pool): Promise<pg.PoolClient> {
+    for (;;) {
+      const client = await pool.connect();
+      if ((this.lastAnswer.get(client) ?? this.adoptedAt) >= this.silentSince) return client;
+      client.release(true);
     }
   }
 
@@ -159,7 +204,7 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     const { connection } = this.config;
     if (connection.kind === 'shared') {
       this.dataSource = connection.dataSource;
-      this.pool = masterPool(connection.dataSource);
+      this.adopt(masterPool(connection.dataSource));
       return;
     }
     const dataSource = new DataSource(
@@ -169,11 +214,17 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     );
     await this.run('connect', () => dataSource.initialize(), connection.redacted);
     this.dataSource = dataSource;
-    this.pool = masterPool(dataSource);
+    this.adopt(masterPool(dataSource));
     await this.run('connect', () => this.warmUp(connection.poolMinSize), connection.redacted);
     this.logger.log(
       `Connected to ${connection.redacted} (pool ${connection.poolMinSize}-${connection.poolMaxSize})`,
     );
+  }
+
+  private adopt(pool: pg.Pool): void {
+    this.pool = pool;
+    this.adoptedAt = performance.now();
+    pool.on('connect', (client) => this.lastAnswer.set(client, performance.now()));
   }
 
   /** Opens `poolMinSize` connections at boot, as asyncpg does, so the first burst does not wait. */
@@ -213,6 +264,9 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
     return scrubPassword(text, this.password);
   }
 }
+
+/** What `pg` rejects a statement with when its `query_timeout` passed without an answer. */
+const NO_ANSWER = 'Query read timeout';
 
 /** How much longer than the statement timeout the client waits for the server's own error. */
 const ANSWER_GRACE_MS = 2_000;

@@ -78,6 +78,30 @@ describe('a half-open connection', () => {
   }, 60_000);
 });
 
+describe('a pool of half-open connections', () => {
+  it('pays one deadline, not one per silent connection: the idle ones are closed too', async () => {
+    await (await boot({ connectionString: db.url, workers: false })).close();
+    proxy = await startTcpProxy(db.url);
+    const app = await boot({
+      connectionString: proxy.url,
+      workers: false,
+      // Three connections open and idle when they all go silent.
+      poolMinSize: 3,
+      poolMaxSize: 3,
+      statementTimeoutMs: 1_000,
+      connectionTimeoutMs: 2_000,
+    });
+    expect(proxy.blackholeOpenConnections()).toBeGreaterThanOrEqual(3);
+    // The first statement waits its deadline (1 s statement timeout plus 2 s) and fails.
+    await expect(app.queue.getStats()).rejects.toBeInstanceOf(QueueDatabaseError);
+    // The next ones go out on new connections at once, not on the two silent idle ones.
+    const started = performance.now();
+    await app.queue.enqueue('timeouts.fresh', { n: 1 });
+    await app.queue.enqueue('timeouts.fresh', { n: 2 });
+    expect(performance.now() - started).toBeLessThan(1_500);
+  }, 60_000);
+});
+
 describe('an ack whose row is locked elsewhere', () => {
   it('is skipped and sent again until the lock is gone, without holding up the acks behind it', async () => {
     const handled: number[] = [];
