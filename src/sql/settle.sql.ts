@@ -69,7 +69,6 @@ UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
 WHERE ${LOCKED_ROWS}
 RETURNING m.id`,
     values: batchFenceValues(queue, leases),
-
     planEachTime: true,
   };
 }
@@ -87,19 +86,29 @@ export function ackBatchSql(
   leases: readonly BatchLease[],
 ): SqlStatement {
   return {
-    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, acked AS (
-  UPDATE ${t.qualified} AS m SET state = 'done', ${CLEAR_LEASE}
-  WHERE ${LOCKED_ROWS}
-  RETURNING m.id
-)
-SELECT id, false AS busy FROM acked
-UNION ALL
-SELECT m.id, true FROM ${t.qualified} AS m
-WHERE ${BATCH_FENCE} AND m.id NOT IN (SELECT id FROM acked)`,
+    text: skippingLocked(t, `state = 'done', ${CLEAR_LEASE}`, 'id'),
     values: batchFenceValues(queue, leases),
-
     planEachTime: true,
   };
+}
+
+/**
+ * A worker's batch change of its own leases (`set`, on the table aliased `m`) that skips rows
+ * locked elsewhere instead of waiting for them: one locked row must not hold back the rest of the
+ * batch. Each row returned is its `key` and whether it was `busy`: changed (false), or still held
+ * under its token, as this statement's snapshot sees it, but locked (true). A lease in neither
+ * was lost. Parameters $1..$3 are the batch fence's.
+ */
+function skippingLocked(t: QueueTableNames, set: string, key: 'id' | 'lease_token'): string {
+  return `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, changed AS (
+  UPDATE ${t.qualified} AS m SET ${set}
+  WHERE ${LOCKED_ROWS}
+  RETURNING m.${key}
+)
+SELECT ${key}, false AS busy FROM changed
+UNION ALL
+SELECT m.${key}, true FROM ${t.qualified} AS m
+WHERE ${BATCH_FENCE} AND m.${key} NOT IN (SELECT ${key} FROM changed)`;
 }
 
 /** What a requeue changes besides state and due time. */
@@ -145,8 +154,7 @@ export function requeueSql(
  *
  * Rows locked elsewhere (an operator's statement, a transaction of the application) are skipped,
  * not waited for: one locked row must not keep every other lease of the worker from being
- * extended. A skipped row still under its token (as this statement's snapshot sees it) is
- * reported held; the next beat extends it.
+ * extended. A skipped row still under its token (`busy`) counts as held; the next beat extends it.
  */
 export function heartbeatManySql(
   t: QueueTableNames,
@@ -155,17 +163,8 @@ export function heartbeatManySql(
   leaseSeconds: number,
 ): SqlStatement {
   return {
-    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, extended AS (
-  UPDATE ${t.qualified} AS m SET lease_until = ${secondsFromNow('$4::integer')}
-  WHERE ${LOCKED_ROWS}
-  RETURNING m.lease_token
-)
-SELECT lease_token FROM extended
-UNION ALL
-SELECT m.lease_token FROM ${t.qualified} AS m
-WHERE ${BATCH_FENCE} AND m.lease_token NOT IN (SELECT lease_token FROM extended)`,
+    text: skippingLocked(t, `lease_until = ${secondsFromNow('$4::integer')}`, 'lease_token'),
     values: [...batchFenceValues(queue, leases), leaseSeconds],
-
     planEachTime: true,
   };
 }
@@ -186,7 +185,6 @@ SET state = 'ready', ${CLEAR_LEASE}, attempts = m.attempts - 1
 WHERE ${LOCKED_ROWS}
 RETURNING ${notify('$4', 'm.queue')}`,
     values: [...batchFenceValues(queue, leases), t.channel],
-
     planEachTime: true,
   };
 }
