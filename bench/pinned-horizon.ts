@@ -159,12 +159,12 @@ function traceLeases(store: MessageStore, setting: string, explainUrl?: string):
     return batch;
   }) as MessageStore['lease'];
   const ack = store.ackBatch.bind(store);
-  let explain = 0;
+  let explained = false;
   let slowSeen = false;
   store.ackBatch = async (...args: Parameters<MessageStore['ackBatch']>) => {
-    if (slowSeen && explain < 1 && explainUrl !== undefined) {
-      // The plan of the very statement about to run, executed and rolled back.
-      explain += 1;
+    if (slowSeen && !explained && explainUrl !== undefined) {
+      // Once, after a slow ack: the plan of the statement about to run, executed and rolled back.
+      explained = true;
       const client = new pg.Client({ connectionString: explainUrl });
       await client.connect();
       const { text, values } = ackBatchSql(queueTableNames('public', 'messages'), args[0], args[1]);

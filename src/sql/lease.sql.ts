@@ -6,6 +6,12 @@ import {
 } from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
+/** A place in a queue's lease order: due time (epoch seconds) and `seq`, as bigint strings. */
+export interface LeasePosition {
+  readonly availableAt: string;
+  readonly seq: string;
+}
+
 /**
  * Claims up to `limit` due messages of one queue in one statement.
  *
@@ -38,12 +44,6 @@ import { type QueueTableNames } from './table-names.js';
  * position (given back, reaped, committed late) is not seen by such a scan: the caller must scan
  * from the head regularly too (the fetch loop does at least once a second).
  */
-/** A place in a queue's lease order: due time (epoch seconds) and `seq`, as bigint strings. */
-export interface LeasePosition {
-  readonly availableAt: string;
-  readonly seq: string;
-}
-
 export function leaseSql(
   t: QueueTableNames,
   queue: string,

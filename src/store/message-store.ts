@@ -43,8 +43,6 @@ export interface LeasePolicy {
   readonly deadLetterQueue?: string;
 }
 
-export { type LeasePosition };
-
 /** What one worker's ack batch did. */
 export interface AckBatchResult {
   readonly acked: string[];
@@ -129,7 +127,7 @@ export class MessageStore {
     limit: number,
     policy: LeasePolicy,
     maxBytes: number,
-    operation: 'leaseNext' | 'leaseMany' | 'leaseAfter' = 'leaseMany',
+    operation: 'leaseNext' | 'leaseMany' = 'leaseMany',
     after?: LeasePosition,
   ): Promise<LeasedBatch<T>> {
     const result = await this.connection.query<LeasedRow>(

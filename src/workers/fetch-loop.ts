@@ -172,14 +172,13 @@ export class FetchLoop {
       const maxBytes = Math.max(1, options.prefetchBytes - this.buffer.bytes);
       let leased: LeasedBatch;
       try {
-        const after = this.scanStart.next(leasedAt);
         leased = await this.deps.store.lease(
           queue,
           want,
           this.policy,
           maxBytes,
-          after === undefined ? 'leaseMany' : 'leaseAfter',
-          after,
+          'leaseMany',
+          this.scanStart.next(leasedAt),
         );
       } catch (error) {
         failures += 1;

@@ -54,14 +54,9 @@ export class PrefetchBuffer {
     });
   }
 
-  /** The next message to start, or undefined when empty. */
-  take(): LeasedMessage | undefined {
-    return this.takeEntry()?.message;
-  }
-
   /**
-   * The next message whose lease is alive at `now`; those found lapsed on the way are taken out
-   * into `lapsed` (to be given back, not started).
+   * The next message to start: the oldest whose lease is alive at `now`, or undefined when none
+   * is; those found lapsed on the way are taken out into `lapsed` (to be given back, not started).
    */
   takeLive(now: number, lapsed: LeasedMessage[]): LeasedMessage | undefined {
     for (;;) {

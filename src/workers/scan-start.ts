@@ -1,4 +1,4 @@
-import { type LeasePosition } from '../store/message-store.js';
+import { type LeasePosition } from '../sql/lease.sql.js';
 
 /**
  * How often a fetch loop leases from the head of its queue even though it could start past its
@@ -30,11 +30,6 @@ export class ScanStart {
   reached(last: LeasePosition | undefined): void {
     if (last === undefined) return;
     if (this.position === undefined || isAfter(last, this.position)) this.position = last;
-  }
-
-  /** Forgets the position: the next lease starts from the head. */
-  reset(): void {
-    this.position = undefined;
   }
 }
 
