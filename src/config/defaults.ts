@@ -10,7 +10,7 @@ export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 export const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 5_000;
 /** The longest statement of the package is a cleanup batch of 10,000 rows: far below this. */
 export const DEFAULT_STATEMENT_TIMEOUT_MS = 30_000;
-/** A settle waiting on a row lock someone else holds gives up and is retried. */
+/** A settle waiting on a row lock someone else holds gives up. */
 export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const DEFAULT_SCHEMA = 'public';

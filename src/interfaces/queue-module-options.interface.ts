@@ -43,8 +43,9 @@ export interface QueueModuleOptions {
   readonly statementTimeoutMs?: number;
   /**
    * Longest a statement of the module's own pool waits for a lock (`lock_timeout`): a row lock
-   * held elsewhere fails an ack or a heartbeat, which are retried, instead of blocking the queue
-   * behind it. `0` turns it off. Default 5,000 ms.
+   * held elsewhere fails a settle (`ack`, `nack`, `ackMany`, `clearQueue`…) instead of blocking
+   * it without end. The workers' own ack and heartbeat batches never wait: they skip locked rows
+   * and try them again. `0` turns it off. Default 5,000 ms.
    */
   readonly lockTimeoutMs?: number;
   /** TLS settings passed to node-postgres; they replace what `sslmode` in the URL implies. */
