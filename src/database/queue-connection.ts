@@ -247,7 +247,7 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
       if (target === undefined || !(typed instanceof QueueDatabaseError)) throw typed;
       throw new QueueDatabaseError(
         operation,
-        `could not connect to ${target}: ${typed.message.replace(/^Queue \w+ failed: /, '')}`,
+        `could not connect to ${target}: ${typed.reason}`,
         { code: typed.code, cause: error },
       );
     }

@@ -24,7 +24,11 @@ export class QueueDatabaseError extends QueueError {
   constructor(
     /** The queue operation that failed, e.g. `enqueue` or `leaseNext`. */
     readonly operation: string,
-    reason: string,
+    /**
+     * What went wrong, without the operation and the code the message adds around it: an error
+     * that wraps this one builds its own message from `reason`, so the code is named once.
+     */
+    readonly reason: string,
     details: QueueDatabaseErrorDetails = {},
   ) {
     super(
