@@ -1,6 +1,8 @@
 export { QueueModule } from './queue.module.js';
 export { type QueueModuleExtras } from './queue.module-definition.js';
 export { QueueService } from './queue.service.js';
+export { QueueProducer } from './queue-producer.js';
+export { InjectQueue, getQueueToken } from './inject-queue.decorator.js';
 export { QueueHealthIndicator } from './health/queue.health-indicator.js';
 export { Processor } from './processor/processor.decorator.js';
 export { ProcessorRegistry } from './workers/processor.registry.js';

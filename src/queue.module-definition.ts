@@ -4,7 +4,11 @@ import { type QueueModuleOptions } from './interfaces/queue-module-options.inter
 
 /** Options known when the module is declared, before any async factory runs. */
 export interface QueueModuleExtras {
-  /** Register `QueueService` (and the other exports) globally. Default false. */
+  /**
+   * Make `QueueService` (and the other exports) injectable everywhere, so feature modules need no
+   * import, or only `QueueModule.forFeature([...])` for producers. Default true, as
+   * `TypeOrmModule.forRoot` is; false keeps them to the module that imports this one.
+   */
   isGlobal?: boolean;
   /**
    * Serve `GET <path>/live`, `<path>/ready` and `<path>` (Terminus health checks); `true` means
@@ -22,7 +26,7 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createQueueOptions')
   .setExtras<QueueModuleExtras>(
-    { isGlobal: false, healthEndpoints: false },
+    { isGlobal: true, healthEndpoints: false },
     (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,

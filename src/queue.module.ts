@@ -1,22 +1,55 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
 import { TerminusModule } from '@nestjs/terminus';
-import { ProcessHealthIndicator } from './health/process-health.indicator.js';
-import { QueueHealthIndicator } from './health/queue.health-indicator.js';
-import { MaintenanceScheduler } from './maintenance/maintenance.scheduler.js';
+import { assertQueueName } from './config/argument-rules.js';
 import { resolveQueueConfig } from './config/resolve-queue-config.js';
 import { QueueConnection } from './database/queue-connection.js';
+import { ProcessHealthIndicator } from './health/process-health.indicator.js';
+import { QueueHealthIndicator } from './health/queue.health-indicator.js';
+import { getQueueToken } from './inject-queue.decorator.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
-import { QUEUE_CONFIG } from './queue.constants.js';
-import { QUEUE_MODULE_OPTIONS, QueueConfigurableModule } from './queue.module-definition.js';
-import { QueueService } from './queue.service.js';
+import { MaintenanceScheduler } from './maintenance/maintenance.scheduler.js';
 import { ProcessorCatalog } from './processor/processor.catalog.js';
 import { ProcessorExplorer } from './processor/processor.explorer.js';
+import { QueueProducer } from './queue-producer.js';
+import { QUEUE_CONFIG } from './queue.constants.js';
+import { QueueInitializer } from './queue.initializer.js';
+import {
+  QUEUE_ASYNC_OPTIONS_TYPE,
+  QUEUE_MODULE_OPTIONS,
+  QUEUE_OPTIONS_TYPE,
+  QueueConfigurableModule,
+} from './queue.module-definition.js';
+import { QueueService } from './queue.service.js';
 import { MessageStore } from './store/message-store.js';
 import { NotificationListener } from './workers/notification-listener.js';
 import { ProcessorRegistry } from './workers/processor.registry.js';
 import { RunningWorkers } from './workers/running-workers.js';
 import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
+
+/** What the root instance provides; nothing of it exists in a plain `imports: [QueueModule]`. */
+const ROOT_PROVIDERS: Provider[] = [
+  {
+    provide: QUEUE_CONFIG,
+    inject: [QUEUE_MODULE_OPTIONS],
+    useFactory: (options: QueueModuleOptions) => resolveQueueConfig(options),
+  },
+  QueueConnection,
+  MessageStore,
+  QueueService,
+  ProcessorCatalog,
+  ProcessorExplorer,
+  QueueInitializer,
+  RunningWorkers,
+  ProcessorRegistry,
+  NotificationListener,
+  WorkerOrchestrator,
+  MaintenanceScheduler,
+  QueueHealthIndicator,
+  ProcessHealthIndicator,
+];
+
+const ROOT_EXPORTS = [QueueService, ProcessorRegistry, QueueHealthIndicator];
 
 /**
  * The PostgreSQL queue as a Nest module.
@@ -26,32 +59,56 @@ import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
  * export class AppModule {}
  * ```
  *
- * `forRootAsync({ imports, inject, useFactory | useClass | useExisting })` takes its options from
- * other providers; both accept `isGlobal: true` and `healthEndpoints`. Options are validated when the module is created
- * (a bad one stops the boot with a `QueueOptionsError`); the connection opens and migrations run
- * in `onModuleInit`; the module's own pool closes at application shutdown.
+ * `forRoot` (or `forRootAsync({ imports, inject, useFactory | useClass | useExisting })`) once,
+ * in the root module: its services are global unless `isGlobal: false`. Feature modules inject
+ * `QueueService` as is, and `QueueModule.forFeature(['ingest.main'])` adds one
+ * {@link QueueProducer} per queue for `@InjectQueue('ingest.main')`. Importing the bare
+ * `QueueModule` in a feature module is allowed and adds nothing.
+ *
+ * Options are validated when the module is created (a bad one stops the boot with a
+ * `QueueOptionsError`), then every `@Processor`, and only then does the connection open and the
+ * migrations run; whatever a failed boot opened is closed. The module's own pool closes at
+ * application shutdown.
  */
-@Module({
-  imports: [DiscoveryModule, TerminusModule],
-  providers: [
-    {
-      provide: QUEUE_CONFIG,
-      inject: [QUEUE_MODULE_OPTIONS],
-      useFactory: (options: QueueModuleOptions) => resolveQueueConfig(options),
-    },
-    QueueConnection,
-    MessageStore,
-    QueueService,
-    ProcessorCatalog,
-    ProcessorExplorer,
-    RunningWorkers,
-    ProcessorRegistry,
-    NotificationListener,
-    WorkerOrchestrator,
-    MaintenanceScheduler,
-    QueueHealthIndicator,
-    ProcessHealthIndicator,
-  ],
-  exports: [QueueService, ProcessorRegistry, QueueHealthIndicator],
-})
-export class QueueModule extends QueueConfigurableModule {}
+@Module({})
+export class QueueModule extends QueueConfigurableModule {
+  /** The root instance: the connection, the workers, the maintenance, the health indicator. */
+  static override forRoot(options: typeof QUEUE_OPTIONS_TYPE): DynamicModule {
+    return withRootProviders(super.forRoot(options));
+  }
+
+  /** The root instance, its options taken from other providers. */
+  static override forRootAsync(options: typeof QUEUE_ASYNC_OPTIONS_TYPE): DynamicModule {
+    return withRootProviders(super.forRootAsync(options));
+  }
+
+  /**
+   * Provides a {@link QueueProducer} for each queue, injectable with `@InjectQueue(name)` in this
+   * module. Names are validated here, so a bad one stops the boot with a `QueueValidationError`.
+   * Needs the root instance (`forRoot`) to be global, which it is by default.
+   */
+  static forFeature(queues: readonly string[]): DynamicModule {
+    const providers = queues.map((queue, index): Provider => {
+      assertQueueName(queue, `queues[${index}]`);
+      return {
+        provide: getQueueToken(queue),
+        inject: [QueueService],
+        useFactory: (service: QueueService) => new QueueProducer(queue, service),
+      };
+    });
+    return {
+      module: QueueModule,
+      providers,
+      exports: providers.map((_, index) => getQueueToken(queues[index] as string)),
+    };
+  }
+}
+
+function withRootProviders(definition: DynamicModule): DynamicModule {
+  return {
+    ...definition,
+    imports: [...(definition.imports ?? []), DiscoveryModule, TerminusModule],
+    providers: [...(definition.providers ?? []), ...ROOT_PROVIDERS],
+    exports: [...(definition.exports ?? []), ...ROOT_EXPORTS],
+  };
+}

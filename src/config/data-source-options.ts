@@ -28,6 +28,10 @@ export function ownedDataSourceOptions(
       ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
       ...(config.lockTimeoutMs > 0 ? { lock_timeout: config.lockTimeoutMs } : {}),
       ...KEEPALIVE,
+      // Idle pooled connections do not keep the process alive: a bootstrap that fails after the
+      // module opened its pool (in another module's hook) still lets `node` exit. A running app
+      // stays up through its server, its workers' timers and the LISTEN connection.
+      allowExitOnIdle: true,
     },
     // An idle connection died (server restart, network cut): pg-pool drops it and opens a new
     // one on demand. Without a handler the pool's 'error' event would crash the process.

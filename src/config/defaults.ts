@@ -4,7 +4,12 @@
  * one constant.
  */
 
-export const DEFAULT_POOL_MIN_SIZE = 10;
+/**
+ * Connections open on demand and close after 10 s idle: an eager 10 per replica (asyncpg's
+ * default) held 11 idle connections per pod at boot. `min_size` in the URL or `poolMinSize` keep
+ * a warm pool for those who want one.
+ */
+export const DEFAULT_POOL_MIN_SIZE = 0;
 export const DEFAULT_POOL_MAX_SIZE = 20;
 export const DEFAULT_CONNECTION_TIMEOUT_MS = 10_000;
 export const DEFAULT_MIGRATION_LOCK_TIMEOUT_MS = 5_000;

@@ -4,7 +4,6 @@ import {
   Injectable,
   Logger,
   type OnApplicationShutdown,
-  type OnModuleInit,
 } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
@@ -24,7 +23,7 @@ import { scrubPassword, toQueueDatabaseError } from './to-queue-database-error.j
  * `pg` pool underneath, skipping TypeORM's per-query bookkeeping.
  */
 @Injectable()
-export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
+export class QueueConnection implements OnApplicationShutdown {
   private readonly logger = new Logger('QueueModule');
   private readonly password: string | undefined;
   private dataSource: DataSource | undefined;
@@ -45,7 +44,11 @@ export class QueueConnection implements OnModuleInit, OnApplicationShutdown {
         : undefined;
   }
 
-  async onModuleInit(): Promise<void> {
+  /**
+   * Opens the pool (or adopts the shared one) and runs the migrations unless turned off. Called
+   * once, by the module's initializer, after every option was validated.
+   */
+  async start(): Promise<void> {
     try {
       await this.open();
       if (this.config.migrationsRun) await this.migrate();

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
 import { resolveProcessor } from '../config/processor-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
@@ -10,13 +10,14 @@ import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata
 import { ProcessorCatalog } from './processor.catalog.js';
 
 /**
- * Finds every `@Processor` method on the application's providers at module init, inherited
- * methods included, validates it, and records it in the catalog. Any wiring mistake fails the
+ * Finds every `@Processor` method on the application's providers, inherited methods included,
+ * validates it, and records it in the catalog (the module's initializer calls it before any
+ * connection opens). Any wiring mistake fails the
  * boot with a {@link QueueProcessorError}: a queue served by a processor that was skipped would
  * look healthy while its messages pile up.
  */
 @Injectable()
-export class ProcessorExplorer implements OnModuleInit {
+export class ProcessorExplorer {
   constructor(
     @Inject(DiscoveryService) private readonly discovery: DiscoveryService,
     @Inject(MetadataScanner) private readonly scanner: MetadataScanner,
@@ -24,7 +25,7 @@ export class ProcessorExplorer implements OnModuleInit {
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
   ) {}
 
-  onModuleInit(): void {
+  discover(): void {
     this.catalog.record(this.explore());
   }
 

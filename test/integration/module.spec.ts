@@ -1,11 +1,18 @@
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from '@jest/globals';
 import { Inject, Injectable, Module, type ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
 import {
+  getQueueToken,
+  InjectQueue,
+  Processor,
+  QueueProcessorError,
   QueueDatabaseError,
   QueueModule,
+  QueueProducer,
+  QueueValidationError,
   QueueOptionsError,
   QueueService,
   type QueueModuleOptions,
@@ -144,19 +151,108 @@ describe('forRoot and forRootAsync', () => {
     ]);
   });
 
-  it('isGlobal makes QueueService injectable in modules that do not import QueueModule', async () => {
+  it('is global by default, and isGlobal: false keeps QueueService to the importing module', async () => {
     await bootAndRoundTrip(
-      [
-        QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1, isGlobal: true }),
-        FeatureModule,
-      ],
+      [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1 }), FeatureModule],
       (moduleRef) => moduleRef.get(Consumer).queue,
     );
 
     const error = await bootError({
-      imports: [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1 }), FeatureModule],
+      imports: [
+        QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1, isGlobal: false }),
+        FeatureModule,
+      ],
     });
     expect(String(error)).toMatch(/Consumer/);
+  });
+});
+
+@Injectable()
+class DocumentsService {
+  constructor(
+    @Inject(QueueService) readonly queue: QueueService,
+    @InjectQueue('feature.docs') readonly docs: QueueProducer<{ url: string }>,
+  ) {}
+}
+
+@Injectable()
+class ReportsService {
+  constructor(@Inject(QueueService) readonly queue: QueueService) {}
+}
+
+// The plain import a Nest user writes first: it must not fail, and adds nothing.
+@Module({ imports: [QueueModule], providers: [ReportsService], exports: [ReportsService] })
+class PlainImportModule {}
+
+@Module({
+  imports: [QueueModule.forFeature(['feature.docs'])],
+  providers: [DocumentsService],
+  exports: [DocumentsService],
+})
+class DocsFeatureModule {}
+
+@Injectable()
+class MailService {
+  constructor(
+    @InjectQueue('feature.mail') readonly mail: QueueProducer<{ to: string }>,
+    @InjectQueue('feature.docs') readonly docs: QueueProducer,
+  ) {}
+}
+
+@Module({
+  imports: [QueueModule.forFeature(['feature.mail', 'feature.docs'])],
+  providers: [MailService],
+  exports: [MailService],
+})
+class MailFeatureModule {}
+
+describe('feature modules', () => {
+  it('two feature modules share the root instance and inject producers by name', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueueModule.forRoot({ connectionString: db.url, poolMinSize: 0, poolMaxSize: 2 }),
+        DocsFeatureModule,
+        MailFeatureModule,
+      ],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    try {
+      const documents = moduleRef.get(DocumentsService);
+      const mail = moduleRef.get(MailService);
+      // One QueueService (one pool) for the whole application.
+      expect(documents.queue).toBe(moduleRef.get(QueueService));
+      expect(documents.docs.name).toBe('feature.docs');
+      expect(mail.mail.name).toBe('feature.mail');
+      expect(moduleRef.get(getQueueToken('feature.mail'), { strict: false })).toBe(mail.mail);
+
+      await documents.docs.enqueue({ url: 'https://example.com/a' });
+      await mail.docs.enqueueMany([{ url: 'https://example.com/b' }]);
+      await mail.mail.enqueue({ to: 'ops@example.com' });
+      const { rows } = await db.query<{ queue: string; n: string }>(
+        "SELECT queue, count(*) AS n FROM messages WHERE queue LIKE 'feature.%' GROUP BY queue ORDER BY queue",
+      );
+      expect(rows).toEqual([
+        { queue: 'feature.docs', n: '2' },
+        { queue: 'feature.mail', n: '1' },
+      ]);
+      expect(await mail.mail.clear()).toBe(1);
+      expect(await documents.docs.clear()).toBe(2);
+    } finally {
+      await moduleRef.close();
+    }
+  });
+
+  it('a bare imports: [QueueModule] in a feature module boots and uses the root instance', async () => {
+    await bootAndRoundTrip(
+      [QueueModule.forRoot({ connectionString: db.url, poolMinSize: 1 }), PlainImportModule],
+      (moduleRef) => moduleRef.get(ReportsService).queue,
+    );
+  });
+
+  it('forFeature refuses a bad queue name when the module is declared', () => {
+    expect(() => QueueModule.forFeature(['ok', ' padded'])).toThrow(QueueValidationError);
+    expect(() => QueueModule.forFeature(['ok', ' padded'])).toThrow(/queues\[1\]/);
   });
 });
 
@@ -498,5 +594,59 @@ describe('schema, table and migrations', () => {
     } finally {
       await second.close();
     }
+  });
+});
+
+describe('boot failures', () => {
+  /** Runs test/support/failing-boot.ts; resolves with its output once it exits by itself. */
+  function failingBoot(env: Record<string, string>): Promise<{ output: string; exitMs: number }> {
+    const started = Date.now();
+    const child = spawn('node', ['--import', 'tsx', 'test/support/failing-boot.ts'], {
+      env: { ...process.env, DATABASE_URL: db.url, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the process did not exit within 30 s; it printed: ${output}`));
+      }, 30_000);
+      child.on('exit', () => {
+        clearTimeout(timer);
+        resolve({ output, exitMs: Date.now() - started });
+      });
+    });
+  }
+
+  it('a bootstrap in try/catch exits when a later boot step fails after the pool opened', async () => {
+    const { output } = await failingBoot({ FAIL_AT: 'later-hook', POOL_MIN: '3' });
+    expect(output).toBe('caught a later boot step failed\n');
+  }, 40_000);
+
+  it('a bootstrap in try/catch exits when the queue migration itself fails', async () => {
+    await db.query('CREATE TABLE IF NOT EXISTS foreign_boot (id int)');
+    const { output } = await failingBoot({ QUEUE_TABLE: 'foreign_boot', POOL_MIN: '3' });
+    expect(output).toMatch(/^caught .*foreign_boot already exists but was not created/);
+  }, 40_000);
+
+  it('a wrong @Processor option stops the boot before any connection opens', async () => {
+    @Injectable()
+    class Misconfigured {
+      @Processor('boot.bad', { concurrency: 0 })
+      handle(): void {}
+    }
+    const error = await bootError({
+      imports: [
+        QueueModule.forRoot({ connectionString: db.url, poolMinSize: 2, schema: 'never_opened' }),
+      ],
+      providers: [Misconfigured],
+    });
+    expect(error).toBeInstanceOf(QueueProcessorError);
+    // Neither connected nor migrated: the schema the migration would have created is absent.
+    const { rows } = await db.query(
+      "SELECT 1 FROM information_schema.schemata WHERE schema_name = 'never_opened'",
+    );
+    expect(rows).toEqual([]);
   });
 });

@@ -19,7 +19,7 @@ import { QUEUE_CONFIG } from '../../src/queue.constants.js';
 
 /**
  * Discovery alone, in a real Nest container, without a database: the explorer, the catalog it
- * writes, and the given providers. Resolves with the catalog, or rejects with what init threw.
+ * writes, and the given providers. Resolves with the catalog, or rejects with what discovery threw.
  */
 async function discover(
   providers: Array<Type<unknown>>,
@@ -43,6 +43,7 @@ async function discover(
   moduleRef.useLogger(false);
   try {
     await moduleRef.init();
+    moduleRef.get(ProcessorExplorer).discover();
     return moduleRef.get(ProcessorCatalog).definitions;
   } finally {
     await moduleRef.close();

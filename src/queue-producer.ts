@@ -1,0 +1,48 @@
+import { type MessageState, type QueueMessage } from './interfaces/queue-message.interface.js';
+import { type EnqueueOptions } from './interfaces/queue-operation-options.interface.js';
+import { type QueueService } from './queue.service.js';
+
+/**
+ * One queue's producer, injected by name with {@link InjectQueue} after
+ * `QueueModule.forFeature([...])`: the `QueueService` calls that take a queue, with the queue
+ * bound. Its name was validated when the feature module was declared.
+ *
+ * ```ts
+ * constructor(@InjectQueue('ingest.main') private readonly ingest: QueueProducer<IngestDocument>) {}
+ * ...
+ * await this.ingest.enqueue({ url, title });
+ * ```
+ */
+export class QueueProducer<T = unknown> {
+  /** @internal Built by `QueueModule.forFeature`; inject it with `@InjectQueue(name)`. */
+  constructor(
+    /** The queue's name. */
+    readonly name: string,
+    private readonly service: QueueService,
+  ) {}
+
+  /** Adds one message; see {@link QueueService.enqueue}. @returns its id. */
+  enqueue(body: T, options?: EnqueueOptions): Promise<string> {
+    return this.service.enqueue<T>(this.name, body, options);
+  }
+
+  /** Adds many messages in one statement, all or none; see {@link QueueService.enqueueMany}. */
+  enqueueMany(bodies: readonly T[], options?: EnqueueOptions): Promise<string[]> {
+    return this.service.enqueueMany<T>(this.name, bodies, options);
+  }
+
+  /** This queue's dead letters, oldest first; see {@link QueueService.listFailed}. */
+  listFailed(options?: { readonly limit?: number }): Promise<QueueMessage<T>[]> {
+    return this.service.listFailed<T>(this.name, options);
+  }
+
+  /** Puts dead letters back, due now; see {@link QueueService.retryFailed}. */
+  retryFailed(ids?: readonly string[]): Promise<number> {
+    return this.service.retryFailed(this.name, ids);
+  }
+
+  /** Deletes this queue's messages, or those in one state; see {@link QueueService.clearQueue}. */
+  clear(state?: MessageState): Promise<number> {
+    return this.service.clearQueue(this.name, state);
+  }
+}
