@@ -4,6 +4,11 @@ export { QueueService } from './queue.service.js';
 export { QueueProducer } from './queue-producer.js';
 export { InjectQueue, getQueueToken } from './inject-queue.decorator.js';
 export { QueueHealthIndicator } from './health/queue.health-indicator.js';
+/**
+ * HTTP answers for the queue's errors (400 with `field`/`rule`, 503 with `Retry-After`):
+ * `providers: [{ provide: APP_FILTER, useClass: QueueExceptionFilter }]`.
+ */
+export { QueueExceptionFilter } from './http/queue-exception.filter.js';
 export { Processor } from './processor/processor.decorator.js';
 export { ProcessorRegistry } from './workers/processor.registry.js';
 export {
