@@ -66,6 +66,9 @@ export class QueueConnection implements OnApplicationShutdown {
    * plus a grace for the server's own error to arrive. A statement that gets no answer fails, and
    * its connection is closed, which a half-open socket would otherwise hold forever; so are the
    * idle connections that have not answered since (see `checkout`).
+   *
+   * @internal Left out of the published declarations, with `clientConfig`: their `pg` types
+   * would make a consumer compiling with `skipLibCheck: false` install `@types/pg`.
    */
   async query<Row extends object>(
     operation: string,
@@ -135,6 +138,8 @@ export class QueueConnection implements OnApplicationShutdown {
   /**
    * Settings for a connection outside the pool (the LISTEN connection), taken from the pool in
    * use, so a shared DataSource's credentials and TLS apply as well.
+   *
+   * @internal
    */
   clientConfig(): pg.ClientConfig {
     const pool = this.pool;
