@@ -10,17 +10,28 @@ import { type ProcessorDefinition } from '../processor/processor-definition.js';
 import { type MessageStore } from '../store/message-store.js';
 import { AckBatcher } from './ack-batcher.js';
 import { withDeadline } from '../async/with-deadline.js';
-import { describeError } from '../errors/describe-error.js';
+import { describeError, describeFailure } from '../errors/describe-error.js';
 import { errorRecordJson } from './error-record.js';
 import { nextMeanMs } from './lease-ahead.js';
+import { LogRateLimiter, type HeldBack } from './log-rate-limiter.js';
 import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
+
+/**
+ * Failure lines a worker writes per window; past them, one summary line per window. A handler
+ * that fails every message would otherwise write a line per message.
+ */
+const FAILURE_LINES_PER_WINDOW = 5;
+const FAILURE_WINDOW_MS = 30_000;
 
 /** One handler running one leased message. */
 interface Execution {
   readonly message: LeasedMessage;
   readonly controller: AbortController;
-  /** The lease is no longer ours: lost (heartbeat refused) or given back at shutdown. */
-  relinquished: boolean;
+  /**
+   * The lease is no longer ours: `lost` (the heartbeat was refused, someone else may run it) or
+   * given back at `shutdown` (intended; it runs again after the restart).
+   */
+  relinquished?: 'lost' | 'shutdown';
   /** The handler returned; the lease keeper no longer needs this lease. */
   finished: boolean;
   done?: Promise<void>;
@@ -32,6 +43,8 @@ export interface MessageExecutorDependencies {
   readonly logger: LoggerService;
   /** A slot freed: the fetch loop may start or lease more. */
   readonly onSlotFreed: () => void;
+  /** The clock of the failure lines' rate limit, in ms; `performance.now` unless a test sets it. */
+  readonly now?: () => number;
 }
 
 /**
@@ -46,9 +59,15 @@ export class MessageExecutor {
   /** Acks sent after their handler's slot was freed; stop waits for them. */
   private readonly settling = new Set<Promise<void>>();
   private readonly acks: AckBatcher;
+  private readonly now: () => number;
+  private readonly failureLines: LogRateLimiter;
+  /** Writes the summary of held-back failure lines when their window closes. */
+  private summaryTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: MessageExecutorDependencies) {
     const { queue } = deps.definition;
+    this.now = deps.now ?? (() => performance.now());
+    this.failureLines = new LogRateLimiter(FAILURE_LINES_PER_WINDOW, FAILURE_WINDOW_MS, this.now);
     this.acks = new AckBatcher(
       (leases) => deps.store.ackBatch(queue, leases),
       (error, leases) => {
@@ -89,12 +108,7 @@ export class MessageExecutor {
 
   /** Starts the handler for `message`; it runs on its own, its slot counted until it settles. */
   start(message: LeasedMessage): void {
-    const execution: Execution = {
-      message,
-      controller: new AbortController(),
-      relinquished: false,
-      finished: false,
-    };
+    const execution: Execution = { message, controller: new AbortController(), finished: false };
     // Keyed by lease token: the same message may come back to this worker after a lost lease
     // while the first handler is still running.
     this.inFlight.set(message.leaseToken, execution);
@@ -118,7 +132,7 @@ export class MessageExecutor {
     for (const execution of this.inFlight.values()) {
       if (!tokens.has(execution.message.leaseToken)) continue;
       if (execution.relinquished || execution.finished) continue;
-      execution.relinquished = true;
+      execution.relinquished = 'lost';
       execution.controller.abort(new LeaseLostError(execution.message.id));
     }
   }
@@ -140,6 +154,9 @@ export class MessageExecutor {
     await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
     await this.acks.drain();
     await Promise.allSettled([...this.settling]);
+    clearTimeout(this.summaryTimer);
+    this.summaryTimer = undefined;
+    this.summarise(this.failureLines.close(true));
   }
 
   private async execute(execution: Execution): Promise<void> {
@@ -175,9 +192,16 @@ export class MessageExecutor {
       },
     );
     execution.finished = true;
-    if (execution.relinquished) {
+    if (execution.relinquished === 'shutdown') {
+      // Intended: the deadline passed, the message went back to ready and runs again later.
+      this.deps.logger.log(
+        `Queue "${this.queue}": message ${message.id} finished after shutdown had returned it to the queue; it will run again, this result is not recorded`,
+      );
+      return;
+    }
+    if (execution.relinquished === 'lost') {
       this.deps.logger.warn(
-        `Queue "${this.queue}": message ${message.id} finished after its lease was lost or released; its result is not recorded`,
+        `Queue "${this.queue}": message ${message.id} finished after its lease was lost; its result is not recorded`,
       );
       return;
     }
@@ -187,13 +211,16 @@ export class MessageExecutor {
         this.ack(message);
         return;
       case 'snooze':
+        // Not a failure: the handler asked for later, and no attempt is spent. No line.
         await this.deps.store.snooze(message, outcome.delaySeconds);
         return;
       case 'retry':
-        await this.deps.store.retry(
-          message,
-          outcome.delaySeconds,
-          errorRecordJson(outcome.error, message.attempts),
+        await this.settleFailure(message, outcome.error, `retry in ${outcome.delaySeconds} s`, () =>
+          this.deps.store.retry(
+            message,
+            outcome.delaySeconds,
+            errorRecordJson(outcome.error, message.attempts),
+          ),
         );
         return;
       case 'deadLetter':
@@ -221,26 +248,87 @@ export class MessageExecutor {
 
   private async deadLetter(message: LeasedMessage, error: unknown): Promise<void> {
     const { deadLetterQueue } = this.deps.definition.options;
-    const moved = await this.deps.store.deadLetter(
+    await this.settleFailure(
       message,
-      errorRecordJson(error, message.attempts),
-      deadLetterQueue,
+      error,
+      deadLetterQueue === undefined
+        ? `failed for good (state failed: see listFailed, retryFailed)`
+        : `dead-lettered to "${deadLetterQueue}"`,
+      () =>
+        this.deps.store.deadLetter(
+          message,
+          errorRecordJson(error, message.attempts),
+          deadLetterQueue,
+        ),
     );
-    if (moved) {
-      this.deps.logger.warn(
-        `Queue "${this.queue}": message ${message.id} dead-lettered${deadLetterQueue === undefined ? '' : ` to "${deadLetterQueue}"`}`,
+  }
+
+  /**
+   * Records a failed attempt with `settle`, then writes its line: the attempt, the error, and
+   * `next`, what became of the message, unless the statement did not settle it after all.
+   */
+  private async settleFailure(
+    message: LeasedMessage,
+    error: unknown,
+    next: string,
+    settle: () => Promise<boolean>,
+  ): Promise<void> {
+    let settled: boolean | undefined;
+    try {
+      settled = await settle();
+    } finally {
+      const what =
+        settled === undefined
+          ? 'not recorded: the statement failed (logged next)'
+          : settled
+            ? next
+            : 'not recorded: its lease was lost meanwhile';
+      this.reportFailure(
+        `Queue "${this.queue}": message ${message.id} attempt ${message.attempts} of ${this.deps.definition.options.maxAttempts} failed (${describeFailure(error)}); ${what}`,
       );
     }
   }
 
+  private reportFailure(line: string): void {
+    const { write, heldBack } = this.failureLines.admit();
+    this.summarise(heldBack);
+    if (write) this.deps.logger.warn(line);
+    else this.scheduleSummary();
+  }
+
+  /** A timer at the end of the window, so held-back lines are counted even if no more fail. */
+  private scheduleSummary(): void {
+    const closesAt = this.failureLines.closesAt;
+    if (this.summaryTimer !== undefined || closesAt === undefined) return;
+    this.summaryTimer = setTimeout(
+      () => {
+        this.summaryTimer = undefined;
+        this.summarise(this.failureLines.close());
+        this.scheduleSummary();
+      },
+      Math.max(0, closesAt - this.now()),
+    );
+    this.summaryTimer.unref();
+  }
+
+  private summarise(heldBack: HeldBack | undefined): void {
+    if (heldBack === undefined) return;
+    this.deps.logger.warn(
+      `${heldBack.count} more failed attempt${heldBack.count === 1 ? '' : 's'} on queue "${this.queue}" in the last ${heldBack.seconds} s (at most ${FAILURE_LINES_PER_WINDOW} are logged per ${FAILURE_WINDOW_MS / 1000} s)`,
+    );
+  }
+
   private async abandon(execution: Execution): Promise<void> {
     if (execution.relinquished) return;
-    execution.relinquished = true;
+    execution.relinquished = 'shutdown';
     execution.controller.abort(new ShutdownError(execution.message.id));
     try {
-      await this.deps.store.release(execution.message);
+      const released = await this.deps.store.release(execution.message);
+      // Still a warning: work will be repeated; a longer shutdownTimeoutMs would have let it end.
       this.deps.logger.warn(
-        `Queue "${this.queue}": message ${execution.message.id} returned to ready at shutdown`,
+        released
+          ? `Queue "${this.queue}": message ${execution.message.id} was still running at the shutdown deadline (shutdownTimeoutMs); returned to ready, it will run again`
+          : `Queue "${this.queue}": message ${execution.message.id} was still running at the shutdown deadline, and its lease was already lost`,
       );
     } catch (error) {
       this.deps.logger.error(
