@@ -1,7 +1,6 @@
 import { HttpStatus, ValidationPipe } from '@nestjs/common';
 import { type NestExpressApplication } from '@nestjs/platform-express';
 import { BodyDepthPipe } from './body-depth.pipe.js';
-import { QueueErrorFilter } from './queue-error.filter.js';
 
 /** Largest request body: a full batch of short documents fits; a 10 MB upload does not. */
 export const BODY_LIMIT = '5mb';
@@ -19,8 +18,9 @@ interface Response {
  * What the demo's HTTP layer needs. The app must be created with `bodyParser: false`: only JSON
  * is parsed, with a limit above the largest batch; a POST of any other type is refused with 415,
  * so a cross-site form (which a browser sends without asking) cannot enqueue. Then a nesting and
- * size budget, DTO validation that refuses unknown properties, the queue's typed errors turned
- * into 400/503 answers, and no `X-Powered-By`.
+ * size budget, DTO validation that refuses unknown properties, and no `X-Powered-By`. (The
+ * queue's typed errors become 400/503 answers through `QueueExceptionFilter`, which `DemoModule`
+ * provides as `APP_FILTER`.)
  */
 export function configureDemoApp(app: NestExpressApplication): void {
   app.disable('x-powered-by');
@@ -41,5 +41,4 @@ export function configureDemoApp(app: NestExpressApplication): void {
     new BodyDepthPipe(),
     new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }),
   );
-  app.useGlobalFilters(new QueueErrorFilter());
 }

@@ -1,9 +1,14 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { QueueModule } from '@fetchcraft/queue';
+import { APP_FILTER } from '@nestjs/core';
+import { QueueExceptionFilter, QueueModule } from '@fetchcraft/queue';
 import { DocumentsController } from './documents.controller.js';
 import { DEMO_WORK_MS, IngestProcessor } from './ingest.processor.js';
 
-/** The demo application: the queue, the ingestion processors, the HTTP API and health probes. */
+/**
+ * The demo application: the queue, the ingestion processors, the HTTP API and health probes. The
+ * queue's errors reach HTTP clients through the package's filter: 400 with `field` and `rule`
+ * for a refused argument, 503 with `Retry-After` while the database cannot serve.
+ */
 @Module({})
 export class DemoModule {
   /**
@@ -24,7 +29,11 @@ export class DemoModule {
         }),
       ],
       controllers: [DocumentsController],
-      providers: [IngestProcessor, { provide: DEMO_WORK_MS, useValue: workMs }],
+      providers: [
+        IngestProcessor,
+        { provide: DEMO_WORK_MS, useValue: workMs },
+        { provide: APP_FILTER, useClass: QueueExceptionFilter },
+      ],
     };
   }
 }
