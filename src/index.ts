@@ -71,6 +71,12 @@ export { AttemptsExhaustedError } from './errors/attempts-exhausted.error.js';
 export { BodyValidationError } from './errors/body-validation.error.js';
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
 export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';
+export { migrateQueue, queueMigrationStatus } from './database/migrate-queue.js';
+export {
+  type QueueMigrationOptions,
+  type QueueMigrationResult,
+  type QueueMigrationStatus,
+} from './interfaces/queue-migration.interface.js';
 export { queueTableNames } from './config/identifier-rules.js';
 export { redactConnectionString } from './config/connection-string.js';
 export { type QueueTableNames } from './sql/table-names.js';

@@ -1,5 +1,6 @@
 import { type DataSource, type QueryRunner } from 'typeorm';
 import { withRetries } from '../async/with-retries.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { queueMigrations } from '../migrations/index.js';
 import { takeMigrationLocks } from '../migrations/migration-lock.js';
 import { type QueueTableNames } from '../sql/table-names.js';
@@ -25,10 +26,15 @@ export interface MigrationRunOptions {
  * come after it) for as long as some long transaction holds the table; instead the try is rolled
  * back and made again after a pause, a few times, then the boot fails with the lock error.
  *
- * Bookkeeping uses TypeORM's own migrations-table layout (`<table>_migrations`), so this runner and
- * `typeorm migration:run -d ormconfig.ts` see each other's work. It runs through a TypeORM query
- * runner of whichever DataSource the module uses, including one shared with the application,
- * without touching that DataSource's own migrations.
+ * A table of the queue's name that has no record in `<table>_migrations` is not adopted: the
+ * migration fails with a {@link QueueDatabaseError} (code `42P07`) saying so. Other failures are
+ * thrown as the driver gave them; the caller types them (it knows the password to scrub).
+ *
+ * Bookkeeping uses TypeORM's own migrations-table layout (`<table>_migrations`), so a TypeORM CLI
+ * data source built from `queueMigrations(names)` sees this runner's work and the other way round.
+ * It runs through a TypeORM query runner of whichever DataSource it is given, including one shared
+ * with the application, without touching that DataSource's own migrations. The module at boot and
+ * `migrateQueue` (the package's CLI) both run it.
  *
  * @returns the names of the migrations applied by this call.
  */
@@ -41,7 +47,23 @@ export async function runQueueMigrations(
     delaysMs: options.retryDelaysMs ?? MIGRATION_RETRY_DELAYS_MS,
     retryable: isLockTimeout,
     ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
+  }).catch((error: unknown) => {
+    throw refuseForeignTable(error, names);
   });
+}
+
+/**
+ * `duplicate_table` while migrating: the first migration's CREATE TABLE met a table that exists
+ * although `<table>_migrations` has no record of creating it. Its columns, constraints and data
+ * are someone else's; altering it, or working on it unaltered, could break both owners.
+ */
+function refuseForeignTable(error: unknown, names: QueueTableNames): unknown {
+  if ((error as { code?: unknown } | null)?.code !== '42P07') return error;
+  return new QueueDatabaseError(
+    'migrate',
+    `${names.schema}.${names.table} already exists but was not created by @fetchcraft/queue (no record in ${names.migrationsTable}); choose another table or schema option`,
+    { code: '42P07', cause: error },
+  );
 }
 
 /** `lock_not_available`: a statement gave up waiting for a lock after `lock_timeout`. */
@@ -108,4 +130,24 @@ export async function ensureQueueSchema(
   if (schemas.length === 0) {
     await queryRunner.query(`CREATE SCHEMA ${names.quotedSchema}`);
   }
+}
+
+/**
+ * The names recorded in `<table>_migrations`, in the order they ran; empty when the schema or the
+ * table does not exist. Reads only: no lock, nothing created.
+ */
+export async function readAppliedMigrations(
+  dataSource: DataSource,
+  names: QueueTableNames,
+): Promise<string[]> {
+  // to_regclass answers NULL for a missing schema or table, where a SELECT would fail.
+  const [found] = await dataSource.query<Array<{ found: boolean }>>(
+    'SELECT to_regclass($1::text) IS NOT NULL AS found',
+    [names.qualifiedMigrations],
+  );
+  if (found?.found !== true) return [];
+  const rows = await dataSource.query<Array<{ name: string }>>(
+    `SELECT name FROM ${names.qualifiedMigrations} ORDER BY id`,
+  );
+  return rows.map((row) => row.name);
 }

@@ -1,0 +1,163 @@
+import { DataSource } from 'typeorm';
+import { ownedDataSourceOptions } from '../config/data-source-options.js';
+import { type QueueConfig } from '../config/queue-config.js';
+import { resolveQueueConfig } from '../config/resolve-queue-config.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import { QueueOptionsError } from '../errors/queue-options.error.js';
+import { type QueueError } from '../errors/queue.error.js';
+import {
+  type QueueMigrationOptions,
+  type QueueMigrationResult,
+  type QueueMigrationStatus,
+} from '../interfaces/queue-migration.interface.js';
+import { queueMigrations } from '../migrations/index.js';
+import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
+import { toQueueDatabaseError } from './to-queue-database-error.js';
+
+/**
+ * Applies the queue table's pending migrations, as `QueueModule` does at boot, and returns which
+ * it applied: for a deploy step (a Kubernetes Job, a release hook) that migrates once before the
+ * application's pods start with `migrationsRun: false`.
+ *
+ * The options are the module's connection and table options, validated the same way: a bad one
+ * rejects with a {@link QueueOptionsError} naming it before any connection is opened. Then one
+ * connection is opened (or `dataSource`'s pool borrowed), the schema created when missing, and the
+ * migrations applied in one transaction under the module's advisory lock, lock timeout and
+ * retries, so this call, another one and booting replicas migrate the table once between them.
+ * A table of the same name that the package did not create is refused, as the module refuses it.
+ * The connection is closed before the promise settles, whether the migration succeeded or not;
+ * a shared `dataSource` is left open.
+ *
+ * ```ts
+ * const { applied } = await migrateQueue({ connectionString: process.env.DATABASE_URL, schema: 'queue' });
+ * ```
+ *
+ * @throws {QueueOptionsError} an option is unusable; nothing was opened.
+ * @throws {QueueDatabaseError} the connection or a migration failed (never with the password);
+ *   code `42P07` when the table exists but was not created by this package.
+ */
+export async function migrateQueue(options: QueueMigrationOptions): Promise<QueueMigrationResult> {
+  const { config, onRetry } = resolveMigrationConfig(options);
+  const { names } = config;
+  const applied = await withConnection(config, 'migrate', (dataSource, toError) =>
+    runQueueMigrations(dataSource, names, {
+      lockTimeoutMs: config.migrationLockTimeoutMs,
+      ...(onRetry === undefined
+        ? {}
+        : { onRetry: (error, delayMs) => onRetry(toError(error), delayMs) }),
+    }),
+  );
+  return Object.freeze({
+    schema: names.schema,
+    table: names.table,
+    applied: Object.freeze(applied),
+  });
+}
+
+/**
+ * Reads which of the queue table's migrations are applied and which are pending, without
+ * changing anything (no schema is created, no lock taken). Same options and errors as
+ * {@link migrateQueue}.
+ */
+export async function queueMigrationStatus(
+  options: QueueMigrationOptions,
+): Promise<QueueMigrationStatus> {
+  const { config } = resolveMigrationConfig(options);
+  const { names } = config;
+  const applied = await withConnection(config, 'migrationStatus', (dataSource) =>
+    readAppliedMigrations(dataSource, names),
+  );
+  const known = queueMigrations(names).map((Migration) => new Migration().name);
+  const recorded = new Set(applied);
+  return Object.freeze({
+    schema: names.schema,
+    table: names.table,
+    applied: Object.freeze(applied),
+    pending: Object.freeze(known.filter((name) => !recorded.has(name))),
+    unknown: Object.freeze(applied.filter((name) => !known.includes(name))),
+  });
+}
+
+function resolveMigrationConfig(options: QueueMigrationOptions): {
+  config: QueueConfig;
+  onRetry: QueueMigrationOptions['onRetry'];
+} {
+  if (options === null || typeof options !== 'object') {
+    throw new QueueOptionsError('options', 'must be an object');
+  }
+  const { onRetry, ...moduleOptions } = options;
+  if (onRetry !== undefined && typeof onRetry !== 'function') {
+    throw new QueueOptionsError('onRetry', 'must be a function');
+  }
+  // One connection is all a migration uses. A shared DataSource brings its own pool, and pool
+  // options beside it are refused, as the module refuses them.
+  const config = resolveQueueConfig(
+    moduleOptions.dataSource === undefined
+      ? { ...moduleOptions, poolMinSize: 0, poolMaxSize: 1 }
+      : moduleOptions,
+  );
+  return { config, onRetry };
+}
+
+type ToError = (error: unknown) => QueueError;
+
+/**
+ * Runs `work` on the configured connection: a DataSource opened for it and closed after it, or
+ * the shared one, left open. Every failure is typed, and the password scrubbed from it.
+ */
+async function withConnection<T>(
+  config: QueueConfig,
+  operation: string,
+  work: (dataSource: DataSource, toError: ToError) => Promise<T>,
+): Promise<T> {
+  const { connection } = config;
+  const password =
+    connection.kind === 'owned' && typeof connection.config.password === 'string'
+      ? connection.config.password
+      : undefined;
+  const toError: ToError = (error) =>
+    toQueueDatabaseError(operation, error, {
+      connectionTimeoutMs: config.connectionTimeoutMs,
+      ...(password === undefined ? {} : { password }),
+    });
+
+  if (connection.kind === 'shared') {
+    try {
+      return await work(connection.dataSource, toError);
+    } catch (error) {
+      throw toError(error);
+    }
+  }
+
+  // A connection that dies while idle is of no concern to a run this short: the next statement
+  // on it fails, and that failure is reported. Without a handler the pool's error would crash.
+  const dataSource = new DataSource(ownedDataSourceOptions(config, connection, () => undefined));
+  try {
+    try {
+      await dataSource.initialize();
+    } catch (error) {
+      throw connectError(error, toError, connection.redacted);
+    }
+    return await work(dataSource, toError);
+  } catch (error) {
+    throw toError(error);
+  } finally {
+    if (dataSource.isInitialized) {
+      // Closing can fail only on a socket already dead; what the work gave is what matters.
+      await dataSource.destroy().catch(() => undefined);
+    }
+  }
+}
+
+/**
+ * Says where the connection went (the URL without its password), as the module's boot does; the
+ * new message is built from the reason, so the code is named once.
+ */
+function connectError(error: unknown, toError: ToError, target: string): QueueError {
+  const typed = toError(error);
+  if (!(typed instanceof QueueDatabaseError)) return typed;
+  return new QueueDatabaseError('connect', `could not connect to ${target}: ${typed.reason}`, {
+    ...(typed.code === undefined ? {} : { code: typed.code }),
+    cause: error,
+  });
+}
