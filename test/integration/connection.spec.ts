@@ -1,8 +1,7 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { inspect, promisify } from 'node:util';
+import { inspect } from 'node:util';
 import { describe, expect, it } from '@jest/globals';
 import {
   QueueDatabaseError,
@@ -13,7 +12,6 @@ import {
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { bootError, bootApp, type BootedApp } from '../support/boot.js';
-import { type TestDatabase } from '../support/test-database.js';
 import { writeSelfSignedCertificate } from '../support/tls.js';
 
 const { db } = useQueueFixture('connection', { reset: 'none' });
@@ -233,48 +231,6 @@ describe('failures are typed and never show the password', () => {
     } finally {
       await booted.close();
     }
-  });
-});
-
-const MIGRATIONS = [
-  'CreateQueueTable1795556400000',
-  'AddDeadLetters1795560000000',
-  'AddMaintenance1795563600000',
-  'TimeOrderedIds1795567200000',
-];
-
-describe('the TypeORM CLI and the module share one migration history', () => {
-  const run = promisify(execFile);
-
-  async function cli(command: string, database: TestDatabase, schema: string): Promise<string> {
-    // The README's command: the TypeORM CLI with ormconfig.ts loaded through tsx.
-    const { stdout } = await run('npm', ['run', '--silent', command], {
-      env: { ...process.env, DATABASE_URL: database.url, QUEUE_SCHEMA: schema },
-      timeout: 60_000,
-    });
-    return stdout;
-  }
-
-  it('migration:run creates the table; the module boots on it without migrating again', async () => {
-    const output = await cli('migration:run', db, 'cli_first');
-    for (const name of MIGRATIONS) {
-      expect(output).toContain(`Migration ${name} has been executed successfully`);
-    }
-    const booted = await bootApp({ connectionString: db.url, schema: 'cli_first' });
-    try {
-      await booted.queue.enqueue('cli', { n: 1 });
-    } finally {
-      await booted.close();
-    }
-    const { rows } = await db.query('SELECT name FROM cli_first.messages_migrations ORDER BY id');
-    expect(rows).toEqual(MIGRATIONS.map((name) => ({ name })));
-  });
-
-  it('migration:show reports what the module applied at boot', async () => {
-    const booted = await bootApp({ connectionString: db.url, schema: 'module_first' });
-    await booted.close();
-    const output = await cli('migration:show', db, 'module_first');
-    MIGRATIONS.forEach((name, index) => expect(output).toContain(`[X] ${index + 1} ${name}`));
   });
 });
 

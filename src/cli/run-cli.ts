@@ -1,0 +1,61 @@
+import { redactConnectionString } from '../config/connection-string.js';
+import { scrubPassword } from '../database/to-queue-database-error.js';
+import { QueueError } from '../errors/queue.error.js';
+import { CLI_NAME, cliUsage, parseCliArgs, type CliEnv } from './cli-args.js';
+import { type CliCommand, type CliOutput } from './cli-command.js';
+import { CLI_COMMANDS } from './commands/index.js';
+
+/**
+ * Runs one command line and answers the process's exit code: 0 when the command did its work, 1
+ * when it could not (a usage error, an option refused, the database unreachable, a migration
+ * failed). Failures are one line on `err`: the error's message, which the package's errors keep
+ * free of passwords.
+ */
+export async function runCli(
+  argv: readonly string[],
+  env: CliEnv,
+  output: CliOutput,
+  commands: readonly CliCommand[] = CLI_COMMANDS,
+): Promise<number> {
+  const invocation = parseCliArgs(argv, env, commands);
+  if (invocation.kind === 'help') {
+    output.out(cliUsage(commands));
+    return 0;
+  }
+  if (invocation.kind === 'usage-error') {
+    output.err(`${CLI_NAME}: ${invocation.problem}`);
+    output.err(`Run '${CLI_NAME} --help' for the commands and options.`);
+    return 1;
+  }
+  const command = commands.find((candidate) => candidate.name === invocation.command);
+  if (command === undefined) throw new Error(`unreachable: ${invocation.command} was parsed`);
+  try {
+    await command.run(invocation.target, output);
+    return 0;
+  } catch (error) {
+    output.err(
+      `${CLI_NAME} ${command.name} failed: ${failureText(error, invocation.target.connectionString)}`,
+    );
+    return 1;
+  }
+}
+
+/**
+ * The package's own errors never hold a password. Anything else is a bug, reported with its
+ * message, in which the URL and its password are masked all the same.
+ */
+function failureText(error: unknown, connectionString: string): string {
+  if (error instanceof QueueError) return error.message;
+  const message = error instanceof Error ? error.message : String(error);
+  const text = message.split(connectionString).join(redactConnectionString(connectionString));
+  return `unexpected error: ${scrubPassword(text, passwordOf(connectionString))}`;
+}
+
+function passwordOf(connectionString: string): string | undefined {
+  try {
+    const { password } = new URL(connectionString);
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
+}
