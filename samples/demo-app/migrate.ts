@@ -3,36 +3,31 @@
  * Deployment rolls out (`node dist-demo/samples/demo-app/migrate.js`), so that a long migration
  * is not killed by the pods' startup probe and rolled back on every restart. Needs DATABASE_URL.
  *
- * It boots the queue module without workers: the module applies its migrations at boot under
- * the same advisory lock, lock timeout and retries as any replica would.
+ * `migrateQueue` takes the module's connection and table options and applies the migrations
+ * under the same advisory lock, lock timeout and retries as a booting replica would. (The
+ * package's CLI does the same: `npx fetchcraft-queue migrate`.)
  */
-import 'reflect-metadata';
-import { Logger, Module } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { QueueModule, redactConnectionString } from '@fetchcraft/queue';
+import { Logger } from '@nestjs/common';
+import { migrateQueue, redactConnectionString } from '@fetchcraft/queue';
 
 const logger = new Logger('Migrate');
 
 async function main(): Promise<void> {
   const url = process.env.DATABASE_URL;
   if (!url) throw new Error('DATABASE_URL is not set: the migration Job needs the database');
-  @Module({
-    imports: [
-      QueueModule.forRoot({
-        connectionString: url,
-        poolMinSize: 0,
-        poolMaxSize: 1,
-        workers: false,
-      }),
-    ],
-  })
-  class MigrateModule {}
   logger.log(`Applying the queue's migrations on ${redactConnectionString(url)}`);
-  const context = await NestFactory.createApplicationContext(MigrateModule, {
-    logger: ['log', 'warn', 'error'],
+  const { schema, table, applied } = await migrateQueue({
+    connectionString: url,
+    onRetry: (error, delayMs) =>
+      logger.warn(
+        `Migrating waits for a table lock another transaction holds (${error.message}); trying again in ${delayMs} ms`,
+      ),
   });
-  await context.close();
-  logger.log('Migrations applied');
+  logger.log(
+    applied.length > 0
+      ? `Migrations applied to ${schema}.${table}: ${applied.join(', ')}`
+      : `Migrations applied: ${schema}.${table} was up to date`,
+  );
 }
 
 main().catch((error: unknown) => {

@@ -8,8 +8,10 @@ import { type QueueMigrationClass } from './queue-migration-class.js';
 export { type QueueMigrationClass } from './queue-migration-class.js';
 
 /**
- * The queue table's migrations, oldest first, bound to one schema and table. Used both by the
- * module at boot (`migrationsRun`) and by the TypeORM CLI through `ormconfig.ts`.
+ * The queue table's migrations, oldest first, bound to one schema and table. The module at boot
+ * (`migrationsRun`) and `migrateQueue` (the package's CLI) apply them through the migration
+ * runner; an application may also list them in a TypeORM data source of its own, which records
+ * them in the same `<table>_migrations` table.
  */
 export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
   return [
