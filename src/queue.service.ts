@@ -210,9 +210,17 @@ export class QueueService {
     });
   }
 
-  /** Message counts in total, per state and per queue and state (the Python backend's `get_stats`). */
-  getStats(): Promise<QueueStats> {
-    return this.store.stats();
+  /**
+   * Message counts in total, per state and per queue and state (the Python backend's
+   * `get_stats`), with ready messages split into due and delayed (`ready`, `readyByQueue`).
+   *
+   * @param queue counts this queue's messages only: the same shape, with at most this queue in
+   *   `byQueue`. For a dead-letter queue, `failedMessages` counts its `failed` messages plus
+   *   the dead letters moved into it that are not yet done.
+   */
+  async getStats(queue?: string): Promise<QueueStats> {
+    if (queue !== undefined) assertQueueName(queue);
+    return this.store.stats(queue);
   }
 
   /**

@@ -3,14 +3,37 @@ import { type MessageState } from './queue-message.interface.js';
 /** Message counts per state; every state is present, zero when empty. */
 export type StateCounts = Record<MessageState, number>;
 
-/** The Python backend's `get_stats()` shape, camel-cased. */
+/** `ready` messages, split by whether a worker may lease them now. */
+export interface ReadyCounts {
+  /** Due: available at or before the database's clock. These are waiting for a worker. */
+  readonly due: number;
+  /**
+   * Not due yet: enqueued with `delaySeconds`, or waiting out a retry's backoff or a snooze.
+   * A queue whose ready messages are all delayed is waiting, not stalled.
+   */
+  readonly delayed: number;
+}
+
+/**
+ * The Python backend's `get_stats()` shape, camel-cased (`totalMessages`, `byState`, `byQueue`,
+ * `failedMessages`, with the same meaning), plus `ready` and `readyByQueue`. With a queue name,
+ * every field counts that queue's rows only.
+ */
 export interface QueueStats {
   readonly totalMessages: number;
+  /** Per state; `ready` counts due and delayed messages alike (see {@link QueueStats.ready}). */
   readonly byState: StateCounts;
   /** Per queue, per state. A queue appears once it holds at least one message. */
   readonly byQueue: Readonly<Record<string, StateCounts>>;
-  /** Messages in the `failed` (dead-letter) state. */
+  /**
+   * Dead letters not yet dealt with: messages in the `failed` state, plus those moved to a
+   * dead-letter queue that are not yet `done` there.
+   */
   readonly failedMessages: number;
+  /** `byState.ready` split into due and delayed: `due + delayed === byState.ready`. */
+  readonly ready: ReadyCounts;
+  /** `byQueue[queue].ready` split the same way; it has the same queues as `byQueue`. */
+  readonly readyByQueue: Readonly<Record<string, ReadyCounts>>;
 }
 
 /** One queue's depth, as the health report shows it. */

@@ -46,13 +46,19 @@ SELECT queue, 'failed', count(*), NULL, 0 FROM ${t.qualified} WHERE state = 'fai
   };
 }
 
-/** Counts per queue and state; `moved` counts dead letters moved here that are not yet done. */
-export function statsSql(t: QueueTableNames): SqlStatement {
+/**
+ * Counts per queue and state, of every queue or of `queue` only. `moved` counts dead letters
+ * moved here that are not yet done; `due` the ready messages a worker may lease now, by the
+ * database's clock (the rest wait out a delay, a backoff or a snooze).
+ */
+export function statsSql(t: QueueTableNames, queue?: string): SqlStatement {
   return {
     text: `SELECT queue, state, count(*)::bigint AS count,
-  count(*) FILTER (WHERE origin_queue IS NOT NULL AND state IN ('ready', 'leased'))::bigint AS moved
-FROM ${t.qualified} GROUP BY queue, state`,
-    values: [],
+  count(*) FILTER (WHERE origin_queue IS NOT NULL AND state IN ('ready', 'leased'))::bigint AS moved,
+  count(*) FILTER (WHERE state = 'ready' AND available_at <= ${NOW_SECONDS})::bigint AS due
+FROM ${t.qualified}${queue === undefined ? '' : ' WHERE queue = $1::text'}
+GROUP BY queue, state`,
+    values: queue === undefined ? [] : [queue],
   };
 }
 

@@ -265,8 +265,9 @@ export class MessageStore {
     return { deleted, archived };
   }
 
-  async stats(): Promise<QueueStats> {
-    const result = await this.connection.query<StatsRow>('getStats', statsSql(this.names));
+  /** Counts of every queue, or of `queue` only. */
+  async stats(queue?: string): Promise<QueueStats> {
+    const result = await this.connection.query<StatsRow>('getStats', statsSql(this.names, queue));
     return toQueueStats(result.rows);
   }
 

@@ -2,6 +2,7 @@ import { MESSAGE_STATES, type MessageState } from '../interfaces/queue-message.i
 import {
   type QueueDepth,
   type QueueStats,
+  type ReadyCounts,
   type StateCounts,
 } from '../interfaces/queue-stats.interface.js';
 
@@ -11,6 +12,8 @@ export interface StatsRow {
   readonly state: string;
   readonly count: string;
   readonly moved: string;
+  /** Of a `ready` row: how many are due now (the rest are delayed). */
+  readonly due: string;
 }
 
 /** A row of `queueDepthSql`. */
@@ -26,11 +29,16 @@ function emptyCounts(): StateCounts {
   return Object.fromEntries(MESSAGE_STATES.map((state) => [state, 0])) as StateCounts;
 }
 
-/** Totals per state and per queue and state; moved dead letters not yet done count as failed. */
+/**
+ * Totals per state and per queue and state; moved dead letters not yet done count as failed;
+ * ready messages split into due and delayed.
+ */
 export function toQueueStats(rows: readonly StatsRow[]): QueueStats {
   const byState = emptyCounts();
   // Null prototype: a queue may legitimately be called "__proto__".
   const byQueue = Object.create(null) as Record<string, StateCounts>;
+  const readyByQueue = Object.create(null) as Record<string, ReadyCounts>;
+  const ready = { due: 0, delayed: 0 };
   let totalMessages = 0;
   let movedDeadLetters = 0;
   for (const row of rows) {
@@ -40,8 +48,22 @@ export function toQueueStats(rows: readonly StatsRow[]): QueueStats {
     movedDeadLetters += Number(row.moved);
     byState[state] += count;
     (byQueue[row.queue] ??= emptyCounts())[state] += count;
+    readyByQueue[row.queue] ??= { due: 0, delayed: 0 };
+    if (state === 'ready') {
+      const due = Number(row.due);
+      readyByQueue[row.queue] = { due, delayed: count - due };
+      ready.due += due;
+      ready.delayed += count - due;
+    }
   }
-  return { totalMessages, byState, byQueue, failedMessages: byState.failed + movedDeadLetters };
+  return {
+    totalMessages,
+    byState,
+    byQueue,
+    failedMessages: byState.failed + movedDeadLetters,
+    ready,
+    readyByQueue,
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it, jest } from '@jest/globals';
 import { randomBytes } from 'node:crypto';
 import { QueueConnection } from '../../src/database/queue-connection.js';
-import { type QueueService } from '../../src/index.js';
+import { QueueValidationError, type QueueService } from '../../src/index.js';
 import { MessageStore } from '../../src/store/message-store.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -304,6 +304,8 @@ describe('stats, clearQueue, deleteMessage', () => {
         b: { ready: 0, leased: 0, done: 0, failed: 1 },
       },
       failedMessages: 1,
+      ready: { due: 1, delayed: 0 },
+      readyByQueue: { a: { due: 1, delayed: 0 }, b: { due: 0, delayed: 0 } },
     });
   });
 
@@ -313,7 +315,54 @@ describe('stats, clearQueue, deleteMessage', () => {
       byState: { ready: 0, leased: 0, done: 0, failed: 0 },
       byQueue: {},
       failedMessages: 0,
+      ready: { due: 0, delayed: 0 },
+      readyByQueue: {},
     });
+  });
+
+  it('splits ready into due and delayed (a delay, a backoff), in total and per queue', async () => {
+    await ctx.queue.enqueueMany('a', [{ n: 1 }, { n: 2 }, { n: 3 }]);
+    await ctx.queue.enqueue('a', { n: 4 }, { delaySeconds: 60 });
+    await ctx.queue.enqueue('b', { n: 5 }, { delaySeconds: 3_600 });
+    // A failed attempt waiting out its backoff is ready, but not due.
+    await ctx.queue.nack('a', (await ctx.queue.leaseNext('a'))!, { requeueDelaySeconds: 30 });
+
+    const stats = await ctx.queue.getStats();
+    expect(stats.byState.ready).toBe(5);
+    expect(stats.ready).toEqual({ due: 2, delayed: 3 });
+    expect(stats.readyByQueue).toEqual({ a: { due: 2, delayed: 2 }, b: { due: 0, delayed: 1 } });
+    expect(stats.byQueue['a']?.ready).toBe(4);
+  });
+
+  it('getStats(queue) is the same shape restricted to one queue, in one statement', async () => {
+    await ctx.queue.enqueueMany('ingest.main', [{ n: 1 }, { n: 2 }]);
+    await ctx.queue.enqueue('ingest.main', { n: 3 }, { delaySeconds: 60 });
+    await ctx.queue.enqueue('other', { n: 4 });
+    await ctx.queue.ack('ingest.main', (await ctx.queue.leaseNext('ingest.main'))!);
+
+    const sent = countStatements();
+    const stats = await ctx.queue.getStats('ingest.main');
+    expect(sent.stop()).toEqual(['getStats']);
+    expect(stats).toEqual({
+      totalMessages: 3,
+      byState: { ready: 2, leased: 0, done: 1, failed: 0 },
+      byQueue: { 'ingest.main': { ready: 2, leased: 0, done: 1, failed: 0 } },
+      failedMessages: 0,
+      ready: { due: 1, delayed: 1 },
+      readyByQueue: { 'ingest.main': { due: 1, delayed: 1 } },
+    });
+    expect(await ctx.queue.getStats('nothing.here')).toEqual({
+      totalMessages: 0,
+      byState: { ready: 0, leased: 0, done: 0, failed: 0 },
+      byQueue: {},
+      failedMessages: 0,
+      ready: { due: 0, delayed: 0 },
+      readyByQueue: {},
+    });
+    await expect(ctx.queue.getStats('')).rejects.toBeInstanceOf(QueueValidationError);
+    await expect(ctx.queue.getStats(42 as unknown as string)).rejects.toBeInstanceOf(
+      QueueValidationError,
+    );
   });
 
   it('handles a queue called __proto__ without touching prototypes', async () => {

@@ -56,6 +56,7 @@ describe('statement builders', () => {
     moveToDeadLetterQueueSql(names, lease, '{}', hostile),
     reapExpiredLeasesSql(names, 100),
     statsSql(names),
+    statsSql(names, hostile),
     clearQueueSql(names, hostile, 'done'),
     clearQueueSql(names, hostile, undefined),
     deleteMessageSql(names, hostile),
