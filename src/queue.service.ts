@@ -224,8 +224,18 @@ export class QueueService {
   }
 
   /**
-   * The dead letters of `queue`, oldest first: messages that failed in it (state `failed`) and
-   * those its processor moved to a `deadLetterQueue`. Each carries `lastError`.
+   * The dead letters of `queue`, oldest first, each with its `lastError` and `state`. `queue` may
+   * be the queue where messages failed or a dead-letter queue:
+   *
+   * - messages that failed in `queue` (state `failed`);
+   * - messages `queue`'s processor moved to its `deadLetterQueue` (`originQueue` is `queue`),
+   *   whatever their state there: `done` once the dead-letter queue's processor handled them;
+   * - when `queue` is a dead-letter queue, the messages moved into it (`originQueue` is where
+   *   they failed), whatever their state.
+   *
+   * So `listFailed('ingest.main')` and `listFailed('ingest.error')` both list a message that
+   * failed in `ingest.main` and was moved to `ingest.error`. {@link retryFailed} takes the same
+   * messages.
    */
   async listFailed<T = unknown>(
     queue: string,
@@ -238,8 +248,12 @@ export class QueueService {
   }
 
   /**
-   * Puts dead letters of `queue` back into it, due now with fresh attempts: all of them, or only
-   * those in `ids`. Moved dead letters come back from their dead-letter queue.
+   * Puts the dead letters {@link listFailed} lists for `queue` back where they failed, due now
+   * with fresh attempts: all of them, or only those in `ids`. Asked by the queue where they
+   * failed, they come back to it, from its dead-letter queue too; asked by a dead-letter queue's
+   * name, the messages moved into it go back to their `originQueue`, and those that failed in
+   * the dead-letter queue itself become ready there again (keeping their `originQueue`). A dead
+   * letter a processor holds right now (`leased`) is left alone.
    *
    * @returns how many were put back.
    */

@@ -399,6 +399,109 @@ describe('stats, clearQueue, deleteMessage', () => {
   });
 });
 
+describe('dead letters by either name', () => {
+  /**
+   * A processor on `main` with `deadLetterQueue: 'dlq'`, its rows written by hand: one failed in
+   * place, four moved to the dead-letter queue (waiting, handled, failed again there, held by
+   * its processor right now), a message sent to `dlq` directly and a failure elsewhere.
+   */
+  async function deadLetters() {
+    const [inPlace, waiting, handled, failedAgain, held] = await ctx.queue.enqueueMany(
+      'main',
+      [1, 2, 3, 4, 5].map((n) => ({ n })),
+    );
+    const direct = await ctx.queue.enqueue('dlq', { n: 6 });
+    const elsewhere = await ctx.queue.enqueue('other', { n: 7 });
+    const set = (ids: Array<string | undefined>, assignments: string) =>
+      ctx.db.query(`UPDATE messages SET ${assignments} WHERE id = ANY ($1)`, [ids]);
+    await set([inPlace, elsewhere], `state = 'failed', attempts = 3`);
+    await set([waiting, handled, failedAgain, held], `queue = 'dlq', origin_queue = 'main'`);
+    await set([handled], `state = 'done'`);
+    await set([failedAgain], `state = 'failed', attempts = 5`);
+    await set(
+      [held],
+      `state = 'leased', lease_until = floor(extract(epoch from now()))::bigint + 60, lease_token = gen_random_uuid()`,
+    );
+    return { inPlace, waiting, handled, failedAgain, held, direct, elsewhere };
+  }
+
+  async function rowsOf(ids: Array<string | undefined>) {
+    const { rows } = await ctx.db.query<{
+      id: string;
+      queue: string;
+      origin_queue: string | null;
+      state: string;
+      attempts: number;
+    }>(
+      'SELECT id, queue, origin_queue, state, attempts FROM messages WHERE id = ANY ($1) ORDER BY seq',
+      [ids],
+    );
+    return rows;
+  }
+
+  it("listFailed answers by the dead-letter queue's own name with what arrived there, and by the origin as before", async () => {
+    const m = await deadLetters();
+    const byDlq = await ctx.queue.listFailed('dlq');
+    expect(
+      byDlq.map(({ id, queue, originQueue, state }) => ({ id, queue, originQueue, state })),
+    ).toEqual([
+      { id: m.waiting, queue: 'dlq', originQueue: 'main', state: 'ready' },
+      { id: m.handled, queue: 'dlq', originQueue: 'main', state: 'done' },
+      { id: m.failedAgain, queue: 'dlq', originQueue: 'main', state: 'failed' },
+      { id: m.held, queue: 'dlq', originQueue: 'main', state: 'leased' },
+    ]);
+    expect((await ctx.queue.listFailed('main')).map((message) => message.id)).toEqual([
+      m.inPlace,
+      m.waiting,
+      m.handled,
+      m.failedAgain,
+      m.held,
+    ]);
+    expect((await ctx.queue.listFailed('other')).map((message) => message.id)).toEqual([
+      m.elsewhere,
+    ]);
+    expect(await ctx.queue.listFailed('dlq', { limit: 1 })).toHaveLength(1);
+  });
+
+  it("retryFailed by the dead-letter queue's name sends what arrived there back where it failed", async () => {
+    const m = await deadLetters();
+    expect(await ctx.queue.retryFailed('dlq')).toBe(3);
+    expect(await rowsOf(Object.values(m))).toEqual([
+      { id: m.inPlace, queue: 'main', origin_queue: null, state: 'failed', attempts: 3 },
+      { id: m.waiting, queue: 'main', origin_queue: null, state: 'ready', attempts: 0 },
+      { id: m.handled, queue: 'main', origin_queue: null, state: 'ready', attempts: 0 },
+      // It failed in the dead-letter queue itself: it runs there again, still knowing its origin.
+      { id: m.failedAgain, queue: 'dlq', origin_queue: 'main', state: 'ready', attempts: 0 },
+      { id: m.held, queue: 'dlq', origin_queue: 'main', state: 'leased', attempts: 0 },
+      { id: m.direct, queue: 'dlq', origin_queue: null, state: 'ready', attempts: 0 },
+      { id: m.elsewhere, queue: 'other', origin_queue: null, state: 'failed', attempts: 3 },
+    ]);
+    // What it did not take is still listed; what it put back in main is no longer a dead letter.
+    expect((await ctx.queue.listFailed('dlq')).map((message) => message.id)).toEqual([
+      m.failedAgain,
+      m.held,
+    ]);
+    expect((await ctx.queue.leaseMany('main', 10)).map((message) => message.id).sort()).toEqual(
+      [m.waiting, m.handled].sort(),
+    );
+  });
+
+  it("retryFailed by the origin's name brings every dead letter back to it, as before", async () => {
+    const m = await deadLetters();
+    expect(await ctx.queue.retryFailed('main', [m.inPlace!, m.failedAgain!, m.held!])).toBe(2);
+    expect(await ctx.queue.retryFailed('main')).toBe(2);
+    const rows = await rowsOf([m.inPlace, m.waiting, m.handled, m.failedAgain, m.held]);
+    expect(rows.map(({ queue, origin_queue, state }) => [queue, origin_queue, state])).toEqual([
+      ['main', null, 'ready'],
+      ['main', null, 'ready'],
+      ['main', null, 'ready'],
+      ['main', null, 'ready'],
+      ['dlq', 'main', 'leased'],
+    ]);
+    expect((await ctx.queue.listFailed('main')).map((message) => message.id)).toEqual([m.held]);
+  });
+});
+
 describe("the seed's Manual Lease Management example", () => {
   function process(body: { fail?: boolean }): void {
     if (body.fail) throw new Error('processing failed');

@@ -2,7 +2,12 @@ import { describe, expect, it } from '@jest/globals';
 import { QueueOptionsError, queueTableNames } from '../../src/index.js';
 import { enqueueManySql, enqueueSql } from '../../src/sql/enqueue.sql.js';
 import { leaseSql } from '../../src/sql/lease.sql.js';
-import { clearQueueSql, deleteMessageSql } from '../../src/sql/operator.sql.js';
+import {
+  clearQueueSql,
+  deleteMessageSql,
+  listFailedSql,
+  retryFailedSql,
+} from '../../src/sql/operator.sql.js';
 import { reapExpiredLeasesSql } from '../../src/sql/reap.sql.js';
 import { statsSql } from '../../src/sql/stats.sql.js';
 import {
@@ -57,6 +62,9 @@ describe('statement builders', () => {
     reapExpiredLeasesSql(names, 100),
     statsSql(names),
     statsSql(names, hostile),
+    listFailedSql(names, hostile, 10),
+    retryFailedSql(names, hostile, undefined),
+    retryFailedSql(names, hostile, ['a', 'b']),
     clearQueueSql(names, hostile, 'done'),
     clearQueueSql(names, hostile, undefined),
     deleteMessageSql(names, hostile),

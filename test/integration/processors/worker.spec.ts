@@ -184,6 +184,11 @@ describe('failures', () => {
     );
     expect(rows[0]).toEqual({ queue: 'ingest.error', origin_queue: 'ingest.main', state: 'done' });
     expect((await app.queue.listFailed('ingest.main')).map((m) => m.id)).toEqual([id]);
+    // By the dead-letter queue's own name too, with its state there: handled.
+    const arrived = await app.queue.listFailed('ingest.error');
+    expect(arrived.map((m) => [m.id, m.state, m.originQueue])).toEqual([
+      [id, 'done', 'ingest.main'],
+    ]);
 
     // Put it back where it failed: it runs in ingest.main again with fresh attempts.
     expect(await app.queue.retryFailed('ingest.main')).toBe(1);
