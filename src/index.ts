@@ -52,6 +52,7 @@ export {
 export {
   type QueueDepth,
   type QueueStats,
+  type ReadyCounts,
   type StateCounts,
 } from './interfaces/queue-stats.interface.js';
 export { QueueError } from './errors/queue.error.js';
