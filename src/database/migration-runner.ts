@@ -81,7 +81,10 @@ async function migrateOnce(
   try {
     await queryRunner.startTransaction();
     try {
-      // Another replica migrating is worth waiting for; a table lock held elsewhere is not.
+      // Another replica migrating is worth waiting for, however long it takes (the pool's lock
+      // timeout would fail this wait and spend the retries on it); a table lock held elsewhere
+      // is not.
+      await queryRunner.query("SELECT set_config('lock_timeout', '0', true)");
       await takeMigrationLocks(queryRunner, names);
       await queryRunner.query("SELECT set_config('lock_timeout', $1::text, true)", [
         `${lockTimeoutMs}ms`,

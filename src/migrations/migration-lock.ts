@@ -5,8 +5,8 @@ import { type QueueTableNames } from '../sql/table-names.js';
 const MIGRATION_LOCK_CLASS = 0x71756575;
 
 /**
- * Takes, until the transaction ends, the advisory locks that serialise migrations (and lifts the
- * statement timeout for the transaction): the schema's
+ * Takes, until the transaction ends, the advisory locks that serialise migrations (after lifting
+ * the statement timeout for the transaction): the schema's
  * first (two tables of one new schema must not both create it), then the table's (the key the
  * module has always used). The module's runner takes them, and so does every migration, so the
  * TypeORM CLI path is serialised with booting replicas too; taking them again in the same
@@ -16,12 +16,14 @@ export async function takeMigrationLocks(
   queryRunner: QueryRunner,
   names: QueueTableNames,
 ): Promise<void> {
+  // DDL on a big table (an index build) may rightly outlast the pool's statement timeout, and so
+  // may the wait for another process's migration: lifted before the locks are taken, or a replica
+  // booting behind a migration longer than the timeout failed with 57014 and was never retried.
+  await queryRunner.query("SELECT set_config('statement_timeout', '0', true)");
   for (const key of [`schema:${names.schema}`, names.lockKey]) {
     await queryRunner.query('SELECT pg_advisory_xact_lock($1::integer, hashtext($2::text))', [
       MIGRATION_LOCK_CLASS,
       key,
     ]);
   }
-  // DDL on a big table (an index build) may rightly outlast the pool's statement timeout.
-  await queryRunner.query("SELECT set_config('statement_timeout', '0', true)");
 }

@@ -212,6 +212,29 @@ describe('migrateQueue', () => {
     }
   });
 
+  it('waits for another migration however long it takes, past the statement and lock timeouts', async () => {
+    // Another process migrating this schema holds the advisory lock for longer than this run's
+    // statement timeout.
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    await holder.query('BEGIN');
+    await holder.query('SELECT pg_advisory_xact_lock($1::integer, hashtext($2::text))', [
+      0x71756575,
+      'schema:jobs_behind',
+    ]);
+    const started = Date.now();
+    const run = migrateQueue({
+      connectionString: db.url,
+      schema: 'jobs_behind',
+      statementTimeoutMs: 1_000,
+    });
+    await new Promise((resolve) => setTimeout(resolve, 2_500));
+    await holder.query('COMMIT');
+    await holder.end();
+    expect((await run).applied).toEqual(MIGRATIONS);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_400);
+  });
+
   it('gives up on a table lock held elsewhere, says so through onRetry, and tries again', async () => {
     await migrateQueue({ connectionString: db.url, schema: 'lock_held' });
     await db.query(
