@@ -1,5 +1,5 @@
-import { Controller, Get, Inject, type Type } from '@nestjs/common';
-import { HealthCheck, HealthCheckService } from '@nestjs/terminus';
+import { Controller, Get, Inject, ServiceUnavailableException, type Type } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { ProcessHealthIndicator } from './process-health.indicator.js';
 import { QueueHealthIndicator } from './queue.health-indicator.js';
 
@@ -24,8 +24,20 @@ export function createQueueHealthController(path: string): Type<unknown> {
 
     @Get('live')
     @HealthCheck()
-    live() {
-      return this.health.check([() => this.process.workers()]);
+    live(): HealthCheckResult {
+      // Not through HealthCheckService: Terminus answers 503 "shutting_down" to every check once
+      // its own beforeApplicationShutdown ran, which comes before the workers' drain (the queue
+      // module is global, so Nest shuts it down last). A pod finishing its work stays live.
+      const result = this.process.workers();
+      const up = result.workers.status === 'up';
+      const report: HealthCheckResult = {
+        status: up ? 'ok' : 'error',
+        info: up ? result : {},
+        error: up ? {} : result,
+        details: result,
+      };
+      if (!up) throw new ServiceUnavailableException(report);
+      return report;
     }
 
     @Get('ready')
