@@ -1,5 +1,6 @@
 import { type MessageState, type QueueMessage } from './interfaces/queue-message.interface.js';
 import { type EnqueueOptions } from './interfaces/queue-operation-options.interface.js';
+import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type QueueService } from './queue.service.js';
 
 /**
@@ -29,6 +30,11 @@ export class QueueProducer<T = unknown> {
   /** Adds many messages in one statement, all or none; see {@link QueueService.enqueueMany}. */
   enqueueMany(bodies: readonly T[], options?: EnqueueOptions): Promise<string[]> {
     return this.service.enqueueMany<T>(this.name, bodies, options);
+  }
+
+  /** This queue's counts, ready split into due and delayed; see {@link QueueService.getStats}. */
+  getStats(): Promise<QueueStats> {
+    return this.service.getStats(this.name);
   }
 
   /** This queue's dead letters, oldest first; see {@link QueueService.listFailed}. */

@@ -236,6 +236,7 @@ describe('feature modules', () => {
         { queue: 'feature.docs', n: '2' },
         { queue: 'feature.mail', n: '1' },
       ]);
+      expect((await documents.docs.getStats()).ready).toEqual({ due: 2, delayed: 0 });
       expect(await mail.mail.clear()).toBe(1);
       expect(await documents.docs.clear()).toBe(2);
     } finally {
