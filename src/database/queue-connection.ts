@@ -1,10 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationShutdown,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ownedDataSourceOptions } from '../config/data-source-options.js';
@@ -192,15 +187,7 @@ export class QueueConnection implements OnApplicationShutdown {
             `Migrating ${names.schema}.${names.table} waits for a table lock another transaction holds (${this.scrub(describeError(error))}); trying again in ${delayMs} ms`,
           ),
       }),
-    ).catch((error: unknown) => {
-      throw error instanceof QueueDatabaseError && error.code === '42P07'
-        ? new QueueDatabaseError(
-            'migrate',
-            `${names.schema}.${names.table} already exists but was not created by @fetchcraft/queue (no record in ${names.migrationsTable}); choose another table or schema option`,
-            { code: error.code, cause: error },
-          )
-        : error;
-    });
+    );
     this.logger.log(
       applied.length > 0
         ? `Migrated ${names.schema}.${names.table}: ${applied.join(', ')}`
@@ -253,11 +240,10 @@ export class QueueConnection implements OnApplicationShutdown {
     } catch (error) {
       const typed = this.toError(operation, error);
       if (target === undefined || !(typed instanceof QueueDatabaseError)) throw typed;
-      throw new QueueDatabaseError(
-        operation,
-        `could not connect to ${target}: ${typed.reason}`,
-        { code: typed.code, cause: error },
-      );
+      throw new QueueDatabaseError(operation, `could not connect to ${target}: ${typed.reason}`, {
+        code: typed.code,
+        cause: error,
+      });
     }
   }
 

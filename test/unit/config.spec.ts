@@ -39,7 +39,7 @@ describe('the module defaults', () => {
       maxBodyBytes: 1024 * 1024,
       preparedStatements: true,
       names: { schema: 'public', table: 'messages', qualified: '"public"."messages"' },
-      connection: { kind: 'owned', poolMinSize: 10, poolMaxSize: 20 },
+      connection: { kind: 'owned', poolMinSize: 0, poolMaxSize: 20 },
       workers: {
         enabled: true,
         listen: true,
@@ -69,9 +69,9 @@ describe('the module defaults', () => {
     expect(resolve({ reaper: false }).maintenance.reaper).toBe(false);
   });
 
-  it('shrink the default poolMinSize to a smaller poolMaxSize', () => {
+  it('open connections on demand: no warm minimum, whatever the maximum', () => {
     expect(resolve({ poolMaxSize: 4 }).connection).toMatchObject({
-      poolMinSize: 4,
+      poolMinSize: 0,
       poolMaxSize: 4,
     });
   });

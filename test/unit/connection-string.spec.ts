@@ -185,16 +185,16 @@ describe('resolveQueueConfig precedence', () => {
     expect(config.connection).toMatchObject({ poolMinSize: 1, poolMaxSize: 2 });
   });
 
-  it('defaults to 10 and 20, shrinking the default minimum to fit a smaller maximum', () => {
+  it('defaults to 0 and 20: connections open on demand', () => {
     expect(
       resolveQueueConfig({ connectionString: 'postgres://h/db' }, {}).connection,
     ).toMatchObject({
-      poolMinSize: 10,
+      poolMinSize: 0,
       poolMaxSize: 20,
     });
     expect(
       resolveQueueConfig({ connectionString: 'postgres://h/db', poolMaxSize: 4 }, {}).connection,
-    ).toMatchObject({ poolMinSize: 4, poolMaxSize: 4 });
+    ).toMatchObject({ poolMinSize: 0, poolMaxSize: 4 });
   });
 
   it('falls back to DATABASE_URL and prefers connectionString over it', () => {
