@@ -35,7 +35,6 @@ export {
 export {
   MESSAGE_STATES,
   type LeasedMessage,
-  type BodyValidationFailure,
   type MessageState,
   type QueueErrorRecord,
   type QueueLease,
@@ -69,7 +68,7 @@ export { SnoozeError } from './errors/snooze.error.js';
 export { LeaseLostError } from './errors/lease-lost.error.js';
 export { ShutdownError } from './errors/shutdown.error.js';
 export { AttemptsExhaustedError } from './errors/attempts-exhausted.error.js';
-export { BodyValidationError } from './errors/body-validation.error.js';
+export { BodyValidationError, type BodyValidationFailure } from './errors/body-validation.error.js';
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
 export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';
 export { migrateQueue, queueMigrationStatus } from './database/migrate-queue.js';

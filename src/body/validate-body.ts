@@ -1,7 +1,7 @@
 import { plainToInstance } from 'class-transformer';
 import { validate, type ValidationError } from 'class-validator';
 import { type BodyClass } from '../interfaces/processor-options.interface.js';
-import { type BodyValidationFailure } from '../interfaces/queue-message.interface.js';
+import { type BodyValidationFailure } from '../errors/body-validation.error.js';
 
 export type BodyCheck =
   | { readonly ok: true; readonly body: unknown }

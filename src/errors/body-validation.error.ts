@@ -1,5 +1,12 @@
-import { type BodyValidationFailure } from '../interfaces/queue-message.interface.js';
 import { QueueError } from './queue.error.js';
+
+/** One property of a message body that failed class-validator rules. */
+export interface BodyValidationFailure {
+  /** Path of the property, e.g. `author.name`. */
+  readonly property: string;
+  /** class-validator's messages by constraint name. */
+  readonly constraints: Readonly<Record<string, string>>;
+}
 
 /**
  * A message body failed its processor's `body` DTO. The message is a poison message: it is

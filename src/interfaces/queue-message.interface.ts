@@ -1,3 +1,4 @@
+import { type BodyValidationFailure } from '../errors/body-validation.error.js';
 /** Every state a message can be in. The first three are the Python backend's; `failed` holds dead letters. */
 export const MESSAGE_STATES = ['ready', 'leased', 'done', 'failed'] as const;
 
@@ -40,14 +41,6 @@ export interface QueueErrorRecord {
   readonly failedAt: number;
   /** Why a body was refused by its DTO: one entry per failing property. */
   readonly details?: readonly BodyValidationFailure[];
-}
-
-/** One property of a message body that failed class-validator rules. */
-export interface BodyValidationFailure {
-  /** Path of the property, e.g. `author.name`. */
-  readonly property: string;
-  /** class-validator's messages by constraint name. */
-  readonly constraints: Readonly<Record<string, string>>;
 }
 
 /** What `ack` and `nack` need to prove the caller still holds the lease. */
