@@ -96,7 +96,8 @@ beforeAll(async () => {
     name === '@fetchcraft/queue' ? tarball : name,
   );
   const quiet = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
-  await run('npm', ['install', ...quiet, ...packages], project);
+  // No automatic peer installs: the README's line alone must bring every package the app needs.
+  await run('npm', ['install', ...quiet, '--legacy-peer-deps', ...packages], project);
   await run(
     'npm',
     [
@@ -183,6 +184,33 @@ describe('a fresh app built from the README and the packed package', () => {
       });
       expect(refused.status).toBe(400);
       expect(await refused.json()).toMatchObject({ statusCode: 400, field: 'body.title' });
+
+      // Dead-lettered at once (UnrecoverableError), logged once by the worker, handled by the
+      // dead-letter processor, and listed by the producer.
+      const plain = await post(`${base}/documents`, {
+        url: 'http://example.com/plain.pdf',
+        title: 'Plain',
+      });
+      const { id: plainId } = (await plain.json()) as { id: string };
+      await waitUntil(
+        () => Promise.resolve(output.includes(`gave up on`)),
+        () => output,
+      );
+      expect(output).toMatch(/attempt 1 of 5 failed \(UnrecoverableError: only https documents\)/);
+      expect(output).toContain('dead-lettered to "ingest.error"');
+      const failed = (await (await fetch(`${base}/documents/failed`)).json()) as Array<{
+        id: string;
+        error?: string;
+      }>;
+      expect(failed.map((entry) => entry.error)).toEqual(['only https documents']);
+      expect(failed[0]!.id).not.toBe(id);
+      expect(plainId).toMatch(/^[0-9a-f-]{36}$/);
+      const stats = (await (await fetch(`${base}/documents/stats`)).json()) as {
+        ready: { due: number; delayed: number };
+        byQueue: Record<string, unknown>;
+      };
+      expect(stats.ready).toEqual({ due: 0, delayed: 0 });
+      expect(Object.keys(stats.byQueue)).toEqual(['ingest.main']);
 
       const { rows } = await db.query<{ state: string }>(
         'SELECT state FROM messages WHERE id = $1',

@@ -364,6 +364,34 @@ describe('connections', () => {
     expect(await eventually(() => connectionsOf('warm-pool-test'), 0)).toBe(0);
   });
 
+  it('by default opens one connection at boot (plus the LISTEN one with workers), not a warm pool', async () => {
+    @Injectable()
+    class Idle {
+      @Processor('lazy.pool')
+      handle(): void {}
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueueModule.forRoot({
+          connectionString: db.url,
+          applicationName: 'lazy-pool-test',
+          reaper: false,
+          cleanup: false,
+        }),
+      ],
+      providers: [Idle],
+    }).compile();
+    moduleRef.useLogger(false);
+    await moduleRef.init();
+    try {
+      // The boot's own connection (TypeORM's check, the migrations) and the LISTEN connection.
+      expect(await connectionsOf('lazy-pool-test')).toBeLessThanOrEqual(2);
+    } finally {
+      await moduleRef.close();
+    }
+    expect(await eventually(() => connectionsOf('lazy-pool-test'), 0)).toBe(0);
+  });
+
   it('shares an application DataSource without opening a pool, and leaves it open', async () => {
     const dataSource = new DataSource({
       type: 'postgres',
