@@ -2,7 +2,6 @@ import { DataSource } from 'typeorm';
 import { ownedDataSourceOptions } from '../config/data-source-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { resolveQueueConfig } from '../config/resolve-queue-config.js';
-import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import {
@@ -12,7 +11,7 @@ import {
 } from '../interfaces/queue-migration.interface.js';
 import { queueMigrations } from '../migrations/index.js';
 import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
-import { toQueueDatabaseError } from './to-queue-database-error.js';
+import { couldNotConnect, toQueueDatabaseError } from './to-queue-database-error.js';
 
 /**
  * Applies the queue table's pending migrations, as `QueueModule` does at boot, and returns which
@@ -136,7 +135,7 @@ async function withConnection<T>(
     try {
       await dataSource.initialize();
     } catch (error) {
-      throw connectError(error, toError, connection.redacted);
+      throw couldNotConnect(toError(error), error, connection.redacted);
     }
     return await work(dataSource, toError);
   } catch (error) {
@@ -147,17 +146,4 @@ async function withConnection<T>(
       await dataSource.destroy().catch(() => undefined);
     }
   }
-}
-
-/**
- * Says where the connection went (the URL without its password), as the module's boot does; the
- * new message is built from the reason, so the code is named once.
- */
-function connectError(error: unknown, toError: ToError, target: string): QueueError {
-  const typed = toError(error);
-  if (!(typed instanceof QueueDatabaseError)) return typed;
-  return new QueueDatabaseError('connect', `could not connect to ${target}: ${typed.reason}`, {
-    ...(typed.code === undefined ? {} : { code: typed.code }),
-    cause: error,
-  });
 }

@@ -10,7 +10,7 @@ import { type QueueError } from '../errors/queue.error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
 import { runQueueMigrations } from './migration-runner.js';
-import { scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
+import { couldNotConnect, scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
 
 /**
  * The module's one way to the database. It opens (or borrows) a TypeORM `DataSource` when the
@@ -239,11 +239,7 @@ export class QueueConnection implements OnApplicationShutdown {
       return await work();
     } catch (error) {
       const typed = this.toError(operation, error);
-      if (target === undefined || !(typed instanceof QueueDatabaseError)) throw typed;
-      throw new QueueDatabaseError(operation, `could not connect to ${target}: ${typed.reason}`, {
-        code: typed.code,
-        cause: error,
-      });
+      throw target === undefined ? typed : couldNotConnect(typed, error, target);
     }
   }
 

@@ -40,6 +40,18 @@ export function toQueueDatabaseError(
 }
 
 /**
+ * A failed connection attempt, saying where it went (`target`: the URL without its password).
+ * The message is built from the reason, so the error code is named once.
+ */
+export function couldNotConnect(typed: QueueError, cause: unknown, target: string): QueueError {
+  if (!(typed instanceof QueueDatabaseError)) return typed;
+  return new QueueDatabaseError('connect', `could not connect to ${target}: ${typed.reason}`, {
+    ...(typed.code === undefined ? {} : { code: typed.code }),
+    cause,
+  });
+}
+
+/**
  * Replaces a password in free text. Very short passwords are left alone: scrubbing "ab" would
  * mangle every message while protecting nothing.
  */
