@@ -13,15 +13,8 @@ import { withDeadline } from '../async/with-deadline.js';
 import { describeError, describeFailure } from '../errors/describe-error.js';
 import { errorRecordJson } from './error-record.js';
 import { nextMeanMs } from './lease-ahead.js';
-import { LogRateLimiter, type HeldBack } from './log-rate-limiter.js';
+import { FailureLines } from './failure-lines.js';
 import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
-
-/**
- * Failure lines a worker writes per window; past them, one summary line per window. A handler
- * that fails every message would otherwise write a line per message.
- */
-const FAILURE_LINES_PER_WINDOW = 5;
-const FAILURE_WINDOW_MS = 30_000;
 
 /** One handler running one leased message. */
 interface Execution {
@@ -59,15 +52,11 @@ export class MessageExecutor {
   /** Acks sent after their handler's slot was freed; stop waits for them. */
   private readonly settling = new Set<Promise<void>>();
   private readonly acks: AckBatcher;
-  private readonly now: () => number;
-  private readonly failureLines: LogRateLimiter;
-  /** Writes the summary of held-back failure lines when their window closes. */
-  private summaryTimer: NodeJS.Timeout | undefined;
+  private readonly failureLines: FailureLines;
 
   constructor(private readonly deps: MessageExecutorDependencies) {
     const { queue } = deps.definition;
-    this.now = deps.now ?? (() => performance.now());
-    this.failureLines = new LogRateLimiter(FAILURE_LINES_PER_WINDOW, FAILURE_WINDOW_MS, this.now);
+    this.failureLines = new FailureLines(queue, deps.logger, deps.now ?? (() => performance.now()));
     this.acks = new AckBatcher(
       (leases) => deps.store.ackBatch(queue, leases),
       (error, leases) => {
@@ -154,9 +143,7 @@ export class MessageExecutor {
     await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
     await this.acks.drain();
     await Promise.allSettled([...this.settling]);
-    clearTimeout(this.summaryTimer);
-    this.summaryTimer = undefined;
-    this.summarise(this.failureLines.close(true));
+    this.failureLines.close();
   }
 
   private async execute(execution: Execution): Promise<void> {
@@ -283,39 +270,10 @@ export class MessageExecutor {
           : settled
             ? next
             : 'not recorded: its lease was lost meanwhile';
-      this.reportFailure(
+      this.failureLines.write(
         `Queue "${this.queue}": message ${message.id} attempt ${message.attempts} of ${this.deps.definition.options.maxAttempts} failed (${describeFailure(error)}); ${what}`,
       );
     }
-  }
-
-  private reportFailure(line: string): void {
-    const { write, heldBack } = this.failureLines.admit();
-    this.summarise(heldBack);
-    if (write) this.deps.logger.warn(line);
-    else this.scheduleSummary();
-  }
-
-  /** A timer at the end of the window, so held-back lines are counted even if no more fail. */
-  private scheduleSummary(): void {
-    const closesAt = this.failureLines.closesAt;
-    if (this.summaryTimer !== undefined || closesAt === undefined) return;
-    this.summaryTimer = setTimeout(
-      () => {
-        this.summaryTimer = undefined;
-        this.summarise(this.failureLines.close());
-        this.scheduleSummary();
-      },
-      Math.max(0, closesAt - this.now()),
-    );
-    this.summaryTimer.unref();
-  }
-
-  private summarise(heldBack: HeldBack | undefined): void {
-    if (heldBack === undefined) return;
-    this.deps.logger.warn(
-      `${heldBack.count} more failed attempt${heldBack.count === 1 ? '' : 's'} on queue "${this.queue}" in the last ${heldBack.seconds} s (at most ${FAILURE_LINES_PER_WINDOW} are logged per ${FAILURE_WINDOW_MS / 1000} s)`,
-    );
   }
 
   private async abandon(execution: Execution): Promise<void> {
