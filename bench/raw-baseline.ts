@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { DEFAULT_LEASE_MAX_BYTES as MAX_LEASE_BYTES } from '../src/config/defaults.js';
-import { queueMigrations } from '../src/migrations/index.js';
+import { migrateQueue } from '../src/database/migrate-queue.js';
 import { leaseSql } from '../src/sql/lease.sql.js';
 import { queueTableNames } from '../src/config/identifier-rules.js';
 import { ackManySql, ackSql } from '../src/sql/settle.sql.js';
@@ -88,10 +88,8 @@ export async function rawBaseline(
   const dir = mkdtempSync(join(tmpdir(), 'bench-raw-'));
   const results: BaselineResult[] = [];
   try {
-    const names = queueTableNames('public', 'messages');
-    for (const Migration of queueMigrations(names)) {
-      await new Migration().up({ query: (sql: string) => client.query(sql) } as never);
-    }
+    // The table as the package creates it (its migrations pass values as parameters).
+    await migrateQueue({ connectionString: database.url });
     const { single, batch } = scripts();
     writeFileSync(join(dir, 'single.sql'), single);
     writeFileSync(join(dir, 'batch.sql'), batch);

@@ -14,7 +14,7 @@ export function createContender(): Contender {
     info: {
       name: 'fetchcraft-processor',
       version: VERSION,
-      settings: `@Processor with concurrency N and prefetch ${PREFETCH} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 10-20`,
+      settings: `@Processor with concurrency N and prefetch ${PREFETCH} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20`,
     },
     setup: (url) => producer.setup(url),
     enqueueOne: (body) => producer.enqueueOne(body),
