@@ -225,6 +225,34 @@ describe('a fresh app built from the README and the packed package', () => {
     expect(output).not.toMatch(/ERROR|Unhandled|not recorded/);
   }, 120_000);
 
+  it('a wrong password stops the boot: one error naming the code once, no password, and the process exits', async () => {
+    const url = new URL(db.url);
+    url.password = 'not-the-password-9f2c';
+    const child = spawn('node', ['dist/main.js'], {
+      cwd: project,
+      env: { ...process.env, DATABASE_URL: url.toString(), PORT: String(await freePort()) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`the app did not exit within 30 s:\n${output}`));
+      }, 30_000);
+      child.on('exit', (exitCode) => {
+        clearTimeout(timer);
+        resolve(exitCode);
+      });
+    });
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/could not connect to postgres:\/\/[^:]+:\*\*\*@/);
+    expect(output.match(/\(code 28P01\)/g)?.length ?? 0).toBeGreaterThanOrEqual(1);
+    expect(output).not.toMatch(/\(code 28P01\) \(code 28P01\)/);
+    expect(output).not.toContain('not-the-password-9f2c');
+  }, 60_000);
+
   it('loads in a CommonJS app: require() and a TypeScript app compiled to CommonJS', async () => {
     const cjs = join(project, 'cjs');
     writeProjectFile('cjs/package.json', JSON.stringify({ type: 'commonjs' }));
