@@ -142,11 +142,16 @@ export class QueueService {
   /**
    * Marks a leased message `done`.
    *
-   * @param lease the leased message (or its `id` and `leaseToken`).
+   * @param lease the leased message (or its `id` and `leaseToken`): the ack is fenced, it changes
+   *   the message only while the caller's own lease holds it. Or the message's id alone, as the
+   *   Python backend's `ack(queue, id)` takes it: **not fenced**, it settles whatever lease the
+   *   message holds now, even one another worker took after the caller's expired. Either way only
+   *   a `leased` message is acked; prefer the message where you have it.
    * @returns `false` when the lease is no longer the caller's (it expired and was reaped or taken
-   *   by another worker) or the message is not in `queue`; nothing changes then.
+   *   by another worker), or, by id, the message is not leased; or it is not in `queue`. Nothing
+   *   changes then.
    */
-  async ack(queue: string, lease: QueueLease): Promise<boolean> {
+  async ack(queue: string, lease: QueueLease | string): Promise<boolean> {
     assertQueueName(queue);
     return this.store.ack({ queue, ...leaseOf(lease) });
   }
@@ -158,7 +163,9 @@ export class QueueService {
    */
   async ackMany(queue: string, leases: readonly QueueLease[]): Promise<string[]> {
     assertQueueName(queue);
-    const checked = assertArray(leases, 'leases', MAX_LEASE_BATCH).map(leaseOf);
+    const checked = assertArray(leases, 'leases', MAX_LEASE_BATCH).map((lease) =>
+      fencedLeaseOf(lease),
+    );
     if (checked.length === 0) return [];
     return this.store.ackMany(queue, checked);
   }
@@ -167,9 +174,13 @@ export class QueueService {
    * Gives a leased message back: it becomes due again after `requeueDelaySeconds`. The attempt it
    * used stays counted.
    *
-   * @returns `false` when the lease is no longer the caller's; nothing changes then.
+   * @param lease the leased message (or its `id` and `leaseToken`), fenced as for {@link ack};
+   *   or its id alone, as the Python backend's `nack(queue, id)`: **not fenced**, it gives back
+   *   whatever lease the message holds now (only a `leased` message).
+   * @returns `false` when the lease is no longer the caller's (by id: the message is not leased);
+   *   nothing changes then.
    */
-  async nack(queue: string, lease: QueueLease, options?: NackOptions): Promise<boolean> {
+  async nack(queue: string, lease: QueueLease | string, options?: NackOptions): Promise<boolean> {
     assertQueueName(queue);
     const checked = leaseOf(lease);
     const { requeueDelaySeconds = 0 } = assertOptionsObject(options, 'options');
@@ -328,7 +339,20 @@ function leasePolicyOf(queue: string, options: LeaseOptions | undefined): LeaseP
   };
 }
 
-function leaseOf(lease: QueueLease): QueueLease {
+/** A fenced lease (id and token), or a bare id for the Python backend's unfenced settle. */
+function leaseOf(lease: QueueLease | string): QueueLease | { readonly id: string } {
+  if (typeof lease === 'string') return { id: assertMessageId(lease) };
+  if (lease === null || typeof lease !== 'object') {
+    throw new QueueValidationError(
+      'lease',
+      'must be the leased message (or an object with its id and leaseToken), or a message id',
+    );
+  }
+  return fencedLeaseOf(lease);
+}
+
+/** The leased message, or its id and token; `ackMany` takes nothing else. */
+function fencedLeaseOf(lease: QueueLease): QueueLease {
   if (lease === null || typeof lease !== 'object') {
     throw new QueueValidationError(
       'lease',

@@ -23,8 +23,31 @@ export interface LeaseRef {
 const FENCE = `id = $1::text AND queue = $2::text AND state = 'leased' AND lease_token = $3::uuid`;
 const CLEAR_LEASE = 'lease_until = NULL, lease_token = NULL';
 
-function fenceValues(lease: LeaseRef): unknown[] {
-  return [lease.id, lease.queue, lease.leaseToken];
+/** A message of a queue, settled by its id alone (the Python backend's `ack(queue, id)`). */
+export interface MessageRef {
+  readonly queue: string;
+  readonly id: string;
+}
+
+/*
+ * Settling by id, as the Python backend does: whatever lease the message holds now, so it is not
+ * fenced (a caller whose lease expired and was taken by another worker settles that worker's
+ * lease). Only a `leased` message, so a `done`, `failed` or `ready` one is left alone. Parameters
+ * $1..$3 are id, queue and NULL, so the statements after them number their values as the fenced
+ * ones do.
+ */
+const BY_ID = `id = $1::text AND queue = $2::text AND state = 'leased' AND $3::uuid IS NULL`;
+
+function isFenced(lease: LeaseRef | MessageRef): lease is LeaseRef {
+  return 'leaseToken' in lease && typeof lease.leaseToken === 'string';
+}
+
+function whereOf(lease: LeaseRef | MessageRef): string {
+  return isFenced(lease) ? FENCE : BY_ID;
+}
+
+function fenceValues(lease: LeaseRef | MessageRef): unknown[] {
+  return [lease.id, lease.queue, isFenced(lease) ? lease.leaseToken : null];
 }
 
 /** One lease of a batch: the queue is the batch's. */
@@ -50,9 +73,10 @@ function batchFenceValues(queue: string, leases: readonly BatchLease[]): unknown
   return [queue, leases.map((lease) => lease.id), leases.map((lease) => lease.leaseToken)];
 }
 
-export function ackSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
+/** Marks a leased message `done`: fenced by its token, or by its id alone (a `MessageRef`). */
+export function ackSql(t: QueueTableNames, lease: LeaseRef | MessageRef): SqlStatement {
   return {
-    text: `UPDATE ${t.qualified} SET state = 'done', ${CLEAR_LEASE} WHERE ${FENCE}`,
+    text: `UPDATE ${t.qualified} SET state = 'done', ${CLEAR_LEASE} WHERE ${whereOf(lease)}`,
     values: fenceValues(lease),
   };
 }
@@ -122,11 +146,12 @@ export interface RequeueChange {
 /**
  * Back to `ready`, due after `delaySeconds`: nack, retry after a failure, snooze, release at
  * shutdown. The attempt stays counted unless refunded. A message due now wakes the listening
- * workers; one due later does not, polling finds it.
+ * workers; one due later does not, polling finds it. A `MessageRef` settles by id alone (a nack
+ * by id).
  */
 export function requeueSql(
   t: QueueTableNames,
-  lease: LeaseRef,
+  lease: LeaseRef | MessageRef,
   delaySeconds: number,
   change: RequeueChange = {},
 ): SqlStatement {
@@ -143,7 +168,7 @@ export function requeueSql(
     returning = ` RETURNING ${notify(`$${values.length}`, 'queue')}`;
   }
   return {
-    text: `UPDATE ${t.qualified} SET ${sets.join(', ')} WHERE ${FENCE}${returning}`,
+    text: `UPDATE ${t.qualified} SET ${sets.join(', ')} WHERE ${whereOf(lease)}${returning}`,
     values,
   };
 }

@@ -30,6 +30,7 @@ import {
   requeueSql,
   type BatchLease,
   type LeaseRef,
+  type MessageRef,
 } from '../sql/settle.sql.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
@@ -142,8 +143,11 @@ export class MessageStore {
     };
   }
 
-  /** @returns whether the lease was still held (and the message is now `done`). */
-  ack(lease: LeaseRef): Promise<boolean> {
+  /**
+   * @returns whether the lease was still held (and the message is now `done`); by a
+   *   `MessageRef`, whether the message was leased at all (unfenced).
+   */
+  ack(lease: LeaseRef | MessageRef): Promise<boolean> {
     return this.settle('ack', ackSql(this.names, lease));
   }
 
@@ -172,8 +176,8 @@ export class MessageStore {
     return result.rows.map((row) => row.id);
   }
 
-  /** Back to `ready` after `delaySeconds`, the attempt kept. */
-  nack(lease: LeaseRef, delaySeconds: number): Promise<boolean> {
+  /** Back to `ready` after `delaySeconds`, the attempt kept; a `MessageRef` is unfenced. */
+  nack(lease: LeaseRef | MessageRef, delaySeconds: number): Promise<boolean> {
     return this.settle('nack', requeueSql(this.names, lease, delaySeconds));
   }
 

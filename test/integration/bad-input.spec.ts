@@ -267,7 +267,9 @@ describe('seconds, limits and states', () => {
 describe('leases and ids', () => {
   it.each([
     [null, 'lease', /leased message/],
-    ['an-id', 'lease', /leased message/],
+    [7, 'lease', /leased message.*or a message id/],
+    ['', 'id', /must not be empty/],
+    ['x\u0000', 'id', /control characters/],
     [{ id: '', leaseToken: '00000000-0000-4000-8000-000000000000' }, 'id', /must not be empty/],
     [{ id: 'x' }, 'leaseToken', /lease token/],
     [{ id: 'x', leaseToken: "' OR 1=1 --" }, 'leaseToken', /lease token/],

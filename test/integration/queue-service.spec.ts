@@ -221,6 +221,48 @@ describe('ack and nack', () => {
   });
 });
 
+describe("ack and nack by id (the Python backend's calls)", () => {
+  it('ack(queue, id) marks the leased message done; only a leased message, only in its queue', async () => {
+    const id = await ctx.queue.enqueue('by-id', { n: 1 });
+    expect(await ctx.queue.ack('by-id', id)).toBe(false); // ready: not leased
+    const leased = (await ctx.queue.leaseNext('by-id'))!;
+    expect(await ctx.queue.ack('another', leased.id)).toBe(false);
+    expect(await ctx.queue.ack('by-id', leased.id)).toBe(true);
+    expect(await ctx.queue.ack('by-id', leased.id)).toBe(false); // done already
+    expect(await ctx.queue.nack('by-id', leased.id)).toBe(false); // done stays done
+    const { rows } = await ctx.db.query(
+      'SELECT state, lease_until, lease_token FROM messages WHERE id = $1',
+      [id],
+    );
+    expect(rows[0]).toEqual({ state: 'done', lease_until: null, lease_token: null });
+  });
+
+  it('nack(queue, id, { requeueDelaySeconds }) gives the message back after the delay', async () => {
+    const id = await ctx.queue.enqueue('by-id', { n: 1 });
+    const leased = (await ctx.queue.leaseNext('by-id'))!;
+    expect(await ctx.queue.nack('by-id', leased.id, { requeueDelaySeconds: 5 })).toBe(true);
+    expect(await ctx.queue.leaseNext('by-id')).toBeNull();
+    await shiftSeconds(id, 'available_at', -6);
+    const again = (await ctx.queue.leaseNext('by-id'))!;
+    expect(again.id).toBe(id);
+    expect(again.attempts).toBe(2);
+    expect(await ctx.queue.nack('by-id', id)).toBe(true);
+    expect((await ctx.queue.getStats('by-id')).ready.due).toBe(1);
+  });
+
+  it('by id is not fenced: it settles the lease another worker took after the caller expired', async () => {
+    const id = await ctx.queue.enqueue('by-id', { n: 1 });
+    const slow = (await ctx.queue.leaseNext('by-id'))!;
+    await shiftSeconds(id, 'lease_until', -61);
+    await ctx.queue.reapExpiredLeases();
+    const fast = (await ctx.queue.leaseNext('by-id'))!;
+    // The message form stays fenced; the id form settles fast's lease.
+    expect(await ctx.queue.ack('by-id', slow)).toBe(false);
+    expect(await ctx.queue.ack('by-id', slow.id)).toBe(true);
+    expect(await ctx.queue.ack('by-id', fast)).toBe(false);
+  });
+});
+
 describe('lease expiry and fencing', () => {
   it('reaps an expired lease; the message is leased again with a new token', async () => {
     const id = await ctx.queue.enqueue('reap', { n: 1 });
@@ -507,41 +549,50 @@ describe("the seed's Manual Lease Management example", () => {
     if (body.fail) throw new Error('processing failed');
   }
 
-  async function manualLease(q: QueueService): Promise<'acked' | 'nacked' | 'empty'> {
+  /** The seed's example; `by: 'id'` settles with `msg.id`, word for word as the seed does. */
+  async function manualLease(
+    q: QueueService,
+    by: 'message' | 'id',
+  ): Promise<'acked' | 'nacked' | 'empty'> {
     const msg = await q.leaseNext<{ fail?: boolean }>('ingest.main', { leaseSeconds: 60 });
     if (!msg) return 'empty';
     try {
       process(msg.body);
-      await q.ack('ingest.main', msg);
+      expect(await q.ack('ingest.main', by === 'id' ? msg.id : msg)).toBe(true);
       return 'acked';
     } catch {
-      await q.nack('ingest.main', msg, { requeueDelaySeconds: 5 });
+      const settle = by === 'id' ? msg.id : msg;
+      expect(await q.nack('ingest.main', settle, { requeueDelaySeconds: 5 })).toBe(true);
       return 'nacked';
     }
   }
 
-  it('acks a message that processes and nacks with a 5 s delay one that throws', async () => {
-    const good = await ctx.queue.enqueue('ingest.main', { fail: false });
-    expect(await manualLease(ctx.queue)).toBe('acked');
-    const bad = await ctx.queue.enqueue('ingest.main', { fail: true });
-    expect(await manualLease(ctx.queue)).toBe('nacked');
-    expect(await manualLease(ctx.queue)).toBe('empty');
+  it.each(['message', 'id'] as const)(
+    'acks a message that processes and nacks with a 5 s delay one that throws (settled by %s)',
+    async (by) => {
+      await ctx.db.query('TRUNCATE messages');
+      const good = await ctx.queue.enqueue('ingest.main', { fail: false });
+      expect(await manualLease(ctx.queue, by)).toBe('acked');
+      const bad = await ctx.queue.enqueue('ingest.main', { fail: true });
+      expect(await manualLease(ctx.queue, by)).toBe('nacked');
+      expect(await manualLease(ctx.queue, by)).toBe('empty');
 
-    const { rows } = await ctx.db.query<{
-      id: string;
-      state: string;
-      attempts: number;
-      wait: string;
-    }>(
-      `SELECT id, state, attempts, available_at - floor(extract(epoch from now()))::bigint AS wait
+      const { rows } = await ctx.db.query<{
+        id: string;
+        state: string;
+        attempts: number;
+        wait: string;
+      }>(
+        `SELECT id, state, attempts, available_at - floor(extract(epoch from now()))::bigint AS wait
        FROM messages ORDER BY seq`,
-    );
-    expect(rows.map((r) => [r.id, r.state, r.attempts])).toEqual([
-      [good, 'done', 1],
-      [bad, 'ready', 1],
-    ]);
-    expect(Number(rows[1]!.wait)).toBeGreaterThanOrEqual(5);
-  });
+      );
+      expect(rows.map((r) => [r.id, r.state, r.attempts])).toEqual([
+        [good, 'done', 1],
+        [bad, 'ready', 1],
+      ]);
+      expect(Number(rows[1]!.wait)).toBeGreaterThanOrEqual(5);
+    },
+  );
 });
 
 describe('no hidden round trips', () => {
