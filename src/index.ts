@@ -62,6 +62,7 @@ export {
   type QueueDatabaseErrorDetails,
 } from './errors/queue-database.error.js';
 export { QueuePoolTimeoutError } from './errors/queue-pool-timeout.error.js';
+export { NoSuitableHostError } from './errors/no-suitable-host.error.js';
 export { QueueProcessorError } from './errors/queue-processor.error.js';
 export { UnrecoverableError } from './errors/unrecoverable.error.js';
 export { SnoozeError } from './errors/snooze.error.js';

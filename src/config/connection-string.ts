@@ -2,11 +2,21 @@ import { accessSync, constants } from 'node:fs';
 import { type ConnectionOptions } from 'node:tls';
 import { parse } from 'pg-connection-string';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
+import { MIN_CONNECT_TIMEOUT_SECONDS } from './limits.js';
+import {
+  LOAD_BALANCE_HOSTS,
+  TARGET_SESSION_ATTRS,
+  type HostAddress,
+  type LoadBalanceHosts,
+  type TargetSessionAttrs,
+} from './target-session-attrs.js';
 
 const OPTION = 'connectionString';
 const SCHEME = /^postgres(?:ql)?:\/\//i;
 const POOL_HINTS = ['min_size', 'max_size'] as const;
 const SSL_FILES = ['sslcert', 'sslkey', 'sslrootcert'] as const;
+/** libpq's default port, for a host of a multi-host URL written without one. */
+const DEFAULT_PORT = 5432;
 
 /** What node-postgres needs to open a connection, as read from a URL. */
 export interface PgConnectionConfig {
@@ -28,6 +38,20 @@ export interface ParsedConnectionString {
   readonly poolMaxSize?: number;
   /** The URL with its password replaced by `***`, for log lines. */
   readonly redacted: string;
+  /**
+   * Every host of the URL in the order written (`host1:5432,host2:5433`); one for a plain URL.
+   * `config.host`/`config.port` are the first.
+   */
+  readonly hosts: readonly HostAddress[];
+  /** libpq's `target_session_attrs`; `any` when absent. */
+  readonly targetSessionAttrs: TargetSessionAttrs;
+  /** libpq's `load_balance_hosts`; `disable` when absent. */
+  readonly loadBalanceHosts: LoadBalanceHosts;
+  /**
+   * libpq's `connect_timeout` in seconds, per host attempt, when given and positive (1 becomes 2,
+   * as in libpq); absent when not given or 0 (libpq: no limit).
+   */
+  readonly connectTimeoutSeconds?: number;
 }
 
 /**
@@ -39,17 +63,20 @@ export interface ParsedConnectionString {
  * `verify-full` also checks the host name, `disable` turns TLS off. node-postgres cannot fall
  * back to plaintext, so `prefer` and `allow` encrypt without verification, like `require`.
  */
-export function parseConnectionString(raw: string): ParsedConnectionString {
+export function parseConnectionString(url: string): ParsedConnectionString {
+  let raw = url;
   if (!SCHEME.test(raw)) {
     throw new QueueOptionsError(OPTION, 'must be a postgres:// or postgresql:// URL');
   }
   const authority = raw.slice(raw.indexOf('//') + 2).split(/[/?#]/, 1)[0] ?? '';
-  const hosts = authority.slice(authority.lastIndexOf('@') + 1);
-  if (hosts.includes(',')) {
-    throw new QueueOptionsError(
-      OPTION,
-      'multi-host URLs (host1:5432,host2:5432/db?target_session_attrs=…) are not supported: node-postgres connects to one host only; point the URL at a single host or a proxy that follows the primary',
-    );
+  const at = authority.lastIndexOf('@');
+  const hostList = authority.slice(at + 1);
+  // node-postgres parses one host only: the others are taken out here, and the URL it parses
+  // names the first. Host selection (src/database/host-selector.ts) tries them all.
+  const listed = hostList.includes(',') ? parseHostList(hostList) : undefined;
+  if (listed !== undefined) {
+    const hostStart = raw.indexOf('//') + 2 + at + 1;
+    raw = `${raw.slice(0, hostStart)}${hostList.split(',')[0]}${raw.slice(hostStart + hostList.length)}`;
   }
 
   const queryStart = raw.indexOf('?');
@@ -68,6 +95,9 @@ export function parseConnectionString(raw: string): ParsedConnectionString {
     hints[hint] = Number(value);
     params.delete(hint);
   }
+  const targetSessionAttrs = takeChoice(params, 'target_session_attrs', TARGET_SESSION_ATTRS);
+  const loadBalanceHosts = takeChoice(params, 'load_balance_hosts', LOAD_BALANCE_HOSTS);
+  const connectTimeoutSeconds = takeConnectTimeout(params);
   // We always ask for libpq semantics; a second request in the URL would make pg refuse it.
   params.delete('uselibpqcompat');
   for (const file of SSL_FILES) {
@@ -107,12 +137,78 @@ export function parseConnectionString(raw: string): ParsedConnectionString {
     config.port = portNumber;
   }
 
+  const first: HostAddress = {
+    host: typeof config.host === 'string' ? config.host : 'localhost',
+    port: typeof config.port === 'number' ? config.port : DEFAULT_PORT,
+  };
   return {
     config,
+    hosts: listed ?? [first],
+    targetSessionAttrs,
+    loadBalanceHosts,
+    ...(connectTimeoutSeconds === undefined ? {} : { connectTimeoutSeconds }),
     ...(hints.min_size === undefined ? {} : { poolMinSize: hints.min_size }),
     ...(hints.max_size === undefined ? {} : { poolMaxSize: hints.max_size }),
-    redacted: redactConnectionString(raw),
+    redacted: redactConnectionString(url),
   };
+}
+
+/**
+ * The hosts of a multi-host URL's authority, `host1:5432,host2,[::1]:5433`, each with its own
+ * port or libpq's default. An empty entry or a bad port is refused (without echoing the URL).
+ */
+function parseHostList(list: string): HostAddress[] {
+  return list.split(',').map((entry, index) => {
+    const match = /^(\[[^\]]+\]|[^:[\]]+)(?::(\d*))?$/.exec(entry);
+    if (match === null) {
+      throw new QueueOptionsError(
+        OPTION,
+        `host ${index + 1} of the host list is empty or malformed (expected host or host:port)`,
+      );
+    }
+    const host = decodeURIComponent(match[1]!.replace(/^\[|\]$/g, ''));
+    const port = match[2] === undefined || match[2] === '' ? DEFAULT_PORT : Number(match[2]);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new QueueOptionsError(
+        OPTION,
+        `port of host ${index + 1} must be a whole number from 1 to 65535`,
+      );
+    }
+    return { host, port };
+  });
+}
+
+/** Takes a libpq parameter with a fixed set of values out of the query; the first is its default. */
+function takeChoice<const T extends string>(
+  params: URLSearchParams,
+  name: string,
+  choices: readonly [T, ...T[]],
+): T {
+  const value = params.get(name);
+  params.delete(name);
+  if (value === null) return choices[0];
+  if (!(choices as readonly string[]).includes(value)) {
+    throw new QueueOptionsError(
+      OPTION,
+      `query parameter ${name} must be one of ${choices.join(', ')}`,
+    );
+  }
+  return value as T;
+}
+
+/** libpq's `connect_timeout`: whole seconds per host; 0 or negative is no limit, 1 means 2. */
+function takeConnectTimeout(params: URLSearchParams): number | undefined {
+  const value = params.get('connect_timeout');
+  params.delete('connect_timeout');
+  if (value === null) return undefined;
+  if (!/^-?\d+$/.test(value.trim())) {
+    throw new QueueOptionsError(
+      OPTION,
+      'query parameter connect_timeout must be a whole number of seconds',
+    );
+  }
+  const seconds = Number(value);
+  return seconds <= 0 ? undefined : Math.max(MIN_CONNECT_TIMEOUT_SECONDS, seconds);
 }
 
 function describeParseFailure(error: unknown): string {

@@ -16,6 +16,8 @@ export function ownedDataSourceOptions(
   config: QueueConfig,
   connection: OwnedConnection,
   onIdleConnectionError: (error: Error) => void,
+  /** The `pg.Client` class of the pool: a host-selecting one for a multi-host URL. */
+  client?: new (config: object) => object,
 ): PostgresDataSourceOptions {
   return {
     type: 'postgres',
@@ -32,6 +34,7 @@ export function ownedDataSourceOptions(
       // module opened its pool (in another module's hook) still lets `node` exit. A running app
       // stays up through its server, its workers' timers and the LISTEN connection.
       allowExitOnIdle: true,
+      ...(client === undefined ? {} : { Client: client }),
     },
     // An idle connection died (server restart, network cut): pg-pool drops it and opens a new
     // one on demand. Without a handler the pool's 'error' event would crash the process.

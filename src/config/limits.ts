@@ -31,6 +31,8 @@ export const MAX_ENQUEUE_BATCH_BYTES = 256 * 1024 * 1024;
  * pathological body (10,000 levels) is refused instead of exhausting a stack in Node or Postgres.
  */
 export const MAX_BODY_DEPTH = 256;
+/** libpq's shortest `connect_timeout`: a URL's `connect_timeout=1` means 2 seconds, as there. */
+export const MIN_CONNECT_TIMEOUT_SECONDS = 2;
 /** Longest schema name: Postgres' identifier limit. */
 export const MAX_SCHEMA_NAME_LENGTH = 63;
 /** Longest table name: derived names (`idx_<table>_queue_avail`, `<table>_migrations`) must fit 63 bytes. */

@@ -3,6 +3,11 @@ import { type QueueHealthThresholds } from '../interfaces/maintenance-options.in
 import { type ProcessorDefaults } from '../interfaces/processor-options.interface.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 import { type PgConnectionConfig } from './connection-string.js';
+import {
+  type HostAddress,
+  type LoadBalanceHosts,
+  type TargetSessionAttrs,
+} from './target-session-attrs.js';
 
 /** A connection the module opens and closes itself. */
 export interface OwnedConnection {
@@ -12,6 +17,20 @@ export interface OwnedConnection {
   readonly redacted: string;
   readonly poolMinSize: number;
   readonly poolMaxSize: number;
+  /**
+   * How to pick among several hosts, as libpq does; undefined for one host and
+   * `target_session_attrs=any`, where node-postgres connects by itself.
+   */
+  readonly hostSelection: HostSelectionConfig | undefined;
+}
+
+/** A multi-host URL (or one host with a `target_session_attrs`), resolved. */
+export interface HostSelectionConfig {
+  readonly hosts: readonly HostAddress[];
+  readonly targetSessionAttrs: TargetSessionAttrs;
+  readonly loadBalanceHosts: LoadBalanceHosts;
+  /** One host attempt's limit: the URL's `connect_timeout`, else `connectionTimeoutMs`. */
+  readonly hostConnectTimeoutMs: number;
 }
 
 /** A `DataSource` the application owns; the module borrows its pool. */

@@ -111,6 +111,7 @@ export function resolveQueueConfig(
     );
   }
   const config = options.ssl === undefined ? parsed.config : { ...parsed.config, ssl: options.ssl };
+  const selects = parsed.hosts.length > 1 || parsed.targetSessionAttrs !== 'any';
   return Object.freeze({
     ...common,
     connection: Object.freeze({
@@ -119,6 +120,17 @@ export function resolveQueueConfig(
       redacted: parsed.redacted,
       poolMinSize,
       poolMaxSize,
+      hostSelection: selects
+        ? Object.freeze({
+            hosts: Object.freeze(parsed.hosts),
+            targetSessionAttrs: parsed.targetSessionAttrs,
+            loadBalanceHosts: parsed.loadBalanceHosts,
+            hostConnectTimeoutMs:
+              parsed.connectTimeoutSeconds === undefined
+                ? common.connectionTimeoutMs
+                : parsed.connectTimeoutSeconds * 1_000,
+          })
+        : undefined,
     }),
   });
 }

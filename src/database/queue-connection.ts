@@ -1,16 +1,20 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type pg from 'pg';
+import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { ownedDataSourceOptions } from '../config/data-source-options.js';
+import { KEEPALIVE, ownedDataSourceOptions } from '../config/data-source-options.js';
+import { hostLabel, type HostAddress } from '../config/target-session-attrs.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { describeError } from '../errors/describe-error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
+import { hostProbe, hostSelectingClient, isHostBound } from './host-selecting-client.js';
+import { HostSelector } from './host-selector.js';
 import { runQueueMigrations } from './migration-runner.js';
 import { couldNotConnect, scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
+import { isServerLostError } from './transient-database-error.js';
 
 /**
  * The module's one way to the database. It opens (or borrows) a TypeORM `DataSource` when the
@@ -24,6 +28,8 @@ export class QueueConnection implements OnApplicationShutdown {
   private dataSource: DataSource | undefined;
   private readonly statementNames = new Map<string, string>();
   private pool: pg.Pool | undefined;
+  /** Which host of a multi-host URL connections go to; undefined for one host. */
+  private selector: HostSelector | undefined;
   /** When the pool was adopted (`performance.now()`): the last answer of a connection not seen since. */
   private adoptedAt = 0;
   /** When a statement last got no answer at all before its deadline. */
@@ -101,6 +107,13 @@ export class QueueConnection implements OnApplicationShutdown {
       return result;
     } catch (error) {
       failure ??= error instanceof Error ? error : new Error(String(error));
+      const host = isHostBound(client) ? client.selectedHost : undefined;
+      if (host !== undefined && isServerLostError(failure)) {
+        // This host is gone or turned read-only: new connections look for the right one again,
+        // and checkout retires the idle ones left on it.
+        this.selector?.lost(host);
+        if (stringCode(failure) === READ_ONLY) throw this.readOnlyError(operation, host, failure);
+      }
       // Past the statement timeout plus the grace, the server would have sent its own error: no
       // answer means the socket is dead. (A shorter caller deadline, the health probe's, proves
       // nothing about the socket.)
@@ -125,9 +138,54 @@ export class QueueConnection implements OnApplicationShutdown {
   private async checkout(pool: pg.Pool): Promise<pg.PoolClient> {
     for (;;) {
       const client = await pool.connect();
-      if ((this.lastAnswer.get(client) ?? this.adoptedAt) >= this.silentSince) return client;
+      const fresh = (this.lastAnswer.get(client) ?? this.adoptedAt) >= this.silentSince;
+      if (fresh && !this.onOldHost(client)) return client;
       client.release(true);
     }
+  }
+
+  /**
+   * Whether `client` is connected to a host of a multi-host URL that new connections no longer go
+   * to (after a failover): closed at checkout, so the pool replaces it.
+   */
+  private onOldHost(client: pg.PoolClient): boolean {
+    const selector = this.selector;
+    if (selector === undefined || !isHostBound(client) || client.selectedHost === undefined) {
+      return false;
+    }
+    return !selector.isCurrent(client.selectedHost);
+  }
+
+  /** A statement refused because its server turned read-only, said so with the host. */
+  private readOnlyError(operation: string, host: HostAddress, cause: Error): QueueError {
+    return new QueueDatabaseError(
+      operation,
+      `the server at ${hostLabel(host)} is read-only now (a failover demoted it?): ${this.scrub(cause.message)}; new connections look for a host that satisfies target_session_attrs=${this.selector?.targetSessionAttrs ?? 'any'}`,
+      { code: READ_ONLY, cause },
+    );
+  }
+
+  /**
+   * A new connection outside the pool (the LISTEN connection), of the pool's own class, so with a
+   * multi-host URL it goes to the host the pool uses.
+   *
+   * @internal
+   */
+  newClient(overrides: pg.ClientConfig): pg.Client {
+    const config = { ...this.clientConfig(), ...overrides };
+    // pg-pool keeps its `Client` option as `pool.Client`: the host-selecting class, or pg's own.
+    const Client = (this.pool as { Client?: typeof pg.Client } | undefined)?.Client ?? pg.Client;
+    return new Client(config);
+  }
+
+  /**
+   * Calls `listener` with the host's label each time a multi-host URL's connections move to
+   * another host; never for one host.
+   *
+   * @internal
+   */
+  onHostSwitch(listener: (host: string) => void): () => void {
+    return this.selector?.onSwitch((host) => listener(hostLabel(host))) ?? (() => undefined);
   }
 
   /**
@@ -202,9 +260,26 @@ export class QueueConnection implements OnApplicationShutdown {
       this.adopt(masterPool(connection.dataSource));
       return;
     }
+    const selection = connection.hostSelection;
+    if (selection !== undefined) {
+      const probeConfig = {
+        ...(connection.config as pg.ClientConfig),
+        application_name: this.config.applicationName,
+        ...KEEPALIVE,
+      };
+      this.selector = new HostSelector(
+        selection,
+        hostProbe(probeConfig, selection.hostConnectTimeoutMs),
+        this.logger,
+        (error) => this.scrub(describeError(error)),
+      );
+    }
     const dataSource = new DataSource(
-      ownedDataSourceOptions(this.config, connection, (error) =>
-        this.logger.warn(`Idle database connection lost: ${this.scrub(error.message)}`),
+      ownedDataSourceOptions(
+        this.config,
+        connection,
+        (error) => this.logger.warn(`Idle database connection lost: ${this.scrub(error.message)}`),
+        this.selector === undefined ? undefined : hostSelectingClient(this.selector),
       ),
     );
     await this.run('connect', () => dataSource.initialize(), connection.redacted);
@@ -253,6 +328,14 @@ export class QueueConnection implements OnApplicationShutdown {
   private scrub(text: string): string {
     return scrubPassword(text, this.password);
   }
+}
+
+/** SQLSTATE read_only_sql_transaction: a write reached a standby or a demoted primary. */
+const READ_ONLY = '25006';
+
+function stringCode(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** What `pg` rejects a statement with when its `query_timeout` passed without an answer. */

@@ -70,6 +70,27 @@ export function isTransientDatabaseError(error: unknown): boolean {
   });
 }
 
+/** SQLSTATEs that say this server cannot serve this connection's writes any more. */
+const SERVER_LOST_SQLSTATES = new Set(['57P01', '57P02', '57P03', '25006']);
+
+/**
+ * Whether a failure says the server itself went away or can no longer take writes (shut down,
+ * unreachable, the connection lost, or read-only after a failover), as opposed to a conflict or a
+ * timeout on a server that still serves: with several hosts, the writable one must be found again.
+ * A subset of {@link isTransientDatabaseError}, built from the same lists.
+ */
+export function isServerLostError(error: unknown): boolean {
+  const code = stringField(error, 'code');
+  if (code !== undefined) {
+    return SERVER_LOST_SQLSTATES.has(code) || SOCKET_CODES.has(code) || code.startsWith('08');
+  }
+  const cause = error instanceof Error ? error.cause : undefined;
+  return [error, cause].some((candidate) => {
+    const message = stringField(candidate, 'message');
+    return message !== undefined && LOST_CONNECTION.test(message);
+  });
+}
+
 function stringField(value: unknown, key: 'code' | 'message'): string | undefined {
   if (typeof value !== 'object' || value === null) return undefined;
   const field = (value as Record<string, unknown>)[key];

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import pg from 'pg';
+import type pg from 'pg';
 import { KEEPALIVE } from '../config/data-source-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
@@ -41,6 +41,7 @@ export class NotificationListener {
   private checkTimer: NodeJS.Timeout | undefined;
   private failures = 0;
   private stopped = false;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     @Inject(QueueConnection) private readonly connection: QueueConnection,
@@ -50,11 +51,19 @@ export class NotificationListener {
   async start(handlers: NotificationHandlers): Promise<void> {
     this.handlers = handlers;
     this.stopped = false;
+    // With several hosts, the pool moved to another one: LISTEN there too, or NOTIFYs sent on the
+    // new primary never arrive (the old one may still answer, read-only).
+    this.unsubscribe ??= this.connection.onHostSwitch(() => {
+      const client = this.client;
+      if (client !== undefined) this.dropped(client, new Error('the database host changed'));
+    });
     await this.connect();
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.checkTimer);
     const client = this.client;
@@ -63,8 +72,7 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({
-      ...this.connection.clientConfig(),
+    const client = this.connection.newClient({
       application_name: `${this.config.applicationName}:listen`,
       connectionTimeoutMillis: this.config.connectionTimeoutMs,
       ...KEEPALIVE,

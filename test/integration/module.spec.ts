@@ -22,6 +22,7 @@ import { useQueueFixture } from '../support/queue-fixture.js';
 import { bootError, bootApp, RecordingLogger, waitFor } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { freePort } from '../../dev/embedded-postgres.js';
 
 const { db } = useQueueFixture('module', { reset: 'none' });
 
@@ -307,18 +308,30 @@ describe('options validated at boot', () => {
     expect((error as Error).message).toContain(`"${option}"`);
   });
 
-  it('fails boot on a multi-host URL with a message saying it is not supported', async () => {
-    const error = await bootError({
-      imports: [
-        QueueModule.forRoot({
-          connectionString:
-            'postgresql://user:pass@host1:5432,host2:5432/db?target_session_attrs=read-write',
-        }),
-      ],
-    });
-    expect(error).toBeInstanceOf(QueueOptionsError);
-    expect((error as Error).message).toMatch(/multi-host URLs .* are not supported/);
-    expect((error as Error).message).not.toContain('pass@');
+  it('boots on a multi-host URL whose first host is down, on the next one, and says which', async () => {
+    const url = new URL(db.url);
+    const down = await freePort();
+    const logger = new RecordingLogger();
+    const app = await bootApp(
+      {
+        connectionString: `postgresql://${url.username}:${url.password}@127.0.0.1:${down},${url.host}${url.pathname}?target_session_attrs=read-write&connect_timeout=2`,
+        workers: false,
+      },
+      [],
+      { logger },
+    );
+    try {
+      await roundTrip(app.queue);
+      const lines = logger.lines.filter((line) => line.includes('host is now'));
+      expect(lines).toEqual([
+        expect.stringContaining(
+          `Queue database host is now ${url.host} (target_session_attrs=read-write)`,
+        ),
+      ]);
+      expect(logger.lines.join('\n')).not.toContain(`:${url.password}@`);
+    } finally {
+      await app.close();
+    }
   });
 
   it('fails boot when dataSource is combined with a URL or pool options', async () => {

@@ -106,16 +106,110 @@ describe('parseConnectionString', () => {
     );
   });
 
-  it('refuses the multi-host form with a message that says why, without the password', () => {
-    const error = optionsError(() =>
-      parseConnectionString(
-        'postgresql://user:pass-word@host1:5432,host2:5432/db?target_session_attrs=read-write',
-      ),
+  it('parses a multi-host URL: every host with its port, the first as config.host', () => {
+    const parsed = parseConnectionString(
+      'postgresql://u:pass-word@host1:5432,host2:5433,[::1],host4/db?target_session_attrs=read-write&application_name=x',
     );
-    expect(error.rule).toMatch(
-      /multi-host URLs .* are not supported: node-postgres connects to one host only/,
+    expect(parsed.hosts).toEqual([
+      { host: 'host1', port: 5432 },
+      { host: 'host2', port: 5433 },
+      { host: '::1', port: 5432 },
+      { host: 'host4', port: 5432 },
+    ]);
+    expect(parsed.config).toMatchObject({
+      host: 'host1',
+      port: 5432,
+      user: 'u',
+      password: 'pass-word',
+      database: 'db',
+      application_name: 'x',
+    });
+    expect(parsed.targetSessionAttrs).toBe('read-write');
+    expect(parsed.loadBalanceHosts).toBe('disable');
+    expect(parsed.config).not.toHaveProperty('target_session_attrs');
+    expect(parsed.redacted).toBe(
+      'postgresql://u:***@host1:5432,host2:5433,[::1],host4/db?target_session_attrs=read-write&application_name=x',
     );
-    expect(error.message).not.toContain('pass-word');
+  });
+
+  it('keeps one host as one entry, with libpq defaults for the new parameters', () => {
+    const parsed = parseConnectionString('postgres://u:p@db.internal:6543/app');
+    expect(parsed.hosts).toEqual([{ host: 'db.internal', port: 6543 }]);
+    expect(parsed.targetSessionAttrs).toBe('any');
+    expect(parsed.loadBalanceHosts).toBe('disable');
+    expect(parsed.connectTimeoutSeconds).toBeUndefined();
+  });
+
+  it.each(['any', 'read-write', 'read-only', 'primary', 'standby', 'prefer-standby'])(
+    'accepts target_session_attrs=%s',
+    (attrs) => {
+      expect(
+        parseConnectionString(`postgres://a,b/db?target_session_attrs=${attrs}`).targetSessionAttrs,
+      ).toBe(attrs);
+    },
+  );
+
+  it('takes load_balance_hosts and connect_timeout (libpq: 1 means 2, 0 means none)', () => {
+    const parsed = parseConnectionString(
+      'postgres://a,b/db?load_balance_hosts=random&connect_timeout=1',
+    );
+    expect(parsed.loadBalanceHosts).toBe('random');
+    expect(parsed.connectTimeoutSeconds).toBe(2);
+    expect(parsed.config).not.toHaveProperty('connect_timeout');
+    expect(parseConnectionString('postgres://a/db?connect_timeout=7').connectTimeoutSeconds).toBe(
+      7,
+    );
+    expect(
+      parseConnectionString('postgres://a/db?connect_timeout=0').connectTimeoutSeconds,
+    ).toBeUndefined();
+  });
+
+  it('refuses unknown values and malformed host lists, never echoing the password', () => {
+    const cases: Array<[string, RegExp]> = [
+      [
+        'postgresql://u:s3cret-pw@a,b/db?target_session_attrs=writable',
+        /target_session_attrs must be one of any, read-write, read-only, primary, standby, prefer-standby/,
+      ],
+      [
+        'postgresql://u:s3cret-pw@a,b/db?load_balance_hosts=roundrobin',
+        /load_balance_hosts must be one of disable, random/,
+      ],
+      [
+        'postgresql://u:s3cret-pw@a/db?connect_timeout=soon',
+        /connect_timeout must be a whole number of seconds/,
+      ],
+      ['postgresql://u:s3cret-pw@a,,b/db', /host 2 of the host list is empty or malformed/],
+      ['postgresql://u:s3cret-pw@a:5432,b:99999/db', /port of host 2 must be a whole number/],
+    ];
+    for (const [url, rule] of cases) {
+      const error = optionsError(() => parseConnectionString(url));
+      expect(error.rule).toMatch(rule);
+      expect(error.message).not.toContain('s3cret-pw');
+    }
+  });
+
+  it('resolves host selection only where libpq would choose: several hosts or an attribute', () => {
+    const resolve = (connectionString: string) =>
+      resolveQueueConfig({ connectionString }, {}).connection;
+    expect(resolve('postgres://u:p@a/db')).toMatchObject({ hostSelection: undefined });
+    expect(resolve('postgres://u:p@a:1,b:2/db?connect_timeout=3')).toMatchObject({
+      hostSelection: {
+        hosts: [
+          { host: 'a', port: 1 },
+          { host: 'b', port: 2 },
+        ],
+        targetSessionAttrs: 'any',
+        hostConnectTimeoutMs: 3_000,
+      },
+    });
+    expect(resolve('postgres://u:p@a/db?target_session_attrs=primary')).toMatchObject({
+      hostSelection: { hosts: [{ host: 'a', port: 5432 }], targetSessionAttrs: 'primary' },
+    });
+    // Without connect_timeout, one host attempt may take the module's connection timeout.
+    expect(
+      resolveQueueConfig({ connectionString: 'postgres://a,b/db', connectionTimeoutMs: 1234 }, {})
+        .connection,
+    ).toMatchObject({ hostSelection: { hostConnectTimeoutMs: 1234 } });
   });
 
   it('refuses other schemes and unparseable URLs without echoing them', () => {
