@@ -271,7 +271,7 @@ export class QueueConnection implements OnApplicationShutdown {
         selection,
         hostProbe(probeConfig, selection.hostConnectTimeoutMs),
         this.logger,
-        (error) => this.scrub(describeError(error)),
+        (error) => this.scrub(messageOf(error)),
       );
     }
     const dataSource = new DataSource(
@@ -332,6 +332,12 @@ export class QueueConnection implements OnApplicationShutdown {
 
 /** SQLSTATE read_only_sql_transaction: a write reached a standby or a demoted primary. */
 const READ_ONLY = '25006';
+
+/** An error's own message; a socket error from another realm (a test VM) is no `instanceof Error`. */
+function messageOf(error: unknown): string {
+  const message = (error as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : describeError(error);
+}
 
 function stringCode(error: Error): string | undefined {
   const code = (error as { code?: unknown }).code;

@@ -88,7 +88,10 @@ describe('HostSelector', () => {
   });
 
   it('shares one scan between concurrent callers', async () => {
-    const { selector: s, probes } = selector('primary', new Map([['a', PRIMARY]]));
+    const { selector: s, probes } = selector(
+      'primary',
+      new Map<string, SessionState | Error>([['a', PRIMARY]]),
+    );
     await Promise.all([s.select(), s.select(), s.select()]);
     expect(probes).toEqual(['a']);
   });
@@ -124,7 +127,7 @@ describe('HostSelector', () => {
   it('prefer-standby falls back to a primary, probing each host once', async () => {
     const { selector: s, probes } = selector(
       'prefer-standby',
-      new Map([
+      new Map<string, SessionState | Error>([
         ['a', PRIMARY],
         ['b', new Error('down')],
       ]),
@@ -136,7 +139,10 @@ describe('HostSelector', () => {
   });
 
   it('any takes the first host that answers', async () => {
-    const { selector: s } = selector('any', new Map([['a', new Error('down')]]));
+    const { selector: s } = selector(
+      'any',
+      new Map<string, SessionState | Error>([['a', new Error('down')]]),
+    );
     await expect(s.select()).resolves.toEqual(B);
     expect(s.verifies).toBe(false);
   });
