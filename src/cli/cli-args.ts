@@ -4,13 +4,32 @@ import { redactConnectionString } from '../config/connection-string.js';
 /** The program name, as `package.json` "bin" installs it. */
 export const CLI_NAME = 'fetchcraft-queue';
 
+/** An option of one command, beside the options every command takes. */
+export interface CliOptionSpec {
+  /** Without the dashes, e.g. `skip-done`. */
+  readonly name: string;
+  /** A flag (`boolean`) or an option with a value (`string`, checked by the command). */
+  readonly type: 'boolean' | 'string';
+  /** How the help text shows the value, e.g. `<n>`. */
+  readonly valueName?: string;
+  /** One line for the help text. */
+  readonly summary: string;
+}
+
 /** What the parser and the help text need to know of a command. */
 export interface CliCommandSpec {
   /** What the user types, e.g. `migrate:status`. */
   readonly name: string;
   /** One line for the help text. */
   readonly summary: string;
+  /** One argument the command requires, e.g. a file (`<file>` in the help text). */
+  readonly argument?: string;
+  /** Options of this command alone. */
+  readonly options?: readonly CliOptionSpec[];
 }
+
+/** A command's own options as given: `true` for a flag, the text for a value. */
+export type CliOptionValues = Readonly<Record<string, string | boolean>>;
 
 /** Where the queue table is, from the flags, else the environment. */
 export interface CliTarget {
@@ -24,17 +43,22 @@ export interface CliTarget {
 /** What the command line asks for. */
 export type CliInvocation =
   | { readonly kind: 'help' }
-  | { readonly kind: 'run'; readonly command: string; readonly target: CliTarget }
+  | {
+      readonly kind: 'run';
+      readonly command: string;
+      readonly target: CliTarget;
+      /** The command's argument, when it takes one. */
+      readonly argument?: string;
+      /** The command's own options that were given; absent when none was. */
+      readonly options?: CliOptionValues;
+    }
   /** The command line cannot be run; `problem` says why, without echoing a password. */
   | { readonly kind: 'usage-error'; readonly problem: string };
 
 /** The environment variables the CLI reads. */
 export type CliEnv = Readonly<Record<string, string | undefined>>;
 
-/**
- * Options every command takes. A command with options of its own would declare them in its spec
- * and have them merged here.
- */
+/** Options every command takes; a command's own are declared in its spec and merged in. */
 const OPTIONS = {
   url: { type: 'string' },
   schema: { type: 'string' },
@@ -53,9 +77,10 @@ export function parseCliArgs(
   env: CliEnv,
   commands: readonly CliCommandSpec[],
 ): CliInvocation {
-  let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>;
+  const options = allOptions(commands);
+  let parsed: ReturnType<typeof parseArgs<{ options: typeof options; allowPositionals: true }>>;
   try {
-    parsed = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: true });
+    parsed = parseArgs({ args: [...argv], options, strict: true, allowPositionals: true });
   } catch (error) {
     // Not `instanceof Error`: node's errors come from another realm under a test runner's VM.
     const { message } = error as { message?: unknown };
@@ -65,21 +90,34 @@ export function parseCliArgs(
   const [command, ...extra] = positionals;
   if (values.help === true || command === 'help') return { kind: 'help' };
   if (command === undefined) return usageError('no command given');
-  if (!commands.some((spec) => spec.name === command)) {
+  const spec = commands.find((candidate) => candidate.name === command);
+  if (spec === undefined) {
     return usageError(`unknown command '${redactConnectionString(command)}'`);
+  }
+  const argument = spec.argument === undefined ? undefined : extra.shift();
+  if (spec.argument !== undefined && argument === undefined) {
+    return usageError(`${command} needs ${spec.argument}`);
   }
   if (extra.length > 0) {
     // A URL typed as an argument must not be printed back with its password.
     return usageError(`unexpected argument '${redactConnectionString(extra[0] ?? '')}'`);
   }
+  const own: Record<string, string | boolean> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (name in OPTIONS || value === undefined) continue;
+    if (!(spec.options ?? []).some((option) => option.name === name)) {
+      return usageError(`option '--${name}' is not one of ${command}'s`);
+    }
+    own[name] = value;
+  }
 
   if (values.url === '') return usageError('--url must not be empty');
-  const connectionString = pick(values.url, env.DATABASE_URL);
+  const connectionString = pick(stringOf(values.url), env.DATABASE_URL);
   if (connectionString === undefined) {
     return usageError('no database given: set DATABASE_URL or pass --url');
   }
-  const schema = pick(values.schema, env.QUEUE_SCHEMA);
-  const table = pick(values.table, env.QUEUE_TABLE);
+  const schema = pick(stringOf(values.schema), env.QUEUE_SCHEMA);
+  const table = pick(stringOf(values.table), env.QUEUE_TABLE);
   return {
     kind: 'run',
     command,
@@ -88,7 +126,34 @@ export function parseCliArgs(
       ...(schema === undefined ? {} : { schema }),
       ...(table === undefined ? {} : { table }),
     },
+    ...(argument === undefined ? {} : { argument }),
+    ...(Object.keys(own).length === 0 ? {} : { options: own }),
   };
+}
+
+type ParseArgsOption = { type: 'string' | 'boolean'; short?: string };
+
+/**
+ * The common options and every command's own, for one strict parse: the command is known only
+ * once its name is found among the positionals. Two commands may share an option name only
+ * with one type.
+ */
+function allOptions(commands: readonly CliCommandSpec[]): Record<string, ParseArgsOption> {
+  const options: Record<string, ParseArgsOption> = { ...OPTIONS };
+  for (const spec of commands) {
+    for (const option of spec.options ?? []) {
+      const known = options[option.name];
+      if (known !== undefined && known.type !== option.type) {
+        throw new Error(`CLI option --${option.name} is declared with two types`);
+      }
+      options[option.name] = { type: option.type };
+    }
+  }
+  return options;
+}
+
+function stringOf(value: string | boolean | undefined): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** The flags every command takes, as the help text shows them. */
@@ -104,17 +169,39 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
 
 /** The help text. */
 export function cliUsage(commands: readonly CliCommandSpec[]): string {
-  const rows = [...commands.map((spec) => [spec.name, spec.summary] as const), ...OPTION_HELP];
+  const commandRows = commands.map(
+    (spec) =>
+      [
+        spec.argument === undefined ? spec.name : `${spec.name} ${spec.argument}`,
+        spec.summary,
+      ] as const,
+  );
+  const ownRows = commands
+    .filter((spec) => (spec.options ?? []).length > 0)
+    .map((spec) => ({
+      name: spec.name,
+      rows: (spec.options ?? []).map(
+        (option) =>
+          [
+            option.valueName === undefined
+              ? `--${option.name}`
+              : `--${option.name} ${option.valueName}`,
+            option.summary,
+          ] as const,
+      ),
+    }));
+  const rows = [...commandRows, ...OPTION_HELP, ...ownRows.flatMap((own) => own.rows)];
   const width = Math.max(...rows.map(([label]) => label.length)) + 3;
   const row = ([label, text]: readonly [string, string]) => `  ${label.padEnd(width)}${text}`;
   return [
     `Usage: ${CLI_NAME} <command> [options]`,
     '',
     'Commands:',
-    ...commands.map((spec) => row([spec.name, spec.summary])),
+    ...commandRows.map(row),
     '',
     'Options:',
     ...OPTION_HELP.map(row),
+    ...ownRows.flatMap((own) => ['', `Options of ${own.name}:`, ...own.rows.map(row)]),
     '',
     'Exits with 0 on success, 1 on failure. Passwords are never printed.',
   ].join('\n');

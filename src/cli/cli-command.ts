@@ -1,10 +1,21 @@
 import { DEFAULT_SCHEMA, DEFAULT_TABLE } from '../config/defaults.js';
-import { type CliCommandSpec, type CliTarget } from './cli-args.js';
+import { type CliCommandSpec, type CliOptionValues, type CliTarget } from './cli-args.js';
 
 /** Where a command prints: `out` for what it did, `err` for warnings along the way. */
 export interface CliOutput {
   out(line: string): void;
   err(line: string): void;
+  /**
+   * Rewrites one status line in place (a progress bar); present only when that line goes to a
+   * terminal. An empty text clears it.
+   */
+  status?(text: string): void;
+}
+
+/** What a command was given beside the target: its argument and its own options. */
+export interface CliCommandInput {
+  readonly argument?: string;
+  readonly options: CliOptionValues;
 }
 
 /**
@@ -13,7 +24,7 @@ export interface CliOutput {
  */
 export interface CliCommand extends CliCommandSpec {
   /** Does the work and prints what it did; throws a `QueueError` when it cannot. */
-  run(target: CliTarget, output: CliOutput): Promise<void>;
+  run(target: CliTarget, output: CliOutput, input: CliCommandInput): Promise<void>;
 }
 
 /** `application_name` of the CLI's connection, so `pg_stat_activity` tells it from the app's. */

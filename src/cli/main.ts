@@ -11,4 +11,8 @@ import { runCli } from './run-cli.js';
 process.exitCode = await runCli(process.argv.slice(2), process.env, {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  // On a terminal only: a log or a pipe gets plain progress lines instead.
+  ...(process.stderr.isTTY
+    ? { status: (text: string) => process.stderr.write(`\r\u001b[2K${text}`) }
+    : {}),
 });

@@ -30,7 +30,10 @@ export async function runCli(
   const command = commands.find((candidate) => candidate.name === invocation.command);
   if (command === undefined) throw new Error(`unreachable: ${invocation.command} was parsed`);
   try {
-    await command.run(invocation.target, output);
+    await command.run(invocation.target, output, {
+      ...(invocation.argument === undefined ? {} : { argument: invocation.argument }),
+      options: invocation.options ?? {},
+    });
     return 0;
   } catch (error) {
     output.err(

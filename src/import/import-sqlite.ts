@@ -1,0 +1,139 @@
+import { performance } from 'node:perf_hooks';
+import {
+  ImportWriter,
+  type ImportRow,
+  type ImportWriterOptions,
+} from '../database/import-writer.js';
+import { migrateQueue } from '../database/migrate-queue.js';
+import { type QueueError } from '../errors/queue.error.js';
+import { SqliteFile } from '../sqlite/sqlite-file.js';
+import { RecordFormatProblem } from '../sqlite/sqlite-record.js';
+import { columnPositions, convertSqliteRow } from './sqlite-message.js';
+
+/** The Python SQLite backend's table. */
+const SOURCE_TABLE = 'messages';
+
+export interface ImportSqliteOptions extends ImportWriterOptions {
+  /** The Python SQLite backend's database file. */
+  readonly file: string;
+  readonly skipDone: boolean;
+  /** Read, check and count what is present, but write nothing (and create no table). */
+  readonly dryRun: boolean;
+  /** Rows per statement. */
+  readonly batchSize: number;
+  /** `enqueue`'s body size limit to apply (the module's `maxBodyBytes`). */
+  readonly maxBodyBytes: number;
+  /** The table was created or migrated first (not in a dry run). */
+  readonly onMigrated?: (applied: readonly string[]) => void;
+  /** Waiting on another migration's lock (see `migrateQueue`'s `onRetry`). */
+  readonly onMigrationRetry?: (error: QueueError, delayMs: number) => void;
+  /** After each batch, and once the total is known (`read` 0). */
+  readonly onProgress?: (progress: ImportProgress) => void;
+  /** A row was not imported, with why. */
+  readonly onInvalid?: (id: string, reason: string) => void;
+}
+
+export interface ImportProgress {
+  /** Rows in the file's table. */
+  readonly total: number;
+  /** Rows read so far. */
+  readonly read: number;
+  readonly imported: number;
+  readonly present: number;
+  readonly invalid: number;
+  readonly skippedDone: number;
+  /** Since the rows started to be read. */
+  readonly seconds: number;
+}
+
+export interface ImportSummary extends ImportProgress {
+  readonly file: string;
+  /** `schema.table` written (or, in a dry run, that would be). */
+  readonly table: string;
+  readonly dryRun: boolean;
+}
+
+/**
+ * Copies the Python SQLite backend's messages into the queue table: the table is migrated first
+ * (as `migrate` does), then the file is read in rowid order and written in batches of
+ * `batchSize`, each one statement (see `importBatchSql`): memory stays one batch whatever the
+ * file's size. Rows are converted by `convertSqliteRow`; an invalid one is reported and skipped.
+ * A dry run migrates nothing and writes nothing: it counts the ids already present when the
+ * table exists, and reports everything else as it would import it.
+ */
+export async function importSqlite(options: ImportSqliteOptions): Promise<ImportSummary> {
+  const {
+    file,
+    skipDone,
+    dryRun,
+    batchSize,
+    maxBodyBytes,
+    onMigrated,
+    onMigrationRetry,
+    onProgress,
+    onInvalid,
+    ...target
+  } = options;
+  const source = await SqliteFile.open(file);
+  let writer: ImportWriter | undefined;
+  try {
+    const table = await source.table(SOURCE_TABLE);
+    const positions = columnPositions(file, table.columns);
+    const total = await source.countRows(table.rootPage);
+
+    if (!dryRun) {
+      const { applied } = await migrateQueue({
+        ...target,
+        ...(onMigrationRetry === undefined ? {} : { onRetry: onMigrationRetry }),
+      });
+      onMigrated?.(applied);
+    }
+    writer = await ImportWriter.open(target);
+    const tableExists = dryRun ? await writer.tableExists() : true;
+
+    const started = performance.now();
+    const counts = { read: 0, imported: 0, present: 0, invalid: 0, skippedDone: 0 };
+    const progress = (): ImportProgress => ({
+      total,
+      ...counts,
+      seconds: (performance.now() - started) / 1000,
+    });
+    onProgress?.(progress());
+
+    let batch: ImportRow[] = [];
+    const flush = async (): Promise<void> => {
+      if (batch.length === 0) return;
+      const rows = batch;
+      batch = [];
+      const written = dryRun
+        ? rows.length - (tableExists ? await writer!.countPresent(rows.map((row) => row.id)) : 0)
+        : await writer!.insert(rows);
+      counts.imported += written;
+      counts.present += rows.length - written;
+      onProgress?.(progress());
+    };
+
+    const rules = { skipDone, maxBodyBytes };
+    for await (const row of source.tableRows(table)) {
+      counts.read++;
+      const outcome =
+        row.values instanceof RecordFormatProblem
+          ? ({ kind: 'invalid', id: `rowid ${row.rowid}`, reason: row.values.reason } as const)
+          : convertSqliteRow(row.rowid, row.values, positions, rules);
+      if (outcome.kind === 'import') {
+        batch.push(outcome.row);
+        if (batch.length >= batchSize) await flush();
+      } else if (outcome.kind === 'skip-done') {
+        counts.skippedDone++;
+      } else {
+        counts.invalid++;
+        onInvalid?.(outcome.id, outcome.reason);
+      }
+    }
+    await flush();
+    return { ...progress(), file: file, table: writer.table, dryRun: dryRun };
+  } finally {
+    await writer?.close();
+    await source.close();
+  }
+}
