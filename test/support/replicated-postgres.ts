@@ -131,14 +131,16 @@ export async function startReplicatedPair(options: ReplicatedPairOptions): Promi
     primary,
     standby,
     async caughtUp(timeoutMs = 30_000) {
-      const [{ lsn }] = await primary.query<{ lsn: string }>(
-        'SELECT pg_current_wal_lsn()::text AS lsn',
-      );
+      const lsn = (
+        await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')
+      )[0]!.lsn;
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const [{ behind }] = await standby.query<{ behind: boolean }>(
-          `SELECT coalesce(pg_last_wal_replay_lsn() < '${lsn}'::pg_lsn, true) AS behind`,
-        );
+        const behind = (
+          await standby.query<{ behind: boolean }>(
+            `SELECT coalesce(pg_last_wal_replay_lsn() < '${lsn}'::pg_lsn, true) AS behind`,
+          )
+        )[0]!.behind;
         if (!behind) return;
         if (Date.now() > deadline) throw new Error('the standby did not catch up');
         await new Promise((resolve) => setTimeout(resolve, 50));
