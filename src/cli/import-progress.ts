@@ -13,7 +13,7 @@ export function rowsPerSecond(progress: ImportProgress): number {
 
 /** `m:ss` (or `h:mm:ss`) for the time left at the rate so far; `--:--` before there is a rate. */
 export function eta(progress: ImportProgress): string {
-  const rate = rowsPerSecond(progress);
+  const rate = progress.seconds > 0 ? progress.read / progress.seconds : 0;
   if (rate === 0) return '--:--';
   const left = Math.ceil(Math.max(0, progress.total - progress.read) / rate);
   const hours = Math.floor(left / 3600);
