@@ -1,6 +1,11 @@
 import { type DataSource, type QueryRunner } from 'typeorm';
 import { withRetries } from '../async/with-retries.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import {
+  ADOPTED_MIGRATION,
+  adoptPythonTable,
+  type AdoptionStep,
+} from '../migrations/adopt-python-table.js';
 import { queueMigrations } from '../migrations/index.js';
 import { takeMigrationLocks } from '../migrations/migration-lock.js';
 import { type QueueTableNames } from '../sql/table-names.js';
@@ -14,6 +19,8 @@ export interface MigrationRunOptions {
   /** Told before each new try, with the wait ahead. */
   readonly onRetry?: (error: unknown, delayMs: number) => void;
   readonly retryDelaysMs?: readonly number[];
+  /** Told after each step of adopting the Python backend's table, with its duration. */
+  readonly onAdoptionStep?: (step: AdoptionStep, durationMs: number) => void;
 }
 
 /**
@@ -26,8 +33,13 @@ export interface MigrationRunOptions {
  * come after it) for as long as some long transaction holds the table; instead the try is rolled
  * back and made again after a pause, a few times, then the boot fails with the lock error.
  *
- * A table of the queue's name that has no record in `<table>_migrations` is not adopted: the
- * migration fails with a {@link QueueDatabaseError} (code `42P07`) saying so. Other failures are
+ * A table of the queue's name that has no record in `<table>_migrations` is the Python backend's
+ * (`AsyncPostgresQueue`) or someone else's; this runner alone decides which (see
+ * {@link inspectUnrecordedTable}). The Python backend's is adopted in place first (see
+ * `adoptPythonTable`: brief table locks, its workers keep running), then the numbered migrations
+ * after the first run as usual. One that looks like it but cannot be adopted (a column of another
+ * type, say) stops with a {@link QueueDatabaseError} naming the column and what was expected,
+ * before anything changes; any other fails with code `42P07` as before. Other failures are
  * thrown as the driver gave them; the caller types them (it knows the password to scrub).
  *
  * Bookkeeping uses TypeORM's own migrations-table layout (`<table>_migrations`), so a TypeORM CLI
@@ -43,14 +55,189 @@ export async function runQueueMigrations(
   names: QueueTableNames,
   options: MigrationRunOptions,
 ): Promise<string[]> {
-  return withRetries(() => migrateOnce(dataSource, names, options.lockTimeoutMs), {
+  let adopted = false;
+  const once = async (): Promise<string[]> => {
+    adopted = (await adoptIfPythonTable(dataSource, names, options)) || adopted;
+    try {
+      return await migrateOnce(dataSource, names, options.lockTimeoutMs);
+    } catch (error) {
+      // The Python backend created its table between our look and our CREATE TABLE: adopt it.
+      if ((error as { code?: unknown } | null)?.code !== '42P07') throw error;
+      if (!(await adoptIfPythonTable(dataSource, names, options))) throw error;
+      adopted = true;
+      return migrateOnce(dataSource, names, options.lockTimeoutMs);
+    }
+  };
+  const ran = await withRetries(once, {
     delaysMs: options.retryDelaysMs ?? MIGRATION_RETRY_DELAYS_MS,
     retryable: isLockTimeout,
     ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
   }).catch((error: unknown) => {
     throw refuseForeignTable(error, names);
   });
+  return adopted ? [ADOPTED_MIGRATION, ...ran] : ran;
 }
+
+/** The columns of the Python backend's `messages` table: type, and whether NOT NULL. */
+const PYTHON_COLUMNS: ReadonlyArray<readonly [string, string, boolean]> = [
+  ['id', 'text', true],
+  ['queue', 'text', true],
+  ['body', 'jsonb', true],
+  ['available_at', 'bigint', true],
+  ['lease_until', 'bigint', false],
+  ['attempts', 'integer', true],
+  ['state', 'text', true],
+  ['created_at', 'bigint', true],
+];
+
+/** Columns an interrupted adoption may have added already. */
+const ADOPTION_COLUMNS: ReadonlyArray<readonly [string, string]> = [
+  ['seq', 'bigint'],
+  ['lease_token', 'uuid'],
+];
+
+/** What stands at the queue table's name when `<table>_migrations` does not record creating it. */
+type UnrecordedTable = 'none' | 'recorded' | 'python';
+
+/**
+ * The one owner of the rule "whose table is this": nothing at the name, or one recorded in
+ * `<table>_migrations` (`none`/`recorded`: the numbered migrations handle it); the Python
+ * backend's, to adopt (`python`: its eight columns and nothing else, `id` its primary key, its
+ * rows within our CHECK constraints, its index names on this table); or a table that has all
+ * eight columns but breaks one of these, which throws a {@link QueueDatabaseError} naming what
+ * differs and what was expected. A table missing any of the eight columns is someone else's:
+ * `foreign`, refused with 42P07 as before. Reads only.
+ */
+async function inspectUnrecordedTable(
+  dataSource: DataSource | QueryRunner,
+  names: QueueTableNames,
+): Promise<UnrecordedTable | 'foreign'> {
+  const [found] = (await dataSource.query(
+    `SELECT c.oid::bigint AS oid, c.relkind,
+  to_regclass($3::text) IS NOT NULL AS has_migrations
+FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+WHERE n.nspname = $1::text AND c.relname = $2::text`,
+    [names.schema, names.table, names.qualifiedMigrations],
+  )) as Array<{ oid: string; relkind: string; has_migrations: boolean }>;
+  if (found === undefined) return 'none';
+  if (found.has_migrations) {
+    const recorded = (await dataSource.query(
+      `SELECT 1 FROM ${names.qualifiedMigrations} WHERE name = $1::text`,
+      [ADOPTED_MIGRATION],
+    )) as unknown[];
+    if (recorded.length > 0) return 'recorded';
+  }
+  if (found.relkind !== 'r') return 'foreign';
+  const columns = (await dataSource.query(
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS not_null,
+  EXISTS (SELECT 1 FROM pg_index AS i WHERE i.indrelid = a.attrelid AND i.indisprimary
+    AND i.indnatts = 1 AND i.indkey[0] = a.attnum) AS primary_key
+FROM pg_attribute AS a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped`,
+    [found.oid],
+  )) as Array<{ name: string; type: string; not_null: boolean; primary_key: boolean }>;
+  const byName = new Map(columns.map((column) => [column.name, column]));
+  if (PYTHON_COLUMNS.some(([name]) => !byName.has(name))) return 'foreign';
+
+  const refuse = (what: string): never => {
+    throw new QueueDatabaseError(
+      'migrate',
+      `${names.schema}.${names.table} looks like the Python backend's table but cannot be adopted: ${what}; nothing was changed`,
+      { code: '42804' },
+    );
+  };
+  for (const [name, type, notNull] of PYTHON_COLUMNS) {
+    const column = byName.get(name)!;
+    if (column.type !== type) refuse(`column "${name}" is ${column.type}, expected ${type}`);
+    if (notNull && !column.not_null) refuse(`column "${name}" allows NULL, expected NOT NULL`);
+  }
+  if (!byName.get('id')!.primary_key)
+    refuse('column "id" is not the primary key, expected PRIMARY KEY (id)');
+  for (const column of columns) {
+    if (PYTHON_COLUMNS.some(([name]) => name === column.name)) continue;
+    const expected = ADOPTION_COLUMNS.find(([name]) => name === column.name)?.[1];
+    if (expected === undefined) {
+      refuse(`column "${column.name}" is neither the Python backend's nor ours`);
+    } else if (column.type !== expected) {
+      refuse(`column "${column.name}" is ${column.type}, expected ${expected}`);
+    }
+  }
+  const [rows] = (await dataSource.query(
+    `SELECT count(*) FILTER (WHERE state NOT IN ('ready', 'leased', 'done', 'failed'))::integer AS bad_state,
+  count(*) FILTER (WHERE state = 'leased' AND lease_until IS NULL)::integer AS bad_lease,
+  count(*) FILTER (WHERE attempts < 0)::integer AS bad_attempts
+FROM ${names.qualified}`,
+  )) as Array<{ bad_state: number; bad_lease: number; bad_attempts: number }>;
+  if (rows!.bad_state > 0) {
+    refuse(`${rows!.bad_state} rows have a state other than ready, leased, done or failed`);
+  }
+  if (rows!.bad_lease > 0) refuse(`${rows!.bad_lease} leased rows have no lease_until`);
+  if (rows!.bad_attempts > 0) refuse(`${rows!.bad_attempts} rows have negative attempts`);
+  const [taken] = (await dataSource.query(
+    `SELECT c.relname AS name FROM pg_class AS c JOIN pg_index AS i ON i.indexrelid = c.oid
+WHERE c.relnamespace = $1::regnamespace AND c.relname = ANY ($2::text[]) AND i.indrelid <> $3::oid
+LIMIT 1`,
+    [
+      names.quotedSchema,
+      ['queue_avail', 'state', 'lease'].map((suffix) => `idx_${names.table}_${suffix}`),
+      found.oid,
+    ],
+  )) as Array<{ name: string }>;
+  if (taken !== undefined) refuse(`index name "${taken.name}" belongs to another table`);
+  return 'python';
+}
+
+/**
+ * Adopts the Python backend's table when one stands at the queue's name unrecorded; refuses a
+ * table that cannot be adopted. One adoption at a time per table: the others wait on a session
+ * advisory lock, then find it done. @returns whether this call adopted it.
+ */
+async function adoptIfPythonTable(
+  dataSource: DataSource,
+  names: QueueTableNames,
+  options: MigrationRunOptions,
+): Promise<boolean> {
+  // The common case, a table of ours or none, costs two catalog reads and takes no lock.
+  const seen = await inspectUnrecordedTable(dataSource, names);
+  if (seen === 'none' || seen === 'recorded') return false;
+  if (seen === 'foreign') throw foreignTable(names);
+  const queryRunner = dataSource.createQueryRunner('master');
+  await queryRunner.connect();
+  try {
+    // Session settings of a pooled connection, reset below: an adoption may wait for another
+    // one however long it takes, and its scans of a big table may outlast the statement timeout.
+    await queryRunner.query("SELECT set_config('lock_timeout', '0', false)");
+    await queryRunner.query("SELECT set_config('statement_timeout', '0', false)");
+    await queryRunner.query('SELECT pg_advisory_lock($1::integer, hashtext($2::text))', [
+      ADOPTION_LOCK_CLASS,
+      `adopt:${names.lockKey}`,
+    ]);
+    try {
+      await queryRunner.query("SELECT set_config('lock_timeout', $1::text, false)", [
+        `${options.lockTimeoutMs}ms`,
+      ]);
+      const now = await inspectUnrecordedTable(queryRunner, names);
+      if (now === 'foreign') throw foreignTable(names);
+      if (now !== 'python') return false;
+      await adoptPythonTable(queryRunner, names, {
+        lockTimeoutMs: options.lockTimeoutMs,
+        ...(options.onAdoptionStep === undefined ? {} : { onStep: options.onAdoptionStep }),
+      });
+      return true;
+    } finally {
+      await queryRunner.query('SELECT pg_advisory_unlock($1::integer, hashtext($2::text))', [
+        ADOPTION_LOCK_CLASS,
+        `adopt:${names.lockKey}`,
+      ]);
+    }
+  } finally {
+    await queryRunner.query('RESET lock_timeout').catch(() => undefined);
+    await queryRunner.query('RESET statement_timeout').catch(() => undefined);
+    await queryRunner.release();
+  }
+}
+
+/** First half of the adoption lock's key ('adop'), apart from the migrations' ('queu'). */
+const ADOPTION_LOCK_CLASS = 0x61646f70;
 
 /**
  * `duplicate_table` while migrating: the first migration's CREATE TABLE met a table that exists
@@ -59,10 +246,16 @@ export async function runQueueMigrations(
  */
 function refuseForeignTable(error: unknown, names: QueueTableNames): unknown {
   if ((error as { code?: unknown } | null)?.code !== '42P07') return error;
+  if (error instanceof QueueDatabaseError) return error;
+  return foreignTable(names, error);
+}
+
+/** A table of the queue's name that is neither ours nor the Python backend's. */
+function foreignTable(names: QueueTableNames, cause?: unknown): QueueDatabaseError {
   return new QueueDatabaseError(
     'migrate',
     `${names.schema}.${names.table} already exists but was not created by @fetchcraft/queue (no record in ${names.migrationsTable}); choose another table or schema option`,
-    { code: '42P07', cause: error },
+    { code: '42P07', ...(cause === undefined ? {} : { cause }) },
   );
 }
 
