@@ -39,6 +39,11 @@ export interface PostgresNode {
   rejoinAsStandbyOf(primary: PostgresNode): Promise<void>;
   /** A superuser query on `database`. */
   query<Row extends object>(text: string, database?: string): Promise<Row[]>;
+  /**
+   * Stopped: a query on a throwaway copy of its data directory, started on its own (crash
+   * recovery included), so what this server had committed can be read without changing it.
+   */
+  queryCopy<Row extends object>(text: string, database?: string): Promise<Row[]>;
 }
 
 export interface ReplicatedPair {
@@ -242,6 +247,21 @@ function node(
           (await query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'))[0]!.r === false,
         `${name} to be promoted`,
       );
+    },
+    async queryCopy<Row extends object>(text: string, database?: string): Promise<Row[]> {
+      if (child !== undefined) throw new Error(`${name} must be stopped to read a copy`);
+      const copyDir = `${dataDir}-copy`;
+      cpSync(dataDir, copyDir, { recursive: true });
+      if (owner !== undefined) execFileSync('chown', ['-R', `${owner.uid}:${owner.gid}`, copyDir]);
+      rmSync(join(copyDir, 'standby.signal'), { force: true });
+      const copy = node(`${name} (copy)`, copyDir, await freePort(), owner, {});
+      try {
+        await copy.start();
+        return await copy.query<Row>(text, database);
+      } finally {
+        await copy.stop('immediate');
+        rmSync(copyDir, { recursive: true, force: true });
+      }
     },
     async rejoinAsStandbyOf(primary) {
       writeStandbyConfig(dataDir, primary, owner);
