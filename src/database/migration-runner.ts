@@ -207,10 +207,7 @@ async function adoptIfPythonTable(
     // one however long it takes, and its scans of a big table may outlast the statement timeout.
     await queryRunner.query("SELECT set_config('lock_timeout', '0', false)");
     await queryRunner.query("SELECT set_config('statement_timeout', '0', false)");
-    await queryRunner.query('SELECT pg_advisory_lock($1::integer, hashtext($2::text))', [
-      ADOPTION_LOCK_CLASS,
-      `adopt:${names.lockKey}`,
-    ]);
+    await takeAdoptionLock(queryRunner, names);
     try {
       await queryRunner.query("SELECT set_config('lock_timeout', $1::text, false)", [
         `${options.lockTimeoutMs}ms`,
@@ -238,6 +235,26 @@ async function adoptIfPythonTable(
 
 /** First half of the adoption lock's key ('adop'), apart from the migrations' ('queu'). */
 const ADOPTION_LOCK_CLASS = 0x61646f70;
+
+/** How often a process waiting for another's adoption asks for the lock again. */
+const ADOPTION_LOCK_POLL_MS = 200;
+
+/**
+ * Waits for the adoption lock by asking again and again, never inside one long statement: the
+ * adopter's CREATE INDEX CONCURRENTLY waits for every transaction whose snapshot is older than
+ * its own, and a process blocked in `pg_advisory_lock` is one; it waits for the adopter in turn,
+ * a deadlock (measured: four processes booting at once failed with 40P01).
+ */
+async function takeAdoptionLock(queryRunner: QueryRunner, names: QueueTableNames): Promise<void> {
+  for (;;) {
+    const [row] = (await queryRunner.query(
+      'SELECT pg_try_advisory_lock($1::integer, hashtext($2::text)) AS taken',
+      [ADOPTION_LOCK_CLASS, `adopt:${names.lockKey}`],
+    )) as Array<{ taken: boolean }>;
+    if (row?.taken === true) return;
+    await new Promise((resolve) => setTimeout(resolve, ADOPTION_LOCK_POLL_MS));
+  }
+}
 
 /**
  * `duplicate_table` while migrating: the first migration's CREATE TABLE met a table that exists

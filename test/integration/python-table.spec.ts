@@ -7,6 +7,10 @@ import {
   QueueHealthIndicator,
   type ProcessorMessage,
 } from '../../src/index.js';
+import { DataSource } from 'typeorm';
+import { queueTableNames } from '../../src/config/identifier-rules.js';
+import { runQueueMigrations } from '../../src/database/migration-runner.js';
+import { type AdoptionStep } from '../../src/migrations/adopt-python-table.js';
 import { waitFor } from '../support/boot.js';
 import { PythonBackendClient } from '../support/python-backend-client.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
@@ -273,6 +277,68 @@ describe("adopting the Python backend's table", () => {
       process.stdout.write(
         `adopting 20,000 rows under load: ${acked.length} Python acks and ${enqueued.length} enqueues meanwhile, slowest Python statement ${slowest.toFixed(0)} ms\n`,
       );
+    } finally {
+      await python.close();
+    }
+  });
+
+  it.each(['prepare (locks)', 'backfill', 'validate', 'index'] as AdoptionStep[])(
+    'resumes an adoption that died after its %s step, while the Python side kept writing',
+    async (crashAfter) => {
+      const python = new PythonBackendClient(db.url);
+      const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 } });
+      await dataSource.initialize();
+      try {
+        await python.initDb();
+        for (let i = 0; i < 50; i++) await python.enqueue('q', { i });
+        const crash = new Error(`died after ${crashAfter}`);
+        await expect(
+          runQueueMigrations(dataSource, queueTableNames('public', 'messages'), {
+            lockTimeoutMs: 5_000,
+            onAdoptionStep: (step) => {
+              if (step === crashAfter) throw crash;
+            },
+          }),
+        ).rejects.toBe(crash);
+        // Meanwhile the Python side works on: a new message, a lease, a deletion.
+        const late = await python.enqueue('q', { late: true });
+        await python.leaseNext('q', 600);
+        await python.deleteMessage((await python.leaseNext('q', 600))!.id);
+        const before = await pythonColumns();
+
+        expect((await migrateQueue({ connectionString: db.url })).applied).toEqual(MIGRATIONS);
+        expect(await pythonColumns()).toEqual(before);
+        const { rows } = await db.query<{ id: string }>('SELECT id FROM messages ORDER BY seq');
+        const { rows: due } = await db.query<{ id: string }>(
+          'SELECT id FROM messages WHERE id <> $1 ORDER BY available_at, created_at, id',
+          [late],
+        );
+        // The message enqueued after the first try began sorts after every older one.
+        expect(rows.map((row) => row.id)).toEqual([...due.map((row) => row.id), late]);
+        await migrateQueue({ connectionString: db.url, schema: 'fresh' });
+        const adopted = await shapeOf('public');
+        const fresh = await shapeOf('fresh');
+        expect({ ...adopted, columns: undefined }).toEqual({ ...fresh, columns: undefined });
+        await db.query('DROP SCHEMA fresh CASCADE');
+      } finally {
+        await dataSource.destroy();
+        await python.close();
+      }
+    },
+  );
+
+  it('several processes booting at once on its table adopt it once', async () => {
+    const python = new PythonBackendClient(db.url);
+    try {
+      await python.initDb();
+      for (let i = 0; i < 100; i++) await python.enqueue('q', { i });
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => migrateQueue({ connectionString: db.url })),
+      );
+      expect(results.filter((result) => result.applied.length > 0)).toHaveLength(1);
+      expect(results.flatMap((result) => result.applied)).toEqual(MIGRATIONS);
+      const { rows } = await db.query('SELECT count(DISTINCT seq)::int AS n FROM messages');
+      expect(rows).toEqual([{ n: 100 }]);
     } finally {
       await python.close();
     }
