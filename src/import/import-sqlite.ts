@@ -76,6 +76,8 @@ export async function importSqlite(options: ImportSqliteOptions): Promise<Import
   } = options;
   const source = await SqliteFile.open(file);
   let writer: ImportWriter | undefined;
+  // The batch being written; it never rejects (a failure is kept for the next flush).
+  let inFlight: Promise<void> = Promise.resolve();
   try {
     const table = await source.table(SOURCE_TABLE);
     const positions = columnPositions(file, table.columns);
@@ -100,17 +102,27 @@ export async function importSqlite(options: ImportSqliteOptions): Promise<Import
     });
     onProgress?.(progress());
 
+    // One batch is written while the next is read and checked, so the file and the server work
+    // at the same time (about a third faster here); memory holds two batches at most.
     let batch: ImportRow[] = [];
-    const flush = async (): Promise<void> => {
-      if (batch.length === 0) return;
-      const rows = batch;
-      batch = [];
+    let failure: { readonly error: unknown } | undefined;
+    const write = async (rows: ImportRow[]): Promise<void> => {
       const written = dryRun
         ? rows.length - (tableExists ? await writer!.countPresent(rows.map((row) => row.id)) : 0)
         : await writer!.insert(rows);
       counts.imported += written;
       counts.present += rows.length - written;
       onProgress?.(progress());
+    };
+    const flush = async (): Promise<void> => {
+      await inFlight;
+      if (failure !== undefined) throw failure.error;
+      if (batch.length === 0) return;
+      const rows = batch;
+      batch = [];
+      inFlight = write(rows).catch((error: unknown) => {
+        failure = { error };
+      });
     };
 
     const rules = { skipDone, maxBodyBytes };
@@ -130,9 +142,13 @@ export async function importSqlite(options: ImportSqliteOptions): Promise<Import
         onInvalid?.(outcome.id, outcome.reason);
       }
     }
+    // The first sends the last, partial batch; the second waits for it and throws its failure.
+    await flush();
     await flush();
     return { ...progress(), file: file, table: writer.table, dryRun: dryRun };
   } finally {
+    // A read that failed mid-file lets the batch on the wire finish before the connection closes.
+    await inFlight;
     await writer?.close();
     await source.close();
   }

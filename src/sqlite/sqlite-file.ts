@@ -215,9 +215,11 @@ export class SqliteFile {
     const visit = async (pageNumber: number, depth: number): Promise<void> => {
       if (depth >= MAX_DEPTH) throw this.damaged('its b-tree is deeper than possible');
       const header = pageNumber === 1 ? 100 : 0;
-      const type = (await this.readBytes(pageNumber, header, 1))[0];
+      // The type byte and the cell count, in one read.
+      const start = await this.readBytes(pageNumber, header, 5);
+      const type = start[0];
       if (type === LEAF_TABLE) {
-        count += (await this.readBytes(pageNumber, header + 3, 2)).readUInt16BE(0);
+        count += start.readUInt16BE(3);
         return;
       }
       if (type !== INTERIOR_TABLE) {

@@ -306,6 +306,37 @@ describe('fetchcraft-queue import-sqlite', () => {
     }
   }, 60_000);
 
+  it('a batch the server refuses stops the run; the batches before it stay, and a re-run finishes', async () => {
+    expect((await cli(['migrate', '--schema', 'imp_fail'])).code).toBe(0);
+    await db.query(`CREATE FUNCTION imp_fail.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.id = 'boom' THEN RAISE EXCEPTION 'refused %', NEW.id; END IF; RETURN NEW; END $$`);
+    await db.query(
+      'CREATE TRIGGER refuse BEFORE INSERT ON imp_fail.messages FOR EACH ROW EXECUTE FUNCTION imp_fail.refuse()',
+    );
+    const rows: Row[] = ['a', 'b', 'c', 'boom', 'e'].map((id) => [
+      id,
+      'q',
+      '{}',
+      NOW,
+      null,
+      0,
+      'ready',
+    ]);
+    const file = fileOf('fail.db', rows);
+    const failed = await cli(['import-sqlite', file, '--schema', 'imp_fail', '--batch-size', '2']);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain(
+      'fetchcraft-queue import-sqlite failed: Queue importSqlite failed: refused boom (code P0001)',
+    );
+    expect((await stored('imp_fail')).map((row) => row.id)).toEqual(['a', 'b']);
+
+    await db.query('DROP TRIGGER refuse ON imp_fail.messages');
+    const again = await cli(['import-sqlite', file, '--schema', 'imp_fail', '--batch-size', '2']);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('imported 3, skipped as present 2, invalid 0');
+    expect((await stored('imp_fail')).map((row) => row.id)).toEqual(['a', 'b', 'c', 'boom', 'e']);
+  }, 60_000);
+
   it('a command line it cannot run exits 1 before connecting, saying why', async () => {
     const missing = await cli(['import-sqlite']);
     expect(missing).toMatchObject({ code: 1 });
