@@ -20,7 +20,10 @@ import {
   type ImportJsonSummary,
 } from '../import-progress.js';
 
-/** Rows per statement by default: measured, 1,000 is within a few percent of the best. */
+/**
+ * Rows per statement by default. Batches of 250 to 5,000 imported 100,000 rows here at the same
+ * speed within the noise; a thousand keeps each statement short and its memory small.
+ */
 export const DEFAULT_IMPORT_BATCH = 1_000;
 /** Rows per statement at most: `MAX_LEASE_BATCH`'s order, and one statement stays short. */
 export const IMPORT_BATCH = { min: 1, max: 10_000 } as const;
