@@ -5,8 +5,10 @@ import {
   type HostAddress,
   type SessionState,
 } from '../config/target-session-attrs.js';
+import { KEEPALIVE } from '../config/data-source-options.js';
+import { type OwnedConnection, type QueueConfig } from '../config/queue-config.js';
 import { NoSuitableHostError } from '../errors/no-suitable-host.error.js';
-import { type HostProbe, type HostSelector } from './host-selector.js';
+import { HostSelector, type HostProbe, type HostSelectorLog } from './host-selector.js';
 
 /**
  * What libpq asks a server before it accepts it: both answers in one round trip. Works on every
@@ -120,4 +122,29 @@ export function hostProbe(config: pg.ClientConfig, timeoutMs: number): HostProbe
       await client.end().catch(() => undefined);
     }
   };
+}
+
+/**
+ * The selector for a connection the module owns, probing with its credentials, TLS and per-host
+ * timeout; undefined for one host and `target_session_attrs=any` (node-postgres connects alone).
+ */
+export function hostSelectorFor(
+  config: QueueConfig,
+  connection: OwnedConnection,
+  logger: HostSelectorLog,
+  describe: (error: unknown) => string,
+): HostSelector | undefined {
+  const selection = connection.hostSelection;
+  if (selection === undefined) return undefined;
+  const probeConfig = {
+    ...(connection.config as pg.ClientConfig),
+    application_name: config.applicationName,
+    ...KEEPALIVE,
+  };
+  return new HostSelector(
+    selection,
+    hostProbe(probeConfig, selection.hostConnectTimeoutMs),
+    logger,
+    describe,
+  );
 }

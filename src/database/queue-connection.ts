@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
-import { KEEPALIVE, ownedDataSourceOptions } from '../config/data-source-options.js';
+import { ownedDataSourceOptions } from '../config/data-source-options.js';
 import { hostLabel, type HostAddress } from '../config/target-session-attrs.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
@@ -10,8 +10,8 @@ import { describeError } from '../errors/describe-error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
-import { hostProbe, hostSelectingClient, isHostBound } from './host-selecting-client.js';
-import { HostSelector } from './host-selector.js';
+import { hostSelectingClient, hostSelectorFor, isHostBound } from './host-selecting-client.js';
+import { type HostSelector } from './host-selector.js';
 import { runQueueMigrations } from './migration-runner.js';
 import { couldNotConnect, scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
 import { isServerLostError } from './transient-database-error.js';
@@ -260,20 +260,9 @@ export class QueueConnection implements OnApplicationShutdown {
       this.adopt(masterPool(connection.dataSource));
       return;
     }
-    const selection = connection.hostSelection;
-    if (selection !== undefined) {
-      const probeConfig = {
-        ...(connection.config as pg.ClientConfig),
-        application_name: this.config.applicationName,
-        ...KEEPALIVE,
-      };
-      this.selector = new HostSelector(
-        selection,
-        hostProbe(probeConfig, selection.hostConnectTimeoutMs),
-        this.logger,
-        (error) => this.scrub(messageOf(error)),
-      );
-    }
+    this.selector = hostSelectorFor(this.config, connection, this.logger, (error) =>
+      this.scrub(messageOf(error)),
+    );
     const dataSource = new DataSource(
       ownedDataSourceOptions(
         this.config,

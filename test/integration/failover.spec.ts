@@ -7,7 +7,12 @@
  */
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
-import { Processor, QueueDatabaseError, type ProcessorMessage } from '../../src/index.js';
+import {
+  migrateQueue,
+  Processor,
+  QueueDatabaseError,
+  type ProcessorMessage,
+} from '../../src/index.js';
 import { bootHttpApp, RecordingLogger, waitFor, type BootedApp } from '../support/boot.js';
 import { startReplicatedPair, type ReplicatedPair } from '../support/replicated-postgres.js';
 
@@ -218,5 +223,17 @@ describe('multi-host connection string with a primary and a streaming standby', 
     );
     expect(Number(rows[0]!.n)).toBe(2);
     expect(logger.lines.filter((line) => line.includes('host is now'))).toHaveLength(2);
+  }, 60_000);
+
+  it('migrateQueue (the CLI migrate) goes to the read-write host as well', async () => {
+    pair = await startReplicatedPair({ synchronous: false });
+    await pair.primary.query('CREATE DATABASE queue');
+    const result = await migrateQueue({ connectionString: haUrl(pair) });
+    expect(result.applied.length).toBeGreaterThan(0);
+    const rows = await pair.primary.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_tables WHERE tablename = 'messages'",
+      'queue',
+    );
+    expect(Number(rows[0]!.n)).toBe(1);
   }, 60_000);
 });
