@@ -94,6 +94,8 @@ const PYTHON_COLUMNS: ReadonlyArray<readonly [string, string, boolean]> = [
 const ADOPTION_COLUMNS: ReadonlyArray<readonly [string, string]> = [
   ['seq', 'bigint'],
   ['lease_token', 'uuid'],
+  ['last_error', 'jsonb'],
+  ['origin_queue', 'text'],
 ];
 
 /** What stands at the queue table's name when `<table>_migrations` does not record creating it. */
@@ -178,7 +180,7 @@ WHERE c.relnamespace = $1::regnamespace AND c.relname = ANY ($2::text[]) AND i.i
 LIMIT 1`,
     [
       names.quotedSchema,
-      ['queue_avail', 'state', 'lease'].map((suffix) => `idx_${names.table}_${suffix}`),
+      ['queue_avail', 'state', 'lease', 'origin'].map((suffix) => `idx_${names.table}_${suffix}`),
       found.oid,
     ],
   )) as Array<{ name: string }>;

@@ -13,6 +13,11 @@ import { type QueueMigrationClass } from './queue-migration-class.js';
  *
  * Adding nullable columns without defaults rewrites nothing, so this is instant on a big table.
  * The partial index holds dead letters only, for `listFailed`/`retryFailed` by origin.
+ *
+ * IF NOT EXISTS: adopting the Python backend's table (`adopt-python-table.ts`) adds these columns
+ * and builds the index concurrently beforehand, so that this migration does not build it on a
+ * full table it holds exclusively. On a table this package created, nothing exists yet and the
+ * statements do what they always did.
  */
 export function addDeadLetters(t: QueueTableNames): QueueMigrationClass {
   return class AddDeadLetters1795560000000 implements MigrationInterface {
@@ -21,10 +26,10 @@ export function addDeadLetters(t: QueueTableNames): QueueMigrationClass {
     async up(queryRunner: QueryRunner): Promise<void> {
       await takeMigrationLocks(queryRunner, t);
       await queryRunner.query(
-        `ALTER TABLE ${t.qualified} ADD COLUMN last_error JSONB, ADD COLUMN origin_queue TEXT`,
+        `ALTER TABLE ${t.qualified} ADD COLUMN IF NOT EXISTS last_error JSONB, ADD COLUMN IF NOT EXISTS origin_queue TEXT`,
       );
       await queryRunner.query(
-        `CREATE INDEX ${t.indexes.origin} ON ${t.qualified} (origin_queue) WHERE origin_queue IS NOT NULL`,
+        `CREATE INDEX IF NOT EXISTS ${t.indexes.origin} ON ${t.qualified} (origin_queue) WHERE origin_queue IS NOT NULL`,
       );
     }
 

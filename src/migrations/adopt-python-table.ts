@@ -39,6 +39,7 @@ const INDEX_SHAPES = [
   ['queueAvailable', 'queue_avail', `(queue, available_at, seq) WHERE (state = 'ready'::text)`],
   ['state', 'state', '(state)'],
   ['lease', 'lease', `(lease_until) WHERE (state = 'leased'::text)`],
+  ['origin', 'origin', '(origin_queue) WHERE (origin_queue IS NOT NULL)'],
 ] as const;
 
 /** The CHECK constraints of `CreateQueueTable1795556400000`, by name suffix. */
@@ -63,7 +64,7 @@ function quote(identifier: string): string {
  * steps, each a transaction waiting at most `lockTimeoutMs` for its lock). What reads or writes
  * every row does so without blocking the Python backend's statements:
  *
- * 1. prepare: `seq` and `lease_token` added without defaults (no rewrite); new rows get `seq`
+ * 1. prepare: `seq`, `lease_token` (and see below) added without defaults (no rewrite); new rows get `seq`
  *    from a temporary sequence from here on; our defaults set; the CHECK constraints added
  *    `NOT VALID` (the rows were checked by the runner already; new writes are checked).
  * 2. number + backfill: the rows that existed before are numbered in due order (`available_at`,
@@ -73,6 +74,11 @@ function quote(identifier: string): string {
  *    EXCLUSIVE: reads and writes go on).
  * 4. index: `idx_<table>_queue_avail` rebuilt with `seq` (CREATE INDEX CONCURRENTLY under another
  *    name, then swapped), any missing index built the same way.
+ *
+ * It also adds, ahead of time, the columns and the index of `AddDeadLetters1795560000000`
+ * (`last_error`, `origin_queue`, `idx_<table>_origin`), which that migration then finds in place:
+ * run by the migration, the index would be built while its ALTER TABLE holds the table
+ * exclusively (measured: 0.5 s of every Python statement waiting, on 1,000,000 rows).
  * 5. finish: `seq` becomes NOT NULL (proved by the validated CHECK: no scan) and an identity
  *    column continuing the temporary sequence; the migration recorded, in the same transaction.
  *
@@ -107,6 +113,7 @@ export async function adoptPythonTable(
   await locked('prepare (locks)', async () => {
     await queryRunner.query(
       `ALTER TABLE ${t.qualified} ADD COLUMN IF NOT EXISTS seq BIGINT, ADD COLUMN IF NOT EXISTS lease_token UUID,
+  ADD COLUMN IF NOT EXISTS last_error JSONB, ADD COLUMN IF NOT EXISTS origin_queue TEXT,
   ALTER COLUMN id SET DEFAULT gen_random_uuid()::text,
   ALTER COLUMN attempts SET DEFAULT 0,
   ALTER COLUMN state SET DEFAULT 'ready'`,
