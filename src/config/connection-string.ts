@@ -2,6 +2,7 @@ import { accessSync, constants } from 'node:fs';
 import { type ConnectionOptions } from 'node:tls';
 import { parse } from 'pg-connection-string';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
+import { isKeywordConnectionString, keywordsToUrl } from './keyword-connection-string.js';
 import { MIN_CONNECT_TIMEOUT_SECONDS } from './limits.js';
 import {
   LOAD_BALANCE_HOSTS,
@@ -62,11 +63,21 @@ export interface ParsedConnectionString {
  * verifying the certificate (with `sslrootcert` it verifies the chain, like `verify-ca`),
  * `verify-full` also checks the host name, `disable` turns TLS off. node-postgres cannot fall
  * back to plaintext, so `prefer` and `allow` encrypt without verification, like `require`.
+ *
+ * As libpq, it takes several hosts (`host1:5432,host2:5433`, or `host=a,b port=1,2` in the
+ * keyword/value form) with `target_session_attrs`, `load_balance_hosts` and a per-host
+ * `connect_timeout`; the module picks among them (src/database/host-selector.ts). A keyword/value
+ * string's `redacted` form is the URL it stands for.
  */
-export function parseConnectionString(url: string): ParsedConnectionString {
+export function parseConnectionString(input: string): ParsedConnectionString {
+  // libpq's keyword/value form is read as the URL it stands for: one parser, one set of rules.
+  const url = isKeywordConnectionString(input) ? keywordsToUrl(input) : input;
   let raw = url;
   if (!SCHEME.test(raw)) {
-    throw new QueueOptionsError(OPTION, 'must be a postgres:// or postgresql:// URL');
+    throw new QueueOptionsError(
+      OPTION,
+      'must be a postgres:// or postgresql:// URL, or libpq keyword/value pairs (host=… dbname=…)',
+    );
   }
   const authority = raw.slice(raw.indexOf('//') + 2).split(/[/?#]/, 1)[0] ?? '';
   const at = authority.lastIndexOf('@');

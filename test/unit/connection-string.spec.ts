@@ -319,3 +319,48 @@ describe('resolveQueueConfig precedence', () => {
     expect(options).toEqual({ connectionString: url });
   });
 });
+
+describe('the keyword/value form (libpq)', () => {
+  it('reads host and port lists, quoted values and the other keywords as the URL form does', () => {
+    const parsed = parseConnectionString(
+      "host=a,b port=5432,5433 dbname=app user=u password='it\\'s a secret' target_session_attrs=read-write application_name = x",
+    );
+    expect(parsed.hosts).toEqual([
+      { host: 'a', port: 5432 },
+      { host: 'b', port: 5433 },
+    ]);
+    expect(parsed.targetSessionAttrs).toBe('read-write');
+    expect(parsed.config).toMatchObject({
+      user: 'u',
+      password: "it's a secret",
+      database: 'app',
+      application_name: 'x',
+    });
+    expect(parsed.redacted).toBe(
+      'postgresql://u:***@a:5432,b:5433/app?target_session_attrs=read-write&application_name=x',
+    );
+  });
+
+  it('applies one port to every host; a single host is a plain connection', () => {
+    expect(parseConnectionString('host=a,b port=6000 dbname=d').hosts).toEqual([
+      { host: 'a', port: 6000 },
+      { host: 'b', port: 6000 },
+    ]);
+    const single = parseConnectionString('host=db.internal dbname=d user=u password=pw');
+    expect(single.hosts).toEqual([{ host: 'db.internal', port: 5432 }]);
+    expect(single.config).toMatchObject({ host: 'db.internal', password: 'pw', database: 'd' });
+  });
+
+  it('refuses malformed strings naming the keyword, never a value', () => {
+    const cases: Array<[string, RegExp]> = [
+      ['host=a,b,c port=1,2 password=s3cret-pw', /3 hosts: give one port, or one per host/],
+      ["host=a password='s3cret-pw", /the quoted value of password is not closed/],
+      ['host=a password s3cret-pw', /keyword password must be followed by =/],
+    ];
+    for (const [raw, rule] of cases) {
+      const error = optionsError(() => parseConnectionString(raw));
+      expect(error.rule).toMatch(rule);
+      expect(error.message).not.toContain('s3cret-pw');
+    }
+  });
+});
