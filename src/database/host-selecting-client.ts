@@ -62,6 +62,11 @@ export function hostSelectingClient(selector: HostSelector): typeof pg.Client {
 
     private async connectToSelectedHost(): Promise<pg.Client> {
       const host = await selector.select();
+      // The pool's connection timeout ran out during the scan: it destroyed this client's socket
+      // and answered its caller already. Connecting now would leave a connection nobody owns.
+      if (this.connection.stream.destroyed) {
+        throw new Error('Connection terminated due to connection timeout');
+      }
       // pg reads both when it opens the socket and when it starts TLS (the server name).
       this.host = host.host;
       this.port = host.port;
