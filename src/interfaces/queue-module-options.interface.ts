@@ -16,7 +16,11 @@ export interface QueueModuleOptions {
    * `postgres://` or `postgresql://` URL. Defaults to `process.env.DATABASE_URL`. Understands the
    * Python backend's forms: `sslmode` (libpq meaning) with `sslcert`/`sslkey`/`sslrootcert`, and the pool
    * hints `min_size`/`max_size` (explicit `poolMinSize`/`poolMaxSize` win over them).
-   * Multi-host URLs are refused: node-postgres cannot fail over between hosts.
+   * Several hosts as libpq takes them (`postgresql://u:p@host1:5432,host2:5433/db?target_session_attrs=read-write`,
+   * or the keyword form `host=host1,host2 port=5432,5433 …`) with `target_session_attrs` (`any`,
+   * `read-write`, `read-only`, `primary`, `standby`, `prefer-standby`), `load_balance_hosts=random`
+   * and a per-host `connect_timeout` in seconds: every connection goes to the first host that
+   * satisfies the attribute, and after a failover to the new one.
    */
   readonly connectionString?: string;
   /**
