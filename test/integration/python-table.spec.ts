@@ -523,6 +523,57 @@ describe('our table first, then the Python backend on it', () => {
   });
 });
 
+describe('the limits of a mixed fleet, as the README states them', () => {
+  it("the Python backend's unfenced, state-blind settles and its own reaper", async () => {
+    const app = await boot({ connectionString: db.url, workers: false });
+    const python = new PythonBackendClient(db.url);
+    const expire = (id: string) =>
+      db.query('UPDATE messages SET lease_until = lease_until - 120 WHERE id = $1', [id]);
+    const stateOf = async (id: string) =>
+      (await db.query<{ state: string }>('SELECT state FROM messages WHERE id = $1', [id])).rows[0]
+        ?.state;
+    try {
+      await python.initDb();
+
+      // 1. A Python worker whose lease expired acks the message one of ours leased since.
+      const a = await python.enqueue('q', { n: 'a' });
+      await python.leaseNext('q', 60);
+      await expire(a);
+      expect(await app.queue.reapExpiredLeases()).toBe(1);
+      const ours = (await app.queue.leaseNext('q'))!;
+      await python.ack('q', a);
+      expect(await stateOf(a)).toBe('done');
+      expect(await app.queue.ack('q', ours)).toBe(false);
+
+      // 2. Its nack takes no state into account: a done message is ready again.
+      await python.nack('q', a);
+      expect(await stateOf(a)).toBe('ready');
+      await python.clearQueue('q');
+
+      // 3. Its reaper ignores maxAttempts and dead-letter queues: a last attempt of ours that it
+      //    reaps first goes back to ready, where our reaper would have dead-lettered it.
+      const b = await app.queue.enqueue('q', { n: 'b' });
+      await app.queue.leaseNext('q', { maxAttempts: 1, deadLetterQueue: 'q.dead' });
+      await expire(b);
+      expect(await python.reapExpired()).toBe(1);
+      expect(await stateOf(b)).toBe('ready');
+      await python.clearQueue('q');
+
+      // 4. Its reap leaves our lease token on the row; once a Python worker leases the message
+      //    again, our worker whose lease expired can still settle that Python lease.
+      const c = await app.queue.enqueue('q', { n: 'c' });
+      const stale = (await app.queue.leaseNext('q'))!;
+      await expire(c);
+      expect(await python.reapExpired()).toBe(1);
+      expect((await python.leaseNext('q', 60))!.id).toBe(c);
+      expect(await app.queue.ack('q', stale)).toBe(true);
+      expect(await stateOf(c)).toBe('done');
+    } finally {
+      await python.close();
+    }
+  });
+});
+
 describe('a mixed fleet on one queue', () => {
   it("the Python backend's workers and ours consume one queue together: every message done, each handled once", async () => {
     const python = new PythonBackendClient(db.url, 6);
