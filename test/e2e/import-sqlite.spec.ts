@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
+import { importSqlite } from '../../src/import/import-sqlite.js';
 import { Processor, type ProcessorMessage } from '../../src/index.js';
 import { bootApp, waitFor } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
@@ -335,6 +336,33 @@ describe('fetchcraft-queue import-sqlite', () => {
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('imported 3, skipped as present 2, invalid 0');
     expect((await stored('imp_fail')).map((row) => row.id)).toEqual(['a', 'b', 'c', 'boom', 'e']);
+  }, 60_000);
+
+  it('closes a batch early when its bodies reach the text budget', async () => {
+    const rows: Row[] = Array.from({ length: 10 }, (_, n) => [
+      `big-${n}`,
+      'q',
+      JSON.stringify({ n, pad: 'x'.repeat(400) }),
+      NOW,
+      null,
+      0,
+      'ready',
+    ]);
+    const batches: number[] = [];
+    const summary = await importSqlite({
+      connectionString: db.url,
+      schema: 'imp_chars',
+      file: fileOf('chars.db', rows),
+      skipDone: false,
+      dryRun: false,
+      batchSize: 1_000,
+      batchChars: 1_000,
+      maxBodyBytes: 1_048_576,
+      onProgress: (progress) => batches.push(progress.imported),
+    });
+    expect(summary).toMatchObject({ read: 10, imported: 10, present: 0, invalid: 0 });
+    // About 420 characters a body: a batch closes at its third.
+    expect(batches).toEqual([0, 3, 6, 9, 10]);
   }, 60_000);
 
   it('a command line it cannot run exits 1 before connecting, saying why', async () => {
