@@ -36,9 +36,10 @@ export type AdoptionStep =
   | 'finish (locks)';
 
 /*
- * The index definitions of the table created by `CreateQueueTable1795556400000`, as
- * pg_get_indexdef prints them after `USING btree `. The Python backend's queue_avail index lacks
- * `seq`; its other two are ours already.
+ * The index definitions of the table created by `CreateQueueTable1795556400000` (and the origin
+ * index of `AddDeadLetters1795560000000`, see below), as pg_get_indexdef prints them after
+ * `USING btree `. The Python backend's queue_avail index lacks `seq`; its other two are ours
+ * already.
  */
 const INDEX_SHAPES = [
   ['queueAvailable', 'queue_avail', `(queue, available_at, seq) WHERE (state = 'ready'::text)`],
@@ -69,9 +70,9 @@ function quote(identifier: string): string {
  * steps, each a transaction waiting at most `lockTimeoutMs` for its lock). What reads or writes
  * every row does so without blocking the Python backend's statements:
  *
- * 1. prepare: `seq`, `lease_token` (and see below) added without defaults (no rewrite); new rows get `seq`
- *    from a temporary sequence from here on; our defaults set; the CHECK constraints added
- *    `NOT VALID` (the rows were checked by the runner already; new writes are checked).
+ * 1. prepare: `seq`, `lease_token` (and see below) added without defaults (no rewrite); new
+ *    rows get `seq` from a temporary sequence from here on; our defaults set; the CHECK
+ *    constraints added `NOT VALID` (the runner checked the rows; new writes are checked).
  * 2. number + backfill: the rows that existed before are numbered in due order (`available_at`,
  *    then `created_at`, then `id`) as negative numbers (-N … -1), so they sort before every row
  *    inserted since, and written in batches of {@link BACKFILL_BATCH} rows (row locks only).
@@ -79,13 +80,13 @@ function quote(identifier: string): string {
  *    EXCLUSIVE: reads and writes go on).
  * 4. index: `idx_<table>_queue_avail` rebuilt with `seq` (CREATE INDEX CONCURRENTLY under another
  *    name, then swapped), any missing index built the same way.
+ * 5. finish: `seq` becomes NOT NULL (proved by the validated CHECK: no scan) and an identity
+ *    column continuing the temporary sequence; the migration recorded, in the same transaction.
  *
  * It also adds, ahead of time, the columns and the index of `AddDeadLetters1795560000000`
  * (`last_error`, `origin_queue`, `idx_<table>_origin`), which that migration then finds in place:
  * run by the migration, the index would be built while its ALTER TABLE holds the table
  * exclusively (measured: 0.5 s of every Python statement waiting, on 1,000,000 rows).
- * 5. finish: `seq` becomes NOT NULL (proved by the validated CHECK: no scan) and an identity
- *    column continuing the temporary sequence; the migration recorded, in the same transaction.
  *
  * Runs on one connection, outside any transaction of the caller (CREATE INDEX CONCURRENTLY
  * cannot run in one).
