@@ -284,6 +284,12 @@ export class QueueConnection implements OnApplicationShutdown {
     this.pool = pool;
     this.adoptedAt = performance.now();
     pool.on('connect', (client) => this.lastAnswer.set(client, performance.now()));
+    // An idle connection that dies with its server (a failover) starts the search for the new
+    // host at once, instead of the next connection trying the dead one first.
+    pool.on('error', (error, client) => {
+      const host = isHostBound(client) ? client.selectedHost : undefined;
+      if (host !== undefined && isServerLostError(error)) this.selector?.lost(host);
+    });
   }
 
   /** Opens `poolMinSize` connections at boot, as asyncpg does, so the first burst does not wait. */

@@ -8,6 +8,7 @@ import {
   type TargetSessionAttrs,
 } from '../../src/config/target-session-attrs.js';
 import { HostSelector } from '../../src/database/host-selector.js';
+import { isServerLostError } from '../../src/database/transient-database-error.js';
 import { NoSuitableHostError } from '../../src/errors/no-suitable-host.error.js';
 
 const PRIMARY: SessionState = { inRecovery: false, readOnly: false };
@@ -145,5 +146,25 @@ describe('HostSelector', () => {
     );
     await expect(s.select()).resolves.toEqual(B);
     expect(s.verifies).toBe(false);
+  });
+});
+
+describe('isServerLostError: when the host must be looked for again', () => {
+  it.each([
+    ['a demoted primary (25006)', { code: '25006' }, true],
+    ['admin shutdown (57P01)', { code: '57P01' }, true],
+    ['crash shutdown (57P02)', { code: '57P02' }, true],
+    ['starting up (57P03)', { code: '57P03' }, true],
+    ['no suitable host (08001)', { code: '08001' }, true],
+    ['refused', { code: 'ECONNREFUSED' }, true],
+    ['a lost connection', new Error('Connection terminated unexpectedly'), true],
+    ['a silent socket', new Error('Query read timeout'), true],
+    ['a deadlock (the server serves)', { code: '40P01' }, false],
+    ['a statement timeout', { code: '57014' }, false],
+    ['a lock timeout', { code: '55P03' }, false],
+    ['too many connections', { code: '53300' }, false],
+    ['a unique violation', { code: '23505' }, false],
+  ])('%s', (_label, error, expected) => {
+    expect(isServerLostError(error)).toBe(expected);
   });
 });
