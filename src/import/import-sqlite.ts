@@ -63,8 +63,8 @@ export interface ImportSummary extends ImportProgress {
 /**
  * Copies the Python SQLite backend's messages into the queue table: the table is migrated first
  * (as `migrate` does), then the file is read in rowid order and written in batches of
- * `batchSize`, each one statement (see `importBatchSql`): memory stays one batch whatever the
- * file's size. Rows are converted by `convertSqliteRow`; an invalid one is reported and skipped.
+ * `batchSize` rows (or `batchChars` of body text), each one statement (see `importBatchSql`):
+ * memory stays two batches whatever the file's size. Rows are converted by `convertSqliteRow`; an invalid one is reported and skipped.
  * A dry run migrates nothing and writes nothing: it counts the ids already present when the
  * table exists, and reports everything else as it would import it.
  */
@@ -156,7 +156,7 @@ export async function importSqlite(options: ImportSqliteOptions): Promise<Import
     // The first sends the last, partial batch; the second waits for it and throws its failure.
     await flush();
     await flush();
-    return { ...progress(), file: file, table: writer.table, dryRun: dryRun };
+    return { ...progress(), file, table: writer.table, dryRun };
   } finally {
     // A read that failed mid-file lets the batch on the wire finish before the connection closes.
     await inFlight;
