@@ -15,9 +15,11 @@ export interface ReadyCounts {
 }
 
 /**
- * The Python backend's `get_stats()` shape, camel-cased (`totalMessages`, `byState`, `byQueue`,
- * `failedMessages`, with the same meaning), plus `ready` and `readyByQueue`. With a queue name,
- * every field counts that queue's rows only.
+ * The Python backend's `get_stats()` keys, camel-cased (`totalMessages`, `byState`, `byQueue`,
+ * `failedMessages`), plus `ready` and `readyByQueue`. Two differ in meaning: `byQueue` counts per
+ * queue and state (its `by_queue` is one total per queue: the sum of the states), and
+ * `failedMessages` counts dead letters (its `failed_messages` counts messages with 3 or more
+ * attempts, whatever their state). With a queue name, every field counts that queue's rows only.
  */
 export interface QueueStats {
   readonly totalMessages: number;
