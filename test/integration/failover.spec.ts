@@ -236,4 +236,22 @@ describe('multi-host connection string with a primary and a streaming standby', 
     );
     expect(Number(rows[0]!.n)).toBe(1);
   }, 60_000);
+
+  it('takes the keyword/value form too (host=a,b port=1,2 …)', async () => {
+    pair = await startReplicatedPair({ synchronous: false });
+    await pair.primary.query('CREATE DATABASE queue');
+    const logger = new RecordingLogger();
+    app = await bootHttpApp(
+      {
+        connectionString: `host=127.0.0.1,127.0.0.1 port=${pair.standby.port},${pair.primary.port} dbname=queue user=postgres password='postgres' target_session_attrs=primary connect_timeout=2`,
+        workers: false,
+      },
+      [],
+      { logger },
+    );
+    await app.queue.enqueue('ha.jobs', { i: 0 });
+    expect(logger.lines.filter((line) => line.includes('host is now'))).toEqual([
+      `log Queue database host is now 127.0.0.1:${pair.primary.port} (target_session_attrs=primary)`,
+    ]);
+  }, 60_000);
 });
