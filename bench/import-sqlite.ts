@@ -3,6 +3,7 @@
  * resident memory, for BENCHMARKS.md.
  *
  *   node --import tsx bench/import-sqlite.ts [rows]     # default 1,000,000
+ *   IMPORT_CLI=dist/cli/main.js node --import tsx bench/import-sqlite.ts   # the built CLI
  *
  * Writes the Python SQLite backend's file with Python's sqlite3 (bodies shaped like the
  * pipeline's records, about 330 bytes of JSON; 70 % ready, 5 % leased, 25 % done), then runs the
@@ -22,6 +23,11 @@ const rows = Number(process.argv[2] ?? 1_000_000);
 const root = fileURLToPath(new URL('..', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'import-sqlite-bench-'));
 const file = join(work, 'ingestion_queue.db');
+/** The CLI from the sources, or the built one (`IMPORT_CLI=dist/cli/main.js` after `npm run build`). */
+const CLI =
+  process.env.IMPORT_CLI === undefined
+    ? ['--import', 'tsx', 'src/cli/main.ts']
+    : [process.env.IMPORT_CLI];
 
 const GENERATE = `
 import json, sqlite3, sys, time, uuid
@@ -54,7 +60,7 @@ function importOnce(url: string): Run {
   const started = performance.now();
   const result = spawnSync(
     '/usr/bin/time',
-    ['-v', 'node', '--import', 'tsx', 'src/cli/main.ts', 'import-sqlite', file, '--json'],
+    ['-v', 'node', ...CLI, 'import-sqlite', file, '--json'],
     { cwd: root, env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8', maxBuffer: 1 << 26 },
   );
   const wallSeconds = (performance.now() - started) / 1000;
