@@ -137,6 +137,21 @@ describe('SqliteFile on files written by Python', () => {
     ]);
   });
 
+  it('gives NULL for a column added after a row was written', async () => {
+    const path = join(dir, 'altered.db');
+    writeSqlite(path, {
+      schema: 'CREATE TABLE t (a TEXT)',
+      sql: [
+        "INSERT INTO t VALUES ('old')",
+        'ALTER TABLE t ADD COLUMN b INTEGER',
+        "INSERT INTO t VALUES ('new', 5)",
+      ],
+    });
+    const expected = pythonJson<Tagged[][]>(path, PYTHON_TAGGED.replace(/messages/g, 't'));
+    expect(await readAll(path, 't')).toEqual(expected);
+    expect(expected[0]).toEqual([['int', '1'], ['text', 'old'], ['null']]);
+  });
+
   it('keeps text that is not UTF-8 apart, for the caller to report', async () => {
     const path = join(dir, 'bad-text.db');
     writeSqlite(path, {
