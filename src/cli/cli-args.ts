@@ -61,6 +61,8 @@ export type CliEnv = Readonly<Record<string, string | undefined>>;
 /** Options every command takes; a command's own are declared in its spec and merged in. */
 const OPTIONS = {
   url: { type: 'string' },
+  // libpq tools and the Python backend's docs say "database URL"; both spellings are taken.
+  'database-url': { type: 'string' },
   schema: { type: 'string' },
   table: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -111,8 +113,12 @@ export function parseCliArgs(
     own[name] = value;
   }
 
-  if (values.url === '') return usageError('--url must not be empty');
-  const connectionString = pick(stringOf(values.url), env.DATABASE_URL);
+  if (values.url !== undefined && values['database-url'] !== undefined) {
+    return usageError('give --url or --database-url, not both');
+  }
+  const urlFlag = values.url ?? values['database-url'];
+  if (urlFlag === '') return usageError('--url must not be empty');
+  const connectionString = pick(stringOf(urlFlag), env.DATABASE_URL);
   if (connectionString === undefined) {
     return usageError('no database given: set DATABASE_URL or pass --url');
   }
@@ -159,7 +165,7 @@ function stringOf(value: string | boolean | undefined): string | undefined {
 /** The flags every command takes, as the help text shows them. */
 const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   [
-    '--url <url>',
+    '--url, --database-url <url>',
     'PostgreSQL URL (default: DATABASE_URL; prefer it: command lines are visible in ps)',
   ],
   ['--schema <name>', 'Schema of the queue table (default: QUEUE_SCHEMA, else public)'],

@@ -40,6 +40,17 @@ describe('parseCliArgs', () => {
     });
   });
 
+  it('takes --database-url as --url, but not both', () => {
+    const other = 'postgres://u@other/db';
+    expect(
+      parseCliArgs(['migrate', '--database-url', other], { DATABASE_URL: URL }, COMMANDS),
+    ).toEqual({ kind: 'run', command: 'migrate', target: { connectionString: other } });
+    expect(parseCliArgs(['migrate', '--database-url', other, '--url', URL], {}, COMMANDS)).toEqual({
+      kind: 'usage-error',
+      problem: 'give --url or --database-url, not both',
+    });
+  });
+
   it('takes the flags before the command too', () => {
     expect(parseCliArgs(['--schema', 's', 'migrate'], { DATABASE_URL: URL }, COMMANDS)).toEqual({
       kind: 'run',
@@ -108,11 +119,17 @@ describe('cliUsage', () => {
   it('lists every command with its summary, and the options', () => {
     const usage = cliUsage(COMMANDS);
     expect(usage).toMatch(/^Usage: fetchcraft-queue <command> \[options\]/);
-    expect(usage).toMatch(/^ {2}migrate {11}Apply pending migrations$/m);
-    expect(usage).toMatch(/^ {2}migrate:status {4}List migrations$/m);
-    // One column for commands and options alike.
-    expect(usage).toMatch(/^ {2}--schema <name> {3}Schema/m);
-    for (const option of ['--url <url>', '--schema <name>', '--table <name>', '-h, --help']) {
+    // One column for commands and options alike, as wide as the widest entry plus three.
+    const column = '  --url, --database-url <url>   '.length;
+    expect(usage).toContain(`\n${'  migrate'.padEnd(column)}Apply pending migrations\n`);
+    expect(usage).toContain(`\n${'  migrate:status'.padEnd(column)}List migrations\n`);
+    expect(usage).toContain(`\n${'  --schema <name>'.padEnd(column)}Schema`);
+    for (const option of [
+      '--url, --database-url <url>',
+      '--schema <name>',
+      '--table <name>',
+      '-h, --help',
+    ]) {
       expect(usage).toContain(option);
     }
   });
