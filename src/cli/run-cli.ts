@@ -1,4 +1,5 @@
 import { redactConnectionString } from '../config/connection-string.js';
+import { isKeywordConnectionString, keywordsToUrl } from '../config/keyword-connection-string.js';
 import { scrubPassword } from '../database/to-queue-database-error.js';
 import { QueueError } from '../errors/queue.error.js';
 import { CLI_NAME, cliUsage, parseCliArgs, type CliEnv } from './cli-args.js';
@@ -56,7 +57,11 @@ function failureText(error: unknown, connectionString: string): string {
 
 function passwordOf(connectionString: string): string | undefined {
   try {
-    const { password } = new URL(connectionString);
+    const { password } = new URL(
+      isKeywordConnectionString(connectionString)
+        ? keywordsToUrl(connectionString)
+        : connectionString,
+    );
     return password === '' ? undefined : decodeURIComponent(password);
   } catch {
     return undefined;

@@ -231,14 +231,17 @@ function describeParseFailure(error: unknown): string {
 }
 
 /**
- * Replaces the password of a connection URL (and any `password=`/`sslpassword=` parameter) with
- * `***`, for log lines: `redactConnectionString(process.env.DATABASE_URL)`. Only the user-info
+ * Replaces the password of a connection URL (and any `password=`/`sslpassword=` parameter), or
+ * of a keyword/value string, with `***`, for log lines: `redactConnectionString(process.env.DATABASE_URL)`. Only the user-info
  * position is touched: a password that is also a common word (the user name, `postgres`) must
  * not blank out the rest of the URL.
  */
 export function redactConnectionString(raw: string): string {
   const schemeEnd = raw.indexOf('://');
-  if (schemeEnd === -1) return raw;
+  // libpq's keyword form (`host=a user=u password='p w'`): mask each password value, quoted or not.
+  if (schemeEnd === -1) {
+    return raw.replace(/\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|\S*)/gi, '$1***');
+  }
   const start = schemeEnd + 3;
   const queryStart = raw.indexOf('?', start);
   const beforeQuery = queryStart === -1 ? raw : raw.slice(0, queryStart);

@@ -249,6 +249,17 @@ describe('redactConnectionString', () => {
     expect(redactConnectionString(raw)).not.toMatch(/Secret|pa\/ss|wd@/);
   });
 
+  it.each([
+    [
+      'host=a,b port=5432 dbname=app user=postgres password=postgres',
+      'host=a,b port=5432 dbname=app user=postgres password=***',
+    ],
+    ["host=h password = 'p w\\'x' dbname=app", 'host=h password = *** dbname=app'],
+    ['host=h sslpassword=k3y PASSWORD=Top', 'host=h sslpassword=*** PASSWORD=***'],
+  ])('redacts the keyword form %s', (raw, expected) => {
+    expect(redactConnectionString(raw)).toBe(expected);
+  });
+
   it('redacts a password that contains an @ (the last @ ends the user info)', () => {
     expect(redactConnectionString('postgres://u:p@ss@h/db')).toBe('postgres://u:***@h/db');
   });
