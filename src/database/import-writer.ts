@@ -1,5 +1,4 @@
-import { DataSource } from 'typeorm';
-import { ownedDataSourceOptions } from '../config/data-source-options.js';
+import { type DataSource } from 'typeorm';
 import { type QueueConfig } from '../config/queue-config.js';
 import { resolveQueueConfig } from '../config/resolve-queue-config.js';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
@@ -7,7 +6,8 @@ import { type QueueError } from '../errors/queue.error.js';
 import { type QueueMigrationOptions } from '../interfaces/queue-migration.interface.js';
 import { countPresentIdsSql, importBatchSql, queueTableExistsSql } from '../sql/import.sql.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
-import { couldNotConnect, toQueueDatabaseError } from './to-queue-database-error.js';
+import { openOneOffDataSource } from './one-off-data-source.js';
+import { toQueueDatabaseError } from './to-queue-database-error.js';
 
 /** One message as the import writes it; `bodyJson` is JSON text already checked by the body rules. */
 export interface ImportRow {
@@ -51,13 +51,8 @@ export class ImportWriter {
         connectionTimeoutMs: config.connectionTimeoutMs,
         ...(password === undefined ? {} : { password }),
       });
-    // A run this short has no use for a dead idle connection: the next statement reports it.
-    const dataSource = new DataSource(ownedDataSourceOptions(config, connection, () => undefined));
-    try {
-      await dataSource.initialize();
-    } catch (error) {
-      throw couldNotConnect(toError(error), error, connection.redacted);
-    }
+    // With several hosts, the host `migrateQueue` chose (read-write, say), not the first listed.
+    const dataSource = await openOneOffDataSource(config, connection, password, toError);
     return new ImportWriter(dataSource, config, toError);
   }
 

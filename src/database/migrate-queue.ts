@@ -1,5 +1,4 @@
-import { DataSource } from 'typeorm';
-import { ownedDataSourceOptions } from '../config/data-source-options.js';
+import { type DataSource } from 'typeorm';
 import { type QueueConfig } from '../config/queue-config.js';
 import { resolveQueueConfig } from '../config/resolve-queue-config.js';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
@@ -10,9 +9,9 @@ import {
   type QueueMigrationStatus,
 } from '../interfaces/queue-migration.interface.js';
 import { queueMigrations } from '../migrations/index.js';
-import { hostSelectingClient, hostSelectorFor } from './host-selecting-client.js';
 import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
-import { couldNotConnect, scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
+import { toQueueDatabaseError } from './to-queue-database-error.js';
+import { openOneOffDataSource } from './one-off-data-source.js';
 
 /**
  * Applies the queue table's pending migrations, as `QueueModule` does at boot, and returns which
@@ -101,9 +100,6 @@ function resolveMigrationConfig(options: QueueMigrationOptions): {
 
 type ToError = (error: unknown) => QueueError;
 
-/** A one-off run says where it connected through its result or its error, not through log lines. */
-const SILENT = { log: () => undefined, warn: () => undefined };
-
 /**
  * Runs `work` on the configured connection: a DataSource opened for it and closed after it, or
  * the shared one, left open. Every failure is typed, and the password scrubbed from it.
@@ -132,26 +128,8 @@ async function withConnection<T>(
     }
   }
 
-  // A connection that dies while idle is of no concern to a run this short: the next statement
-  // on it fails, and that failure is reported. Without a handler the pool's error would crash.
-  // With several hosts, the migration goes where the module's connections go (read-write, say).
-  const selector = hostSelectorFor(config, connection, SILENT, (error) =>
-    scrubPassword(error instanceof Error ? error.message : String(error), password),
-  );
-  const dataSource = new DataSource(
-    ownedDataSourceOptions(
-      config,
-      connection,
-      () => undefined,
-      selector === undefined ? undefined : hostSelectingClient(selector),
-    ),
-  );
+  const dataSource = await openOneOffDataSource(config, connection, password, toError);
   try {
-    try {
-      await dataSource.initialize();
-    } catch (error) {
-      throw couldNotConnect(toError(error), error, connection.redacted);
-    }
     return await work(dataSource, toError);
   } catch (error) {
     throw toError(error);

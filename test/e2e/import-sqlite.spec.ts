@@ -163,6 +163,20 @@ describe('fetchcraft-queue import-sqlite', () => {
     expect(rows.map((row) => row.id)).toEqual(['r-1', 'r-2', 'l-1', 'd-1']);
   }, 60_000);
 
+  it('with several hosts, writes to the host it migrated (the first one listed is down)', async () => {
+    const url = new URL(db.url);
+    const multiHost = db.url.replace(`@${url.host}`, `@127.0.0.1:1,${url.host}`);
+    const result = await cli(
+      ['import-sqlite', fileOf('hosts.db', STATES), '--schema', 'imp_hosts'],
+      {
+        DATABASE_URL: multiHost,
+      },
+    );
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout).toContain('imported 4, skipped as present 0, invalid 0');
+    expect(await stored('imp_hosts')).toHaveLength(4);
+  }, 60_000);
+
   it('--skip-done leaves done rows out; --dry-run writes nothing, not even the table', async () => {
     const file = fileOf('skip.db', STATES);
     const dry = await cli([
