@@ -26,7 +26,7 @@ export function ownedDataSourceOptions(
       application_name: config.applicationName,
       min: connection.poolMinSize,
       max: connection.poolMaxSize,
-      connectionTimeoutMillis: config.connectionTimeoutMs,
+      connectionTimeoutMillis: poolConnectTimeoutMs(config, connection),
       ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
       ...(config.lockTimeoutMs > 0 ? { lock_timeout: config.lockTimeoutMs } : {}),
       ...KEEPALIVE,
@@ -40,4 +40,16 @@ export function ownedDataSourceOptions(
     // one on demand. Without a handler the pool's 'error' event would crash the process.
     poolErrorHandler: onIdleConnectionError,
   };
+}
+
+/**
+ * How long the pool lets one new connection take. With several hosts the connection first scans
+ * them, each bounded by its own `connect_timeout` (else `connectionTimeoutMs`), as libpq does:
+ * one timer over the whole scan failed the boot whenever the first host accepted TCP and then
+ * stayed silent, however healthy the next one was.
+ */
+export function poolConnectTimeoutMs(config: QueueConfig, connection: OwnedConnection): number {
+  const selection = connection.hostSelection;
+  if (selection === undefined) return config.connectionTimeoutMs;
+  return config.connectionTimeoutMs + selection.hosts.length * selection.hostConnectTimeoutMs;
 }

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
 import { Inject, Injectable, Module, type ModuleMetadata } from '@nestjs/common';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -333,6 +334,31 @@ describe('options validated at boot', () => {
       await app.close();
     }
   });
+
+  it('boots on the next host when the first accepts connections but never answers', async () => {
+    // A host that is there for TCP and silent after (a hung VM, dropped packets): each host gets
+    // its own connectionTimeoutMs, and the pool waits for the whole scan, not for one host.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as AddressInfo;
+    const url = new URL(db.url);
+    try {
+      const app = await bootApp({
+        connectionString: `postgresql://${url.username}:${url.password}@127.0.0.1:${port},${url.host}${url.pathname}?target_session_attrs=read-write`,
+        connectionTimeoutMs: 1_500,
+        workers: false,
+      });
+      try {
+        await roundTrip(app.queue);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      sockets.forEach((socket) => socket.destroy());
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 30_000);
 
   it('fails boot when dataSource is combined with a URL or pool options', async () => {
     const dataSource = new DataSource({ type: 'postgres', url: db.url });
