@@ -51,12 +51,15 @@ export function notify(channelParameter: string, queueExpression: string): strin
  */
 export function lockInIdOrder(table: string, where: string, skipLocked = false): string {
   return `WITH target AS MATERIALIZED (
-  SELECT m.ctid FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
+  SELECT m.id FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
 )`;
 }
 
 /**
- * The rows `lockInIdOrder` locked, by their ctids: this statement holds their locks, so the
- * ctids are those of the current versions, and a TID scan finds them whatever the table's size.
+ * The rows `lockInIdOrder` locked, by their ids (a primary-key lookup). Not by ctid: a row another
+ * transaction updated while this one waited for its lock is locked in its newest version, which
+ * this statement's snapshot cannot see, so a TID match found nothing and the row was silently
+ * left out (a `retryFailed` returning 0, an `ackMany` missing an ack). Matched by id, the UPDATE
+ * follows the row to that version, as READ COMMITTED does for any row it finds updated.
  */
-export const LOCKED_ROWS = 'm.ctid = ANY (ARRAY(SELECT ctid FROM target))';
+export const LOCKED_ROWS = 'm.id = ANY (ARRAY(SELECT id FROM target))';

@@ -1,4 +1,5 @@
 import { beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { type QueueService } from '../../src/index.js';
 import { queueTableNames } from '../../src/config/identifier-rules.js';
 import { ackBatchSql, heartbeatManySql } from '../../src/sql/settle.sql.js';
@@ -146,5 +147,53 @@ describe('batch statements find their rows by primary key', () => {
       expect(plan).not.toMatch(/idx_messages_state|idx_messages_lease/);
     }
     expect((await store.ackBatch('by-key', leases)).acked).toHaveLength(1_000);
+  });
+});
+
+describe('a row updated while a batch statement waited for its lock', () => {
+  /**
+   * Holds a row lock in another transaction that updates the row, starts `run` (which waits for
+   * the lock), then commits: the statement must act on the row's new version, not skip it.
+   */
+  async function afterConcurrentUpdate<T>(id: string, run: () => Promise<T>): Promise<T> {
+    const holder = new pg.Client({ connectionString: db.url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('UPDATE messages SET body = body WHERE id = $1', [id]);
+      const running = run();
+      await waitForLockWaiter();
+      await holder.query('COMMIT');
+      return await running;
+    } finally {
+      await holder.end();
+    }
+  }
+
+  async function waitForLockWaiter(): Promise<void> {
+    for (let tries = 0; tries < 200; tries++) {
+      const { rows } = await db.query<{ n: string }>(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+      );
+      if (Number(rows[0]!.n) > 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    throw new Error('the statement never waited for the row lock');
+  }
+
+  it('ackMany, retryFailed and clearQueue act on it (they found nothing by ctid)', async () => {
+    const [queue] = modules.map((m) => m.queue) as [QueueService];
+    await queue.enqueue('updated', { n: 1 });
+    const [lease] = await queue.leaseMany('updated', 1);
+    expect(
+      await afterConcurrentUpdate(lease!.id, () => queue.ackMany('updated', [lease!])),
+    ).toEqual([lease!.id]);
+
+    const failed = await queue.enqueue('updated.failed', { n: 2 });
+    await db.query(`UPDATE messages SET state = 'failed' WHERE id = $1`, [failed]);
+    expect(await afterConcurrentUpdate(failed, () => queue.retryFailed('updated.failed'))).toBe(1);
+
+    const cleared = await queue.enqueue('updated.clear', { n: 3 });
+    expect(await afterConcurrentUpdate(cleared, () => queue.clearQueue('updated.clear'))).toBe(1);
   });
 });
