@@ -146,9 +146,12 @@ export class QueueConnection implements OnApplicationShutdown {
 
   /**
    * Whether `client` is connected to a host of a multi-host URL that new connections no longer go
-   * to (after a failover): closed at checkout, so the pool replaces it.
+   * to (after a failover): closed at checkout, so the pool replaces it; the LISTEN connection
+   * asks too, as a switch may land while it connects.
+   *
+   * @internal
    */
-  private onOldHost(client: pg.PoolClient): boolean {
+  onOldHost(client: pg.Client): boolean {
     const selector = this.selector;
     if (selector === undefined || !isHostBound(client) || client.selectedHost === undefined) {
       return false;

@@ -98,6 +98,14 @@ export class NotificationListener {
       await client.end().catch(() => undefined);
       return;
     }
+    // A host switch while this client connected found no client to drop: it would stay LISTENing
+    // on the old host (still up, read-only), where no NOTIFY is sent any more.
+    if (this.connection.onOldHost(client)) {
+      client.removeAllListeners();
+      await client.end().catch(() => undefined);
+      this.scheduleReconnect('the database host changed while connecting');
+      return;
+    }
     this.client = client;
     this.checkTimer = setInterval(() => void this.check(client), CHECK_INTERVAL_MS);
     if (this.failures > 0) {
