@@ -24,9 +24,14 @@ export function describeFailure(error: unknown): string {
 }
 
 /**
- * `scheme://user:secret@host` becomes `scheme://user:***@host` wherever it appears in `text`; the
- * password runs to the last `@` of the authority, as it may hold an unencoded `@` itself.
+ * Passwords in free text masked, wherever a handler's or driver's error quotes them: a URL's
+ * `scheme://user:secret@host` becomes `scheme://user:***@host` (the password runs to the last `@`
+ * of the token, as it may hold an unencoded `@` or `/`), and a `password=` (or `sslpassword=`)
+ * value, in a URL's query or libpq's keyword form, quoted or not, becomes `***`. Over-masking a
+ * token that only looks like one is the safe side.
  */
 export function maskUrlPasswords(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)[^\s/]+@/gi, '$1***@');
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/[^\s/:@]*:)\S+@/gi, '$1***@')
+    .replace(/\b((?:ssl)?password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&#]*)/gi, '$1***');
 }

@@ -1,11 +1,13 @@
 import { BodyValidationError } from '../errors/body-validation.error.js';
+import { maskUrlPasswords } from '../errors/describe-error.js';
 
 const MAX_MESSAGE = 2_000;
 const MAX_STACK = 4_000;
 
 /**
  * The JSON stored in `last_error` for a failure. Text is bounded and made storable: JSONB
- * refuses `\u0000` and lone surrogates, and a handler's error message may hold anything.
+ * refuses `\u0000` and lone surrogates, and a handler's error message may hold anything. Passwords
+ * it quotes are masked, as in the log line: `lastError` is read by dashboards and HTTP endpoints.
  * A body that failed its DTO keeps the failing properties as `details`. `failedAt` is added by
  * the statement, from the database clock.
  */
@@ -32,6 +34,7 @@ function safeString(value: unknown): string {
 }
 
 function storable(text: string, max: number): string {
-  const bounded = text.length > max ? `${text.slice(0, max)}…` : text;
+  const masked = maskUrlPasswords(text);
+  const bounded = masked.length > max ? `${masked.slice(0, max)}…` : masked;
   return bounded.replaceAll('\u0000', '\\u0000').toWellFormed();
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { type ResolvedProcessorOptions } from '../../src/config/processor-options.js';
 import { describeFailure, maskUrlPasswords } from '../../src/errors/describe-error.js';
+import { errorRecordJson } from '../../src/workers/error-record.js';
 import { SnoozeError, UnrecoverableError, type LeasedMessage } from '../../src/index.js';
 import { type ProcessorDefinition } from '../../src/processor/processor-definition.js';
 import { type MessageStore } from '../../src/store/message-store.js';
@@ -80,6 +81,25 @@ describe('describeFailure', () => {
     expect(maskUrlPasswords('see https://example.com/a:b@c and amqp://u:p@mq')).toBe(
       'see https://example.com/a:b@c and amqp://u:***@mq',
     );
+  });
+
+  it('masks the forms the package accepts elsewhere: an unencoded /, password=, the keyword form', () => {
+    expect(maskUrlPasswords('postgres://app:pa/ss@db/app failed')).toBe(
+      'postgres://app:***@db/app failed',
+    );
+    expect(maskUrlPasswords('postgres://db/app?user=app&password=hunter2&sslmode=require')).toBe(
+      'postgres://db/app?user=app&password=***&sslmode=require',
+    );
+    expect(maskUrlPasswords("host=db user=app password='hun ter2' dbname=app")).toBe(
+      'host=db user=app password=*** dbname=app',
+    );
+  });
+
+  it('stores lastError with its passwords masked, message and stack', () => {
+    const error = new Error('could not connect to postgres://app:hunter2secret@db/app');
+    const record = JSON.parse(errorRecordJson(error, 1)) as { message: string; stack: string };
+    expect(record.message).toBe('could not connect to postgres://app:***@db/app');
+    expect(record.stack).not.toContain('hunter2secret');
   });
 });
 
