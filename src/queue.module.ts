@@ -67,8 +67,10 @@ const ROOT_EXPORTS = [QueueService, ProcessorRegistry, QueueHealthIndicator];
  *
  * Options are validated when the module is created (a bad one stops the boot with a
  * `QueueOptionsError`), then every `@Processor`, and only then does the connection open and the
- * migrations run; whatever a failed boot opened is closed. The module's own pool closes at
- * application shutdown.
+ * migrations run. A boot that fails during module init leaves nothing open that would keep the
+ * process alive. The workers start at application bootstrap, before the HTTP server listens, and
+ * Nest runs no shutdown hook for a failed boot: a bootstrap that catches a failed `listen()`
+ * must `await app.close()`. The module's own pool closes at application shutdown.
  */
 @Module({})
 export class QueueModule extends QueueConfigurableModule {
