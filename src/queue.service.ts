@@ -226,8 +226,9 @@ export class QueueService {
    * `get_stats`), with ready messages split into due and delayed (`ready`, `readyByQueue`).
    *
    * @param queue counts this queue's messages only: the same shape, with at most this queue in
-   *   `byQueue`. For a dead-letter queue, `failedMessages` counts its `failed` messages plus
-   *   the dead letters moved into it that are not yet done.
+   *   `byQueue`. Its `failedMessages` counts the dead letters `listFailed(queue)` lists that are
+   *   not dealt with yet: `failed` here, and those moved into it, or out of it to its dead-letter
+   *   queue, that are not yet done.
    */
   async getStats(queue?: string): Promise<QueueStats> {
     if (queue !== undefined) assertQueueName(queue);

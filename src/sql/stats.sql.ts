@@ -49,16 +49,23 @@ SELECT queue, 'failed', count(*), NULL, 0 FROM ${t.qualified} WHERE state = 'fai
 /**
  * Counts per queue and state, of every queue or of `queue` only. `moved` counts dead letters
  * moved here that are not yet done; `due` the ready messages a worker may lease now, by the
- * database's clock (the rest wait out a delay, a backoff or a snooze).
+ * database's clock (the rest wait out a delay, a backoff or a snooze). For one queue, a last row
+ * without queue or state counts its dead letters moved out to a dead-letter queue and not yet
+ * done there, so its `failedMessages` counts what `listFailed(queue)` lists as not dealt with.
  */
 export function statsSql(t: QueueTableNames, queue?: string): SqlStatement {
-  return {
-    text: `SELECT queue, state, count(*)::bigint AS count,
+  const counts = `SELECT queue, state, count(*)::bigint AS count,
   count(*) FILTER (WHERE origin_queue IS NOT NULL AND state IN ('ready', 'leased'))::bigint AS moved,
   count(*) FILTER (WHERE state = 'ready' AND available_at <= ${NOW_SECONDS})::bigint AS due
 FROM ${t.qualified}${queue === undefined ? '' : ' WHERE queue = $1::text'}
-GROUP BY queue, state`,
-    values: queue === undefined ? [] : [queue],
+GROUP BY queue, state`;
+  if (queue === undefined) return { text: counts, values: [] };
+  return {
+    text: `${counts}
+UNION ALL
+SELECT NULL, NULL, 0, count(*)::bigint, 0 FROM ${t.qualified}
+WHERE origin_queue = $1::text AND queue <> $1::text AND state IN ('ready', 'leased')`,
+    values: [queue],
   };
 }
 

@@ -6,10 +6,13 @@ import {
   type StateCounts,
 } from '../interfaces/queue-stats.interface.js';
 
-/** A row of `statsSql`: counts arrive as strings (bigint). */
+/**
+ * A row of `statsSql`: counts arrive as strings (bigint). A row without queue and state only
+ * counts, in `moved`, one queue's dead letters moved out and not yet done.
+ */
 export interface StatsRow {
-  readonly queue: string;
-  readonly state: string;
+  readonly queue: string | null;
+  readonly state: string | null;
   readonly count: string;
   readonly moved: string;
   /** Of a `ready` row: how many are due now (the rest are delayed). */
@@ -42,10 +45,11 @@ export function toQueueStats(rows: readonly StatsRow[]): QueueStats {
   let totalMessages = 0;
   let movedDeadLetters = 0;
   for (const row of rows) {
+    movedDeadLetters += Number(row.moved);
+    if (row.queue === null || row.state === null) continue;
     const count = Number(row.count);
     const state = row.state as MessageState;
     totalMessages += count;
-    movedDeadLetters += Number(row.moved);
     byState[state] += count;
     (byQueue[row.queue] ??= emptyCounts())[state] += count;
     readyByQueue[row.queue] ??= { due: 0, delayed: 0 };

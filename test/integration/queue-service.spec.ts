@@ -505,6 +505,18 @@ describe('dead letters by either name', () => {
     expect(await ctx.queue.listFailed('dlq', { limit: 1 })).toHaveLength(1);
   });
 
+  it('getStats(queue).failedMessages counts what listFailed(queue) lists that is not dealt with', async () => {
+    await deadLetters();
+    // main: failed in place, plus moved out and not done (waiting, held).
+    expect((await ctx.queue.getStats('main')).failedMessages).toBe(3);
+    // dlq: failed again there, plus moved in and not done (waiting, held).
+    expect((await ctx.queue.getStats('dlq')).failedMessages).toBe(3);
+    expect((await ctx.queue.getStats('other')).failedMessages).toBe(1);
+    // The moved-out rows are counted as dead letters of main, not as its messages.
+    expect((await ctx.queue.getStats('main')).totalMessages).toBe(1);
+    expect((await ctx.queue.getStats()).failedMessages).toBe(5);
+  });
+
   it("retryFailed by the dead-letter queue's name sends what arrived there back where it failed", async () => {
     const m = await deadLetters();
     expect(await ctx.queue.retryFailed('dlq')).toBe(3);
