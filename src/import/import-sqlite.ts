@@ -5,6 +5,7 @@ import {
   type ImportWriterOptions,
 } from '../database/import-writer.js';
 import { migrateQueue } from '../database/migrate-queue.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import { SqliteFile } from '../sqlite/sqlite-file.js';
 import { RecordFormatProblem } from '../sqlite/sqlite-record.js';
@@ -115,12 +116,34 @@ export async function importSqlite(options: ImportSqliteOptions): Promise<Import
     let batch: ImportRow[] = [];
     let batchLength = 0;
     let failure: { readonly error: unknown } | undefined;
+    // A body JSON.parse took but PostgreSQL refuses (a duplicate key hiding a \u0000, a number
+    // past numeric's range) fails its whole statement: the batch is split until that row stands
+    // alone, which is then reported and skipped like any invalid row. Other failures stop the run.
+    const insert = async (rows: ImportRow[]): Promise<void> => {
+      try {
+        const written = await writer!.insert(rows);
+        counts.imported += written;
+        counts.present += rows.length - written;
+      } catch (error) {
+        if (!isDataException(error)) throw error;
+        if (rows.length === 1) {
+          counts.invalid++;
+          onInvalid?.(rows[0]!.id, `PostgreSQL refused the body (${reasonOf(error)})`);
+          return;
+        }
+        const middle = Math.ceil(rows.length / 2);
+        await insert(rows.slice(0, middle));
+        await insert(rows.slice(middle));
+      }
+    };
     const write = async (rows: ImportRow[]): Promise<void> => {
-      const written = dryRun
-        ? rows.length - (tableExists ? await writer!.countPresent(rows.map((row) => row.id)) : 0)
-        : await writer!.insert(rows);
-      counts.imported += written;
-      counts.present += rows.length - written;
+      if (dryRun) {
+        const present = tableExists ? await writer!.countPresent(rows.map((row) => row.id)) : 0;
+        counts.imported += rows.length - present;
+        counts.present += present;
+      } else {
+        await insert(rows);
+      }
       onProgress?.(progress());
     };
     const flush = async (): Promise<void> => {
@@ -163,4 +186,15 @@ export async function importSqlite(options: ImportSqliteOptions): Promise<Import
     await writer?.close();
     await source.close();
   }
+}
+
+/** SQLSTATE class 22, data exception: the server refused a value, not the statement. */
+function isDataException(error: unknown): boolean {
+  return error instanceof QueueDatabaseError && (error.code?.startsWith('22') ?? false);
+}
+
+function reasonOf(error: unknown): string {
+  return error instanceof QueueDatabaseError
+    ? `${error.reason}${error.code === undefined ? '' : `, code ${error.code}`}`
+    : String(error);
 }

@@ -321,6 +321,24 @@ describe('fetchcraft-queue import-sqlite', () => {
     }
   }, 60_000);
 
+  it('a body JSON.parse accepts but PostgreSQL refuses is reported and skipped; the rest of its batch is imported', async () => {
+    const file = fileOf('pg-refuses.db', [
+      ['p-1', 'q', '{"n":1}', NOW, null, 0, 'ready'],
+      ['p-dup', 'q', '{"a":"\\u0000","a":1}', NOW, null, 0, 'ready'],
+      ['p-3', 'q', '{"n":3}', NOW, null, 0, 'ready'],
+      ['p-tiny', 'q', '{"x":1e-16384}', NOW, null, 0, 'ready'],
+      ['p-5', 'q', '{"n":5}', NOW, null, 0, 'ready'],
+    ]);
+    const result = await cli(['import-sqlite', file, '--schema', 'imp_pg', '--batch-size', '5']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('imported 3, skipped as present 0, invalid 2');
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^invalid p-dup: PostgreSQL refused the body \(.*code 22P05\)$/),
+      expect.stringMatching(/^invalid p-tiny: PostgreSQL refused the body \(.*code 22003\)$/),
+    ]);
+    expect((await stored('imp_pg')).map((row) => row.id)).toEqual(['p-1', 'p-3', 'p-5']);
+  }, 60_000);
+
   it('a batch the server refuses stops the run; the batches before it stay, and a re-run finishes', async () => {
     expect((await cli(['migrate', '--schema', 'imp_fail'])).code).toBe(0);
     await db.query(`CREATE FUNCTION imp_fail.refuse() RETURNS trigger LANGUAGE plpgsql AS $$
