@@ -140,9 +140,17 @@ export class MessageExecutor {
         () => undefined,
       );
     }
-    await Promise.all([...this.inFlight.values()].map((execution) => this.abandon(execution)));
+    // A handler that returned is settling its outcome (a retry, a dead letter): giving its
+    // message back now would race that statement and could lose the failure it records.
+    const left = [...this.inFlight.values()];
+    await Promise.all(
+      left.filter((execution) => !execution.finished).map((execution) => this.abandon(execution)),
+    );
     await this.acks.drain();
-    await Promise.allSettled([...this.settling]);
+    await Promise.allSettled([
+      ...this.settling,
+      ...left.filter((execution) => execution.finished).map((execution) => execution.done),
+    ]);
     this.failureLines.close();
   }
 

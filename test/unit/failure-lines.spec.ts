@@ -275,6 +275,26 @@ describe('MessageExecutor at shutdown', () => {
     ]);
   });
 
+  it('a handler that failed before the deadline has its retry recorded, not raced by a release', async () => {
+    let settle!: (settled: boolean) => void;
+    const { executor, lines, statements } = executorWith(
+      () => Promise.reject(new Error('down')),
+      {},
+      () => new Promise<boolean>((resolve) => (settle = resolve)),
+    );
+    executor.start(leased(1, 1));
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(statements).toEqual(['retry']); // in flight when the deadline comes
+    const stopping = executor.stop(Date.now());
+    for (let i = 0; i < 10; i++) await new Promise((resolve) => setImmediate(resolve));
+    settle(true);
+    await stopping;
+    expect(statements).toEqual(['retry']);
+    expect(lines).toEqual([
+      'warn Queue "ingest.main": message m1 attempt 1 of 3 failed (Error: down); retry in 7 s',
+    ]);
+  });
+
   it('a handler whose lease was lost still warns that its result is not recorded', async () => {
     let finish!: () => void;
     const message = leased(1, 1);
