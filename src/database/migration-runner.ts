@@ -7,7 +7,7 @@ import {
   type AdoptionStep,
 } from '../migrations/adopt-python-table.js';
 import { queueMigrations } from '../migrations/index.js';
-import { takeMigrationLocks } from '../migrations/migration-lock.js';
+import { takeMigrationLocksThenBoundTableLocks } from '../migrations/migration-lock.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 
 /** Pauses before each new try of a migration that gave up waiting for a table lock. */
@@ -293,14 +293,8 @@ async function migrateOnce(
   try {
     await queryRunner.startTransaction();
     try {
-      // Another replica migrating is worth waiting for, however long it takes (the pool's lock
-      // timeout would fail this wait and spend the retries on it); a table lock held elsewhere
-      // is not.
-      await queryRunner.query("SELECT set_config('lock_timeout', '0', true)");
-      await takeMigrationLocks(queryRunner, names);
-      await queryRunner.query("SELECT set_config('lock_timeout', $1::text, true)", [
-        `${lockTimeoutMs}ms`,
-      ]);
+      // Another replica migrating is worth waiting for; a table lock held elsewhere is not.
+      await takeMigrationLocksThenBoundTableLocks(queryRunner, names, lockTimeoutMs);
       await ensureQueueSchema(queryRunner, names);
       await queryRunner.query(`CREATE TABLE IF NOT EXISTS ${names.qualifiedMigrations} (
   "id" SERIAL NOT NULL PRIMARY KEY,

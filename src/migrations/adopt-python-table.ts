@@ -1,6 +1,6 @@
 import { type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
-import { takeMigrationLocks } from './migration-lock.js';
+import { takeMigrationLocksThenBoundTableLocks } from './migration-lock.js';
 
 /**
  * The migration whose result an adopted table matches; adoption records it as applied, so the
@@ -254,11 +254,7 @@ async function inShortTransaction(
 ): Promise<void> {
   await queryRunner.startTransaction();
   try {
-    await queryRunner.query("SELECT set_config('lock_timeout', '0', true)");
-    await takeMigrationLocks(queryRunner, t);
-    await queryRunner.query("SELECT set_config('lock_timeout', $1::text, true)", [
-      `${lockTimeoutMs}ms`,
-    ]);
+    await takeMigrationLocksThenBoundTableLocks(queryRunner, t, lockTimeoutMs);
     await work();
     await queryRunner.commitTransaction();
   } catch (error) {

@@ -27,3 +27,21 @@ export async function takeMigrationLocks(
     ]);
   }
 }
+
+/**
+ * The start of a migrating transaction: the migration locks, waited for however long another
+ * process's migration takes (the pool's lock timeout would fail that wait and spend the retries
+ * on it), then `lockTimeoutMs` for every table lock the DDL asks for, so that no application
+ * statement queues behind a long wait of ours.
+ */
+export async function takeMigrationLocksThenBoundTableLocks(
+  queryRunner: QueryRunner,
+  names: QueueTableNames,
+  lockTimeoutMs: number,
+): Promise<void> {
+  await queryRunner.query("SELECT set_config('lock_timeout', '0', true)");
+  await takeMigrationLocks(queryRunner, names);
+  await queryRunner.query("SELECT set_config('lock_timeout', $1::text, true)", [
+    `${lockTimeoutMs}ms`,
+  ]);
+}
