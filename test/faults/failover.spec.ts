@@ -17,30 +17,15 @@ import { bootApp, sleep, waitFor, type BootedApp } from '../support/boot.js';
 import { startEmbeddedPostgres, type TestPostgres } from '../support/postgres-provider.js';
 import { startReplicatedPair, type ReplicatedPair } from '../support/replicated-postgres.js';
 import { withDatabase } from '../support/test-database.js';
-import { startWorker, type WorkerProcess } from './support/fault-cluster.js';
+import {
+  FAULT_ACKS_SQL,
+  FAULT_EVENTS_SQL,
+  startWorker,
+  type WorkerProcess,
+} from './support/fault-cluster.js';
 
 const full = process.env.FAULT_SCALE === 'full';
 const scale = (ci: number, long: number) => (full ? long : ci);
-
-const EVIDENCE_SQL = `
-CREATE TABLE fault_events (
-  id bigserial PRIMARY KEY, message_id text NOT NULL, event text NOT NULL, pid int NOT NULL,
-  attempt int NOT NULL, lease_token uuid NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp()
-)`;
-
-/** On the queue's servers: every ack as the server that committed it saw it. */
-const ACK_TRIGGER_SQL = `
-CREATE TABLE fault_acks (
-  message_id text NOT NULL, lease_token uuid, at timestamptz NOT NULL DEFAULT clock_timestamp()
-);
-CREATE FUNCTION fault_ack() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO fault_acks (message_id, lease_token) VALUES (OLD.id, OLD.lease_token);
-  RETURN NEW;
-END $$;
-CREATE TRIGGER fault_ack AFTER UPDATE ON messages FOR EACH ROW
-  WHEN (OLD.state = 'leased' AND NEW.state = 'done') EXECUTE FUNCTION fault_ack();
-`;
 
 let evidenceServer: TestPostgres;
 let runs = 0;
@@ -96,7 +81,7 @@ async function failover(
   const evidenceDb = `failover_${runs}`;
   await sql(evidenceServer.url, `CREATE DATABASE ${evidenceDb}`);
   const evidence = withDatabase(evidenceServer.url, evidenceDb);
-  await sql(evidence, EVIDENCE_SQL);
+  await sql(evidence, FAULT_EVENTS_SQL);
   await pair.primary.query('CREATE DATABASE queue');
   const queueUrl = `postgresql://postgres:postgres@127.0.0.1:${pair.standby.port},127.0.0.1:${pair.primary.port}/queue?target_session_attrs=read-write&connect_timeout=2`;
   let producer: BootedApp | undefined;
@@ -109,7 +94,7 @@ async function failover(
       workers: false,
       connectionTimeoutMs: 2_000,
     });
-    await sql(pair.primary.url('queue'), ACK_TRIGGER_SQL);
+    await sql(pair.primary.url('queue'), FAULT_ACKS_SQL);
     const accepted: string[] = [];
     for (let offset = 0; offset < messages; offset += 1_000) {
       const bodies = Array.from({ length: Math.min(1_000, messages - offset) }, (_, i) => ({

@@ -2,12 +2,16 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
 
-/** The fault tables: every handler start and finish, and every ack as PostgreSQL saw it. */
-export const FAULT_SCHEMA_SQL = `
+/** Every handler start and finish, as the workers record them. */
+export const FAULT_EVENTS_SQL = `
 CREATE TABLE fault_events (
   id bigserial PRIMARY KEY, message_id text NOT NULL, event text NOT NULL, pid int NOT NULL,
   attempt int NOT NULL, lease_token uuid NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
+`;
+
+/** Every ack as the PostgreSQL server that committed it saw it: on the queue's own server. */
+export const FAULT_ACKS_SQL = `
 CREATE TABLE fault_acks (
   message_id text NOT NULL, lease_token uuid, at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
@@ -19,6 +23,9 @@ END $$;
 CREATE TRIGGER fault_ack AFTER UPDATE ON messages FOR EACH ROW
   WHEN (OLD.state = 'leased' AND NEW.state = 'done') EXECUTE FUNCTION fault_ack();
 `;
+
+/** The fault tables: every handler start and finish, and every ack as PostgreSQL saw it. */
+export const FAULT_SCHEMA_SQL = FAULT_EVENTS_SQL + FAULT_ACKS_SQL;
 
 export interface WorkerProcess {
   readonly child: ChildProcess;
