@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from '@jest/globals';
 import { bootApp } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { MIGRATION_NAMES } from '../support/queue-migrations.js';
 
 /**
  * The package's CLI as a deploy step runs it: a process of its own, configured by the
@@ -11,13 +12,6 @@ import { useQueueFixture } from '../support/queue-fixture.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const { db } = useQueueFixture('cli', { reset: 'none' });
-
-const MIGRATIONS = [
-  'CreateQueueTable1795556400000',
-  'AddDeadLetters1795560000000',
-  'AddMaintenance1795563600000',
-  'TimeOrderedIds1795567200000',
-];
 
 interface Finished {
   readonly code: number;
@@ -60,7 +54,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
       expect.stringMatching(
         /^Migrating cli_env\.messages on postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_cli_/,
       ),
-      ...MIGRATIONS.map((name) => `Applied ${name}`),
+      ...MIGRATION_NAMES.map((name) => `Applied ${name}`),
       'cli_env.messages: 4 migrations applied',
     ]);
 
@@ -71,7 +65,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
     const after = await cli(['migrate:status'], env);
     expect(after.code).toBe(0);
     expect(after.stdout.trim().split('\n').slice(1)).toEqual([
-      ...MIGRATIONS.map((name) => `  applied  ${name}`),
+      ...MIGRATION_NAMES.map((name) => `  applied  ${name}`),
       '4 applied, 0 pending',
     ]);
     // The test server's password is its user's name: only the user-info position tells them apart.

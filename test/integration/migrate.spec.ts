@@ -15,23 +15,9 @@ import { bootApp, waitFor } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { createTestDatabase } from '../support/test-database.js';
+import { MIGRATION_NAMES } from '../support/queue-migrations.js';
 
 const { db } = useQueueFixture('migrate', { reset: 'none' });
-
-const MIGRATIONS = [
-  'CreateQueueTable1795556400000',
-  'AddDeadLetters1795560000000',
-  'AddMaintenance1795563600000',
-  'TimeOrderedIds1795567200000',
-];
-
-async function connectionsOf(applicationName: string): Promise<number> {
-  const { rows } = await db.query<{ count: string }>(
-    'SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
-    [db.name, applicationName],
-  );
-  return Number(rows[0]!.count);
-}
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -49,7 +35,7 @@ describe('migrateQueue', () => {
       schema: 'jobs_fresh',
       table: 'messages',
       applied: [],
-      pending: MIGRATIONS,
+      pending: MIGRATION_NAMES,
       unknown: [],
     });
     // The status changed nothing, not even the schema.
@@ -61,7 +47,7 @@ describe('migrateQueue', () => {
     expect(await migrateQueue(options)).toEqual({
       schema: 'jobs_fresh',
       table: 'messages',
-      applied: MIGRATIONS,
+      applied: MIGRATION_NAMES,
     });
     expect(await migrateQueue(options)).toEqual({
       schema: 'jobs_fresh',
@@ -71,12 +57,12 @@ describe('migrateQueue', () => {
     expect(await queueMigrationStatus(options)).toEqual({
       schema: 'jobs_fresh',
       table: 'messages',
-      applied: MIGRATIONS,
+      applied: MIGRATION_NAMES,
       pending: [],
       unknown: [],
     });
     // Every connection it opened is closed.
-    expect(await eventually(() => connectionsOf('mq-fresh'), 0)).toBe(0);
+    expect(await eventually(() => db.connectionsOf('mq-fresh'), 0)).toBe(0);
 
     // The module boots on the table without migrating again, and works.
     const booted = await bootApp({ connectionString: db.url, schema: 'jobs_fresh' });
@@ -87,7 +73,7 @@ describe('migrateQueue', () => {
       await booted.close();
     }
     const { rows } = await db.query('SELECT name FROM jobs_fresh.messages_migrations ORDER BY id');
-    expect(rows).toEqual(MIGRATIONS.map((name) => ({ name })));
+    expect(rows).toEqual(MIGRATION_NAMES.map((name) => ({ name })));
   });
 
   it('sees what the module applied at boot, and names migrations of a newer release', async () => {
@@ -101,7 +87,7 @@ describe('migrateQueue', () => {
     expect(await queueMigrationStatus(target)).toEqual({
       schema: 'by_module',
       table: 'jobs',
-      applied: [...MIGRATIONS, 'FromTheFuture1899999999999'],
+      applied: [...MIGRATION_NAMES, 'FromTheFuture1899999999999'],
       pending: [],
       unknown: ['FromTheFuture1899999999999'],
     });
@@ -115,10 +101,12 @@ describe('migrateQueue', () => {
           migrateQueue({ connectionString: fresh.url, schema: 'raced' }),
         ),
       );
-      expect(results.flatMap((result) => result.applied).sort()).toEqual([...MIGRATIONS].sort());
+      expect(results.flatMap((result) => result.applied).sort()).toEqual(
+        [...MIGRATION_NAMES].sort(),
+      );
       expect(results.filter((result) => result.applied.length > 0)).toHaveLength(1);
       const { rows } = await fresh.query('SELECT name FROM raced.messages_migrations ORDER BY id');
-      expect(rows).toEqual(MIGRATIONS.map((name) => ({ name })));
+      expect(rows).toEqual(MIGRATION_NAMES.map((name) => ({ name })));
     } finally {
       await fresh.drop();
     }
@@ -140,7 +128,7 @@ describe('migrateQueue', () => {
     expect((error as Error).message).toBe(
       'Queue migrate failed: foreign_owner.messages already exists but was not created by @fetchcraft/queue (no record in messages_migrations); choose another table or schema option (code 42P07)',
     );
-    expect(await eventually(() => connectionsOf('mq-foreign'), 0)).toBe(0);
+    expect(await eventually(() => db.connectionsOf('mq-foreign'), 0)).toBe(0);
     // Nothing of the failed try stayed: its transaction was rolled back.
     const { rows } = await db.query(
       "SELECT tablename FROM pg_tables WHERE schemaname = 'foreign_owner' ORDER BY 1",
@@ -200,7 +188,7 @@ describe('migrateQueue', () => {
     await dataSource.initialize();
     try {
       expect(await migrateQueue({ dataSource, schema: 'shared_ds' })).toMatchObject({
-        applied: MIGRATIONS,
+        applied: MIGRATION_NAMES,
       });
       expect(dataSource.isInitialized).toBe(true);
       expect(await queueMigrationStatus({ dataSource, schema: 'shared_ds' })).toMatchObject({
@@ -231,7 +219,7 @@ describe('migrateQueue', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_500));
     await holder.query('COMMIT');
     await holder.end();
-    expect((await run).applied).toEqual(MIGRATIONS);
+    expect((await run).applied).toEqual(MIGRATION_NAMES);
     expect(Date.now() - started).toBeGreaterThanOrEqual(2_400);
   });
 

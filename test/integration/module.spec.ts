@@ -27,14 +27,6 @@ import { freePort } from '../../dev/embedded-postgres.js';
 
 const { db } = useQueueFixture('module', { reset: 'none' });
 
-async function connectionsOf(applicationName: string): Promise<number> {
-  const { rows } = await db.query<{ count: string }>(
-    'SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
-    [db.name, applicationName],
-  );
-  return Number(rows[0]!.count);
-}
-
 async function roundTrip(queue: QueueService, name = 'module.check'): Promise<void> {
   const id = await queue.enqueue(name, { ok: true });
   const leased = await queue.leaseNext(name);
@@ -398,9 +390,9 @@ describe('connections', () => {
       poolMaxSize: 5,
       applicationName: 'warm-pool-test',
     });
-    expect(await connectionsOf('warm-pool-test')).toBe(3);
+    expect(await db.connectionsOf('warm-pool-test')).toBe(3);
     await booted.close();
-    expect(await eventually(() => connectionsOf('warm-pool-test'), 0)).toBe(0);
+    expect(await eventually(() => db.connectionsOf('warm-pool-test'), 0)).toBe(0);
   });
 
   it('by default opens one connection at boot (plus the LISTEN one with workers), not a warm pool', async () => {
@@ -424,11 +416,11 @@ describe('connections', () => {
     await moduleRef.init();
     try {
       // The boot's own connection (TypeORM's check, the migrations) and the LISTEN connection.
-      expect(await connectionsOf('lazy-pool-test')).toBeLessThanOrEqual(2);
+      expect(await db.connectionsOf('lazy-pool-test')).toBeLessThanOrEqual(2);
     } finally {
       await moduleRef.close();
     }
-    expect(await eventually(() => connectionsOf('lazy-pool-test'), 0)).toBe(0);
+    expect(await eventually(() => db.connectionsOf('lazy-pool-test'), 0)).toBe(0);
   });
 
   it('shares an application DataSource without opening a pool, and leaves it open', async () => {
@@ -445,7 +437,7 @@ describe('connections', () => {
         applicationName: 'unused-pool',
       });
       await roundTrip(booted.queue);
-      expect(await connectionsOf('unused-pool')).toBe(0);
+      expect(await db.connectionsOf('unused-pool')).toBe(0);
       await booted.close();
       expect(dataSource.isInitialized).toBe(true);
       const rows = await dataSource.query<Array<{ n: number }>>(
@@ -519,7 +511,7 @@ describe('schema, table and migrations', () => {
       ],
     });
     // The failed boot closed the pool it had opened.
-    expect(await eventually(() => connectionsOf('failed-boot'), 0)).toBe(0);
+    expect(await eventually(() => db.connectionsOf('failed-boot'), 0)).toBe(0);
     expect(error).toBeInstanceOf(QueueDatabaseError);
     expect((error as QueueDatabaseError).code).toBe('42P07');
     expect((error as Error).message).toMatch(/taken\.messages already exists but was not created/);

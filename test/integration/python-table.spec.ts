@@ -14,6 +14,7 @@ import { type AdoptionStep } from '../../src/migrations/adopt-python-table.js';
 import { waitFor } from '../support/boot.js';
 import { PythonBackendClient } from '../support/python-backend-client.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { MIGRATION_NAMES } from '../support/queue-migrations.js';
 
 /*
  * The Python backend (AsyncPostgresQueue) and this module on one table: adopting the table it
@@ -21,13 +22,6 @@ import { useQueueFixture } from '../support/queue-fixture.js';
  * backend's own SQL, issued by test/support/python-backend-client.ts.
  */
 const { db, boot } = useQueueFixture('python_table', { reset: 'drop' });
-
-const MIGRATIONS = [
-  'CreateQueueTable1795556400000',
-  'AddDeadLetters1795560000000',
-  'AddMaintenance1795563600000',
-  'TimeOrderedIds1795567200000',
-];
 
 /** Every column the Python backend has, with the body as its text and its stored bytes. */
 async function pythonColumns(): Promise<Record<string, unknown>[]> {
@@ -143,7 +137,7 @@ describe("adopting the Python backend's table", () => {
       const { rows: names } = await db.query<{ name: string }>(
         'SELECT name FROM messages_migrations ORDER BY id',
       );
-      expect(names.map((row) => row.name)).toEqual(MIGRATIONS);
+      expect(names.map((row) => row.name)).toEqual(MIGRATION_NAMES);
       // Every row as it was, byte for byte, none lost or added.
       expect(await pythonColumns()).toEqual(before);
       expect((await pythonColumns()).find((row) => row.id === 'py-raw-json')!.body).toBe(
@@ -247,7 +241,7 @@ describe("adopting the Python backend's table", () => {
       await Promise.all(loops);
 
       expect(errors).toEqual([]);
-      expect(result.applied).toEqual(MIGRATIONS);
+      expect(result.applied).toEqual(MIGRATION_NAMES);
       expect(acked.length).toBeGreaterThan(0);
       expect(enqueued.length).toBeGreaterThan(0);
       const { rows } = await db.query<{
@@ -306,7 +300,7 @@ describe("adopting the Python backend's table", () => {
         await python.deleteMessage((await python.leaseNext('q', 600))!.id);
         const before = await pythonColumns();
 
-        expect((await migrateQueue({ connectionString: db.url })).applied).toEqual(MIGRATIONS);
+        expect((await migrateQueue({ connectionString: db.url })).applied).toEqual(MIGRATION_NAMES);
         expect(await pythonColumns()).toEqual(before);
         const { rows } = await db.query<{ id: string }>('SELECT id FROM messages ORDER BY seq');
         const { rows: due } = await db.query<{ id: string }>(
@@ -336,7 +330,7 @@ describe("adopting the Python backend's table", () => {
         Array.from({ length: 4 }, () => migrateQueue({ connectionString: db.url })),
       );
       expect(results.filter((result) => result.applied.length > 0)).toHaveLength(1);
-      expect(results.flatMap((result) => result.applied)).toEqual(MIGRATIONS);
+      expect(results.flatMap((result) => result.applied)).toEqual(MIGRATION_NAMES);
       const { rows } = await db.query('SELECT count(DISTINCT seq)::int AS n FROM messages');
       expect(rows).toEqual([{ n: 100 }]);
     } finally {

@@ -81,6 +81,8 @@ export function useQueueFixture(label: string, options: QueueFixtureOptions = {}
       return required(db, 'the test database').name;
     },
     query: (text, values) => required(db, 'the test database').query(text, values),
+    connectionsOf: (applicationName) =>
+      required(db, 'the test database').connectionsOf(applicationName),
     drop: () => required(db, 'the test database').drop(),
   };
   return {

@@ -10,6 +10,8 @@ export interface TestDatabase {
     text: string,
     values?: unknown[],
   ): Promise<pg.QueryResult<Row>>;
+  /** How many connections of this database carry `application_name` right now. */
+  connectionsOf(applicationName: string): Promise<number>;
   drop(): Promise<void>;
 }
 
@@ -42,6 +44,13 @@ export async function createTestDatabase(label: string): Promise<TestDatabase> {
     url,
     name,
     query: (text, values) => pool.query(text, values),
+    connectionsOf: async (applicationName) => {
+      const { rows } = await pool.query<{ count: string }>(
+        'SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND application_name = $2',
+        [name, applicationName],
+      );
+      return Number(rows[0]!.count);
+    },
     drop: async () => {
       await pool.end();
       const client = new pg.Client({ connectionString: adminUrl() });

@@ -1,0 +1,7 @@
+/** The package's numbered migrations, by name, in order: what a fresh table records. */
+export const MIGRATION_NAMES = [
+  'CreateQueueTable1795556400000',
+  'AddDeadLetters1795560000000',
+  'AddMaintenance1795563600000',
+  'TimeOrderedIds1795567200000',
+];
