@@ -7,7 +7,7 @@ import { type QueueMigrationOptions } from '../interfaces/queue-migration.interf
 import { countPresentIdsSql, importBatchSql, queueTableExistsSql } from '../sql/import.sql.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
 import { openOneOffDataSource } from './one-off-data-source.js';
-import { toQueueDatabaseError } from './to-queue-database-error.js';
+import { errorContextOf, toQueueDatabaseError } from './to-queue-database-error.js';
 
 /** One message as the import writes it; `bodyJson` is JSON text already checked by the body rules. */
 export interface ImportRow {
@@ -44,15 +44,11 @@ export class ImportWriter {
     const config = resolveQueueConfig({ ...options, poolMinSize: 0, poolMaxSize: 1 });
     const { connection } = config;
     if (connection.kind !== 'owned') throw new QueueOptionsError('dataSource', 'is not accepted');
-    const password =
-      typeof connection.config.password === 'string' ? connection.config.password : undefined;
+    const context = errorContextOf(config);
     const toError = (error: unknown): QueueError =>
-      toQueueDatabaseError('importSqlite', error, {
-        connectionTimeoutMs: config.connectionTimeoutMs,
-        ...(password === undefined ? {} : { password }),
-      });
+      toQueueDatabaseError('importSqlite', error, context);
     // With several hosts, the host `migrateQueue` chose (read-write, say), not the first listed.
-    const dataSource = await openOneOffDataSource(config, connection, password, toError);
+    const dataSource = await openOneOffDataSource(config, connection, toError);
     return new ImportWriter(dataSource, config, toError);
   }
 

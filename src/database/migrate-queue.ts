@@ -10,7 +10,7 @@ import {
 } from '../interfaces/queue-migration.interface.js';
 import { queueMigrations } from '../migrations/index.js';
 import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
-import { toQueueDatabaseError } from './to-queue-database-error.js';
+import { errorContextOf, toQueueDatabaseError } from './to-queue-database-error.js';
 import { openOneOffDataSource } from './one-off-data-source.js';
 
 /**
@@ -110,15 +110,8 @@ async function withConnection<T>(
   work: (dataSource: DataSource, toError: ToError) => Promise<T>,
 ): Promise<T> {
   const { connection } = config;
-  const password =
-    connection.kind === 'owned' && typeof connection.config.password === 'string'
-      ? connection.config.password
-      : undefined;
-  const toError: ToError = (error) =>
-    toQueueDatabaseError(operation, error, {
-      connectionTimeoutMs: config.connectionTimeoutMs,
-      ...(password === undefined ? {} : { password }),
-    });
+  const context = errorContextOf(config);
+  const toError: ToError = (error) => toQueueDatabaseError(operation, error, context);
 
   if (connection.kind === 'shared') {
     try {
@@ -128,7 +121,7 @@ async function withConnection<T>(
     }
   }
 
-  const dataSource = await openOneOffDataSource(config, connection, password, toError);
+  const dataSource = await openOneOffDataSource(config, connection, toError);
   try {
     return await work(dataSource, toError);
   } catch (error) {

@@ -3,7 +3,7 @@ import { ownedDataSourceOptions } from '../config/data-source-options.js';
 import { type OwnedConnection, type QueueConfig } from '../config/queue-config.js';
 import { type QueueError } from '../errors/queue.error.js';
 import { hostSelectingClient, hostSelectorFor } from './host-selecting-client.js';
-import { couldNotConnect, scrubPassword } from './to-queue-database-error.js';
+import { couldNotConnect, errorContextOf, scrubPassword } from './to-queue-database-error.js';
 
 /** A one-off run says where it connected through its result or its error, not through log lines. */
 const SILENT = { log: () => undefined, warn: () => undefined };
@@ -20,9 +20,9 @@ const SILENT = { log: () => undefined, warn: () => undefined };
 export async function openOneOffDataSource(
   config: QueueConfig,
   connection: OwnedConnection,
-  password: string | undefined,
   toError: (error: unknown) => QueueError,
 ): Promise<DataSource> {
+  const { password } = errorContextOf(config);
   const selector = hostSelectorFor(config, connection, SILENT, (error) =>
     scrubPassword(error instanceof Error ? error.message : String(error), password),
   );

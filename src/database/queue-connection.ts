@@ -13,7 +13,13 @@ import { type SqlStatement } from '../sql/sql-statement.js';
 import { hostSelectingClient, hostSelectorFor, isHostBound } from './host-selecting-client.js';
 import { type HostSelector } from './host-selector.js';
 import { runQueueMigrations } from './migration-runner.js';
-import { couldNotConnect, scrubPassword, toQueueDatabaseError } from './to-queue-database-error.js';
+import {
+  couldNotConnect,
+  errorContextOf,
+  scrubPassword,
+  toQueueDatabaseError,
+  type ErrorContext,
+} from './to-queue-database-error.js';
 import { isServerLostError } from './transient-database-error.js';
 
 /**
@@ -24,7 +30,7 @@ import { isServerLostError } from './transient-database-error.js';
 @Injectable()
 export class QueueConnection implements OnApplicationShutdown {
   private readonly logger = new Logger('QueueModule');
-  private readonly password: string | undefined;
+  private readonly errorContext: ErrorContext;
   private dataSource: DataSource | undefined;
   private readonly statementNames = new Map<string, string>();
   private pool: pg.Pool | undefined;
@@ -38,11 +44,7 @@ export class QueueConnection implements OnApplicationShutdown {
   private readonly lastAnswer = new WeakMap<pg.PoolClient, number>();
 
   constructor(@Inject(QUEUE_CONFIG) private readonly config: QueueConfig) {
-    const { connection } = config;
-    this.password =
-      connection.kind === 'owned' && typeof connection.config.password === 'string'
-        ? connection.config.password
-        : undefined;
+    this.errorContext = errorContextOf(config);
   }
 
   /**
@@ -317,14 +319,11 @@ export class QueueConnection implements OnApplicationShutdown {
   }
 
   private toError(operation: string, error: unknown): QueueError {
-    return toQueueDatabaseError(operation, error, {
-      connectionTimeoutMs: this.config.connectionTimeoutMs,
-      ...(this.password === undefined ? {} : { password: this.password }),
-    });
+    return toQueueDatabaseError(operation, error, this.errorContext);
   }
 
   private scrub(text: string): string {
-    return scrubPassword(text, this.password);
+    return scrubPassword(text, this.errorContext.password);
   }
 }
 

@@ -1,3 +1,4 @@
+import { type QueueConfig } from '../config/queue-config.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { QueuePoolTimeoutError } from '../errors/queue-pool-timeout.error.js';
 import { QueueError } from '../errors/queue.error.js';
@@ -10,6 +11,26 @@ interface ErrorFields {
   readonly constraint?: unknown;
 }
 
+/** What `toQueueDatabaseError` needs to know of the connection. */
+export interface ErrorContext {
+  readonly connectionTimeoutMs: number;
+  /** The password of a connection the module owns, scrubbed from any text; none when shared. */
+  readonly password?: string;
+}
+
+/** The error context of a configured connection: its timeout, and its password if it has one. */
+export function errorContextOf(config: QueueConfig): ErrorContext {
+  const { connection } = config;
+  const password =
+    connection.kind === 'owned' && typeof connection.config.password === 'string'
+      ? connection.config.password
+      : undefined;
+  return {
+    connectionTimeoutMs: config.connectionTimeoutMs,
+    ...(password === undefined ? {} : { password }),
+  };
+}
+
 /**
  * Turns whatever `pg` or `pg-pool` threw into a {@link QueueDatabaseError}. The password is scrubbed
  * from the text as a last line of defence, although neither library is known to include it.
@@ -17,7 +38,7 @@ interface ErrorFields {
 export function toQueueDatabaseError(
   operation: string,
   error: unknown,
-  context: { readonly connectionTimeoutMs: number; readonly password?: string },
+  context: ErrorContext,
 ): QueueError {
   if (error instanceof QueueError) return error;
   const fields: ErrorFields = typeof error === 'object' && error !== null ? error : {};
