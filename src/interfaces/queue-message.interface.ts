@@ -1,8 +1,14 @@
 import { type BodyValidationFailure } from '../errors/body-validation.error.js';
-/** Every state a message can be in. The first three are the Python backend's; `failed` holds dead letters. */
-export const MESSAGE_STATES = ['ready', 'leased', 'done', 'failed'] as const;
+/**
+ * Every state a message can be in. The first three are the Python backend's; `failed` holds dead
+ * letters; `cancelled` messages were cancelled before they finished.
+ */
+export const MESSAGE_STATES = ['ready', 'leased', 'done', 'failed', 'cancelled'] as const;
 
-/** `ready` (waiting), `leased` (a worker holds it), `done` (acknowledged), `failed` (dead letter). */
+/**
+ * `ready` (waiting), `leased` (a worker holds it), `done` (acknowledged), `failed` (dead letter),
+ * `cancelled` (by `cancel`: never started, or aborted while running; not retried).
+ */
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
 /** A message as stored. Times come from the database clock, at whole-second precision. */

@@ -3,6 +3,7 @@ import { createQueueTable } from './1795556400000-create-queue-table.js';
 import { addDeadLetters } from './1795560000000-add-dead-letters.js';
 import { addMaintenance } from './1795563600000-add-maintenance.js';
 import { timeOrderedIds } from './1795567200000-time-ordered-ids.js';
+import { addFlowControl } from './1795570800000-add-flow-control.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -19,5 +20,6 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     addDeadLetters(names),
     addMaintenance(names),
     timeOrderedIds(names),
+    addFlowControl(names),
   ];
 }

@@ -40,6 +40,13 @@ export const ARCHIVE_COLUMNS = [
   'origin_queue',
   'max_attempts',
   'dead_letter_queue',
+  'priority',
+  'unique_key',
+  'unique_scope',
+  'unique_window',
+  'group_key',
+  'leased_at',
+  'cancel_requested_at',
   'archived_at',
 ] as const;
 

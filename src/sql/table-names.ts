@@ -19,6 +19,8 @@ export interface QueueTableNames {
   readonly qualifiedMigrations: string;
   /** `"schema"."<table>_archive"`: old dead letters, moved by the cleanup. */
   readonly qualifiedArchive: string;
+  /** `"schema"."<table>_queues"`: one row per queue with state shared by every replica (pause). */
+  readonly qualifiedQueues: string;
   /** Quoted index names; for the default table they are the Python backend's own. */
   readonly indexes: {
     readonly queueAvailable: string;
@@ -26,6 +28,12 @@ export interface QueueTableNames {
     readonly lease: string;
     readonly origin: string;
     readonly archivedAt: string;
+    readonly priority: string;
+    readonly unique: string;
+    readonly uniqueWindow: string;
+    readonly group: string;
+    readonly rate: string;
+    readonly groupRate: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
@@ -35,6 +43,13 @@ export interface QueueTableNames {
    */
   readonly channel: string;
   readonly quotedChannel: string;
+  /**
+   * The channel of control notifications (pause, resume, cancel), apart from the wake-ups so
+   * that a payload is never mistaken for a queue name: `queue_ctl_` and a hash of the table's
+   * qualified name, which always fits 63 bytes.
+   */
+  readonly controlChannel: string;
+  readonly quotedControlChannel: string;
 }
 
 function quote(identifier: string): string {
@@ -53,6 +68,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     qualifiedName.length <= 63
       ? qualifiedName
       : `queue_${createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32)}`;
+  const controlChannel = `queue_ctl_${createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32)}`;
   return Object.freeze({
     schema,
     table,
@@ -61,16 +77,25 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     migrationsTable,
     qualifiedMigrations: `${quote(schema)}.${quote(migrationsTable)}`,
     qualifiedArchive: `${quote(schema)}.${quote(`${table}_archive`)}`,
+    qualifiedQueues: `${quote(schema)}.${quote(`${table}_queues`)}`,
     indexes: Object.freeze({
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),
       lease: quote(`idx_${table}_lease`),
       origin: quote(`idx_${table}_origin`),
       archivedAt: quote(`idx_${table}_archive_at`),
+      priority: quote(`idx_${table}_priority`),
+      unique: quote(`idx_${table}_unique`),
+      uniqueWindow: quote(`idx_${table}_unique_window`),
+      group: quote(`idx_${table}_group`),
+      rate: quote(`idx_${table}_rate`),
+      groupRate: quote(`idx_${table}_group_rate`),
     }),
     lockKey: qualifiedName,
     channel,
     // The channel holds [a-z0-9_.] only, so there is no quote character to double.
     quotedChannel: quote(channel),
+    controlChannel,
+    quotedControlChannel: quote(controlChannel),
   });
 }

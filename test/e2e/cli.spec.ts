@@ -46,7 +46,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
     const env = { DATABASE_URL: db.url, QUEUE_SCHEMA: 'cli_env' };
     const before = await cli(['migrate:status'], env);
     expect(before).toMatchObject({ code: 0, stderr: '' });
-    expect(before.stdout).toContain('0 applied, 4 pending');
+    expect(before.stdout).toContain(`0 applied, ${MIGRATION_NAMES.length} pending`);
 
     const first = await cli(['migrate'], env);
     expect(first).toMatchObject({ code: 0, stderr: '' });
@@ -55,7 +55,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
         /^Migrating cli_env\.messages on postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/t_cli_/,
       ),
       ...MIGRATION_NAMES.map((name) => `Applied ${name}`),
-      'cli_env.messages: 4 migrations applied',
+      `cli_env.messages: ${MIGRATION_NAMES.length} migrations applied`,
     ]);
 
     const second = await cli(['migrate'], env);
@@ -66,7 +66,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
     expect(after.code).toBe(0);
     expect(after.stdout.trim().split('\n').slice(1)).toEqual([
       ...MIGRATION_NAMES.map((name) => `  applied  ${name}`),
-      '4 applied, 0 pending',
+      `${MIGRATION_NAMES.length} applied, 0 pending`,
     ]);
     // The test server's password is its user's name: only the user-info position tells them apart.
     const password = `:${new URL(db.url).password}@`;
@@ -80,7 +80,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
       { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', QUEUE_SCHEMA: 'not_this' },
     );
     expect(result).toMatchObject({ code: 0, stderr: '' });
-    expect(result.stdout).toContain('cli_flags.jobs: 4 migrations applied');
+    expect(result.stdout).toContain(`cli_flags.jobs: ${MIGRATION_NAMES.length} migrations applied`);
     const { rows } = await db.query("SELECT to_regclass('cli_flags.jobs')::text AS t");
     expect(rows).toEqual([{ t: 'cli_flags.jobs' }]);
   }, 30_000);
@@ -89,7 +89,9 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
     const env = { DATABASE_URL: db.url, QUEUE_SCHEMA: 'cli_npm' };
     const migrated = await run('npm', ['run', '--silent', 'migration:run'], env);
     expect(migrated.code).toBe(0);
-    expect(migrated.stdout).toContain('cli_npm.messages: 4 migrations applied');
+    expect(migrated.stdout).toContain(
+      `cli_npm.messages: ${MIGRATION_NAMES.length} migrations applied`,
+    );
     const booted = await bootApp({ connectionString: db.url, schema: 'cli_npm' });
     try {
       await booted.queue.enqueue('cli', { n: 1 });
@@ -98,7 +100,7 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
     }
     const shown = await run('npm', ['run', '--silent', 'migration:show'], env);
     expect(shown.code).toBe(0);
-    expect(shown.stdout).toContain('4 applied, 0 pending');
+    expect(shown.stdout).toContain(`${MIGRATION_NAMES.length} applied, 0 pending`);
   }, 60_000);
 
   it('a wrong password exits 1 with the reason and the code, and no password', async () => {

@@ -20,6 +20,7 @@ import {
 } from './support/fault-cluster.js';
 import { startFaultPostgres, type FaultPostgres } from './support/fault-postgres.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
+import { MIGRATION_NAMES } from '../support/queue-migrations.js';
 
 const full = process.env.FAULT_SCALE === 'full';
 const scale = (ci: number, long: number) => (full ? long : ci);
@@ -451,12 +452,7 @@ describe('faults', () => {
       process.stdout.write(
         `[fault] ${JSON.stringify({ fault: 'concurrent-boot', processes: 10, bootMs: Math.round(bootMs) })}\n`,
       );
-      expect(rows.map((r: { name: string }) => r.name)).toEqual([
-        'CreateQueueTable1795556400000',
-        'AddDeadLetters1795560000000',
-        'AddMaintenance1795563600000',
-        'TimeOrderedIds1795567200000',
-      ]);
+      expect(rows.map((r: { name: string }) => r.name)).toEqual(MIGRATION_NAMES);
     } finally {
       for (const worker of workers) {
         worker.child.kill('SIGTERM');

@@ -1,3 +1,4 @@
+import { MIGRATION_NAMES } from '../support/queue-migrations.js';
 import { spawn } from 'node:child_process';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { describe, expect, it } from '@jest/globals';
@@ -85,6 +86,7 @@ describe('forRoot and forRootAsync', () => {
         { table_schema: 'public', table_name: 'messages' },
         { table_schema: 'public', table_name: 'messages_archive' },
         { table_schema: 'public', table_name: 'messages_migrations' },
+        { table_schema: 'public', table_name: 'messages_queues' },
       ]);
     } finally {
       await booted.close();
@@ -130,7 +132,8 @@ describe('forRoot and forRootAsync', () => {
       }),
     ]);
     const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory'");
-    expect(rows.length).toBe(3);
+    // The queue table, its archive, its migrations and its queues.
+    expect(rows.length).toBe(4);
   });
 
   it('forRootAsync with useClass', async () => {
@@ -480,10 +483,16 @@ describe('schema, table and migrations', () => {
         "SELECT indexname FROM pg_indexes WHERE schemaname = 'queueing' AND tablename = 'jobs' ORDER BY 1",
       );
       expect(indexes.map((r) => r.indexname)).toEqual([
+        'idx_jobs_group',
+        'idx_jobs_group_rate',
         'idx_jobs_lease',
         'idx_jobs_origin',
+        'idx_jobs_priority',
         'idx_jobs_queue_avail',
+        'idx_jobs_rate',
         'idx_jobs_state',
+        'idx_jobs_unique',
+        'idx_jobs_unique_window',
         'jobs_pkey',
       ]);
       const { rows } = await db.query('SELECT title FROM public.jobs');
@@ -540,6 +549,7 @@ describe('schema, table and migrations', () => {
         { name: 'AddDeadLetters1795560000000' },
         { name: 'AddMaintenance1795563600000' },
         { name: 'TimeOrderedIds1795567200000' },
+        { name: 'AddFlowControl1795570800000' },
       ]);
       const { rows: done } = await fresh.query<{ count: string }>(
         "SELECT count(*) FROM raced.messages WHERE state = 'done'",
@@ -566,9 +576,11 @@ describe('schema, table and migrations', () => {
         'left_jobs',
         'left_jobs_archive',
         'left_jobs_migrations',
+        'left_jobs_queues',
         'right_jobs',
         'right_jobs_archive',
         'right_jobs_migrations',
+        'right_jobs_queues',
       ]);
     } finally {
       await fresh.drop();
@@ -650,7 +662,7 @@ describe('schema, table and migrations', () => {
     try {
       expect((await second.queue.leaseNext('kept'))?.body).toEqual({ n: 1 });
       const { rows } = await db.query('SELECT count(*)::int AS n FROM reboot.messages_migrations');
-      expect(rows).toEqual([{ n: 4 }]);
+      expect(rows).toEqual([{ n: MIGRATION_NAMES.length }]);
     } finally {
       await second.close();
     }

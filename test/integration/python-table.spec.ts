@@ -187,6 +187,7 @@ describe("adopting the Python backend's table", () => {
         leased: 4,
         done: expected.length + 6,
         failed: 0,
+        cancelled: 0,
       });
       expect(stats.totalMessages).toBe(pythonStats.total_messages);
     } finally {

@@ -53,20 +53,33 @@ describe("the seed's schema", () => {
     ]);
   });
 
-  it("has the seed's three indexes under the seed's names (and one for dead letters)", async () => {
+  it("has the seed's three indexes under the seed's names (and partial ones of its own)", async () => {
     const { rows } = await ctx.db.query<{ indexname: string; indexdef: string }>(
       "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'messages' AND indexname LIKE 'idx_%' ORDER BY 1",
     );
-    expect(rows.map((r) => r.indexname)).toEqual([
+    const byName = new Map(rows.map((r) => [r.indexname, r.indexdef]));
+    expect([...byName.keys()]).toEqual([
+      'idx_messages_group',
+      'idx_messages_group_rate',
       'idx_messages_lease',
       'idx_messages_origin',
+      'idx_messages_priority',
       'idx_messages_queue_avail',
+      'idx_messages_rate',
       'idx_messages_state',
+      'idx_messages_unique',
+      'idx_messages_unique_window',
     ]);
-    expect(rows[2]!.indexdef).toMatch(
+    expect(byName.get('idx_messages_queue_avail')).toMatch(
       /\(queue, available_at, seq\) WHERE \(state = 'ready'::text\)/,
     );
-    expect(rows[0]!.indexdef).toMatch(/\(lease_until\) WHERE \(state = 'leased'::text\)/);
+    expect(byName.get('idx_messages_lease')).toMatch(
+      /\(lease_until\) WHERE \(state = 'leased'::text\)/,
+    );
+    // Every index of flow control is partial: a plain message never enters one.
+    for (const name of ['group', 'group_rate', 'priority', 'rate', 'unique', 'unique_window']) {
+      expect(byName.get(`idx_messages_${name}`)).toMatch(/ WHERE /);
+    }
   });
 
   it('accepts a row inserted the way another producer (the seed backend) would', async () => {

@@ -58,7 +58,9 @@ export function useQueueFixture(label: string, options: QueueFixtureOptions = {}
     inTest = false;
     for (const app of perTest.splice(0)) await app.close();
     if (reset === 'drop') {
-      await db?.query('DROP TABLE IF EXISTS messages, messages_migrations, messages_archive');
+      await db?.query(
+        'DROP TABLE IF EXISTS messages, messages_migrations, messages_archive, messages_queues',
+      );
     }
   });
   afterAll(async () => {

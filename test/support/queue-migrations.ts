@@ -4,4 +4,5 @@ export const MIGRATION_NAMES = [
   'AddDeadLetters1795560000000',
   'AddMaintenance1795563600000',
   'TimeOrderedIds1795567200000',
+  'AddFlowControl1795570800000',
 ];

@@ -35,6 +35,12 @@ describe('queueTableNames', () => {
       lease: '"idx_jobs_lease"',
       origin: '"idx_jobs_origin"',
       archivedAt: '"idx_jobs_archive_at"',
+      priority: '"idx_jobs_priority"',
+      unique: '"idx_jobs_unique"',
+      uniqueWindow: '"idx_jobs_unique_window"',
+      group: '"idx_jobs_group"',
+      rate: '"idx_jobs_rate"',
+      groupRate: '"idx_jobs_group_rate"',
     });
     const seed = queueTableNames('public', 'messages');
     expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');
