@@ -71,6 +71,10 @@ export { ShutdownError } from './errors/shutdown.error.js';
 export { AttemptsExhaustedError } from './errors/attempts-exhausted.error.js';
 export { BodyValidationError, type BodyValidationFailure } from './errors/body-validation.error.js';
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
+/** The `signal.reason` of a handler whose message was cancelled (`QueueService.cancel`). */
+export { MessageCancelledError } from './errors/message-cancelled.error.js';
+/** What `QueueService.cancel` did, and its options. */
+export { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';
 export { migrateQueue, queueMigrationStatus } from './database/migrate-queue.js';
 export {

@@ -1,6 +1,7 @@
 import { type MessageState, type QueueMessage } from './interfaces/queue-message.interface.js';
 import { type EnqueueOptions } from './interfaces/queue-operation-options.interface.js';
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
+import { type CancelResult } from './interfaces/queue-control.interface.js';
 import { type QueueService } from './queue.service.js';
 
 /**
@@ -50,5 +51,28 @@ export class QueueProducer<T = unknown> {
   /** Deletes this queue's messages, or those in one state; see {@link QueueService.clearQueue}. */
   clear(state?: MessageState): Promise<number> {
     return this.service.clearQueue(this.name, state);
+  }
+
+  /** Pauses this queue for every replica; see {@link QueueService.pause}. */
+  pause(): Promise<void> {
+    return this.service.pause(this.name);
+  }
+
+  /** Resumes this queue for every replica; see {@link QueueService.resume}. */
+  resume(): Promise<void> {
+    return this.service.resume(this.name);
+  }
+
+  /** Whether this queue is paused for every replica; see {@link QueueService.isPaused}. */
+  isPaused(): Promise<boolean> {
+    return this.service.isPaused(this.name);
+  }
+
+  /**
+   * Cancels a message of this queue (`'notFound'` for another queue's); see
+   * {@link QueueService.cancel}.
+   */
+  cancel(id: string): Promise<CancelResult> {
+    return this.service.cancel(id, { queue: this.name });
   }
 }

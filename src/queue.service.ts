@@ -41,6 +41,7 @@ import {
   type ReapOptions,
 } from './interfaces/queue-operation-options.interface.js';
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
+import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { MessageStore, type LeasePolicy } from './store/message-store.js';
 
@@ -295,6 +296,59 @@ export class QueueService {
   async deleteMessage(id: string): Promise<boolean> {
     assertMessageId(id);
     return this.store.deleteMessage(id);
+  }
+
+  /**
+   * Pauses `queue` for every replica (BullMQ's `queue.pause()`): stored in `<table>_queues`, so
+   * it holds across restarts until {@link resume}. Once this resolves, no lease statement hands
+   * out a message of `queue` (processors', `leaseNext` and `leaseMany` alike); every worker
+   * process hears of it within milliseconds (NOTIFY) or a second (its poll), gives back the
+   * messages it leased ahead, and lets running handlers finish. `ProcessorRegistry.pause` is the
+   * per-process pause; a worker fetches only while neither is set. The queue needs no processor
+   * in this process.
+   */
+  async pause(queue: string): Promise<void> {
+    assertQueueName(queue);
+    await this.store.setQueuePaused(queue, true);
+  }
+
+  /** Resumes `queue` for every replica after {@link pause}; its workers start leasing at once. */
+  async resume(queue: string): Promise<void> {
+    assertQueueName(queue);
+    await this.store.setQueuePaused(queue, false);
+  }
+
+  /** Whether `queue` is paused for every replica ({@link pause}); not the per-process pause. */
+  async isPaused(queue: string): Promise<boolean> {
+    assertQueueName(queue);
+    return this.store.queuePaused(queue);
+  }
+
+  /**
+   * Cancels one message, whatever its queue (or only in `options.queue`):
+   *
+   * - waiting (`ready`, delayed or not): it becomes `cancelled` at once and never starts
+   *   (`'cancelled'`);
+   * - held by a worker (`leased`): the cancel is recorded and the workers are told (`'requested'`).
+   *   The one holding it aborts the handler's `signal` with a `MessageCancelledError` and
+   *   settles the message `cancelled` without waiting for a handler that ignores the signal, or
+   *   drops it unstarted from its prefetch buffer; it hears within milliseconds (NOTIFY), or at
+   *   its next heartbeat (half of `leaseSeconds`) without it. If that worker died, the reaper
+   *   settles the message `cancelled` when its lease expires.
+   * - `done`, `failed` or `cancelled` already: nothing changes (`'finished'`).
+   *
+   * A cancelled message is not a failure: it is never retried, nothing is written to its
+   * `lastError`, and the attempt it used stays counted. The race: a handler that finished before
+   * its worker heard of the cancel ends `done`; one that failed then ends `cancelled` (a cancel
+   * request turns any retry, nack, snooze or dead letter into `cancelled`). A consumer of
+   * `leaseNext` hears of no cancel; its `ack` still makes the message `done`, its `nack`
+   * `cancelled`. Cancelled messages are deleted by the cleanup like `done` ones.
+   */
+  async cancel(id: string, options?: CancelOptions): Promise<CancelResult> {
+    assertMessageId(id);
+    const { queue } = assertOptionsObject(options, 'options');
+    if (queue !== undefined) assertQueueName(queue);
+    return this.store.cancel(id, queue);
   }
 }
 

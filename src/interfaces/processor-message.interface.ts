@@ -4,8 +4,9 @@ import { type ProcessorOptions } from './processor-options.interface.js';
 /** What a `@Processor` handler receives. Resolve to ack; throw to retry (or see the control errors). */
 export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
   /**
-   * Aborted when this worker lost the lease (another worker may have the message now) or when
-   * shutdown ran out of time. Pass it to fetch, database calls and the like.
+   * Aborted when this worker lost the lease (another worker may have the message now), when
+   * shutdown ran out of time, or when the message was cancelled (`MessageCancelledError`). Pass
+   * it to fetch, database calls and the like.
    */
   readonly signal: AbortSignal;
 }
@@ -32,7 +33,14 @@ export interface ProcessorInfo {
     readonly deadLetterQueue: string | undefined;
     readonly body: string | undefined;
   };
+  /** Paused in this process by `ProcessorRegistry.pause` (not by `QueueService.pause`). */
   readonly paused: boolean;
+  /**
+   * Its queue is paused for every replica by `QueueService.pause`, as this process last heard
+   * (a NOTIFY, or its poll of the queues table once a second). The worker leases nothing while
+   * either this or `paused` is true.
+   */
+  readonly pausedEverywhere: boolean;
   /** What its worker is doing now. */
   readonly state: WorkerState;
   /** Handlers of this processor running right now in this process. */

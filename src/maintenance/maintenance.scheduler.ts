@@ -86,6 +86,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
       ready: 'back to ready',
       failed: 'dead-lettered',
       moved: 'moved to their dead-letter queue',
+      cancelled: 'cancelled (a cancel was requested)',
     };
     this.logger.log(
       `Reaped expired leases: ${outcomes

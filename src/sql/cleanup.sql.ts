@@ -2,8 +2,9 @@ import { NOW_SECONDS, type SqlStatement } from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
 /**
- * Deletes up to `limit` `done` messages created more than `olderThanSeconds` ago. Moved dead
- * letters (`origin_queue` set) are failures, kept for the archive instead.
+ * Deletes up to `limit` `done` and `cancelled` messages created more than `olderThanSeconds` ago.
+ * Moved dead letters that are `done` (`origin_queue` set) are failures, kept for the archive
+ * instead; a cancelled one was given up on, and goes.
  */
 export function deleteOldDoneSql(
   t: QueueTableNames,
@@ -13,7 +14,7 @@ export function deleteOldDoneSql(
   return {
     text: `WITH old AS MATERIALIZED (
   SELECT ctid FROM ${t.qualified}
-  WHERE state = 'done' AND origin_queue IS NULL AND created_at < ${NOW_SECONDS} - $1::bigint
+  WHERE (state = 'cancelled' OR (state = 'done' AND origin_queue IS NULL)) AND created_at < ${NOW_SECONDS} - $1::bigint
   LIMIT $2::integer
   FOR UPDATE SKIP LOCKED
 )

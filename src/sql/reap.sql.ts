@@ -10,11 +10,13 @@ import { type QueueTableNames } from './table-names.js';
  * An expired lease that was its leaser's last attempt (`attempts >= max_attempts`) becomes a dead
  * letter, as the worker would have made it: moved to `dead_letter_queue` with fresh attempts, or
  * `failed` in place. Any other goes back to `ready`, keeping `available_at`, so it returns to the
- * head of its queue. Returns one row per (queue, new state) with its count; workers of queues
- * that got messages back are notified.
+ * head of its queue. An expired lease whose cancel was requested (its worker died before it could
+ * abort it) becomes `cancelled`, whatever its attempts. Returns one row per (queue, new state)
+ * with its count; workers of queues that got messages back are notified.
  */
 export function reapExpiredLeasesSql(t: QueueTableNames, limit: number): SqlStatement {
-  const exhausted = 'm.max_attempts IS NOT NULL AND m.attempts >= m.max_attempts';
+  const cancelled = 'm.cancel_requested_at IS NOT NULL';
+  const exhausted = `NOT (${cancelled}) AND m.max_attempts IS NOT NULL AND m.attempts >= m.max_attempts`;
   const moved = `${exhausted} AND m.dead_letter_queue IS NOT NULL`;
   return {
     text: `WITH expired AS MATERIALIZED (
@@ -25,7 +27,8 @@ export function reapExpiredLeasesSql(t: QueueTableNames, limit: number): SqlStat
   FOR UPDATE SKIP LOCKED
 ), reaped AS (
   UPDATE ${t.qualified} AS m
-  SET state = CASE WHEN ${exhausted} AND m.dead_letter_queue IS NULL THEN 'failed' ELSE 'ready' END,
+  SET state = CASE WHEN ${cancelled} THEN 'cancelled'
+        WHEN ${exhausted} AND m.dead_letter_queue IS NULL THEN 'failed' ELSE 'ready' END,
       queue = CASE WHEN ${moved} THEN m.dead_letter_queue ELSE m.queue END,
       origin_queue = CASE WHEN ${moved} THEN m.queue ELSE m.origin_queue END,
       attempts = CASE WHEN ${moved} THEN 0 ELSE m.attempts END,

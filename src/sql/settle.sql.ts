@@ -23,6 +23,16 @@ export interface LeaseRef {
 const FENCE = `id = $1::text AND queue = $2::text AND state = 'leased' AND lease_token = $3::uuid`;
 const CLEAR_LEASE = 'lease_until = NULL, lease_token = NULL';
 
+/*
+ * A message whose cancel was requested while it was leased (`cancelSql`) never runs again:
+ * whatever would send it back to `ready` or to the dead letters (a retry, a nack, a snooze, a
+ * release at shutdown, a failed last attempt) settles it `cancelled` instead. Only an ack still
+ * makes it `done`: its handler finished before its worker heard of the cancel.
+ */
+function unlessCancelRequested(prefix: string, state: string): string {
+  return `CASE WHEN ${prefix}cancel_requested_at IS NULL THEN ${state} ELSE 'cancelled' END`;
+}
+
 /** A message of a queue, settled by its id alone (the Python backend's `ack(queue, id)`). */
 export interface MessageRef {
   readonly queue: string;
@@ -123,15 +133,21 @@ export function ackBatchSql(
  * under its token, as this statement's snapshot sees it, but locked (true). A lease in neither
  * was lost. Parameters $1..$3 are the batch fence's.
  */
-function skippingLocked(t: QueueTableNames, set: string, key: 'id' | 'lease_token'): string {
+function skippingLocked(
+  t: QueueTableNames,
+  set: string,
+  key: 'id' | 'lease_token',
+  also?: { readonly name: string; readonly expression: string },
+): string {
+  const returned = also === undefined ? '' : `, ${also.expression} AS ${also.name}`;
   return `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, changed AS (
   UPDATE ${t.qualified} AS m SET ${set}
   WHERE ${LOCKED_ROWS}
-  RETURNING m.${key}
+  RETURNING m.${key}${returned}
 )
-SELECT ${key}, false AS busy FROM changed
+SELECT ${key}, false AS busy${also === undefined ? '' : `, ${also.name}`} FROM changed
 UNION ALL
-SELECT m.${key}, true FROM ${t.qualified} AS m
+SELECT m.${key}, true${returned} FROM ${t.qualified} AS m
 WHERE ${BATCH_FENCE} AND m.${key} NOT IN (SELECT ${key} FROM changed)`;
 }
 
@@ -145,7 +161,7 @@ export interface RequeueChange {
 
 /**
  * Back to `ready`, due after `delaySeconds`: nack, retry after a failure, snooze, release at
- * shutdown. The attempt stays counted unless refunded. A message due now wakes the listening
+ * shutdown; `cancelled` instead if a cancel was requested. The attempt stays counted unless refunded. A message due now wakes the listening
  * workers; one due later does not, polling finds it. A `MessageRef` settles by id alone (a nack
  * by id).
  */
@@ -156,7 +172,11 @@ export function requeueSql(
   change: RequeueChange = {},
 ): SqlStatement {
   const values = [...fenceValues(lease), delaySeconds];
-  const sets = [`state = 'ready'`, `available_at = ${secondsFromNow('$4::integer')}`, CLEAR_LEASE];
+  const sets = [
+    `state = ${unlessCancelRequested('', `'ready'`)}`,
+    `available_at = ${secondsFromNow('$4::integer')}`,
+    CLEAR_LEASE,
+  ];
   if (change.errorJson !== undefined) {
     values.push(change.errorJson);
     sets.push(`last_error = ${errorRecord(`$${values.length}`)}`);
@@ -165,7 +185,7 @@ export function requeueSql(
   let returning = '';
   if (delaySeconds === 0) {
     values.push(t.channel);
-    returning = ` RETURNING ${notify(`$${values.length}`, 'queue')}`;
+    returning = ` RETURNING (CASE WHEN state = 'ready' THEN ${notify(`$${values.length}`, 'queue')} END)`;
   }
   return {
     text: `UPDATE ${t.qualified} SET ${sets.join(', ')} WHERE ${whereOf(lease)}${returning}`,
@@ -175,7 +195,9 @@ export function requeueSql(
 
 /**
  * Extends many leases of one queue to `leaseSeconds` from now, one statement per worker and beat
- * rather than one per message. Returns the tokens still held; a lease missing from them was lost.
+ * rather than one per message. Returns the tokens still held, each with `cancel_requested`: a
+ * cancel was asked for (`QueueService.cancel`), which the worker acts on if its NOTIFY was lost.
+ * A lease missing from them was lost.
  *
  * Rows locked elsewhere (an operator's statement, a transaction of the application) are skipped,
  * not waited for: one locked row must not keep every other lease of the worker from being
@@ -188,7 +210,10 @@ export function heartbeatManySql(
   leaseSeconds: number,
 ): SqlStatement {
   return {
-    text: skippingLocked(t, `lease_until = ${secondsFromNow('$4::integer')}`, 'lease_token'),
+    text: skippingLocked(t, `lease_until = ${secondsFromNow('$4::integer')}`, 'lease_token', {
+      name: 'cancel_requested',
+      expression: '(m.cancel_requested_at IS NOT NULL)',
+    }),
     values: [...batchFenceValues(queue, leases), leaseSeconds],
     planEachTime: true,
   };
@@ -196,7 +221,8 @@ export function heartbeatManySql(
 
 /**
  * Gives many leases of one queue back at once, due now, their attempts refunded: for messages a
- * worker leased ahead (prefetch) and never started, at shutdown or pause.
+ * worker leased ahead (prefetch) and never started, at shutdown or pause (`cancelled` instead
+ * if a cancel was requested). Returns a row per lease given back.
  */
 export function releaseUnstartedSql(
   t: QueueTableNames,
@@ -206,21 +232,22 @@ export function releaseUnstartedSql(
   return {
     text: `${lockInIdOrder(t.qualified, BATCH_FENCE)}
 UPDATE ${t.qualified} AS m
-SET state = 'ready', ${CLEAR_LEASE}, attempts = m.attempts - 1
+SET state = ${unlessCancelRequested('m.', `'ready'`)}, ${CLEAR_LEASE}, attempts = m.attempts - 1
 WHERE ${LOCKED_ROWS}
-RETURNING ${notify('$4', 'm.queue')}`,
+RETURNING (CASE WHEN m.state = 'ready' THEN ${notify('$4', 'm.queue')} END)`,
     values: [...batchFenceValues(queue, leases), t.channel],
     planEachTime: true,
   };
 }
 
 /**
- * Dead letter in place: the message stays in its queue as `failed`, with the failure recorded.
+ * Dead letter in place: the message stays in its queue as `failed`, with the failure recorded
+ * (`cancelled`, the failure recorded too, if a cancel was requested).
  */
 export function failSql(t: QueueTableNames, lease: LeaseRef, errorJson: string): SqlStatement {
   return {
     text: `UPDATE ${t.qualified}
-SET state = 'failed', ${CLEAR_LEASE}, last_error = ${errorRecord('$4')}
+SET state = ${unlessCancelRequested('', `'failed'`)}, ${CLEAR_LEASE}, last_error = ${errorRecord('$4')}
 WHERE ${FENCE}`,
     values: [...fenceValues(lease), errorJson],
   };
@@ -228,7 +255,8 @@ WHERE ${FENCE}`,
 
 /**
  * Dead letter moved to another queue, due at once with fresh attempts, so the dead-letter queue's
- * own processor can handle it; `origin_queue` remembers where it failed.
+ * own processor can handle it; `origin_queue` remembers where it failed. A message whose cancel
+ * was requested stays where it is, `cancelled`, the failure recorded.
  */
 export function moveToDeadLetterQueueSql(
   t: QueueTableNames,
@@ -238,12 +266,33 @@ export function moveToDeadLetterQueueSql(
 ): SqlStatement {
   return {
     text: `UPDATE ${t.qualified}
-SET queue = $5::text, origin_queue = queue, state = 'ready', attempts = 0,
-    available_at = ${NOW_SECONDS}, ${CLEAR_LEASE},
+SET queue = CASE WHEN ${MOVES} THEN $5::text ELSE queue END,
+    origin_queue = CASE WHEN ${MOVES} THEN queue ELSE origin_queue END,
+    state = ${unlessCancelRequested('', `'ready'`)},
+    attempts = CASE WHEN ${MOVES} THEN 0 ELSE attempts END,
+    available_at = CASE WHEN ${MOVES} THEN ${NOW_SECONDS} ELSE available_at END,
+    ${CLEAR_LEASE},
     last_error = ${errorRecord('$4')}
 WHERE ${FENCE}
-RETURNING ${notify('$6', '$5::text')}`,
+RETURNING (CASE WHEN state = 'ready' THEN ${notify('$6', '$5::text')} END)`,
     values: [...fenceValues(lease), errorJson, deadLetterQueue, t.channel],
+  };
+}
+
+/** A dead letter moves to its dead-letter queue unless a cancel was requested. */
+const MOVES = 'cancel_requested_at IS NULL';
+
+/**
+ * Settles a leased message `cancelled`, fenced by its token: its cancel was requested (or its
+ * handler threw `MessageCancelledError`). Not a failure: nothing is recorded in `last_error`, and
+ * the attempt stays counted.
+ */
+export function cancelLeaseSql(t: QueueTableNames, lease: LeaseRef): SqlStatement {
+  return {
+    text: `UPDATE ${t.qualified}
+SET state = 'cancelled', ${CLEAR_LEASE}, cancel_requested_at = COALESCE(cancel_requested_at, ${NOW_SECONDS})
+WHERE ${FENCE}`,
+    values: fenceValues(lease),
   };
 }
 

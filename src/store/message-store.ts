@@ -8,8 +8,15 @@ import {
 } from '../interfaces/queue-message.interface.js';
 import { type CleanupResult } from '../interfaces/queue-operation-options.interface.js';
 import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
+import { type CancelResult } from '../interfaces/queue-control.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { archiveOldFailedSql, deleteOldDoneSql } from '../sql/cleanup.sql.js';
+import {
+  cancelSql,
+  pausedQueuesSql,
+  queuePausedSql,
+  setQueuePausedSql,
+} from '../sql/control.sql.js';
 import { enqueueManySql, enqueueSql } from '../sql/enqueue.sql.js';
 import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
@@ -23,6 +30,7 @@ import {
   ackBatchSql,
   ackManySql,
   ackSql,
+  cancelLeaseSql,
   failSql,
   heartbeatManySql,
   moveToDeadLetterQueueSql,
@@ -60,11 +68,22 @@ export interface LeasedBatch<T = unknown> {
   readonly last?: LeasePosition;
 }
 
+/** What one heartbeat found, by lease token. */
+export interface HeartbeatResult {
+  /** The leases still held (extended, or busy: locked elsewhere, extended next beat). */
+  readonly kept: Set<string>;
+  /** Those of `kept` whose message has a cancel request. */
+  readonly cancelRequested: Set<string>;
+}
+
 /** What the reaper did with expired leases of one queue. */
 export interface ReapOutcome {
   readonly queue: string;
-  /** `ready` (returned), `failed` (dead letter in place), `moved` (to its dead-letter queue). */
-  readonly outcome: 'ready' | 'failed' | 'moved';
+  /**
+   * `ready` (returned), `failed` (dead letter in place), `moved` (to its dead-letter queue),
+   * `cancelled` (a cancel was requested).
+   */
+  readonly outcome: 'ready' | 'failed' | 'moved' | 'cancelled';
   readonly count: number;
 }
 
@@ -205,17 +224,63 @@ export class MessageStore {
     return this.count('release', releaseUnstartedSql(this.names, queue, leases));
   }
 
-  /** Extends the leases; resolves with the tokens still held. */
+  /** Extends the leases; resolves with the tokens still held, and those asked to cancel. */
   async heartbeat(
     queue: string,
     leases: readonly BatchLease[],
     leaseSeconds: number,
-  ): Promise<Set<string>> {
-    const result = await this.connection.query<{ lease_token: string }>(
+  ): Promise<HeartbeatResult> {
+    const result = await this.connection.query<{ lease_token: string; cancel_requested: boolean }>(
       'heartbeat',
       heartbeatManySql(this.names, queue, leases, leaseSeconds),
     );
-    return new Set(result.rows.map((row) => row.lease_token));
+    const kept = new Set<string>();
+    const cancelRequested = new Set<string>();
+    for (const row of result.rows) {
+      kept.add(row.lease_token);
+      if (row.cancel_requested) cancelRequested.add(row.lease_token);
+    }
+    return { kept, cancelRequested };
+  }
+
+  /** Settles a leased message `cancelled`, fenced. @returns whether the lease was still held. */
+  cancelLease(lease: LeaseRef): Promise<boolean> {
+    return this.settle('cancelLease', cancelLeaseSql(this.names, lease));
+  }
+
+  /** Cancels message `id` (of `queue` only, when given); see `cancelSql`. */
+  async cancel(id: string, queue: string | undefined): Promise<CancelResult> {
+    const result = await this.connection.query<{ result: CancelResult }>(
+      'cancel',
+      cancelSql(this.names, id, queue),
+    );
+    return result.rows[0]!.result;
+  }
+
+  /** Pauses or resumes `queue` for every replica, and notifies them. */
+  async setQueuePaused(queue: string, paused: boolean): Promise<void> {
+    await this.connection.query(
+      paused ? 'pause' : 'resume',
+      setQueuePausedSql(this.names, queue, paused),
+    );
+  }
+
+  /** Whether `queue` is paused for every replica. */
+  async queuePaused(queue: string): Promise<boolean> {
+    const result = await this.connection.query<{ paused: boolean }>(
+      'isPaused',
+      queuePausedSql(this.names, queue),
+    );
+    return result.rows[0]?.paused ?? false;
+  }
+
+  /** Which of `queues` are paused for every replica. */
+  async pausedQueues(queues: readonly string[]): Promise<Set<string>> {
+    const result = await this.connection.query<{ queue: string }>(
+      'pausedQueues',
+      pausedQueuesSql(this.names, queues),
+    );
+    return new Set(result.rows.map((row) => row.queue));
   }
 
   /** `failed` in place, or moved to `deadLetterQueue`; the failure recorded either way. */
@@ -242,7 +307,11 @@ export class MessageStore {
     }>('reapExpiredLeases', reapExpiredLeasesSql(this.names, limit));
     return result.rows.map((row) => ({
       queue: row.queue,
-      outcome: row.moved ? 'moved' : row.state === 'failed' ? 'failed' : 'ready',
+      outcome: row.moved
+        ? 'moved'
+        : row.state === 'failed' || row.state === 'cancelled'
+          ? row.state
+          : 'ready',
       count: row.count,
     }));
   }

@@ -1,10 +1,11 @@
 import { type LoggerService } from '@nestjs/common';
-import { type ResolvedProcessorOptions } from '../config/processor-options.js';
+import { isFlowControlled, type ResolvedProcessorOptions } from '../config/processor-options.js';
 import { describeError } from '../errors/describe-error.js';
 import { type WorkerState } from '../interfaces/processor-message.interface.js';
 import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
-import { type LeasedBatch, type LeasePolicy, type MessageStore } from '../store/message-store.js';
+import { type LeasePolicy, type MessageStore } from '../store/message-store.js';
 import { MAX_ACK_BATCH } from './ack-batcher.js';
+import { FIRST_TURN, nextGroupTurn } from './group-turn.js';
 import { leaseAhead } from './lease-ahead.js';
 import { ScanStart } from './scan-start.js';
 import { PrefetchBuffer } from './prefetch-buffer.js';
@@ -29,7 +30,10 @@ export interface FetchLoopDependencies {
   readonly store: MessageStore;
   readonly slots: WorkerSlots;
   readonly signal: WakeSignal;
-  /** Whether the queue is paused in this process (the registry owns that). */
+  /**
+   * Whether the queue is paused: in this process, or for every replica as this process last heard
+   * (the registry owns both).
+   */
   readonly isPaused: () => boolean;
   /** How often a waiting loop looks for due messages without being notified. */
   readonly pollIntervalMs: number;
@@ -43,6 +47,23 @@ export interface FetchLoopDependencies {
  * whose acks keep up never meets it.
  */
 export const MAX_UNSETTLED_ACKS = 2 * MAX_ACK_BATCH;
+
+/** What one lease statement gave the loop. */
+interface Leased {
+  readonly messages: LeasedMessage[];
+  readonly bodyBytes: number[];
+  /** Whether more messages are probably due. */
+  readonly backlog: boolean;
+  /** The limits left no room for more: wait about this long before the next lease. */
+  readonly limitedForMs?: number;
+}
+
+/**
+ * How long a worker whose limits are full (the queue's `globalConcurrency` reached by other
+ * replicas) waits before it counts again; its own acks wake it sooner. Other replicas' acks send
+ * no notification: polling this often costs one short transaction per worker per interval.
+ */
+export const LIMITED_RETRY_MS = 100;
 
 /** The longest pause between attempts to reach a database that keeps failing. */
 const MAX_FAILURE_BACKOFF_MS = 30_000;
@@ -68,6 +89,8 @@ export class FetchLoop {
   private stopping = false;
   private done: Promise<void> | undefined;
   private readonly policy: LeasePolicy;
+  /** Where the next grouped lease's walk over the groups starts. */
+  private turn = FIRST_TURN;
 
   constructor(private readonly deps: FetchLoopDependencies) {
     const { leaseSeconds, maxAttempts, deadLetterQueue } = deps.options;
@@ -116,6 +139,18 @@ export class FetchLoop {
   /** Forgets buffered messages whose leases were lost. */
   dropBuffered(tokens: ReadonlySet<string>): void {
     this.buffer.drop(tokens);
+  }
+
+  /**
+   * Takes the buffered messages `match` selects out of the buffer (their cancel was requested),
+   * so they never start; the caller settles them. The loop may lease again in their place.
+   */
+  takeBuffered(match: (message: LeasedMessage) => boolean): LeasedMessage[] {
+    const taken = this.buffer.peekAll().filter(match);
+    if (taken.length === 0) return taken;
+    this.buffer.drop(new Set(taken.map((message) => message.leaseToken)));
+    this.deps.signal.wake();
+    return taken;
   }
 
   /** A heartbeat sent at `sentAt` extended these leases: buffered ones may start until then. */
@@ -170,16 +205,9 @@ export class FetchLoop {
       this.stateNow = 'leasing';
       const leasedAt = performance.now();
       const maxBytes = Math.max(1, options.prefetchBytes - this.buffer.bytes);
-      let leased: LeasedBatch;
+      let leased: Leased;
       try {
-        leased = await this.deps.store.lease(
-          queue,
-          want,
-          this.policy,
-          maxBytes,
-          'leaseMany',
-          this.scanStart.next(leasedAt),
-        );
+        leased = await this.leaseOnce(want, leasedAt, maxBytes);
       } catch (error) {
         failures += 1;
         backoffStep += 1;
@@ -201,12 +229,64 @@ export class FetchLoop {
         failures = 0;
         backoffStep = 0;
       }
-      // A batch cut short by the byte budget says nothing about the backlog: assume one.
-      const bytes = leased.bodyBytes.reduce((sum, size) => sum + size, 0);
-      this.backlog = leased.messages.length === want || bytes >= maxBytes;
-      this.scanStart.reached(leased.last);
+      this.backlog = leased.backlog;
       this.buffer.push(leased.messages, leased.bodyBytes, leasedAt + options.leaseSeconds * 1000);
+      if (leased.limitedForMs !== undefined) {
+        // The limits, not the queue, stopped this lease: look again once they may have room,
+        // woken early only by news from this process (a slot freed, an ack landed).
+        this.dispatch();
+        this.stateNow = 'limited';
+        await signal.wait(leased.limitedForMs);
+        this.backlog = true;
+      }
     }
+  }
+
+  /**
+   * One lease statement (a transaction, under flow control): the messages, whether more are
+   * probably waiting, and how long to wait when the limits left no room.
+   */
+  private async leaseOnce(want: number, leasedAt: number, maxBytes: number): Promise<Leased> {
+    const { queue, options, store } = this.deps;
+    if (!isFlowControlled(options)) {
+      const batch = await store.lease(
+        queue,
+        want,
+        this.policy,
+        maxBytes,
+        'leaseMany',
+        this.scanStart.next(leasedAt),
+      );
+      this.scanStart.reached(batch.last);
+      // A batch cut short by the byte budget says nothing about the backlog: assume one.
+      const bytes = batch.bodyBytes.reduce((sum, size) => sum + size, 0);
+      return { ...batch, backlog: batch.messages.length === want || bytes >= maxBytes };
+    }
+    const batch = await store.leaseWithinLimits(
+      queue,
+      want,
+      this.policy,
+      {
+        ...(options.globalConcurrency === undefined
+          ? {}
+          : { globalConcurrency: options.globalConcurrency }),
+        ...(options.groupConcurrency === undefined
+          ? {}
+          : { groupConcurrency: options.groupConcurrency }),
+        ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+      },
+      this.turn,
+    );
+    this.turn = nextGroupTurn(this.turn, batch.lastGroup);
+    const limited = batch.room < want && batch.messages.length === batch.room;
+    return {
+      messages: batch.messages,
+      bodyBytes: batch.bodyBytes,
+      backlog: batch.messages.length === want,
+      ...(limited
+        ? { limitedForMs: Math.min(this.deps.pollIntervalMs, batch.rateWaitMs ?? LIMITED_RETRY_MS) }
+        : {}),
+    };
   }
 
   /** Messages to keep leased ahead of free slots now. */

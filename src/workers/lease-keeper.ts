@@ -17,12 +17,18 @@ export interface LeaseKeeperDependencies {
    * (`performance.now()`): they last at least `leaseSeconds` from then.
    */
   readonly onKept?: (tokens: ReadonlySet<string>, sentAt: number) => void;
+  /**
+   * The held leases (by token) whose message has a cancel request: the fallback for a cancel
+   * whose NOTIFY did not arrive.
+   */
+  readonly onCancelRequested?: (tokens: ReadonlySet<string>) => void;
 }
 
 /**
  * Keeps a worker's leases alive: one timer per worker, and at each half-lease one statement that
  * extends every lease it holds, instead of a timer and a statement per message. A lease the
- * statement did not extend was lost (reaped or taken by another worker) and is reported.
+ * statement did not extend was lost (reaped or taken by another worker) and is reported; so is a
+ * lease whose message has a cancel request.
  */
 export class LeaseKeeper {
   private timer: NodeJS.Timeout | undefined;
@@ -48,10 +54,11 @@ export class LeaseKeeper {
     const held = this.deps.held();
     if (held.length === 0) return;
     let kept: Set<string>;
+    let cancelRequested: Set<string>;
     this.beating = true;
     const sentAt = performance.now();
     try {
-      kept = await store.heartbeat(queue, held, leaseSeconds);
+      ({ kept, cancelRequested } = await store.heartbeat(queue, held, leaseSeconds));
     } catch (error) {
       // If a lease really runs out meanwhile, the next beat reports it lost.
       logger.warn(`Queue "${queue}": heartbeat failed (${describeError(error)})`);
@@ -65,5 +72,6 @@ export class LeaseKeeper {
     }
     if (lost.size > 0) this.deps.onLost(lost);
     this.deps.onKept?.(kept, sentAt);
+    if (cancelRequested.size > 0) this.deps.onCancelRequested?.(cancelRequested);
   }
 }

@@ -4,6 +4,7 @@ import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
 import { BodyValidationError } from '../errors/body-validation.error.js';
 import { HandlerTimeoutError } from '../errors/handler-timeout.error.js';
 import { LeaseLostError } from '../errors/lease-lost.error.js';
+import { MessageCancelledError } from '../errors/message-cancelled.error.js';
 import { ShutdownError } from '../errors/shutdown.error.js';
 import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message.interface.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
@@ -25,6 +26,8 @@ interface Execution {
    * given back at `shutdown` (intended; it runs again after the restart).
    */
   relinquished?: 'lost' | 'shutdown';
+  /** Its cancel was requested: the handler's signal is aborted and the message settles `cancelled`. */
+  cancelled?: boolean;
   /** The handler returned; the lease keeper no longer needs this lease. */
   finished: boolean;
   done?: Promise<void>;
@@ -41,6 +44,14 @@ export interface MessageExecutorDependencies {
 }
 
 /**
+ * How long a cancel heard for a message this worker does not hold is remembered: a lease
+ * statement in flight when the NOTIFY arrived may return that message a moment later.
+ */
+const RECENT_CANCEL_MS = 30_000;
+/** At most this many such cancels are remembered; the heartbeat catches any others. */
+const MAX_RECENT_CANCELS = 10_000;
+
+/**
  * The running side of a worker: its slots. It runs the handler of each message it is given,
  * decides the outcome with `outcomeOf`, and settles it: acks coalesced into batched statements
  * (the slot frees before the ack lands), anything else one fenced statement. A message whose
@@ -53,6 +64,8 @@ export class MessageExecutor {
   private readonly settling = new Set<Promise<void>>();
   private readonly acks: AckBatcher;
   private readonly failureLines: FailureLines;
+  /** Ids of cancels heard that matched nothing here, with when they expire (`performance.now()`). */
+  private readonly recentCancels = new Map<string, number>();
 
   constructor(private readonly deps: MessageExecutorDependencies) {
     const { queue } = deps.definition;
@@ -98,6 +111,7 @@ export class MessageExecutor {
   /** Starts the handler for `message`; it runs on its own, its slot counted until it settles. */
   start(message: LeasedMessage): void {
     const execution: Execution = { message, controller: new AbortController(), finished: false };
+    if (this.recentlyCancelled(message.id)) this.markCancelled(execution);
     // Keyed by lease token: the same message may come back to this worker after a lost lease
     // while the first handler is still running.
     this.inFlight.set(message.leaseToken, execution);
@@ -124,6 +138,59 @@ export class MessageExecutor {
       execution.relinquished = 'lost';
       execution.controller.abort(new LeaseLostError(execution.message.id));
     }
+  }
+
+  /**
+   * Aborts the running handlers of the messages `match` selects with a `MessageCancelledError`:
+   * their cancel was requested. Each settles `cancelled` at once, without waiting for a handler
+   * that ignores its signal. A handler that already returned keeps its outcome.
+   * @returns whether any matched.
+   */
+  cancel(match: (message: LeasedMessage) => boolean): boolean {
+    let found = false;
+    for (const execution of this.inFlight.values()) {
+      if (!match(execution.message)) continue;
+      found = true;
+      if (execution.relinquished || execution.finished || execution.cancelled) continue;
+      this.markCancelled(execution);
+    }
+    return found;
+  }
+
+  /**
+   * A cancel of message `id` was heard and nothing of this worker holds it: if a lease statement
+   * in flight returns it, it is cancelled instead of started.
+   */
+  rememberCancel(id: string): void {
+    const now = performance.now();
+    for (const [known, expires] of this.recentCancels) {
+      if (expires > now && this.recentCancels.size < MAX_RECENT_CANCELS) break;
+      this.recentCancels.delete(known);
+    }
+    this.recentCancels.set(id, now + RECENT_CANCEL_MS);
+  }
+
+  /** Settles a message leased ahead and never started `cancelled`; stop waits for it. */
+  cancelUnstarted(message: LeasedMessage): void {
+    const settled = this.settleCancelled(message, 'before it started').catch((error: unknown) => {
+      this.deps.logger.error(
+        `Queue "${this.queue}": message ${message.id} could not be settled as cancelled (${describeError(error)}); the reaper cancels it when its lease expires`,
+      );
+    });
+    this.settling.add(settled);
+    void settled.finally(() => this.settling.delete(settled));
+  }
+
+  private recentlyCancelled(id: string): boolean {
+    const expires = this.recentCancels.get(id);
+    if (expires === undefined) return false;
+    this.recentCancels.delete(id);
+    return expires > performance.now();
+  }
+
+  private markCancelled(execution: Execution): void {
+    execution.cancelled = true;
+    execution.controller.abort(new MessageCancelledError(execution.message.id));
   }
 
   /**
@@ -158,6 +225,11 @@ export class MessageExecutor {
     const { message, controller } = execution;
     const { options, handler } = this.deps.definition;
 
+    if (execution.cancelled) {
+      await this.settleCancelled(message, 'before it started');
+      return;
+    }
+
     if (isOverrun(message.attempts, options.maxAttempts)) {
       await this.deadLetter(
         message,
@@ -175,6 +247,10 @@ export class MessageExecutor {
       }
       body = check.body;
     }
+    if (execution.cancelled) {
+      await this.settleCancelled(message, 'before it started');
+      return;
+    }
 
     const result = await withinTimeout(
       // Through a promise, so a handler that throws before it awaits anything is caught too.
@@ -185,6 +261,7 @@ export class MessageExecutor {
         controller.abort(error);
         return error;
       },
+      controller.signal,
     );
     execution.finished = true;
     if (execution.relinquished === 'shutdown') {
@@ -198,6 +275,14 @@ export class MessageExecutor {
       this.deps.logger.warn(
         `Queue "${this.queue}": message ${message.id} finished after its lease was lost; its result is not recorded`,
       );
+      return;
+    }
+    if (execution.cancelled) {
+      await this.settleCancelled(message, 'while it ran');
+      return;
+    }
+    if (!result.ok && result.error instanceof MessageCancelledError) {
+      await this.settleCancelled(message, 'by its handler');
       return;
     }
     const outcome = outcomeOf(result, message.attempts, options);
@@ -239,6 +324,16 @@ export class MessageExecutor {
       // The fetch loop may be holding back for lagging acks (MAX_UNSETTLED_ACKS).
       this.deps.onSlotFreed();
     });
+  }
+
+  /** Not a failure: one log line, no `lastError`, never retried. */
+  private async settleCancelled(message: LeasedMessage, when: string): Promise<void> {
+    const settled = await this.deps.store.cancelLease(message);
+    this.deps.logger.log(
+      settled
+        ? `Queue "${this.queue}": message ${message.id} cancelled ${when}`
+        : `Queue "${this.queue}": message ${message.id} cancelled ${when}, but its lease was lost meanwhile; not recorded`,
+    );
   }
 
   private async deadLetter(message: LeasedMessage, error: unknown): Promise<void> {
@@ -305,18 +400,35 @@ export class MessageExecutor {
 }
 
 /**
- * How the handler ended, or a failure made by `onTimeout` once `timeoutMs` passed. A handler that
- * outlives its timeout runs on, but its outcome is no longer waited for nor recorded.
+ * How the handler ended, or a failure made by `onTimeout` once `timeoutMs` passed, or the
+ * `MessageCancelledError` `signal` was aborted with. A handler that outlives its timeout or its
+ * cancel runs on, but its outcome is no longer waited for nor recorded.
  */
 async function withinTimeout(
   running: Promise<unknown>,
   timeoutMs: number | undefined,
   onTimeout: () => unknown,
+  signal: AbortSignal,
 ): Promise<HandlerResult> {
-  const settled = running.then(
-    (): HandlerResult => ({ ok: true }),
-    (error: unknown): HandlerResult => ({ ok: false, error }),
-  );
+  const settled = Promise.race([
+    running.then(
+      (): HandlerResult => ({ ok: true }),
+      (error: unknown): HandlerResult => ({ ok: false, error }),
+    ),
+    untilCancelled(signal),
+  ]);
   if (timeoutMs === undefined) return settled;
   return withDeadline(settled, timeoutMs, (): HandlerResult => ({ ok: false, error: onTimeout() }));
+}
+
+/** Resolves once `signal` is aborted with a `MessageCancelledError`; never otherwise. */
+function untilCancelled(signal: AbortSignal): Promise<HandlerResult> {
+  return new Promise((resolve) => {
+    const check = () => {
+      const reason: unknown = signal.reason;
+      if (reason instanceof MessageCancelledError) resolve({ ok: false, error: reason });
+    };
+    if (signal.aborted) check();
+    else signal.addEventListener('abort', check, { once: true });
+  });
 }

@@ -5,6 +5,7 @@ import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
 import { describeError } from '../errors/describe-error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
+import { parseControlMessage, type ControlMessage } from './control-message.js';
 
 export interface NotificationHandlers {
   /** A NOTIFY arrived on the table's channel; the payload is a queue name. */
@@ -14,6 +15,8 @@ export interface NotificationHandlers {
    * and the database answers again.
    */
   readonly onReconnect: () => void;
+  /** A well-formed notification on the table's control channel (pause, resume, cancel). */
+  readonly onControl?: (message: ControlMessage) => void;
 }
 
 /**
@@ -27,8 +30,8 @@ const CHECK_INTERVAL_MS = 10_000;
 const CHECK_TIMEOUT_MS = 5_000;
 
 /**
- * One dedicated connection per process that LISTENs on the table's channel, outside the pool so
- * it never takes a slot from statements. When it drops (server restart, pg_terminate_backend,
+ * One dedicated connection per process that LISTENs on the table's channel and on its control
+ * channel, outside the pool so it never takes a slot from statements. When it drops (server restart, pg_terminate_backend,
  * network cut) it reconnects with backoff, subscribes again and tells the workers to look, since
  * whatever was notified in between is lost. It never throws: workers poll without it.
  */
@@ -81,13 +84,18 @@ export class NotificationListener {
     client.on('error', dropped);
     client.on('end', () => dropped());
     client.on('notification', (notification) => {
-      if (notification.channel === this.config.names.channel && notification.payload) {
+      if (!notification.payload) return;
+      if (notification.channel === this.config.names.channel) {
         this.handlers?.onQueue(notification.payload);
+      } else if (notification.channel === this.config.names.controlChannel) {
+        const message = parseControlMessage(notification.payload);
+        if (message !== undefined) this.handlers?.onControl?.(message);
       }
     });
     try {
       await client.connect();
       await client.query(`LISTEN ${this.config.names.quotedChannel}`);
+      await client.query(`LISTEN ${this.config.names.quotedControlChannel}`);
     } catch (error) {
       client.removeAllListeners();
       await client.end().catch(() => undefined);

@@ -8,10 +8,15 @@ import { RunningWorkers } from './running-workers.js';
  * The processors of this process, at run time: list them, pause and resume a queue's workers.
  * Pausing stops fetching (messages leased ahead go back to the queue); handlers already running
  * finish. It affects this process only. A queue paused before the workers start stays paused.
+ *
+ * `QueueService.pause` pauses a queue for every replica instead; this registry also keeps what
+ * this process last heard of that (`pausedEverywhere`), and a worker fetches only while neither
+ * pause is set.
  */
 @Injectable()
 export class ProcessorRegistry {
   private readonly paused = new Set<string>();
+  private readonly pausedEverywhere = new Set<string>();
 
   constructor(
     @Inject(ProcessorCatalog) private readonly catalog: ProcessorCatalog,
@@ -30,6 +35,7 @@ export class ProcessorRegistry {
         handler: definition.handlerName,
         options: { ...options, deadLetterQueue, body: body?.name },
         paused: this.paused.has(definition.queue),
+        pausedEverywhere: this.pausedEverywhere.has(definition.queue),
         state: worker?.state ?? 'notStarted',
         inFlight: worker?.inFlightCount ?? 0,
       };
@@ -50,8 +56,25 @@ export class ProcessorRegistry {
     for (const worker of this.workers.of(queue)) worker.poke();
   }
 
+  /** Whether `queue` is paused in this process (by {@link pause}). */
   isPaused(queue: string): boolean {
     return this.paused.has(queue);
+  }
+
+  /** Whether this process last heard that `queue` is paused for every replica. */
+  isPausedEverywhere(queue: string): boolean {
+    return this.pausedEverywhere.has(queue);
+  }
+
+  /**
+   * @internal What this process heard of `queue`'s shared pause (a NOTIFY, or the poll); its
+   * workers look again when it changed.
+   */
+  setPausedEverywhere(queue: string, paused: boolean): void {
+    if (paused === this.pausedEverywhere.has(queue)) return;
+    if (paused) this.pausedEverywhere.add(queue);
+    else this.pausedEverywhere.delete(queue);
+    for (const worker of this.workers.of(queue)) worker.poke();
   }
 
   private assertKnown(queue: string): void {

@@ -1,4 +1,5 @@
 import { type LoggerService } from '@nestjs/common';
+import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
 import { type MessageStore } from '../store/message-store.js';
 import { FetchLoop, type FetchState } from './fetch-loop.js';
@@ -11,7 +12,10 @@ export interface QueueWorkerDependencies {
   readonly logger: LoggerService;
   /** How often an idle worker looks for due messages without being notified. */
   readonly pollIntervalMs: number;
-  /** Whether its queue is paused in this process (the registry owns that). */
+  /**
+   * Whether its queue is paused, in this process or for every replica as this process last heard
+   * (the registry owns both).
+   */
   readonly isPaused: () => boolean;
 }
 
@@ -59,6 +63,7 @@ export class QueueWorker {
         this.loop.dropBuffered(tokens);
       },
       onKept: (tokens, sentAt) => this.loop.confirmBuffered(tokens, sentAt),
+      onCancelRequested: (tokens) => this.cancel((message) => tokens.has(message.leaseToken)),
     });
   }
 
@@ -90,9 +95,25 @@ export class QueueWorker {
     this.loop.poke();
   }
 
+  /**
+   * A cancel was heard for message `id` (a NOTIFY): aborts its handler, or drops it from the
+   * buffer, if this worker holds it; otherwise remembers it for a lease statement in flight.
+   */
+  cancelMessage(id: string): void {
+    if (!this.cancel((message) => message.id === id)) this.executor.rememberCancel(id);
+  }
+
   /** The database answers again: stop backing off. */
   reconnected(): void {
     this.loop.reconnected();
+  }
+
+  /** Cancels the held messages `match` selects; whether any matched. */
+  private cancel(match: (message: LeasedMessage) => boolean): boolean {
+    const running = this.executor.cancel(match);
+    const buffered = this.loop.takeBuffered(match);
+    for (const message of buffered) this.executor.cancelUnstarted(message);
+    return running || buffered.length > 0;
   }
 
   /**

@@ -12,6 +12,8 @@ import { MessageStore } from '../store/message-store.js';
 import { NotificationListener } from './notification-listener.js';
 import { ProcessorRegistry } from './processor.registry.js';
 import { withDeadline } from '../async/with-deadline.js';
+import { type ControlMessage } from './control-message.js';
+import { PauseWatcher } from './pause-watcher.js';
 import { QueueWorker } from './queue-worker.js';
 import { RunningWorkers } from './running-workers.js';
 
@@ -27,6 +29,7 @@ const STOP_GRACE_MS = 5_000;
 export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('QueueWorkers');
   private stopped = false;
+  private watcher: PauseWatcher | undefined;
 
   constructor(
     @Inject(ProcessorCatalog) private readonly catalog: ProcessorCatalog,
@@ -54,10 +57,21 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
           store: this.store,
           logger: this.logger,
           pollIntervalMs: workers.pollIntervalMs,
-          isPaused: () => this.registry.isPaused(definition.queue),
+          isPaused: () =>
+            this.registry.isPaused(definition.queue) ||
+            this.registry.isPausedEverywhere(definition.queue),
         }),
       );
     }
+    const watcher = new PauseWatcher({
+      queues: [...new Set(definitions.map((definition) => definition.queue))],
+      store: this.store,
+      logger: this.logger,
+      apply: (queue, paused) => this.registry.setPausedEverywhere(queue, paused),
+    });
+    this.watcher = watcher;
+    // A queue paused before this process started stays paused: read before the first lease.
+    await watcher.poll();
     if (workers.listen) {
       await this.listener.start({
         onQueue: (queue) => {
@@ -65,9 +79,13 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
         },
         onReconnect: () => {
           for (const worker of this.running.all()) worker.reconnected();
+          // Pauses and resumes notified while the connection was down were lost.
+          void watcher.poll();
         },
+        onControl: (message) => this.control(message),
       });
     }
+    watcher.start();
     for (const worker of this.running.all()) worker.start();
     this.logger.log(
       `Started ${definitions.length} worker(s): ${definitions
@@ -76,9 +94,23 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
     );
   }
 
+  /** A control notification: a shared pause or resume, or a cancel of a message. */
+  private control(message: ControlMessage): void {
+    switch (message.kind) {
+      case 'pause':
+      case 'resume':
+        this.watcher?.heard(message.queue, message.kind === 'pause');
+        return;
+      case 'cancel':
+        for (const worker of this.running.all()) worker.cancelMessage(message.id);
+        return;
+    }
+  }
+
   async beforeApplicationShutdown(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    this.watcher?.stop();
     const workers = this.running.all();
     if (workers.length === 0) return;
     const deadline = Date.now() + this.config.workers.shutdownTimeoutMs;

@@ -1,19 +1,27 @@
 import { describe, expect, it } from '@jest/globals';
 import { type QueueLease } from '../../src/index.js';
-import { type MessageStore } from '../../src/store/message-store.js';
+import { type HeartbeatResult, type MessageStore } from '../../src/store/message-store.js';
 import { LeaseKeeper } from '../../src/workers/lease-keeper.js';
 
 const lease = (n: number): QueueLease => ({ id: `m${n}`, leaseToken: `t${n}` });
 
 /** A keeper over a stand-in for the store's heartbeat statement, answered by the test. */
 function keeperWith(held: QueueLease[]) {
-  const beats: Array<{ leases: readonly QueueLease[]; answer: (tokens: string[]) => void }> = [];
+  const beats: Array<{
+    leases: readonly QueueLease[];
+    answer: (tokens: string[], cancelled?: string[]) => void;
+  }> = [];
   const lost: Array<ReadonlySet<string>> = [];
+  const cancels: Array<ReadonlySet<string>> = [];
   const warnings: string[] = [];
   const store = {
     heartbeat: (_queue: string, leases: readonly QueueLease[]) =>
-      new Promise<Set<string>>((resolve) =>
-        beats.push({ leases, answer: (tokens) => resolve(new Set(tokens)) }),
+      new Promise<HeartbeatResult>((resolve) =>
+        beats.push({
+          leases,
+          answer: (tokens, cancelled = []) =>
+            resolve({ kept: new Set(tokens), cancelRequested: new Set(cancelled) }),
+        }),
       ),
   } as unknown as MessageStore;
   const keeper = new LeaseKeeper({
@@ -23,8 +31,9 @@ function keeperWith(held: QueueLease[]) {
     logger: { log: () => {}, error: () => {}, warn: (line: string) => warnings.push(line) },
     held: () => held,
     onLost: (tokens) => lost.push(tokens),
+    onCancelRequested: (tokens) => cancels.push(tokens),
   });
-  return { keeper, beats, lost, warnings };
+  return { keeper, beats, lost, cancels, warnings };
 }
 
 describe('LeaseKeeper', () => {
@@ -36,6 +45,15 @@ describe('LeaseKeeper', () => {
     beats[0]!.answer(['t1', 't3']);
     await beat;
     expect(lost).toEqual([new Set(['t2'])]);
+  });
+
+  it('reports the held leases whose message has a cancel request', async () => {
+    const { keeper, beats, lost, cancels } = keeperWith([lease(1), lease(2)]);
+    const beat = keeper.beat();
+    beats[0]!.answer(['t1', 't2'], ['t2']);
+    await beat;
+    expect(lost).toEqual([]);
+    expect(cancels).toEqual([new Set(['t2'])]);
   });
 
   it('skips a beat while the previous statement has not returned: beats never pile up', async () => {

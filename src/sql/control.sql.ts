@@ -1,0 +1,83 @@
+import { NOW_SECONDS, type SqlStatement } from './sql-statement.js';
+import { type QueueTableNames } from './table-names.js';
+
+/*
+ * Control statements: a queue's pause shared by every replica, and the cancel of one message.
+ * Each change that running workers must hear of sends a NOTIFY on the table's control channel
+ * with a small JSON payload ({"pause": queue}, {"resume": queue}, {"cancel": id}); Postgres
+ * delivers it at commit, so a worker that hears it reads the committed state.
+ */
+
+/**
+ * Pauses or resumes `queue` for every replica: one row per queue in `<table>_queues`, upserted.
+ * Returns one row (the notification sent).
+ */
+export function setQueuePausedSql(
+  t: QueueTableNames,
+  queue: string,
+  paused: boolean,
+): SqlStatement {
+  return {
+    text: `INSERT INTO ${t.qualifiedQueues} AS q (queue, paused, updated_at)
+VALUES ($1::text, $2::boolean, ${NOW_SECONDS})
+ON CONFLICT (queue) DO UPDATE SET paused = EXCLUDED.paused, updated_at = EXCLUDED.updated_at
+RETURNING pg_notify($3::text, json_build_object(CASE WHEN q.paused THEN 'pause' ELSE 'resume' END, q.queue)::text)`,
+    values: [queue, paused, t.controlChannel],
+  };
+}
+
+/** Whether `queue` is paused for every replica: one row, `paused`, or none for a queue never paused. */
+export function queuePausedSql(t: QueueTableNames, queue: string): SqlStatement {
+  return {
+    text: `SELECT paused FROM ${t.qualifiedQueues} WHERE queue = $1::text`,
+    values: [queue],
+  };
+}
+
+/**
+ * Which of `queues` are paused for every replica: a worker process's poll, the fallback for a
+ * lost NOTIFY. A primary-key lookup per queue in a table of one row per paused-once queue.
+ */
+export function pausedQueuesSql(t: QueueTableNames, queues: readonly string[]): SqlStatement {
+  return {
+    text: `SELECT queue FROM ${t.qualifiedQueues} WHERE queue = ANY ($1::text[]) AND paused`,
+    values: [queues],
+  };
+}
+
+/**
+ * Cancels message `id` (of `queue` only, when given), in one statement that returns one row,
+ * `result`:
+ *
+ * - `cancelled`: it was `ready`, and is now `cancelled`; no worker will start it.
+ * - `requested`: it is `leased`; its cancel request is recorded (`cancel_requested_at`, kept from
+ *   an earlier request) and the workers are notified; the one holding it aborts it and settles it
+ *   `cancelled`, or the reaper does once its lease expires.
+ * - `finished`: it is `done`, `failed` or `cancelled` already; nothing changes.
+ * - `notFound`: there is no such message (in `queue`).
+ *
+ * The row is locked first and its state read from the locked version, so a worker settling it
+ * at the same moment is waited for and its result decides.
+ */
+export function cancelSql(t: QueueTableNames, id: string, queue: string | undefined): SqlStatement {
+  return {
+    text: `WITH target AS MATERIALIZED (
+  SELECT m.id, m.state FROM ${t.qualified} AS m
+  WHERE m.id = $1::text AND ($2::text IS NULL OR m.queue = $2::text)
+  FOR UPDATE
+), changed AS (
+  UPDATE ${t.qualified} AS m
+  SET state = CASE WHEN m.state = 'ready' THEN 'cancelled' ELSE m.state END,
+      cancel_requested_at = COALESCE(m.cancel_requested_at, ${NOW_SECONDS})
+  WHERE m.id = ANY (ARRAY(SELECT id FROM target WHERE state IN ('ready', 'leased')))
+    AND m.state IN ('ready', 'leased')
+  RETURNING m.id, m.state
+)
+SELECT COALESCE(
+  (SELECT CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'requested' END FROM changed),
+  (SELECT 'finished' FROM target),
+  'notFound') AS result,
+  (SELECT count(pg_notify($3::text, json_build_object('cancel', id)::text)) FROM changed WHERE state = 'leased') AS notified`,
+    values: [id, queue ?? null, t.controlChannel],
+  };
+}

@@ -1,0 +1,221 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Injectable } from '@nestjs/common';
+import {
+  MessageCancelledError,
+  Processor,
+  getQueueToken,
+  QueueModule,
+  type QueueProducer,
+  type ProcessorMessage,
+} from '../../src/index.js';
+import { sleep, waitFor } from '../support/boot.js';
+import { startControlChild, type ControlChild } from '../support/control-child.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+
+// The shared app cancels; the handlers run in other processes (or other apps).
+const fixture = useQueueFixture('cancel', { shared: { workers: false }, reset: 'none' });
+const { db } = fixture;
+
+const children: ControlChild[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) await child.kill();
+});
+
+async function start(env: Record<string, string>): Promise<ControlChild> {
+  const child = await startControlChild(db.url, env);
+  children.push(child);
+  return child;
+}
+
+interface Row {
+  state: string;
+  attempts: number;
+  last_error: unknown;
+  lease_token: string | null;
+  cancel_requested_at: string | null;
+}
+
+async function rowOf(id: string): Promise<Row> {
+  const { rows } = await db.query<Row>(
+    'SELECT state, attempts, last_error, lease_token, cancel_requested_at FROM messages WHERE id = $1',
+    [id],
+  );
+  return rows[0]!;
+}
+
+const stateOf = async (id: string) => (await rowOf(id)).state;
+
+describe('QueueService.cancel', () => {
+  it('cancels a waiting message at once: it never runs', async () => {
+    const due = await fixture.queue.enqueue('cancel.ready', 'due');
+    const delayed = await fixture.queue.enqueue('cancel.ready', 'later', { delaySeconds: 60 });
+    expect(await fixture.queue.cancel(due)).toBe('cancelled');
+    expect(await fixture.queue.cancel(delayed)).toBe('cancelled');
+    expect(await rowOf(due)).toMatchObject({ state: 'cancelled', attempts: 0, last_error: null });
+    expect((await rowOf(delayed)).cancel_requested_at).not.toBeNull();
+
+    const handled: string[] = [];
+    @Injectable()
+    class Never {
+      @Processor('cancel.ready')
+      handle(message: ProcessorMessage): void {
+        handled.push(message.id);
+      }
+    }
+    const app = await fixture.boot({ connectionString: db.url }, [Never]);
+    const control = await app.queue.enqueue('cancel.ready', 'control');
+    await waitFor(() => handled.includes(control), 5_000, 'a message that was not cancelled');
+    expect(handled).toEqual([control]);
+    expect(await stateOf(due)).toBe('cancelled');
+    expect(await fixture.queue.leaseNext('cancel.ready')).toBeNull();
+  });
+
+  it('says finished for a message already done, failed or cancelled, and leaves it alone', async () => {
+    const [done, failed, cancelled] = await fixture.queue.enqueueMany('cancel.finished', [1, 2, 3]);
+    await db.query(`UPDATE messages SET state = 'done' WHERE id = $1`, [done]);
+    await db.query(`UPDATE messages SET state = 'failed' WHERE id = $1`, [failed]);
+    expect(await fixture.queue.cancel(cancelled!)).toBe('cancelled');
+    for (const id of [done!, failed!, cancelled!]) {
+      expect(await fixture.queue.cancel(id)).toBe('finished');
+    }
+    expect(await stateOf(done!)).toBe('done');
+    expect(await stateOf(failed!)).toBe('failed');
+    expect((await rowOf(done!)).cancel_requested_at).toBeNull();
+    expect(await fixture.queue.cancel('no-such-message')).toBe('notFound');
+  });
+
+  it("a producer cancels its own queue's messages only", async () => {
+    const app = await fixture.boot({ connectionString: db.url, workers: false }, [], {
+      imports: [QueueModule.forFeature(['cancel.mine'])],
+    });
+    const producer = app.moduleRef.get<QueueProducer>(getQueueToken('cancel.mine'));
+    const other = await app.queue.enqueue('cancel.other', 1);
+    const mine = await producer.enqueue(2);
+    expect(await producer.cancel(other)).toBe('notFound');
+    expect(await stateOf(other)).toBe('ready');
+    expect(await producer.cancel(mine)).toBe('cancelled');
+  });
+
+  it('aborts a handler running in another process: the row ends cancelled, not retried', async () => {
+    const child = await start({ QUEUE: 'cancel.running' });
+    const id = await fixture.queue.enqueue('cancel.running', 'long');
+    await child.printed(`started ${id} 1`);
+
+    const sent = performance.now();
+    expect(await fixture.queue.cancel(id)).toBe('requested');
+    await child.printed(`aborted ${id} MessageCancelledError`, 2_000);
+    await waitFor(async () => (await stateOf(id)) === 'cancelled', 2_000, 'the cancelled state');
+    process.stdout.write(
+      `cancel to row cancelled in another process (NOTIFY): ${(performance.now() - sent).toFixed(0)} ms\n`,
+    );
+    expect(await rowOf(id)).toMatchObject({ attempts: 1, last_error: null, lease_token: null });
+    await sleep(500);
+    expect(child.lines.filter((line) => line.startsWith('started '))).toEqual([`started ${id} 1`]);
+    expect(await fixture.queue.cancel(id)).toBe('finished');
+  });
+
+  it('frees the slot of a handler that ignores its signal, and still ends cancelled', async () => {
+    const child = await start({ QUEUE: 'cancel.stubborn', IGNORE_SIGNAL: '1', CONCURRENCY: '1' });
+    const [stubborn, next] = await fixture.queue.enqueueMany('cancel.stubborn', [1, 2]);
+    await child.printed(`started ${stubborn} 1`);
+    expect(await fixture.queue.cancel(stubborn!)).toBe('requested');
+    await child.printed(`aborted ${stubborn} MessageCancelledError`, 2_000);
+    await waitFor(async () => (await stateOf(stubborn!)) === 'cancelled', 2_000, 'cancelled');
+    // Its one slot is free although the handler never returned.
+    await child.printed(`started ${next} 1`, 2_000);
+  });
+
+  it('drops a prefetched message that has not started, and settles it cancelled', async () => {
+    const child = await start({ QUEUE: 'cancel.buffered', CONCURRENCY: '1', PREFETCH: '2' });
+    const [running, buffered] = await fixture.queue.enqueueMany('cancel.buffered', [1, 2]);
+    await child.printed(`started ${running} 1`);
+    await waitFor(async () => (await stateOf(buffered!)) === 'leased', 5_000, 'the prefetch');
+
+    expect(await fixture.queue.cancel(buffered!)).toBe('requested');
+    await waitFor(async () => (await stateOf(buffered!)) === 'cancelled', 2_000, 'cancelled');
+    // The running one goes on; once it is cancelled too, the slot is free and nothing else runs.
+    expect(await fixture.queue.cancel(running!)).toBe('requested');
+    await child.printed(`aborted ${running} MessageCancelledError`, 2_000);
+    await sleep(300);
+    expect(child.lines.some((line) => line.startsWith(`started ${buffered}`))).toBe(false);
+  });
+
+  it('without NOTIFY (listen: false), the heartbeat carries the cancel to the worker', async () => {
+    // A 2 s lease: a heartbeat every second.
+    const child = await start({ QUEUE: 'cancel.beat', LISTEN: 'false', LEASE_SECONDS: '2' });
+    const id = await fixture.queue.enqueue('cancel.beat', 'long');
+    await child.printed(`started ${id} 1`);
+    const sent = performance.now();
+    expect(await fixture.queue.cancel(id)).toBe('requested');
+    await child.printed(`aborted ${id} MessageCancelledError`, 3_000);
+    const took = performance.now() - sent;
+    process.stdout.write(`cancel heard through the heartbeat after ${took.toFixed(0)} ms\n`);
+    await waitFor(async () => (await stateOf(id)) === 'cancelled', 2_000, 'cancelled');
+    expect(took).toBeLessThan(2_000);
+  });
+
+  it("the reaper settles a crashed worker's cancel-requested lease as cancelled", async () => {
+    const child = await start({ QUEUE: 'cancel.crash', LEASE_SECONDS: '1' });
+    const id = await fixture.queue.enqueue('cancel.crash', 'doomed');
+    await child.printed(`started ${id} 1`);
+    await child.kill();
+    expect(await fixture.queue.cancel(id)).toBe('requested');
+    expect(await stateOf(id)).toBe('leased');
+    await waitFor(
+      async () => (await fixture.queue.reapExpiredLeases()) > 0,
+      5_000,
+      'the lease to expire',
+    );
+    expect(await rowOf(id)).toMatchObject({ state: 'cancelled', attempts: 1, lease_token: null });
+  });
+
+  it('a cancel request turns a requeue (a nack, as a retry or snooze would) into cancelled; an ack still wins', async () => {
+    // A leaseNext consumer never hears of the cancel; what it does next cannot bring the message back.
+    const [retried, nacked, acked] = await fixture.queue.enqueueMany('cancel.manual', [1, 2, 3]);
+    const leases = await fixture.queue.leaseMany('cancel.manual', 3);
+    expect(leases.map((lease) => lease.id)).toEqual([retried, nacked, acked]);
+    for (const id of [retried!, nacked!, acked!]) {
+      expect(await fixture.queue.cancel(id)).toBe('requested');
+    }
+    expect(await fixture.queue.nack('cancel.manual', leases[0]!, { requeueDelaySeconds: 5 })).toBe(
+      true,
+    );
+    expect(await fixture.queue.nack('cancel.manual', leases[1]!)).toBe(true);
+    // The race: a consumer that finished before it heard ends done.
+    expect(await fixture.queue.ack('cancel.manual', leases[2]!)).toBe(true);
+    expect(await stateOf(retried!)).toBe('cancelled');
+    expect(await stateOf(nacked!)).toBe('cancelled');
+    expect(await stateOf(acked!)).toBe('done');
+  });
+
+  it('a handler may throw MessageCancelledError itself: cancelled, not a failure', async () => {
+    @Injectable()
+    class GivesUp {
+      @Processor('cancel.self', { maxAttempts: 3 })
+      handle(message: ProcessorMessage): void {
+        throw new MessageCancelledError(message.id);
+      }
+    }
+    const app = await fixture.boot({ connectionString: db.url }, [GivesUp]);
+    const id = await app.queue.enqueue('cancel.self', 'no');
+    await waitFor(async () => (await stateOf(id)) === 'cancelled', 5_000, 'cancelled');
+    expect(await rowOf(id)).toMatchObject({ attempts: 1, last_error: null });
+  });
+
+  it('the cleanup deletes old cancelled messages like done ones', async () => {
+    const [cancelled, ready] = await fixture.queue.enqueueMany('cancel.cleanup', [1, 2]);
+    expect(await fixture.queue.cancel(cancelled!)).toBe('cancelled');
+    await db.query(`UPDATE messages SET created_at = created_at - 10 * 86400 WHERE queue = $1`, [
+      'cancel.cleanup',
+    ]);
+    const result = await fixture.queue.cleanup({
+      doneRetentionDays: 1,
+      failedRetentionDays: false,
+    });
+    expect(result.deleted).toBeGreaterThanOrEqual(1);
+    const { rows } = await db.query<{ id: string }>('SELECT id FROM messages WHERE queue = $1', [
+      'cancel.cleanup',
+    ]);
+    expect(rows.map((row) => row.id)).toEqual([ready]);
+  });
+});

@@ -1,0 +1,178 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Injectable } from '@nestjs/common';
+import { Processor, type ProcessorMessage } from '../../src/index.js';
+import { sleep, waitFor } from '../support/boot.js';
+import { startControlChild, type ControlChild } from '../support/control-child.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+
+// The shared app pauses and resumes; the workers run in other processes (or other apps).
+const fixture = useQueueFixture('pause_resume', { shared: { workers: false }, reset: 'none' });
+const { db } = fixture;
+
+const children: ControlChild[] = [];
+afterEach(async () => {
+  for (const child of children.splice(0)) await child.kill();
+});
+
+async function start(env: Record<string, string>): Promise<ControlChild> {
+  const child = await startControlChild(db.url, env);
+  children.push(child);
+  return child;
+}
+
+async function countOf(queue: string, state: string): Promise<number> {
+  const { rows } = await db.query<{ count: number }>(
+    'SELECT count(*)::integer AS count FROM messages WHERE queue = $1 AND state = $2',
+    [queue, state],
+  );
+  return rows[0]!.count;
+}
+
+/** Milliseconds until `predicate` holds, polling. */
+async function msUntil(predicate: () => Promise<boolean> | boolean, what: string): Promise<number> {
+  const began = performance.now();
+  await waitFor(predicate, 10_000, what);
+  return performance.now() - began;
+}
+
+function startedLines(child: ControlChild): string[] {
+  return child.lines.filter((line) => line.startsWith('started '));
+}
+
+describe('QueueService.pause across replicas', () => {
+  it('stops the workers of another process within a second; they give back what they leased ahead', async () => {
+    const queue = 'pr.notify';
+    const child = await start({ QUEUE: queue, CONCURRENCY: '1', PREFETCH: '3' });
+    const [first] = await fixture.queue.enqueueMany(queue, [1, 2, 3, 4]);
+    await child.printed(`started ${first} 1`);
+    await waitFor(async () => (await countOf(queue, 'leased')) >= 2, 5_000, 'a prefetch');
+
+    await fixture.queue.pause(queue);
+    const took = await msUntil(async () => {
+      const info = await child.info();
+      return info.pausedEverywhere && info.state === 'paused';
+    }, 'the other process to pause');
+    process.stdout.write(`pause seen by another process (NOTIFY) after ${took.toFixed(0)} ms\n`);
+    expect(took).toBeLessThan(1_000);
+    // The prefetched messages went back; the running handler goes on.
+    await waitFor(async () => (await countOf(queue, 'leased')) === 1, 2_000, 'the buffer back');
+    expect(await countOf(queue, 'ready')).toBe(3);
+    const info = await child.info();
+    expect(info).toMatchObject({ paused: false, pausedEverywhere: true, inFlight: 1 });
+    expect(await fixture.queue.isPaused(queue)).toBe(true);
+
+    await fixture.queue.enqueue(queue, 5);
+    await sleep(500);
+    expect(startedLines(child)).toEqual([`started ${first} 1`]);
+    expect(await countOf(queue, 'ready')).toBe(4);
+  });
+
+  it('resume restarts processing in the other process at once', async () => {
+    const queue = 'pr.resume';
+    const child = await start({ QUEUE: queue, MODE: 'quick', CONCURRENCY: '4' });
+    await fixture.queue.pause(queue);
+    await waitFor(async () => (await child.info()).pausedEverywhere, 2_000, 'the pause');
+    const ids = await fixture.queue.enqueueMany(queue, [1, 2, 3]);
+    await sleep(400);
+    expect(startedLines(child)).toEqual([]);
+    expect(await countOf(queue, 'ready')).toBe(3);
+
+    await fixture.queue.resume(queue);
+    const took = await msUntil(
+      async () => (await countOf(queue, 'done')) === 3,
+      'the messages handled after the resume',
+    );
+    process.stdout.write(`resume to 3 messages done in another process: ${took.toFixed(0)} ms\n`);
+    expect(took).toBeLessThan(1_000);
+    expect(startedLines(child).sort()).toEqual(ids.map((id) => `started ${id} 1`).sort());
+    expect(await fixture.queue.isPaused(queue)).toBe(false);
+    expect((await child.info()).pausedEverywhere).toBe(false);
+  });
+
+  it('survives a restart: a process that starts while the queue is paused starts paused', async () => {
+    const queue = 'pr.restart';
+    await fixture.queue.pause(queue);
+    const id = await fixture.queue.enqueue(queue, 'waits');
+    const first = await start({ QUEUE: queue, MODE: 'quick' });
+    expect(await first.info()).toMatchObject({ pausedEverywhere: true, state: 'paused' });
+    await first.stop();
+
+    // The whole fleet restarted: the pause is in the database, not in a process.
+    const second = await start({ QUEUE: queue, MODE: 'quick' });
+    expect(await second.info()).toMatchObject({ pausedEverywhere: true, state: 'paused' });
+    await sleep(400);
+    expect(startedLines(second)).toEqual([]);
+    expect(await countOf(queue, 'ready')).toBe(1);
+
+    await fixture.queue.resume(queue);
+    await second.printed(`started ${id} 1`, 2_000);
+    expect(startedLines(first)).toEqual([]);
+  });
+
+  it('without NOTIFY (listen: false), the poll pauses and resumes the workers within about a second', async () => {
+    const queue = 'pr.poll';
+    const child = await start({ QUEUE: queue, MODE: 'quick', LISTEN: 'false' });
+    await fixture.queue.pause(queue);
+    const paused = await msUntil(
+      async () => (await child.info()).pausedEverywhere,
+      'the poll to see the pause',
+    );
+    const id = await fixture.queue.enqueue(queue, 'after the pause');
+    await sleep(400);
+    expect(startedLines(child)).toEqual([]);
+
+    await fixture.queue.resume(queue);
+    const resumed = await msUntil(
+      () => child.lines.includes(`started ${id} 1`),
+      'the poll to see the resume',
+    );
+    process.stdout.write(
+      `without NOTIFY: pause seen after ${paused.toFixed(0)} ms, resume to handler start ${resumed.toFixed(0)} ms (1 s poll)\n`,
+    );
+    expect(paused).toBeLessThan(1_500);
+    expect(resumed).toBeLessThan(1_500);
+  });
+});
+
+describe('the per-process pause (ProcessorRegistry) beside the shared one', () => {
+  it('still pauses this process only, and a worker runs only while neither pause is set', async () => {
+    const handled: string[] = [];
+    @Injectable()
+    class Local {
+      @Processor('pr.local')
+      handle(message: ProcessorMessage): void {
+        handled.push(message.id);
+      }
+    }
+    const app = await fixture.boot({ connectionString: db.url }, [Local]);
+    const processor = () => app.registry.getProcessors()[0]!;
+
+    app.registry.pause('pr.local');
+    expect(processor()).toMatchObject({ paused: true, pausedEverywhere: false });
+    expect(await app.queue.isPaused('pr.local')).toBe(false);
+    const one = await app.queue.enqueue('pr.local', 1);
+    await sleep(300);
+    expect(handled).toEqual([]);
+    app.registry.resume('pr.local');
+    await waitFor(() => handled.includes(one), 2_000, 'the local resume');
+
+    // Shared pause: resuming locally does not lift it.
+    await fixture.queue.pause('pr.local');
+    await waitFor(() => processor().pausedEverywhere, 2_000, 'the shared pause');
+    expect(processor()).toMatchObject({ paused: false, state: 'paused' });
+    app.registry.pause('pr.local');
+    app.registry.resume('pr.local');
+    const two = await app.queue.enqueue('pr.local', 2);
+    await sleep(300);
+    expect(handled).toEqual([one]);
+
+    // Both set: lifting the shared one leaves the local one.
+    app.registry.pause('pr.local');
+    await fixture.queue.resume('pr.local');
+    await waitFor(() => !processor().pausedEverywhere, 2_000, 'the shared resume');
+    await sleep(300);
+    expect(handled).toEqual([one]);
+    app.registry.resume('pr.local');
+    await waitFor(() => handled.includes(two), 2_000, 'both pauses lifted');
+  });
+});
