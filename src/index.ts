@@ -43,8 +43,11 @@ export {
 export {
   type CleanupOptions,
   type CleanupResult,
+  type EnqueueManyOptions,
   type EnqueueOptions,
   type LeaseOptions,
+  type PerMessage,
+  type UniqueWhile,
   type NackOptions,
   type ReapOptions,
 } from './interfaces/queue-operation-options.interface.js';
@@ -89,8 +92,10 @@ export {
   MAX_BODY_DEPTH,
   MAX_ENQUEUE_BATCH,
   MAX_ENQUEUE_BATCH_BYTES,
+  MAX_KEY_LENGTH,
   MAX_LEASE_BATCH,
   MAX_MESSAGE_ID_LENGTH,
+  MAX_PRIORITY,
   MAX_QUEUE_NAME_LENGTH,
   MAX_SECONDS,
 } from './config/limits.js';

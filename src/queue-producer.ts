@@ -1,5 +1,8 @@
 import { type MessageState, type QueueMessage } from './interfaces/queue-message.interface.js';
-import { type EnqueueOptions } from './interfaces/queue-operation-options.interface.js';
+import {
+  type EnqueueManyOptions,
+  type EnqueueOptions,
+} from './interfaces/queue-operation-options.interface.js';
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type CancelResult } from './interfaces/queue-control.interface.js';
 import { type QueueService } from './queue.service.js';
@@ -23,13 +26,16 @@ export class QueueProducer<T = unknown> {
     private readonly service: QueueService,
   ) {}
 
-  /** Adds one message; see {@link QueueService.enqueue}. @returns its id. */
+  /**
+   * Adds one message; see {@link QueueService.enqueue}. @returns its id, or with a held
+   * `uniqueKey`, the holder's.
+   */
   enqueue(body: T, options?: EnqueueOptions): Promise<string> {
     return this.service.enqueue<T>(this.name, body, options);
   }
 
   /** Adds many messages in one statement, all or none; see {@link QueueService.enqueueMany}. */
-  enqueueMany(bodies: readonly T[], options?: EnqueueOptions): Promise<string[]> {
+  enqueueMany(bodies: readonly T[], options?: EnqueueManyOptions<T>): Promise<string[]> {
     return this.service.enqueueMany<T>(this.name, bodies, options);
   }
 

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { serializeBody } from './body/serialize-body.js';
 import {
   assertArray,
+  assertKey,
   assertLeaseToken,
   assertMessageId,
   assertMessageState,
@@ -35,6 +36,7 @@ import {
 import {
   type CleanupOptions,
   type CleanupResult,
+  type EnqueueManyOptions,
   type EnqueueOptions,
   type LeaseOptions,
   type NackOptions,
@@ -43,6 +45,8 @@ import {
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
+import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
+import { type UniqueRule } from './sql/unique.sql.js';
 import { MessageStore, type LeasePolicy } from './store/message-store.js';
 
 /**
@@ -65,29 +69,43 @@ export class QueueService {
   /**
    * Adds one message to `queue`.
    *
+   * With a `uniqueKey` another message of `queue` holds (see `uniqueWhile` and
+   * `uniqueWindowSeconds`), nothing is inserted and the holder's id is returned; concurrent
+   * calls with one key, from any number of processes, all get the id of the one message
+   * inserted.
+   *
    * @param body any JSON data (objects, arrays, strings, numbers, booleans, null) up to `maxBodyBytes`.
-   * @returns the new message's id.
+   * @returns the new message's id, or the id of the message that holds its `uniqueKey`.
    */
   async enqueue<T = unknown>(queue: string, body: T, options?: EnqueueOptions): Promise<string> {
     assertQueueName(queue);
     const delay = delayOf(options);
+    const flow = messageFlowOf(assertOptionsObject(options, 'options'));
     const json = serializeBody(body, 'body', this.config.maxBodyBytes);
-    return this.store.enqueue(queue, json, delay);
+    return this.store.enqueue(queue, json, delay, flow);
   }
 
   /**
    * Adds many messages to `queue` in one statement, all or none.
    *
-   * @returns the new ids, in the order of `bodies`.
+   * With unique keys, messages of `bodies` with the same key become one (the first), and a
+   * message whose key another message of `queue` holds is not inserted: its position gets that
+   * message's id. In the rare case where the holder was committed by a concurrent call after
+   * the statement began, the positions it concerns are sent again in a second statement, and
+   * the batch is then not one transaction.
+   *
+   * @returns the ids, in the order of `bodies`: each message's new id, or with a unique key,
+   *   the id of the message that holds it.
    */
   async enqueueMany<T = unknown>(
     queue: string,
     bodies: readonly T[],
-    options?: EnqueueOptions,
+    options?: EnqueueManyOptions<T>,
   ): Promise<string[]> {
     assertQueueName(queue);
     assertArray(bodies, 'bodies', MAX_ENQUEUE_BATCH);
     const delay = delayOf(options);
+    const flow = batchFlowOf(assertOptionsObject(options, 'options'), bodies);
     if (bodies.length === 0) return [];
     const json = new Array<string>(bodies.length);
     let length = 0;
@@ -96,7 +114,7 @@ export class QueueService {
       length += json[index]!.length + 1;
     }
     assertBatchBytes(json, length);
-    return this.store.enqueueMany(queue, `[${json.join(',')}]`, delay);
+    return this.store.enqueueMany(queue, json, delay, flow);
   }
 
   /**
@@ -368,7 +386,116 @@ function assertBatchBytes(json: readonly string[], length: number): void {
   }
 }
 
-function delayOf(options: EnqueueOptions | undefined): number {
+const UNIQUE_WHILE = { active: 'active', activeOrFailed: 'active_or_failed' } as const;
+
+/** The key rule of `uniqueWhile` or `uniqueWindowSeconds`; `keyed`: a `uniqueKey` was given. */
+function uniqueRuleOf(options: EnqueueManyOptions<never>, keyed: boolean): UniqueRule | undefined {
+  const { uniqueWhile, uniqueWindowSeconds } = options;
+  if (uniqueWhile !== undefined && !Object.hasOwn(UNIQUE_WHILE, uniqueWhile)) {
+    throw new QueueValidationError('options.uniqueWhile', "must be 'active' or 'activeOrFailed'");
+  }
+  if (uniqueWindowSeconds !== undefined) {
+    assertWholeNumber(
+      uniqueWindowSeconds,
+      'options.uniqueWindowSeconds',
+      LIMITS.uniqueWindowSeconds,
+    );
+    if (uniqueWhile !== undefined) {
+      throw new QueueValidationError(
+        'options.uniqueWindowSeconds',
+        'must not be given with uniqueWhile: a window holds the key whatever the state',
+      );
+    }
+  }
+  const given =
+    uniqueWindowSeconds !== undefined
+      ? 'options.uniqueWindowSeconds'
+      : uniqueWhile !== undefined
+        ? 'options.uniqueWhile'
+        : undefined;
+  if (given !== undefined && !keyed) {
+    throw new QueueValidationError(given, 'needs options.uniqueKey');
+  }
+  if (!keyed) return undefined;
+  return uniqueWindowSeconds !== undefined
+    ? { scope: 'window', windowSeconds: uniqueWindowSeconds }
+    : { scope: UNIQUE_WHILE[uniqueWhile ?? 'active'] };
+}
+
+function assertPriority(value: unknown, field: string): number {
+  return assertWholeNumber(value, field, LIMITS.priority);
+}
+
+/** One message's flow control, checked; undefined when it uses none (the hot path). */
+function messageFlowOf(options: EnqueueOptions): MessageFlow | undefined {
+  const { priority, uniqueKey, groupKey } = options;
+  if (priority !== undefined) assertPriority(priority, 'options.priority');
+  if (uniqueKey !== undefined) assertKey(uniqueKey, 'options.uniqueKey');
+  if (groupKey !== undefined) assertKey(groupKey, 'options.groupKey');
+  const rule = uniqueRuleOf(options, uniqueKey !== undefined);
+  if (!priority && rule === undefined && groupKey === undefined) return undefined;
+  return {
+    ...(priority ? { priority } : {}),
+    ...(rule === undefined || uniqueKey === undefined ? {} : { unique: { key: uniqueKey, rule } }),
+    ...(groupKey === undefined ? {} : { groupKey }),
+  };
+}
+
+/**
+ * A batch's flow control, checked; each per-message option called once per body, its result
+ * named by the body's index. Undefined when no message uses any (the hot path's statement).
+ */
+function batchFlowOf<T>(
+  options: EnqueueManyOptions<T>,
+  bodies: readonly T[],
+): BatchFlow | undefined {
+  const priority = perMessage(options.priority, bodies, 'options.priority', assertPriority);
+  const key = perMessage(options.uniqueKey, bodies, 'options.uniqueKey', assertKey);
+  const groupKey = perMessage(options.groupKey, bodies, 'options.groupKey', assertKey);
+  const rule = uniqueRuleOf(options, options.uniqueKey !== undefined);
+  const usedPriority = usedOf(priority, (value) => value !== 0);
+  const usedKey = usedOf(key, () => true);
+  const usedGroup = usedOf(groupKey, () => true);
+  if (usedPriority === undefined && usedKey === undefined && usedGroup === undefined) {
+    return undefined;
+  }
+  return {
+    ...(usedPriority === undefined ? {} : { priority: usedPriority }),
+    ...(usedKey === undefined || rule === undefined ? {} : { unique: { key: usedKey, rule } }),
+    ...(usedGroup === undefined ? {} : { groupKey: usedGroup }),
+  };
+}
+
+/** The option's value, checked: one for all, or one per body from its function. */
+function perMessage<T, V extends string | number>(
+  option: V | ((body: T, index: number) => V | undefined) | undefined,
+  bodies: readonly T[],
+  field: string,
+  check: (value: unknown, field: string) => V,
+): EachOrAll<V> | undefined {
+  if (option === undefined) return undefined;
+  if (typeof option !== 'function') return check(option, field);
+  const values = new Array<V | null>(bodies.length);
+  for (let index = 0; index < bodies.length; index++) {
+    const value = option(bodies[index]!, index);
+    values[index] = value === undefined ? null : check(value, `${field}(bodies[${index}])`);
+  }
+  return values;
+}
+
+/** `value` unless no message uses it (none set, or only to its default). */
+function usedOf<V>(
+  value: EachOrAll<V> | undefined,
+  used: (value: V) => boolean,
+): EachOrAll<V> | undefined {
+  if (value === undefined) return undefined;
+  if (!Array.isArray(value)) return used(value as V) ? value : undefined;
+  return (value as readonly (V | null)[]).some((each) => each !== null && used(each))
+    ? value
+    : undefined;
+}
+
+function delayOf(options: EnqueueManyOptions<never> | undefined): number {
   const { delaySeconds = 0 } = assertOptionsObject(options, 'options');
   return assertWholeNumber(delaySeconds, 'delaySeconds', LIMITS.delaySeconds);
 }

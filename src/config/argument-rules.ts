@@ -1,6 +1,12 @@
 import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { MESSAGE_STATES, type MessageState } from '../interfaces/queue-message.interface.js';
-import { LIMITS, MAX_MESSAGE_ID_LENGTH, MAX_QUEUE_NAME_LENGTH, type Bounds } from './limits.js';
+import {
+  LIMITS,
+  MAX_KEY_LENGTH,
+  MAX_MESSAGE_ID_LENGTH,
+  MAX_QUEUE_NAME_LENGTH,
+  type Bounds,
+} from './limits.js';
 
 /*
  * The rules of the arguments a caller passes to the queue's methods. Each throws a
@@ -44,6 +50,11 @@ export function assertQueueName(value: unknown, field = 'queue'): string {
 
 export function assertMessageId(value: unknown, field = 'id'): string {
   return assertText(value, field, MAX_MESSAGE_ID_LENGTH);
+}
+
+/** A `uniqueKey` or `groupKey`: the rules of a message id. */
+export function assertKey(value: unknown, field: string): string {
+  return assertText(value, field, MAX_KEY_LENGTH);
 }
 
 export function assertLeaseToken(value: unknown, field = 'leaseToken'): string {

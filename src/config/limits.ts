@@ -38,9 +38,18 @@ export const MAX_SCHEMA_NAME_LENGTH = 63;
 /** Longest table name: derived names (`idx_<table>_queue_avail`, `<table>_migrations`) must fit 63 bytes. */
 export const MAX_TABLE_NAME_LENGTH = 40;
 
+/** Highest `priority` of a message (0, the default, is the lowest). */
+export const MAX_PRIORITY = 1_000_000;
+/** Longest `uniqueKey` or `groupKey`, as long as a message id. */
+export const MAX_KEY_LENGTH = 255;
+
 const MAX_CONCURRENCY = 1_000;
 
 export const LIMITS = {
+  /** A message's `priority`: higher first. */
+  priority: { min: 0, max: MAX_PRIORITY },
+  /** `uniqueWindowSeconds`: bound as a Postgres `integer`, like a delay. */
+  uniqueWindowSeconds: { min: 1, max: MAX_SECONDS },
   /** `delaySeconds`, `requeueDelaySeconds`, a snooze, a fixed backoff's delay. */
   delaySeconds: { min: 0, max: MAX_SECONDS },
   /**

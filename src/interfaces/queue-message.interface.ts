@@ -31,6 +31,12 @@ export interface QueueMessage<T = unknown> {
   readonly lastError: QueueErrorRecord | null;
   /** For a dead letter moved to a `deadLetterQueue`: the queue it failed in. */
   readonly originQueue: string | null;
+  /** Higher first; 0 (the lowest) unless enqueued with a `priority`. */
+  readonly priority: number;
+  /** The `uniqueKey` it was enqueued with, if any (held or not). */
+  readonly uniqueKey: string | null;
+  /** The `groupKey` it was enqueued with, if any. */
+  readonly groupKey: string | null;
 }
 
 /** A failure as a processor records it in `last_error`. */

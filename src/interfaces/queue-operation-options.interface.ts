@@ -1,7 +1,68 @@
-/** Options of `enqueue` and `enqueueMany`. */
+/**
+ * How long a message holds its `uniqueKey`: `'active'` while it is ready or leased (also while
+ * it waits for its delay or for a retry), `'activeOrFailed'` also while it is a dead letter in
+ * its queue (not once moved to a `deadLetterQueue`, nor once `done` or cancelled).
+ */
+export type UniqueWhile = 'active' | 'activeOrFailed';
+
+/** Options of `enqueue`. */
 export interface EnqueueOptions {
   /** Seconds before the message becomes due; a whole number, default 0 (due at once). */
   readonly delaySeconds?: number;
+  /**
+   * A whole number from 0 to 1,000,000; higher first, as in pg-boss. Default 0, the lowest:
+   * messages enqueued without one, and every message the Python backend inserts, have 0. A
+   * message is leased before every due message of lower priority, however long they waited: a
+   * steady stream of high priorities starves the low ones, and that is the caller's choice.
+   */
+  readonly priority?: number;
+  /**
+   * At most one message of the queue holds this key at a time (1 to 255 characters, no control
+   * characters). While one does, enqueueing another with the same key inserts nothing and
+   * returns the id of the one that holds it. How long it holds the key: `uniqueWhile`, or one
+   * window of `uniqueWindowSeconds`. Concurrent enqueues of one key, from any number of
+   * processes, all get the same id: the database's unique index decides.
+   */
+  readonly uniqueKey?: string;
+  /** How long a message holds its `uniqueKey`; default `'active'`. Needs `uniqueKey`. */
+  readonly uniqueWhile?: UniqueWhile;
+  /**
+   * Instead of `uniqueWhile`: one message per `uniqueKey` per window of this many seconds,
+   * whatever its state (pg-boss' `singletonSeconds`). Windows are aligned to the epoch on the
+   * database's clock: with 60, one message per key per clock minute. A whole number from 1 to
+   * 2,147,483,647. Needs `uniqueKey`; not with `uniqueWhile`.
+   */
+  readonly uniqueWindowSeconds?: number;
+  /**
+   * The message's group (1 to 255 characters, no control characters). A processor with
+   * `groupConcurrency` leases at most that many messages of one group at a time.
+   */
+  readonly groupKey?: string;
+}
+
+/**
+ * An option of `enqueueMany` that may differ per message: one value for every message, or a
+ * function that gives each message's (`undefined`: none for that message).
+ */
+export type PerMessage<T, V> = V | ((body: T, index: number) => V | undefined);
+
+/**
+ * Options of `enqueueMany`: those of `enqueue`, where `priority`, `uniqueKey` and `groupKey` may
+ * be given per message by a function of the body and its index in `bodies`.
+ */
+export interface EnqueueManyOptions<T = unknown> extends Omit<
+  EnqueueOptions,
+  'priority' | 'uniqueKey' | 'groupKey'
+> {
+  /** See `EnqueueOptions.priority`. */
+  readonly priority?: PerMessage<T, number>;
+  /**
+   * See `EnqueueOptions.uniqueKey`. Messages of the batch with the same key become one (the
+   * first); every position of the returned ids gets the id its message ended up with.
+   */
+  readonly uniqueKey?: PerMessage<T, string>;
+  /** See `EnqueueOptions.groupKey`. */
+  readonly groupKey?: PerMessage<T, string>;
 }
 
 /** Options of `leaseNext` and `leaseMany`. */

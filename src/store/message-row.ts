@@ -18,6 +18,9 @@ export interface MessageRow {
   readonly lease_token: string | null;
   readonly last_error: unknown;
   readonly origin_queue: string | null;
+  readonly priority: number;
+  readonly unique_key: string | null;
+  readonly group_key: string | null;
 }
 
 /** A row of the lease statement: the message and its body's stored size. */
@@ -25,6 +28,7 @@ export interface LeasedRow extends MessageRow {
   readonly body_bytes: number;
   /** bigint, as a string. */
   readonly seq: string;
+  readonly priority: number;
 }
 
 function fromEpochSeconds(value: string): Date {
@@ -45,6 +49,9 @@ export function toMessage<T>(row: MessageRow): QueueMessage<T> {
     leaseToken: row.lease_token,
     lastError: (row.last_error ?? null) as QueueErrorRecord | null,
     originQueue: row.origin_queue,
+    priority: row.priority,
+    uniqueKey: row.unique_key,
+    groupKey: row.group_key,
   };
 }
 

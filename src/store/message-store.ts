@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import {
   type LeasedMessage,
   type MessageState,
@@ -17,7 +18,13 @@ import {
   queuePausedSql,
   setQueuePausedSql,
 } from '../sql/control.sql.js';
-import { enqueueManySql, enqueueSql } from '../sql/enqueue.sql.js';
+import {
+  enqueueManySql,
+  enqueueSql,
+  type BatchFlow,
+  type EachOrAll,
+  type MessageFlow,
+} from '../sql/enqueue.sql.js';
 import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
   clearQueueSql,
@@ -44,6 +51,40 @@ import { type SqlStatement } from '../sql/sql-statement.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
 import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
+
+/**
+ * How many times a statement with unique keys is sent while a key's holder keeps appearing
+ * after its snapshot. Each retry needs another transaction to take or free the same key in
+ * the few milliseconds between two statements: five in a row do not happen by chance.
+ */
+const UNIQUE_LOOKUP_ATTEMPTS = 5;
+
+/** SQLSTATE unique_violation. */
+const UNIQUE_VIOLATION = '23505';
+
+function unresolvedKeys(operation: string): QueueDatabaseError {
+  return new QueueDatabaseError(
+    operation,
+    `the message holding a unique key changed under ${UNIQUE_LOOKUP_ATTEMPTS} statements in a row; nothing was inserted for it, try again`,
+  );
+}
+
+/** The flow of the batch's messages at `positions`, in that order. */
+function batchFlowAt(flow: BatchFlow, positions: readonly number[]): BatchFlow {
+  const at = <V>(value: EachOrAll<V> | undefined): EachOrAll<V> | undefined =>
+    value === undefined || !isEach(value) ? value : positions.map((index) => value[index] ?? null);
+  return {
+    ...(flow.priority === undefined ? {} : { priority: at(flow.priority)! }),
+    ...(flow.groupKey === undefined ? {} : { groupKey: at(flow.groupKey)! }),
+    ...(flow.unique === undefined
+      ? {}
+      : { unique: { key: at(flow.unique.key)!, rule: flow.unique.rule } }),
+  };
+}
+
+function isEach<V>(value: EachOrAll<V>): value is readonly (V | null)[] {
+  return Array.isArray(value);
+}
 
 /** How a lease is taken: its length, and what the reaper does if its last attempt expires. */
 export interface LeasePolicy {
@@ -115,24 +156,66 @@ export class MessageStore {
     return this.config.names;
   }
 
-  /** @returns the new message's id. */
-  async enqueue(queue: string, bodyJson: string, delaySeconds: number): Promise<string> {
-    const result = await this.connection.query<{ id: string }>(
-      'enqueue',
-      enqueueSql(this.names, queue, bodyJson, delaySeconds),
-    );
-    return result.rows[0]!.id;
+  /**
+   * @returns the new message's id; with a unique key that is held, the holder's id (nothing is
+   *   inserted then).
+   */
+  async enqueue(
+    queue: string,
+    bodyJson: string,
+    delaySeconds: number,
+    flow?: MessageFlow,
+  ): Promise<string> {
+    const statement = enqueueSql(this.names, queue, bodyJson, delaySeconds, flow);
+    // Only a keyed statement can come back empty: its key's holder committed after the
+    // statement's snapshot (see `enqueueSql`). A new statement sees it, or inserts.
+    for (let attempt = 1; ; attempt++) {
+      const result = await this.connection.query<{ id: string }>('enqueue', statement);
+      const id = result.rows[0]?.id;
+      if (id !== undefined) return id;
+      if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('enqueue');
+    }
   }
 
-  /** @returns the new ids, in the order of the JSON array. */
+  /**
+   * @returns the ids, in the order of `bodiesJson` (each body's JSON): new ones, or with unique
+   *   keys, the id of the message that holds a key already (see `enqueueManySql`).
+   */
   async enqueueMany(
     queue: string,
-    bodiesJsonArray: string,
+    bodiesJson: readonly string[],
     delaySeconds: number,
+    flow?: BatchFlow,
   ): Promise<string[]> {
-    const result = await this.connection.query<{ ids: string[] }>(
+    const ids = await this.enqueueBatch(queue, bodiesJson, delaySeconds, flow);
+    if (flow?.unique === undefined) return ids as string[];
+    // Positions whose key's holder committed after the statement's snapshot were not inserted
+    // and got no id: they alone are sent again, so nothing is inserted twice. The batch is
+    // then no longer one transaction: what the first statement inserted stays if a later one
+    // fails.
+    for (let attempt = 2; ; attempt++) {
+      const pending = [...ids.keys()].filter((index) => ids[index] === null);
+      if (pending.length === 0) return ids as string[];
+      if (attempt > UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('enqueueMany');
+      const again = await this.enqueueBatch(
+        queue,
+        pending.map((index) => bodiesJson[index]!),
+        delaySeconds,
+        batchFlowAt(flow, pending),
+      );
+      pending.forEach((index, position) => (ids[index] = again[position]!));
+    }
+  }
+
+  private async enqueueBatch(
+    queue: string,
+    bodiesJson: readonly string[],
+    delaySeconds: number,
+    flow: BatchFlow | undefined,
+  ): Promise<(string | null)[]> {
+    const result = await this.connection.query<{ ids: (string | null)[] }>(
       'enqueueMany',
-      enqueueManySql(this.names, queue, bodiesJsonArray, delaySeconds),
+      enqueueManySql(this.names, queue, `[${bodiesJson.join(',')}]`, delaySeconds, flow),
     );
     return result.rows[0]!.ids;
   }
@@ -370,8 +453,24 @@ export class MessageStore {
   }
 
   /** @returns how many dead letters were put back. */
-  retryFailed(queue: string, ids: readonly string[] | undefined): Promise<number> {
-    return this.count('retryFailed', retryFailedSql(this.names, queue, ids));
+  async retryFailed(queue: string, ids: readonly string[] | undefined): Promise<number> {
+    const statement = retryFailedSql(this.names, queue, ids);
+    // A key taken after the statement's snapshot is only seen by the unique index: 23505 on
+    // it means "send again", and the next snapshot leaves that dead letter alone.
+    const uniqueIndexes = [this.names.indexes.unique, this.names.indexes.uniqueWindow].map((name) =>
+      name.slice(1, -1),
+    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.count('retryFailed', statement);
+      } catch (error) {
+        const keyTaken =
+          error instanceof QueueDatabaseError &&
+          error.code === UNIQUE_VIOLATION &&
+          uniqueIndexes.includes(error.constraint ?? '');
+        if (!keyTaken || attempt === UNIQUE_LOOKUP_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** @returns how many messages were deleted. */

@@ -264,6 +264,106 @@ describe('seconds, limits and states', () => {
   });
 });
 
+describe('flow-control options of enqueue and enqueueMany', () => {
+  const cases: Array<[string, object, string, RegExp]> = [
+    ['a negative priority', { priority: -1 }, 'options.priority', /must not be negative/],
+    ['a fractional priority', { priority: 1.5 }, 'options.priority', /whole number/],
+    ['a priority over 1,000,000', { priority: 1_000_001 }, 'options.priority', /at most 1000000/],
+    ['a priority as text', { priority: '5' }, 'options.priority', /finite number \(got string\)/],
+    ['an empty uniqueKey', { uniqueKey: '' }, 'options.uniqueKey', /must not be empty/],
+    [
+      'a 256-character uniqueKey',
+      { uniqueKey: 'k'.repeat(256) },
+      'options.uniqueKey',
+      /at most 255/,
+    ],
+    ['a uniqueKey with NUL', { uniqueKey: 'a\u0000' }, 'options.uniqueKey', /control characters/],
+    ['a numeric uniqueKey', { uniqueKey: 7 }, 'options.uniqueKey', /must be a string/],
+    ['a groupKey with a newline', { groupKey: 'a\nb' }, 'options.groupKey', /control characters/],
+    [
+      'a groupKey with a lone surrogate',
+      { groupKey: 'g\ud800' },
+      'options.groupKey',
+      /well-formed/,
+    ],
+    ['an empty groupKey', { groupKey: '' }, 'options.groupKey', /must not be empty/],
+    [
+      'an unknown uniqueWhile',
+      { uniqueKey: 'k', uniqueWhile: 'forever' },
+      'options.uniqueWhile',
+      /'active' or 'activeOrFailed'/,
+    ],
+    [
+      'uniqueWhile without a key',
+      { uniqueWhile: 'active' },
+      'options.uniqueWhile',
+      /needs options\.uniqueKey/,
+    ],
+    [
+      'a zero window',
+      { uniqueKey: 'k', uniqueWindowSeconds: 0 },
+      'options.uniqueWindowSeconds',
+      /at least 1/,
+    ],
+    [
+      'a window past an integer',
+      { uniqueKey: 'k', uniqueWindowSeconds: 2 ** 31 },
+      'options.uniqueWindowSeconds',
+      /at most 2147483647/,
+    ],
+    [
+      'a window without a key',
+      { uniqueWindowSeconds: 60 },
+      'options.uniqueWindowSeconds',
+      /needs options\.uniqueKey/,
+    ],
+    [
+      'a window with uniqueWhile',
+      { uniqueKey: 'k', uniqueWhile: 'active', uniqueWindowSeconds: 60 },
+      'options.uniqueWindowSeconds',
+      /must not be given with uniqueWhile/,
+    ],
+  ];
+  it.each(cases)('refuses %s', async (_label, options, field, rule) => {
+    await expectRejected(() => ctx.queue.enqueue('f', { n: 1 }, untyped(options)), field, rule);
+    await expectRejected(
+      () => ctx.queue.enqueueMany('f', [{ n: 1 }, { n: 2 }], untyped(options)),
+      field,
+      rule,
+    );
+  });
+
+  it('names the body whose per-message value is refused, and writes none of the batch', async () => {
+    const bodies = [{ k: 'a' }, { k: 'b' }, { k: 'c' }, { k: '' }, { k: 'e' }];
+    await expectRejected(
+      () => ctx.queue.enqueueMany('f', bodies, { uniqueKey: (body) => body.k }),
+      'options.uniqueKey(bodies[3])',
+      /must not be empty/,
+    );
+    await expectRejected(
+      () =>
+        ctx.queue.enqueueMany('f', bodies, { priority: (_body, index) => (index === 1 ? -1 : 1) }),
+      'options.priority(bodies[1])',
+      /must not be negative/,
+    );
+    await expectRejected(
+      () =>
+        ctx.queue.enqueueMany('f', bodies, {
+          groupKey: (body) => untyped<string>(body.k === 'e' ? 5 : body.k || undefined),
+        }),
+      'options.groupKey(bodies[4])',
+      /must be a string \(got number\)/,
+    );
+  });
+
+  it('accepts the bounds', async () => {
+    await ctx.queue.enqueue('f', { n: 1 }, { priority: 1_000_000, uniqueKey: 'k'.repeat(255) });
+    await ctx.queue.enqueue('f', { n: 2 }, { priority: 0, groupKey: 'g'.repeat(255) });
+    await ctx.queue.enqueue('f', { n: 3 }, { uniqueKey: 'w', uniqueWindowSeconds: 2 ** 31 - 1 });
+    expect(await rowCount()).toBe(3);
+  });
+});
+
 describe('leases and ids', () => {
   it.each([
     [null, 'lease', /leased message/],

@@ -129,6 +129,9 @@ function leased(n: number, attempts: number): LeasedMessage {
     leaseToken: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`,
     lastError: null,
     originQueue: null,
+    priority: 0,
+    uniqueKey: null,
+    groupKey: null,
   };
 }
 

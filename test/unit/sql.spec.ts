@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { QueueOptionsError, queueTableNames } from '../../src/index.js';
 import { enqueueManySql, enqueueSql } from '../../src/sql/enqueue.sql.js';
+import { UNIQUE_ACTIVE_PREDICATE, UNIQUE_WINDOW_PREDICATE } from '../../src/sql/unique.sql.js';
 import { leaseSql } from '../../src/sql/lease.sql.js';
 import {
   clearQueueSql,
@@ -54,10 +55,27 @@ describe('queueTableNames', () => {
   );
 });
 
+const activeKey = { unique: { key: hostile, rule: { scope: 'active' } } } as const;
+const windowKey = {
+  unique: { key: hostile, rule: { scope: 'window', windowSeconds: 60 } },
+} as const;
+
 describe('statement builders', () => {
   const statements = [
     enqueueSql(names, hostile, '{"a":1}', 0),
     enqueueManySql(names, hostile, '[{"a":1}]', 5),
+    enqueueSql(names, hostile, '{}', 0, { priority: 3, groupKey: hostile }),
+    enqueueSql(names, hostile, '{}', 0, activeKey),
+    enqueueSql(names, hostile, '{}', 5, windowKey),
+    enqueueManySql(names, hostile, '[{}]', 0, { priority: [1, null], groupKey: hostile }),
+    enqueueManySql(names, hostile, '[{}]', 0, {
+      priority: 2,
+      unique: { key: [hostile, null], rule: { scope: 'active_or_failed' } },
+      groupKey: [null, hostile],
+    }),
+    enqueueManySql(names, hostile, '[{}]', 5, {
+      unique: { key: hostile, rule: { scope: 'window', windowSeconds: 60 } },
+    }),
     leaseSql(names, hostile, 10, 60, {}, 1024),
     ackSql(names, lease),
     requeueSql(names, lease, 3),
@@ -111,5 +129,65 @@ describe('statement builders', () => {
       expect(text).toMatch(/m\.lease_token = ANY \(\$3::uuid\[\]\)/);
       expect(text).toMatch(/m\.state IS NOT DISTINCT FROM 'leased'/);
     }
+  });
+});
+
+describe('enqueue with flow control', () => {
+  const plainOne = enqueueSql(names, 'q', '{}', 0);
+  const plainMany = enqueueManySql(names, 'q', '[{}]', 0);
+
+  it('keeps the hot path’s statements when no option is used (priority 0 is the default)', () => {
+    expect(enqueueSql(names, 'q', '{}', 0, {})).toEqual(plainOne);
+    expect(enqueueSql(names, 'q', '{}', 0, { priority: 0 })).toEqual(plainOne);
+    expect(plainOne.text)
+      .toBe(`INSERT INTO "tenant_a"."jobs" (queue, body, available_at, created_at)
+VALUES ($1::text, $2::jsonb, (CASE WHEN $3::integer = 0 THEN floor(extract(epoch from now()))::bigint ELSE ceil(extract(epoch from now()) + $3::integer)::bigint END), floor(extract(epoch from now()))::bigint)
+RETURNING id, pg_notify($4::text, $1::text)`);
+    expect(enqueueManySql(names, 'q', '[{}]', 0, {})).toEqual(plainMany);
+    expect(plainMany.text).not.toMatch(/priority|unique|group_key|ON CONFLICT/);
+  });
+
+  it('inserts a keyed message with ON CONFLICT DO NOTHING and finds the holder by the index’s predicate', () => {
+    for (const { text } of [
+      enqueueSql(names, 'q', '{}', 0, activeKey),
+      enqueueManySql(names, 'q', '[{}]', 0, { unique: activeKey.unique }),
+    ]) {
+      expect(text).toContain('ON CONFLICT DO NOTHING');
+      expect(text).toContain(UNIQUE_ACTIVE_PREDICATE);
+      expect(text).not.toContain(UNIQUE_WINDOW_PREDICATE);
+    }
+    for (const { text } of [
+      enqueueSql(names, 'q', '{}', 0, windowKey),
+      enqueueManySql(names, 'q', '[{}]', 0, { unique: windowKey.unique }),
+    ]) {
+      expect(text).toContain(UNIQUE_WINDOW_PREDICATE);
+      expect(text).toMatch(
+        /floor\(extract\(epoch from now\(\)\) \/ \$\d+::integer\)::bigint \* \$\d+::integer/,
+      );
+    }
+  });
+
+  it('binds a per-message option as an array and a batch-wide one as a scalar', () => {
+    const each = enqueueManySql(names, 'q', '[{}, {}]', 0, { priority: [5, null] });
+    expect(each.values).toContainEqual([5, null]);
+    expect(each.text).toMatch(/coalesce\(\(\$\d+::integer\[\]\)\[e\.ord::integer\], 0\)/);
+    const all = enqueueManySql(names, 'q', '[{}, {}]', 0, { priority: 5 });
+    expect(all.values).toContain(5);
+    expect(all.text).not.toContain('[]');
+  });
+
+  it('wakes workers only for messages due now', () => {
+    expect(enqueueSql(names, 'q', '{}', 0, activeKey).text).toContain('pg_notify');
+    expect(enqueueSql(names, 'q', '{}', 5, activeKey).text).not.toContain('pg_notify');
+    const batch = { unique: activeKey.unique };
+    expect(enqueueManySql(names, 'q', '[{}]', 0, batch).text).toContain('pg_notify');
+    expect(enqueueManySql(names, 'q', '[{}]', 5, batch).text).not.toContain('pg_notify');
+  });
+
+  it('retryFailed leaves a dead letter whose key is held, by the index’s predicates', () => {
+    const { text } = retryFailedSql(names, 'q', undefined);
+    expect(text).toContain(UNIQUE_ACTIVE_PREDICATE);
+    expect(text).toContain(UNIQUE_WINDOW_PREDICATE);
+    expect(text).toMatch(/AND NOT \(m\.unique_key IS NOT NULL/);
   });
 });
