@@ -286,6 +286,11 @@ export class QueueService {
    * the dead-letter queue itself become ready there again (keeping their `originQueue`). A dead
    * letter a processor holds right now (`leased`) is left alone.
    *
+   * So is a dead letter whose `uniqueKey` another message of the queue it would go back to holds
+   * now (one enqueued with that key while it was dead): it stays a dead letter, listed by
+   * {@link listFailed}, until that key is free, instead of failing the whole call. Of several
+   * dead letters sharing a key, the one enqueued first is put back.
+   *
    * @returns how many were put back.
    */
   async retryFailed(queue: string, ids?: readonly string[]): Promise<number> {

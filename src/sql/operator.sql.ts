@@ -62,9 +62,10 @@ function retriedOrigin(a: string): string {
  * Whether the dead letter `m` would take a unique key that is not free once put back (it then
  * holds its key only if it has one and no `origin_queue` afterwards): another row of its
  * destination holds it now, by the index's own predicate (a new message enqueued with the key
- * while this one was dead); or another dead letter of the same statement with a smaller id
- * would take it first (two `'active'` dead letters may share a key, since neither held it once
- * failed). Without this, the UPDATE failed whole with a unique violation (23505).
+ * while this one was dead); or another dead letter of the same statement, enqueued before it
+ * (a smaller `seq`), would take it first (two `'active'` dead letters may share a key, since
+ * neither held it once failed). Without this, the UPDATE failed whole with a unique violation
+ * (23505).
  */
 function keyTaken(t: QueueTableNames): string {
   const destination = retriedQueue('m');
@@ -74,7 +75,7 @@ function keyTaken(t: QueueTableNames): string {
   OR (m.unique_scope = 'window' AND EXISTS (${keyHolderSql(t, 'window', destination, 'm.unique_key', 'm.unique_window')} AND h.id <> m.id))
   OR (NOT (m.queue = ${destination} AND ${heldNow('m')}) AND EXISTS (
     SELECT 1 FROM ${t.qualified} AS o
-    WHERE o.id = ANY (ARRAY(SELECT id FROM target)) AND o.id < m.id AND ${sameKey}
+    WHERE o.id = ANY (ARRAY(SELECT id FROM target)) AND o.seq < m.seq AND ${sameKey}
       AND ${retriedOrigin('o')} IS NULL AND ${retriedQueue('o')} = ${destination}))))`;
 }
 

@@ -419,7 +419,7 @@ describe('retryFailed and unique keys', () => {
     expect((await rows('id = $1', [dead]))[0]!.state).toBe('ready');
   });
 
-  it('puts back one of two dead letters sharing a key, the older', async () => {
+  it('puts back one of two dead letters sharing a key, the one enqueued first', async () => {
     const older = await ctx.queue.enqueue('r', { n: 1 }, { uniqueKey: 'k' });
     await failInPlace(older);
     const newer = await ctx.queue.enqueue('r', { n: 2 }, { uniqueKey: 'k' });
