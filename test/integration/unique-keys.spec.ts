@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { eventually } from '../support/eventually.js';
 import { PythonBackendClient } from '../support/python-backend-client.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -417,6 +418,35 @@ describe('retryFailed and unique keys', () => {
     expect(await ctx.queue.deleteMessage(taker)).toBe(true);
     expect(await ctx.queue.retryFailed('r', [dead])).toBe(1);
     expect((await rows('id = $1', [dead]))[0]!.state).toBe('ready');
+  });
+
+  it('is sent again when a key is taken while it runs, and leaves that dead letter', async () => {
+    const dead = await ctx.queue.enqueue('r', { n: 1 }, { uniqueKey: 'k' });
+    await failInPlace(dead);
+    const producer = new pg.Client({ connectionString: ctx.db.url });
+    await producer.connect();
+    try {
+      // A key taken by a transaction retryFailed's snapshot cannot see: only the index can.
+      await producer.query('BEGIN');
+      await producer.query(
+        `INSERT INTO messages (queue, body, available_at, created_at, unique_key, unique_scope)
+         VALUES ('r', '{}', 0, 0, 'k', 'active')`,
+      );
+      const retrying = ctx.queue.retryFailed('r');
+      const waiting = () =>
+        ctx.db
+          .query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          )
+          .then(({ rows }) => rows[0]!.n);
+      expect(await eventually(waiting, 1)).toBe(1);
+      await producer.query('COMMIT');
+      expect(await retrying).toBe(0);
+    } finally {
+      await producer.end();
+    }
+    expect((await rows('id = $1', [dead]))[0]!.state).toBe('failed');
   });
 
   it('puts back one of two dead letters sharing a key, the one enqueued first', async () => {
