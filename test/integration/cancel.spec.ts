@@ -46,6 +46,19 @@ async function rowOf(id: string): Promise<Row> {
 const stateOf = async (id: string) => (await rowOf(id)).state;
 
 describe('QueueService.cancel', () => {
+  it('validates its arguments before sending anything', async () => {
+    await expect(fixture.queue.cancel('')).rejects.toMatchObject({ field: 'id' });
+    await expect(fixture.queue.cancel(42 as unknown as string)).rejects.toMatchObject({
+      field: 'id',
+    });
+    await expect(fixture.queue.cancel('m', { queue: ' q' })).rejects.toMatchObject({
+      field: 'queue',
+    });
+    await expect(
+      fixture.queue.cancel('m', 'q' as unknown as { queue?: string }),
+    ).rejects.toMatchObject({ field: 'options' });
+  });
+
   it('cancels a waiting message at once: it never runs', async () => {
     const due = await fixture.queue.enqueue('cancel.ready', 'due');
     const delayed = await fixture.queue.enqueue('cancel.ready', 'later', { delaySeconds: 60 });
