@@ -11,6 +11,8 @@ export interface ScenarioRow {
   readonly scenario: string;
   readonly description: string;
   readonly cells: Record<string, Cell>;
+  /** Contenders skipped for this scenario (a flow-control feature they lack), with the reason. */
+  skipped?: Record<string, string>;
 }
 
 export interface BenchReport {
@@ -56,7 +58,25 @@ function format(cell: Cell | undefined): string {
     const d = cell.details as { p50?: number; p95?: number; p99?: number } | undefined;
     return d?.p99 !== undefined ? `${d.p50} / ${d.p95} / ${d.p99} ms` : `${cell.value} ms`;
   }
-  return `${cell.value.toLocaleString('en-US')}/s`;
+  return `${cell.value.toLocaleString('en-US')}/s${flowSuffix(cell.details)}`;
+}
+
+/** What the flow-control scenarios check besides the rate, when a cell has it. */
+function flowSuffix(details: Record<string, unknown> | undefined): string {
+  if (details === undefined) return '';
+  const parts: string[] = [];
+  if (typeof details.ratio === 'number') parts.push(`${details.ratio.toFixed(2)}× target`);
+  if (typeof details.maxInSecond === 'number')
+    parts.push(`max ${details.maxInSecond} started in any 1 s`);
+  if (typeof details.maxLeasedInSecond === 'number')
+    parts.push(`max ${details.maxLeasedInSecond} leased in any 1 s`);
+  if (typeof details.inverted === 'number')
+    parts.push(`${(details.inverted * 100).toFixed(1)}% inverted`);
+  if (typeof details.overlaps === 'number')
+    parts.push(`${details.overlaps} group overlap${details.overlaps === 1 ? '' : 's'}`);
+  if (typeof details.maxRunning === 'number') parts.push(`max ${details.maxRunning} running`);
+  if (details.capped === true) parts.push('capped');
+  return parts.length === 0 ? '' : ` (${parts.join(', ')})`;
 }
 
 export function renderMarkdown(report: BenchReport): string {
@@ -96,6 +116,17 @@ export function renderMarkdown(report: BenchReport): string {
   lines.push('Scenarios:');
   lines.push('');
   for (const row of report.rows) lines.push(`- \`${row.scenario}\`: ${row.description}.`);
+  const skipped = report.rows.flatMap((row) =>
+    Object.entries(row.skipped ?? {}).map(
+      ([name, reason]) => `- \`${row.scenario}\` / ${name}: ${reason}.`,
+    ),
+  );
+  if (skipped.length > 0) {
+    lines.push('');
+    lines.push('Skipped ("—" above): the contender lacks the feature.');
+    lines.push('');
+    lines.push(...skipped);
+  }
   if (report.baseline.length > 0) {
     lines.push('');
     lines.push('## Raw-SQL baseline');

@@ -7,6 +7,7 @@
 import 'reflect-metadata';
 import { createBenchDatabase } from './bench-database.js';
 import { loadContender } from './contenders/index.js';
+import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { SCENARIOS } from './scenarios.js';
 
@@ -15,15 +16,29 @@ const quick = process.argv.includes('--quick');
 if (name === undefined || scenarioName === undefined || adminUrl === undefined) {
   throw new Error('usage: run-contender.ts <contender> <scenario> <admin-url> [--quick]');
 }
-const scenario = [...SCENARIOS, ...OWN_SCENARIOS].find((s) => s.name === scenarioName);
+const scenario = [...SCENARIOS, ...FLOW_SCENARIOS, ...OWN_SCENARIOS].find(
+  (s) => s.name === scenarioName,
+);
 if (scenario === undefined) throw new Error(`unknown scenario ${scenarioName}`);
+
+const contender = await loadContender(name);
+if (scenario.requires !== undefined) {
+  // Before any database work: the cell stays empty and the report gives the reason.
+  const missing =
+    contender.flow === undefined
+      ? 'no flow-control adapter'
+      : contender.flow.unsupported[scenario.requires];
+  if (missing !== undefined) {
+    process.stdout.write(`SKIP ${JSON.stringify({ reason: missing, info: contender.info })}\n`);
+    process.exit(0);
+  }
+}
 
 const database = await createBenchDatabase(
   adminUrl,
   `bench_${name.replace(/\W/g, '_')}_${scenarioName.replace(/\W/g, '_')}_${process.pid}`,
 );
 
-const contender = await loadContender(name);
 try {
   await contender.setup(database.url);
   const result = await scenario.run({

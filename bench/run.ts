@@ -4,8 +4,11 @@
  * on a fresh database of one PostgreSQL server (DATABASE_URL, else an embedded one, as in the
  * tests). Prints a table, writes bench/results/latest.json, and with --write BENCHMARKS.md.
  *
- * Options: --quick, --runs N (default 3, quick 1), --contenders a,b, --scenarios x,y, --write,
- * --no-baseline, --out file.json (default bench/results/latest.json).
+ * Options: --quick, --runs N (default 3, quick 1), --contenders a,b, --scenarios x,y (a name
+ * ending in `*` is a prefix: `--scenarios 'drain.c16,flow.*'`), --write, --no-baseline,
+ * --out file.json (default bench/results/latest.json).
+ *
+ * The flow-control scenarios (flow.*) run in the full run; in a quick run only when named.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +18,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedServer } from '../dev/embedded-postgres.js';
 import { CONTENDERS } from './contenders/index.js';
+import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { rawBaseline, type BaselineResult } from './raw-baseline.js';
 import { SCENARIOS, type ScenarioResult } from './scenarios.js';
@@ -32,8 +36,10 @@ const quick = flag('quick');
 const runs = Number(option('runs') ?? (quick ? 1 : 3));
 const contenders = option('contenders')?.split(',') ?? CONTENDERS;
 const wanted = option('scenarios')?.split(',');
-const scenarios = [...SCENARIOS, ...OWN_SCENARIOS].filter((s) =>
-  wanted === undefined ? !(quick && s.fullOnly) : wanted.includes(s.name),
+const named = (name: string) =>
+  wanted!.some((w) => (w.endsWith('*') ? name.startsWith(w.slice(0, -1)) : name === w));
+const scenarios = [...SCENARIOS, ...FLOW_SCENARIOS, ...OWN_SCENARIOS].filter((s) =>
+  wanted === undefined ? !(quick && s.fullOnly) : named(s.name),
 );
 const quickScenarios = new Set(['enqueue.batch1000', 'drain.c16', 'latency']);
 
@@ -66,7 +72,8 @@ try {
     for (const name of contenders) {
       if (scenario.only !== undefined && !scenario.only.includes(name)) continue;
       const values: ScenarioResult[] = [];
-      for (let i = 0; i < Math.min(runs, scenario.runs ?? runs); i++) {
+      let skipped: string | undefined;
+      for (let i = 0; i < Math.min(runs, scenario.runs ?? runs) && skipped === undefined; i++) {
         try {
           const { stdout } = await run(
             'node',
@@ -82,6 +89,16 @@ try {
             ],
             { cwd: new URL('..', here), maxBuffer: 64 * 1024 * 1024, timeout: 45 * 60_000 },
           );
+          const skip = stdout.split('\n').find((l) => l.startsWith('SKIP '));
+          if (skip !== undefined) {
+            const parsed = JSON.parse(skip.slice(5)) as {
+              reason: string;
+              info: { version: string; settings: string };
+            };
+            versions[name] ??= { version: parsed.info.version, settings: parsed.info.settings };
+            skipped = parsed.reason;
+            break;
+          }
           const line = stdout.split('\n').find((l) => l.startsWith('RESULT '));
           if (line === undefined) throw new Error('no RESULT line');
           const result = JSON.parse(line.slice(7)) as ScenarioResult & {
@@ -95,6 +112,11 @@ try {
             `  ${scenario.name} / ${name}: failed: ${text.split('\n').slice(-3).join(' ')}`,
           );
         }
+      }
+      if (skipped !== undefined) {
+        (row.skipped ??= {})[name] = skipped;
+        console.log(`${scenario.name.padEnd(22)} ${name.padEnd(22)}        — skipped: ${skipped}`);
+        continue;
       }
       if (values.length === 0) continue;
       const sorted = [...values].sort((a, b) => a.value - b.value);

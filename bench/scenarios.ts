@@ -2,7 +2,7 @@
  * The benchmark scenarios, run one at a time inside a contender's own process
  * (bench/run-contender.ts), each against a fresh database.
  */
-import { type BenchBody, type Contender } from './contender.js';
+import { type BenchBody, type Contender, type FlowFeature } from './contender.js';
 
 export interface ScenarioResult {
   /** The headline figure: messages/s, or milliseconds for latency. */
@@ -29,6 +29,8 @@ export interface Scenario {
   readonly only?: readonly string[];
   /** Runs per cell when fewer than the default (long scenarios run once). */
   readonly runs?: number;
+  /** A flow-control feature the contender must have (Contender.flow), else it is skipped. */
+  readonly requires?: FlowFeature;
   run(context: ScenarioContext): Promise<ScenarioResult>;
 }
 

@@ -5,7 +5,12 @@
 import { createRequire } from 'node:module';
 import { createPostgresBackend, runMigrations, withBackend, type JobType } from 'bullmq';
 import pg from 'pg';
-import { type BenchBody, type Contender } from '../contender.js';
+import {
+  type BenchBody,
+  type Contender,
+  type FlowHandler,
+  type FlowWorkerOptions,
+} from '../contender.js';
 
 const QUEUE = 'bench';
 const JOB_NAME = 'bench';
@@ -34,6 +39,8 @@ export function createContender(): Contender {
   let url = '';
   let queue: BenchQueue | undefined;
   let worker: BenchWorker | undefined;
+  // For running(): BullMQ's own counts would take a pool connection from the queue.
+  let probe: pg.Client | undefined;
   // pg-pool's end() resolves before its sockets are gone, so a DROP DATABASE right after
   // teardown can still reach a closing connection: errors past that point are expected.
   let closing = false;
@@ -46,6 +53,22 @@ export function createContender(): Contender {
     return queue;
   };
 
+  const startWorker = async (options: FlowWorkerOptions, handle: FlowHandler): Promise<void> => {
+    const { concurrency, rateLimit } = options;
+    const started = new Worker<BenchBody>(QUEUE, (job) => handle(job.data) ?? Promise.resolve(), {
+      // Each in-flight job finishes with its own query, so the pool must cover the
+      // concurrency or slots would queue on the pg pool (the guide's sizing advice).
+      connection: { connectionString: url, max: concurrency },
+      concurrency,
+      ...(rateLimit === undefined
+        ? {}
+        : { limiter: { max: rateLimit.max, duration: rateLimit.perSeconds * 1_000 } }),
+    });
+    started.on('error', logError('worker'));
+    worker = started;
+    await started.waitUntilReady();
+  };
+
   return {
     info: {
       name: 'bullmq',
@@ -55,7 +78,9 @@ export function createContender(): Contender {
         'one Worker with concurrency = N and a pg pool of N connections (plus its LISTEN connection); ' +
         'completion and next-job claim fused in one transaction (fetchNext, BullMQ default); ' +
         'no batch fetch (not in open-source BullMQ); removeOnComplete: true (queue defaultJobOptions); ' +
-        'addBulk for batches; stalled check, lock duration and drainDelay at defaults',
+        'addBulk for batches; stalled check, lock duration and drainDelay at defaults; ' +
+        'flow scenarios: job option priority 10 - p, Worker limiter { max, duration }, ' +
+        'Queue.setGlobalConcurrency',
     },
 
     async setup(databaseUrl) {
@@ -85,24 +110,7 @@ export function createContender(): Contender {
       await requireQueue().addBulk(bodies.map((data) => ({ name: JOB_NAME, data })));
     },
 
-    async startWorkers(concurrency, handle) {
-      const started = new Worker<BenchBody>(
-        QUEUE,
-        (job) => {
-          handle(job.data);
-          return Promise.resolve();
-        },
-        {
-          // Each in-flight job finishes with its own query, so the pool must cover the
-          // concurrency or slots would queue on the pg pool (the guide's sizing advice).
-          connection: { connectionString: url, max: concurrency },
-          concurrency,
-        },
-      );
-      started.on('error', logError('worker'));
-      worker = started;
-      await started.waitUntilReady();
-    },
+    startWorkers: (concurrency, handle) => startWorker({ concurrency }, handle),
 
     async stopWorkers() {
       await worker?.close();
@@ -119,6 +127,47 @@ export function createContender(): Contender {
       worker = undefined;
       await queue?.close();
       queue = undefined;
+      await probe?.end();
+      probe = undefined;
+    },
+
+    flow: {
+      unsupported: {
+        groups:
+          'groups (per-group concurrency) are a BullMQ Pro feature, not in open-source BullMQ',
+      },
+
+      async enqueueFlow(bodies) {
+        await requireQueue().addBulk(
+          bodies.map((data) => ({
+            name: JOB_NAME,
+            data,
+            // BullMQ runs priority 1 first and 0 (no priority) before any prioritized job: 9..0
+            // becomes 1..10.
+            ...(data.p === undefined ? {} : { opts: { priority: 10 - data.p } }),
+          })),
+        );
+      },
+
+      async startFlowWorkers(options, handle) {
+        // A queue-wide setting kept in its meta row, checked by every worker's claim.
+        if (options.globalConcurrency !== undefined)
+          await requireQueue().setGlobalConcurrency(options.globalConcurrency);
+        await startWorker(options, handle);
+      },
+
+      async running() {
+        if (probe === undefined) {
+          probe = new pg.Client({ connectionString: url });
+          probe.on('error', logError('probe'));
+          await probe.connect();
+        }
+        const { rows } = await probe.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM bullmq.job WHERE queue = $1 AND state = 'active'`,
+          [QUEUE],
+        );
+        return rows[0]!.n;
+      },
     },
   };
 }

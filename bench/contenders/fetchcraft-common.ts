@@ -3,7 +3,12 @@ import { type INestApplicationContext, type Provider } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { readFileSync } from 'node:fs';
 import { QueueConnection } from '../../src/database/queue-connection.js';
-import { QueueModule, QueueService, type QueueModuleOptions } from '../../src/index.js';
+import {
+  QueueModule,
+  QueueService,
+  type EnqueueManyOptions,
+  type QueueModuleOptions,
+} from '../../src/index.js';
 import { type BenchBody } from '../contender.js';
 
 export const QUEUE = 'bench';
@@ -55,6 +60,47 @@ export class FetchcraftProducer {
 
   async enqueueBatch(bodies: readonly BenchBody[]): Promise<void> {
     await this.queue.enqueueMany(QUEUE, bodies);
+  }
+
+  /** One enqueueMany, with priority and group given per message when the batch has them. */
+  async enqueueFlow(bodies: readonly BenchBody[]): Promise<void> {
+    const options: EnqueueManyOptions<BenchBody> = {
+      ...(bodies.some((b) => b.p !== undefined) ? { priority: (b: BenchBody) => b.p } : {}),
+      ...(bodies.some((b) => b.g !== undefined) ? { groupKey: (b: BenchBody) => b.g } : {}),
+    };
+    await this.queue.enqueueMany(QUEUE, bodies, options);
+  }
+
+  /** Leased messages of the benchmark queue, whichever process holds them. */
+  async running(): Promise<number> {
+    const result = await this.connection!.query<{ n: number }>('benchRunning', {
+      text: `SELECT count(*)::int AS n FROM messages WHERE queue = $1 AND state = 'leased'`,
+      values: [QUEUE],
+    });
+    return result.rows[0]!.n;
+  }
+
+  /** Groups with more than one message leased at once: a breach of groupConcurrency 1. */
+  async groupsOverLimit(): Promise<number> {
+    const result = await this.connection!.query<{ n: number }>('benchGroupsOverLimit', {
+      text: `SELECT count(*)::int AS n FROM (
+  SELECT group_key FROM messages
+  WHERE queue = $1 AND state = 'leased' AND group_key IS NOT NULL
+  GROUP BY group_key HAVING count(*) > 1
+) AS over`,
+      values: [QUEUE],
+    });
+    return result.rows[0]!.n;
+  }
+
+  /** `leased_at`: stamped by rate-limited leases only, and kept once the message is done. */
+  async leaseTimes(): Promise<number[]> {
+    const result = await this.connection!.query<{ t: number }>('benchLeaseTimes', {
+      text: `SELECT (extract(epoch FROM leased_at) * 1000)::float8 AS t FROM messages
+WHERE queue = $1 AND leased_at IS NOT NULL ORDER BY leased_at`,
+      values: [QUEUE],
+    });
+    return result.rows.map((row) => row.t);
   }
 
   /**

@@ -10,7 +10,12 @@ import {
   type WorkerUtils,
 } from 'graphile-worker';
 import pg from 'pg';
-import { type BenchBody, type Contender } from '../contender.js';
+import {
+  type BenchBody,
+  type Contender,
+  type FlowHandler,
+  type FlowWorkerOptions,
+} from '../contender.js';
 
 const TASK = 'bench';
 /** Worker's default schema; `remaining()` reads its private tables directly. */
@@ -127,6 +132,43 @@ export function createContender(): Contender {
     await pool?.close();
   };
 
+  const start = async (options: FlowWorkerOptions, handle: FlowHandler): Promise<void> => {
+    const { concurrency } = options;
+    // Our own emitter, so the probe listener exists before Worker can emit anything.
+    const events: WorkerEvents = new EventEmitter();
+    // Worker's guidance: 10 or concurrentJobs + 2, whichever is larger.
+    runnerPool = openPool(url, Math.max(10, concurrency + 2));
+    runner = await run({
+      pgPool: runnerPool.pool,
+      noHandleSignals: true,
+      taskList: {
+        // Returned as is: the plain scenarios' handlers stay synchronous.
+        [TASK]: (payload) => handle(payload as BenchBody),
+      },
+      // Not reading a crontab file from the working directory.
+      parsedCronItems: [],
+      preset: {
+        worker: {
+          logger: quietLogger,
+          events,
+          concurrentJobs: concurrency,
+          // With groups (named queues), Worker's defaults instead: its batch fetch can lock
+          // several jobs of one named queue at once (0.17.3: two jobs of a queue running together
+          // tens of times per 5,000), and batched completions of named-queue jobs deadlock with
+          // each other ("deadlock detected", then the runner stops).
+          ...(options.groupConcurrency === undefined
+            ? {
+                localQueue: { size: Math.max(LOCAL_QUEUE_SIZE, concurrency + 1) },
+                completeJobBatchDelay: 0,
+                failJobBatchDelay: 0,
+              }
+            : {}),
+        },
+      },
+    });
+    await untilListening(events, requirePool());
+  };
+
   return {
     info: {
       name: 'graphile-worker',
@@ -135,7 +177,8 @@ export function createContender(): Contender {
         `run() with concurrentJobs N, localQueue.size max(${LOCAL_QUEUE_SIZE}, N+1) (batch fetch+lock), ` +
         'completeJobBatchDelay 0 / failJobBatchDelay 0 (batched completion), LISTEN/NOTIFY wake-ups, ' +
         'default pollInterval 2 s, prepared statements on, runner pool max(10, N+2); ' +
-        'addJob / addJobs (bulk) via WorkerUtils on a pool of 10',
+        'addJob / addJobs (bulk) via WorkerUtils on a pool of 10; flow scenarios: job priority ' +
+        '9 - p (lower runs first), one named queue (queueName, run serially) per group, with no local queue and no batched completion then (with them, named queues overlap and deadlock in 0.17.3)',
     },
 
     async setup(connectionString) {
@@ -153,34 +196,7 @@ export function createContender(): Contender {
       await requireUtils().addJobs(bodies.map((payload) => ({ identifier: TASK, payload })));
     },
 
-    async startWorkers(concurrency, handle) {
-      // Our own emitter, so the probe listener exists before Worker can emit anything.
-      const events: WorkerEvents = new EventEmitter();
-      // Worker's guidance: 10 or concurrentJobs + 2, whichever is larger.
-      runnerPool = openPool(url, Math.max(10, concurrency + 2));
-      runner = await run({
-        pgPool: runnerPool.pool,
-        noHandleSignals: true,
-        taskList: {
-          [TASK]: (payload) => {
-            handle(payload as BenchBody);
-          },
-        },
-        // Not reading a crontab file from the working directory.
-        parsedCronItems: [],
-        preset: {
-          worker: {
-            logger: quietLogger,
-            events,
-            concurrentJobs: concurrency,
-            localQueue: { size: Math.max(LOCAL_QUEUE_SIZE, concurrency + 1) },
-            completeJobBatchDelay: 0,
-            failJobBatchDelay: 0,
-          },
-        },
-      });
-      await untilListening(events, requirePool());
-    },
+    startWorkers: (concurrency, handle) => start({ concurrency }, handle),
 
     stopWorkers: stop,
 
@@ -201,6 +217,41 @@ export function createContender(): Contender {
       utils = undefined;
       await producerPool?.close();
       producerPool = undefined;
+    },
+
+    flow: {
+      unsupported: {
+        globalConcurrency:
+          'no queue-wide concurrency limit across processes (concurrentJobs is per process; a named queue runs one job at a time)',
+        rateLimit: 'no rate limit in graphile-worker',
+      },
+
+      async enqueueFlow(bodies) {
+        await requireUtils().addJobs(
+          bodies.map((payload) => ({
+            identifier: TASK,
+            payload,
+            // Worker runs the numerically smallest priority first.
+            ...(payload.p === undefined ? {} : { priority: 9 - payload.p }),
+            // Jobs of one named queue run one at a time, in order: Worker's groups.
+            ...(payload.g === undefined ? {} : { queueName: payload.g }),
+          })),
+        );
+      },
+
+      async startFlowWorkers(options, handle) {
+        // Named queues are serial whatever the setting: groupConcurrency 1 is all they offer.
+        if (options.groupConcurrency !== undefined && options.groupConcurrency !== 1)
+          throw new Error('graphile-worker named queues run one job at a time');
+        await start(options, handle);
+      },
+
+      async running() {
+        const { rows } = await requirePool().query<{ n: number }>(
+          `select count(*)::int as n from ${SCHEMA}._private_jobs where locked_at is not null`,
+        );
+        return rows[0]?.n ?? 0;
+      },
     },
   };
 }

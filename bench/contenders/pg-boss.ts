@@ -6,7 +6,7 @@ import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { type BenchBody, type Contender } from '../contender.js';
+import { type BenchBody, type Contender, type FlowHandler } from '../contender.js';
 
 const QUEUE = 'bench';
 const SCHEMA = 'pgboss';
@@ -63,6 +63,28 @@ export function createContender(): Contender {
     while (inFlight > 0);
   };
 
+  const startLoop = async (
+    concurrency: number,
+    priority: boolean,
+    handle: FlowHandler,
+  ): Promise<void> => {
+    const b = requireBoss();
+    workerId = await b.work<BenchBody>(
+      QUEUE,
+      { batchSize: concurrency, pollingIntervalSeconds: POLLING_INTERVAL_SECONDS, priority },
+      async (jobs) => {
+        for (const job of jobs) {
+          // Awaited only when it is a promise: the plain scenarios' handlers stay synchronous.
+          const pending = handle(job.data);
+          if (pending !== undefined) await pending;
+        }
+        // A full batch means more jobs are likely waiting; without this the loop would
+        // sleep the polling interval after every batch, whatever the backlog.
+        if (jobs.length === concurrency && workerId !== undefined) b.notifyWorker(workerId);
+      },
+    );
+  };
+
   return {
     info: {
       name: 'pg-boss',
@@ -76,7 +98,8 @@ export function createContender(): Contender {
         'off (no maintenance, archiving or cron timers during the run); completed jobs kept (no ' +
         'delete-on-complete in 10.x); send() / insert(); a pg.Pool of max ' +
         `${POOL_MAX} passed as its db option; remaining() = exact ledger of pg-boss's insert and ` +
-        'complete statements, getQueueSize(before: completed) to confirm zero',
+        'complete statements, getQueueSize(before: completed) to confirm zero; flow scenarios: ' +
+        'job option priority p (higher first), work() with priority: true',
     },
 
     async setup(url) {
@@ -120,24 +143,7 @@ export function createContender(): Contender {
       await requireBoss().insert(bodies.map((data) => ({ name: QUEUE, data })));
     },
 
-    async startWorkers(concurrency, handle) {
-      const b = requireBoss();
-      workerId = await b.work<BenchBody>(
-        QUEUE,
-        {
-          batchSize: concurrency,
-          pollingIntervalSeconds: POLLING_INTERVAL_SECONDS,
-          priority: false,
-        },
-        (jobs) => {
-          for (const job of jobs) handle(job.data);
-          // A full batch means more jobs are likely waiting; without this the loop would
-          // sleep the polling interval after every batch, whatever the backlog.
-          if (jobs.length === concurrency && workerId !== undefined) b.notifyWorker(workerId);
-          return Promise.resolve();
-        },
-      );
-    },
+    startWorkers: (concurrency, handle) => startLoop(concurrency, false, handle),
 
     stopWorkers: () => stopLoop(),
 
@@ -160,6 +166,36 @@ export function createContender(): Contender {
       await pool?.end();
       pool = undefined;
       while (open > 0) await sleep(5);
+    },
+
+    flow: {
+      unsupported: {
+        groups: `no per-group concurrency in pg-boss ${version} (pg-boss 12 has it, but needs Node 22)`,
+        globalConcurrency: `no queue-wide concurrency limit across processes in pg-boss ${version}`,
+        rateLimit: `no worker rate limit in pg-boss ${version} (its throttling is per send)`,
+      },
+
+      async enqueueFlow(bodies) {
+        await requireBoss().insert(
+          bodies.map((data) => ({
+            name: QUEUE,
+            data,
+            // pg-boss runs the highest priority first, as the benchmark's scale.
+            ...(data.p === undefined ? {} : { priority: data.p }),
+          })),
+        );
+      },
+
+      // The priority sort key on: the plain scenarios leave it off for speed.
+      startFlowWorkers: (options, handle) => startLoop(options.concurrency, true, handle),
+
+      async running() {
+        const { rows } = await pool!.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${SCHEMA}.job WHERE name = $1 AND state = 'active'`,
+          [QUEUE],
+        );
+        return rows[0]!.n;
+      },
     },
   };
 }
