@@ -215,6 +215,73 @@ describe('QueueService.cancel', () => {
     expect(await rowOf(id)).toMatchObject({ attempts: 1, last_error: null });
   });
 
+  it('under a stream of cancels racing running handlers, every message ends done or cancelled as its result says', async () => {
+    const results = new Map<string, string>();
+    /** Messages started after `cancel` had answered 'cancelled' for them: must stay empty. */
+    const startedAfterCancel: string[] = [];
+    @Injectable()
+    class Busy {
+      @Processor('cancel.race', { concurrency: 8, prefetch: 8, maxAttempts: 5 })
+      async handle(message: ProcessorMessage<number>): Promise<void> {
+        if (results.get(message.id) === 'cancelled') startedAfterCancel.push(message.id);
+        const ms = (message.body % 7) * 4;
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(resolve, ms);
+          message.signal.addEventListener('abort', () => {
+            clearTimeout(timer);
+            reject(message.signal.reason as Error);
+          });
+        });
+        // Some handlers fail: a retry must not bring a cancelled message back.
+        if (message.body % 5 === 0 && message.attempts === 1) throw new Error('transient');
+      }
+    }
+    const app = await fixture.boot({ connectionString: db.url }, [Busy]);
+    const ids = await app.queue.enqueueMany(
+      'cancel.race',
+      Array.from({ length: 300 }, (_, i) => i),
+    );
+    // Every other message, ten cancels at a time, while the worker runs them.
+    const chosen = ids.filter((_, index) => index % 2 === 0);
+    for (let at = 0; at < chosen.length; at += 10) {
+      await Promise.all(
+        chosen
+          .slice(at, at + 10)
+          .map(async (id) => results.set(id, await fixture.queue.cancel(id))),
+      );
+      await sleep(10);
+    }
+    await waitFor(
+      async () => {
+        const { rows } = await db.query<{ count: number }>(
+          `SELECT count(*)::integer AS count FROM messages WHERE queue = 'cancel.race' AND state IN ('ready', 'leased')`,
+        );
+        return rows[0]!.count === 0;
+      },
+      20_000,
+      'every message settled',
+    );
+    const { rows } = await db.query<{ id: string; state: string }>(
+      `SELECT id, state FROM messages WHERE queue = 'cancel.race'`,
+    );
+    const states = new Map(rows.map((row) => [row.id, row.state]));
+    const tally: Record<string, number> = {};
+    for (const id of ids) {
+      const result = results.get(id);
+      const state = states.get(id)!;
+      tally[`${result ?? 'not cancelled'} -> ${state}`] =
+        (tally[`${result ?? 'not cancelled'} -> ${state}`] ?? 0) + 1;
+      if (result === undefined) expect(state).toBe('done');
+      // 'cancelled': it was waiting, maybe for a retry after a first attempt had run.
+      if (result === 'cancelled') expect(state).toBe('cancelled');
+      if (result === 'requested') expect(['done', 'cancelled']).toContain(state);
+      if (result === 'finished') expect(state).toBe('done');
+      expect(result).not.toBe('notFound');
+    }
+    expect(startedAfterCancel).toEqual([]);
+    process.stdout.write(`cancel race, 150 of 300 cancelled: ${JSON.stringify(tally)}\n`);
+  });
+
   it('the cleanup deletes old cancelled messages like done ones', async () => {
     const [cancelled, ready] = await fixture.queue.enqueueMany('cancel.cleanup', [1, 2]);
     expect(await fixture.queue.cancel(cancelled!)).toBe('cancelled');
