@@ -1,5 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import pg from 'pg';
+import { queueTableNames } from '../../src/index.js';
+import { enqueueManySql } from '../../src/sql/enqueue.sql.js';
 import { eventually } from '../support/eventually.js';
 import { PythonBackendClient } from '../support/python-backend-client.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
@@ -320,6 +322,29 @@ describe('uniqueKey on enqueueMany', () => {
     expect(second[2]).toBe(first[0]);
     expect(await count()).toBe(3);
     expect(new Set((await rows()).map((row) => row.unique_window)).size).toBe(1);
+  });
+});
+
+describe('the keyed batch statement', () => {
+  it('matches rows without joins the planner could run as nested loops', async () => {
+    // A CTE's rows are estimated, not known: joins of them were planned as nested loops,
+    // quadratic in the batch (23 s for 10,000 new keys).
+    const keys = Array.from({ length: 1_000 }, (_, i) => `k${i}`);
+    const statement = enqueueManySql(
+      queueTableNames('public', 'messages'),
+      'plan',
+      JSON.stringify(keys),
+      0,
+      { priority: keys.map(() => 1), unique: { key: keys, rule: { scope: 'active' } } },
+    );
+    const { rows: plan } = await ctx.db.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN ${statement.text}`,
+      [...statement.values],
+    );
+    const text = plan.map((line) => line['QUERY PLAN']).join('\n');
+    expect(text).toContain('Insert on messages');
+    expect(text).not.toContain('Nested Loop');
+    expect(text).not.toMatch(/Hash Join|Merge Join/);
   });
 });
 
