@@ -59,24 +59,44 @@ function retriedOrigin(a: string): string {
 }
 
 /**
- * Whether the dead letter `m` would take a unique key that is not free once put back (it then
- * holds its key only if it has one and no `origin_queue` afterwards): another row of its
- * destination holds it now, by the index's own predicate (a new message enqueued with the key
- * while this one was dead); or another dead letter of the same statement, enqueued before it
- * (a smaller `seq`), would take it first (two `'active'` dead letters may share a key, since
- * neither held it once failed). Without this, the UPDATE failed whole with a unique violation
- * (23505).
+ * Which of the locked dead letters cannot take their unique key back (`shadowed`), and so which
+ * may be put back (`retried`, the others, matched by id as `LOCKED_ROWS` does): CTEs to follow
+ * `lockInIdOrder`'s. A dead letter holds its key once put back if it has one and no
+ * `origin_queue` afterwards; of those sharing a key and destination, one goes first: the one
+ * holding the key now (an `'activeOrFailed'` or window dead letter in place), else the one
+ * enqueued first (the smallest `seq`); the others stay dead letters (two `'active'` dead
+ * letters may share a key, since neither held it once failed). One window function over the
+ * locked rows, and a set difference, not a lookup or an array test per row, which were
+ * quadratic in the batch.
+ */
+function shadowedSql(t: QueueTableNames): string {
+  const destination = retriedQueue('m');
+  return `, shadowed AS MATERIALIZED (
+  SELECT s.id FROM (
+    SELECT m.id, row_number() OVER (
+      PARTITION BY ${destination}, m.unique_key, m.unique_scope = 'window', m.unique_window
+      ORDER BY (m.queue = ${destination} AND ${heldNow('m')}) DESC, m.seq
+    ) AS nth
+    FROM ${t.qualified} AS m
+    WHERE ${LOCKED_ROWS} AND m.unique_key IS NOT NULL AND ${retriedOrigin('m')} IS NULL
+  ) AS s
+  WHERE s.nth > 1
+), retried AS MATERIALIZED (
+  SELECT id FROM target EXCEPT SELECT id FROM shadowed
+)`;
+}
+
+/**
+ * Whether the dead letter `m` would take a unique key that is not free once put back: another
+ * row holds it in its destination now, by the index's own predicate (a new message enqueued
+ * with the key while this one was dead). With `shadowed`, this spares the UPDATE a unique
+ * violation (23505) that failed it whole.
  */
 function keyTaken(t: QueueTableNames): string {
   const destination = retriedQueue('m');
-  const sameKey = `o.unique_key = m.unique_key AND o.unique_window IS NOT DISTINCT FROM m.unique_window AND (o.unique_scope = 'window') = (m.unique_scope = 'window')`;
   return `(m.unique_key IS NOT NULL AND ${retriedOrigin('m')} IS NULL AND (
   (m.unique_scope <> 'window' AND EXISTS (${keyHolderSql(t, 'active', destination, 'm.unique_key', 'NULL')} AND h.id <> m.id))
-  OR (m.unique_scope = 'window' AND EXISTS (${keyHolderSql(t, 'window', destination, 'm.unique_key', 'm.unique_window')} AND h.id <> m.id))
-  OR (NOT (m.queue = ${destination} AND ${heldNow('m')}) AND EXISTS (
-    SELECT 1 FROM ${t.qualified} AS o
-    WHERE o.id = ANY (ARRAY(SELECT id FROM target)) AND o.seq < m.seq AND ${sameKey}
-      AND ${retriedOrigin('o')} IS NULL AND ${retriedQueue('o')} = ${destination}))))`;
+  OR (m.unique_scope = 'window' AND EXISTS (${keyHolderSql(t, 'window', destination, 'm.unique_key', 'm.unique_window')} AND h.id <> m.id))))`;
 }
 
 /** Whether the row `a` holds its key now, as the unique indexes see it. */
@@ -104,13 +124,13 @@ export function retryFailedSql(
     text: `${lockInIdOrder(
       t.qualified,
       `${DEAD_LETTERS_OF} AND m.state <> 'leased'${ids === undefined ? '' : ' AND m.id = ANY ($3::text[])'}`,
-    )}
+    )}${shadowedSql(t)}
 UPDATE ${t.qualified} AS m
 SET queue = ${retriedQueue('m')},
     origin_queue = ${retriedOrigin('m')},
     state = 'ready', attempts = 0,
     available_at = ${NOW_SECONDS}, lease_until = NULL, lease_token = NULL
-WHERE ${LOCKED_ROWS} AND NOT ${keyTaken(t)}
+WHERE m.id = ANY (ARRAY(SELECT id FROM retried)) AND NOT ${keyTaken(t)}
 RETURNING ${notify('$2', 'm.queue')}`,
     values: ids === undefined ? [queue, t.channel] : [queue, t.channel, ids],
   };
