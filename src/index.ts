@@ -22,6 +22,7 @@ export {
   type BodyClass,
   type ProcessorDefaults,
   type ProcessorOptions,
+  type RateLimitOptions,
 } from './interfaces/processor-options.interface.js';
 export {
   type ProcessorInfo,
@@ -57,6 +58,7 @@ export {
   type ReadyCounts,
   type StateCounts,
 } from './interfaces/queue-stats.interface.js';
+export type { BlockedGroup, GroupBlock } from './interfaces/blocked-group.interface.js';
 export { QueueError } from './errors/queue.error.js';
 export { QueueValidationError } from './errors/queue-validation.error.js';
 export { QueueOptionsError } from './errors/queue-options.error.js';

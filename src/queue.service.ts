@@ -43,6 +43,7 @@ import {
   type ReapOptions,
 } from './interfaces/queue-operation-options.interface.js';
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
+import { type BlockedGroup } from './interfaces/blocked-group.interface.js';
 import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
@@ -276,6 +277,33 @@ export class QueueService {
     const { limit = DEFAULT_LIST_LIMIT } = assertOptionsObject(options, 'options');
     assertWholeNumber(limit, 'limit', LIMITS.batch);
     return this.store.listFailed<T>(queue, limit);
+  }
+
+  /**
+   * The groups of `queue` that a processor with `groupConcurrency: 1` cannot take its next
+   * message from, in key order, with the reason: a dead letter in place (until it is retried,
+   * deleted, or the group released with {@link releaseGroup}), or an oldest message that is not
+   * due yet (a retry's backoff: the group goes on by itself when it is due). An operator's tool:
+   * it reads every grouped message of the queue.
+   */
+  async listBlockedGroups(queue: string, limit?: number): Promise<BlockedGroup[]> {
+    assertQueueName(queue);
+    const max =
+      limit === undefined ? DEFAULT_LIST_LIMIT : assertWholeNumber(limit, 'limit', LIMITS.batch);
+    return this.store.blockedGroups(queue, max);
+  }
+
+  /**
+   * Lets an ordered group go on past its dead letters: they stay dead letters (listed by
+   * {@link listFailed}, retried by {@link retryFailed}, then outside any group), but no longer
+   * hold the group back; the key they had is kept in their `lastError` as `releasedFromGroup`.
+   *
+   * @returns how many dead letters left the group.
+   */
+  async releaseGroup(queue: string, groupKey: string): Promise<number> {
+    assertQueueName(queue);
+    assertMessageId(groupKey, 'groupKey');
+    return this.store.releaseGroup(queue, groupKey);
   }
 
   /**

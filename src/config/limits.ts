@@ -62,6 +62,14 @@ export const LIMITS = {
   /** `leaseMany`'s and `listFailed`'s `limit`. */
   batch: { min: 1, max: MAX_LEASE_BATCH },
   concurrency: { min: 1, max: MAX_CONCURRENCY },
+  /** A processor's `globalConcurrency`: leased messages of a queue across every replica. */
+  globalConcurrency: { min: 1, max: 1_000_000 },
+  /** A processor's `groupConcurrency`: leased messages of one group across every replica. */
+  groupConcurrency: { min: 1, max: 1_000_000 },
+  /** `rateLimit.max`. */
+  rateLimitMax: { min: 1, max: 1_000_000 },
+  /** `rateLimit.perSeconds`: up to a day. */
+  rateLimitPerSeconds: { min: 1, max: 86_400 },
   /** A handler's `timeoutMs`: at most a day, like a lease. */
   handlerTimeoutMs: { min: 1, max: 86_400_000 },
   /** So that one refill (free slots plus the buffer) never asks for more than one lease batch. */

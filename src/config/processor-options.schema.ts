@@ -43,6 +43,30 @@ export class ProcessorOptionsSchema {
   @IsOptional()
   @IsBoolean()
   shareQueue?: boolean;
+
+  @IsOptional()
+  @IsWithin(LIMITS.globalConcurrency)
+  globalConcurrency?: number;
+
+  @IsOptional()
+  @IsWithin(LIMITS.groupConcurrency)
+  groupConcurrency?: number;
+
+  @IsOptional()
+  rateLimit?: object;
+}
+
+/** Rules of `RateLimitOptions`. */
+export class RateLimitSchema {
+  @IsWithin(LIMITS.rateLimitMax)
+  max!: number;
+
+  @IsWithin(LIMITS.rateLimitPerSeconds)
+  perSeconds!: number;
+
+  @IsOptional()
+  @IsIn(['queue', 'group'])
+  scope?: string;
 }
 
 /** Rules of `BackoffOptions`; which fields apply depends on `type`. */

@@ -7,7 +7,11 @@ import {
 } from '../interfaces/processor-options.interface.js';
 import { assertQueueName } from './argument-rules.js';
 import { DEFAULT_PROCESSOR_OPTIONS } from './defaults.js';
-import { BackoffSchema, ProcessorOptionsSchema } from './processor-options.schema.js';
+import {
+  BackoffSchema,
+  ProcessorOptionsSchema,
+  RateLimitSchema,
+} from './processor-options.schema.js';
 import { firstViolation, type SchemaViolation } from './schema-validation.js';
 
 export type ResolvedBackoff =
@@ -18,6 +22,13 @@ export type ResolvedBackoff =
       readonly jitter: boolean;
     }
   | { readonly type: 'fixed'; readonly delaySeconds: number };
+
+/** A rate limit with its scope resolved. */
+export interface ResolvedRateLimit {
+  readonly max: number;
+  readonly perSeconds: number;
+  readonly scope: 'queue' | 'group';
+}
 
 /** A processor's options with every default applied. */
 export interface ResolvedProcessorOptions {
@@ -32,6 +43,23 @@ export interface ResolvedProcessorOptions {
   readonly body: BodyClass<unknown> | undefined;
   readonly deadLetterQueue: string | undefined;
   readonly shareQueue: boolean;
+  /** Undefined: no limit across replicas. */
+  readonly globalConcurrency: number | undefined;
+  /** Undefined: groups are not limited. */
+  readonly groupConcurrency: number | undefined;
+  /** Undefined: no rate limit. */
+  readonly rateLimit: ResolvedRateLimit | undefined;
+}
+
+/** Whether a processor's leases go through flow control (a lock and the limits' counts). */
+export function isFlowControlled(
+  options: Pick<ResolvedProcessorOptions, 'globalConcurrency' | 'groupConcurrency' | 'rateLimit'>,
+): boolean {
+  return (
+    options.globalConcurrency !== undefined ||
+    options.groupConcurrency !== undefined ||
+    options.rateLimit !== undefined
+  );
 }
 
 /**
@@ -54,6 +82,25 @@ export function processorOptionsViolation(
     const broken = brokenRule(() => assertQueueName(deadLetterQueue, 'deadLetterQueue'));
     if (broken !== undefined) return { property: broken.field, rule: broken.rule };
   }
+  if ('rateLimit' in options && options.rateLimit !== undefined) {
+    if (options.rateLimit === null || typeof options.rateLimit !== 'object') {
+      return { property: 'rateLimit', rule: 'must be an object' };
+    }
+    const rateViolation = firstViolation(RateLimitSchema, options.rateLimit);
+    if (rateViolation !== undefined) {
+      return { property: `rateLimit.${rateViolation.property}`, rule: rateViolation.rule };
+    }
+  }
+  const limited =
+    ('globalConcurrency' in options && options.globalConcurrency !== undefined) ||
+    ('groupConcurrency' in options && options.groupConcurrency !== undefined) ||
+    ('rateLimit' in options && options.rateLimit !== undefined);
+  if (limited && options.prefetch !== undefined && options.prefetch !== 0) {
+    return {
+      property: 'prefetch',
+      rule: 'must be 0 (or unset) with globalConcurrency, groupConcurrency or rateLimit: a prefetched message holds a lease that counts against them',
+    };
+  }
   if (options.backoff !== undefined) {
     if (options.backoff === null || typeof options.backoff !== 'object') {
       return { property: 'backoff', rule: 'must be an object' };
@@ -71,10 +118,27 @@ function resolveProcessorOptions(
   options: ProcessorOptions,
   defaults: ProcessorDefaults,
 ): ResolvedProcessorOptions {
+  const { rateLimit } = options;
+  const flow = {
+    globalConcurrency: options.globalConcurrency,
+    groupConcurrency: options.groupConcurrency,
+    rateLimit:
+      rateLimit === undefined
+        ? undefined
+        : Object.freeze({
+            max: rateLimit.max,
+            perSeconds: rateLimit.perSeconds,
+            scope: rateLimit.scope ?? 'queue',
+          }),
+  };
   return Object.freeze({
+    ...flow,
     concurrency:
       options.concurrency ?? defaults.concurrency ?? DEFAULT_PROCESSOR_OPTIONS.concurrency,
-    prefetch: options.prefetch ?? defaults.prefetch ?? DEFAULT_PROCESSOR_OPTIONS.prefetch,
+    // Flow-controlled leases take free slots only (see `ProcessorOptions.prefetch`).
+    prefetch: isFlowControlled(flow)
+      ? 0
+      : (options.prefetch ?? defaults.prefetch ?? DEFAULT_PROCESSOR_OPTIONS.prefetch),
     prefetchBytes:
       options.prefetchBytes ?? defaults.prefetchBytes ?? DEFAULT_PROCESSOR_OPTIONS.prefetchBytes,
     leaseSeconds:

@@ -78,6 +78,41 @@ export class QueueConnection implements OnApplicationShutdown {
     statement: SqlStatement,
     options: { readonly timeoutMs?: number } = {},
   ): Promise<pg.QueryResult<Row>> {
+    return this.onClient(operation, (send) => send<Row>(statement), options);
+  }
+
+  /**
+   * Sends the statements `work` sends in one transaction on one pooled connection: committed when
+   * `work` resolves, rolled back when it throws. Each statement is bounded as `query` bounds
+   * one.
+   *
+   * @internal
+   */
+  transaction<T>(
+    operation: string,
+    work: (
+      send: <Row extends object>(statement: SqlStatement) => Promise<pg.QueryResult<Row>>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    return this.onClient(operation, async (send) => {
+      await send(BEGIN);
+      const result = await work(send);
+      await send(COMMIT);
+      return result;
+    });
+  }
+
+  /**
+   * Runs `work` on a pooled connection; failures become typed queue errors, and a connection
+   * that failed is closed, not reused (a transaction left open by a failure goes with it).
+   */
+  private async onClient<T>(
+    operation: string,
+    work: (
+      send: <Row extends object>(statement: SqlStatement) => Promise<pg.QueryResult<Row>>,
+    ) => Promise<T>,
+    options: { readonly timeoutMs?: number } = {},
+  ): Promise<T> {
     const pool = this.pool;
     if (pool === undefined) {
       throw new QueueDatabaseError(operation, 'the queue connection is not open');
@@ -96,7 +131,9 @@ export class QueueConnection implements OnApplicationShutdown {
     let failure: Error | undefined;
     const onError = (error: Error) => (failure ??= error);
     client.once('error', onError);
-    try {
+    const send = async <Row extends object>(
+      statement: SqlStatement,
+    ): Promise<pg.QueryResult<Row>> => {
       const result = await client.query<Row>({
         ...(this.config.preparedStatements && statement.planEachTime !== true
           ? { name: this.statementName(statement.text) }
@@ -107,6 +144,9 @@ export class QueueConnection implements OnApplicationShutdown {
       });
       this.lastAnswer.set(client, performance.now());
       return result;
+    };
+    try {
+      return await work(send);
     } catch (error) {
       failure ??= error instanceof Error ? error : new Error(String(error));
       const host = isHostBound(client) ? client.selectedHost : undefined;
@@ -326,6 +366,9 @@ export class QueueConnection implements OnApplicationShutdown {
     return scrubPassword(text, this.errorContext.password);
   }
 }
+
+const BEGIN: SqlStatement = { text: 'BEGIN', values: [] };
+const COMMIT: SqlStatement = { text: 'COMMIT', values: [] };
 
 /** SQLSTATE read_only_sql_transaction: a write reached a standby or a demoted primary. */
 const READ_ONLY = '25006';

@@ -1,5 +1,5 @@
 import { type LeasedMessage } from './queue-message.interface.js';
-import { type ProcessorOptions } from './processor-options.interface.js';
+import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
 
 /** What a `@Processor` handler receives. Resolve to ack; throw to retry (or see the control errors). */
 export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
@@ -15,10 +15,19 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
  * What a processor's worker is doing in this process: `notStarted` (workers off, or before the
  * application bootstrapped), `starting`, `waiting` (nothing was due; sleeping until a
  * notification or the poll), `full` (every slot busy), `paused`, `leasing` (a lease statement in
- * flight), `backingOff` (the last lease statement failed; it retries with backoff), `stopped`.
+ * flight), `limited` (the processor's `globalConcurrency`, `groupConcurrency` or `rateLimit` left
+ * no room; it looks again shortly), `backingOff` (the last lease statement failed; it retries with backoff), `stopped`.
  */
 export type WorkerState =
-  'notStarted' | 'starting' | 'waiting' | 'full' | 'paused' | 'leasing' | 'backingOff' | 'stopped';
+  | 'notStarted'
+  | 'starting'
+  | 'waiting'
+  | 'full'
+  | 'paused'
+  | 'leasing'
+  | 'limited'
+  | 'backingOff'
+  | 'stopped';
 
 /** A registered processor, as `ProcessorRegistry.getProcessors()` lists it. */
 export interface ProcessorInfo {
@@ -27,11 +36,24 @@ export interface ProcessorInfo {
   readonly handler: string;
   /** Options after defaults were applied. */
   readonly options: Readonly<
-    Required<Omit<ProcessorOptions, 'body' | 'deadLetterQueue' | 'timeoutMs'>>
+    Required<
+      Omit<
+        ProcessorOptions,
+        | 'body'
+        | 'deadLetterQueue'
+        | 'timeoutMs'
+        | 'globalConcurrency'
+        | 'groupConcurrency'
+        | 'rateLimit'
+      >
+    >
   > & {
     readonly timeoutMs: number | undefined;
     readonly deadLetterQueue: string | undefined;
     readonly body: string | undefined;
+    readonly globalConcurrency: number | undefined;
+    readonly groupConcurrency: number | undefined;
+    readonly rateLimit: Required<RateLimitOptions> | undefined;
   };
   /** Paused in this process by `ProcessorRegistry.pause` (not by `QueueService.pause`). */
   readonly paused: boolean;

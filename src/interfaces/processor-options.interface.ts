@@ -15,6 +15,19 @@ export type BackoffOptions =
       readonly delaySeconds: number;
     };
 
+/** A limit on how many messages start per window of time, across every replica. */
+export interface RateLimitOptions {
+  /** Messages started (leased) per window at most. */
+  readonly max: number;
+  /** The window's length, in seconds; a sliding window, not aligned to the clock. */
+  readonly perSeconds: number;
+  /**
+   * `'queue'` (default): `max` for the whole queue. `'group'`: `max` for each `groupKey` (messages
+   * without one share the queue's limit).
+   */
+  readonly scope?: 'queue' | 'group';
+}
+
 /** A class-validator DTO class for message bodies. */
 export type BodyClass<TBody> = new (...args: never[]) => TBody;
 
@@ -32,6 +45,9 @@ export interface ProcessorOptions<TBody = unknown> {
    * messages. Slow handlers thus lease only their free slots, and fast ones lease in big batches,
    * which keeps a busy queue draining even when each lease statement is slow (a pinned
    * xmin horizon). A number (0–9,000) fixes it; 0 leases free slots only.
+   *
+   * With `globalConcurrency`, `groupConcurrency` or `rateLimit` it is 0, and may only be set to 0:
+   * a message waiting in a buffer holds a lease, which would count against those limits.
    */
   readonly prefetch?: number | 'auto';
   /**
@@ -63,11 +79,34 @@ export interface ProcessorOptions<TBody = unknown> {
    */
   readonly deadLetterQueue?: string;
   /**
+   * At most this many messages of the queue leased at once across every replica (every process
+   * running a processor for the queue with this option), counted in the database under a lock,
+   * so it is never exceeded, not even briefly. Default: no limit beyond each process's
+   * `concurrency`.
+   */
+  readonly globalConcurrency?: number;
+  /**
+   * At most this many messages of one `groupKey` leased at once across every replica. With 1, a
+   * group is processed strictly in enqueue order: its next message is leased only once the
+   * previous one is done, and a message waiting for a retry, or a dead letter, holds its group
+   * back (see `listBlockedGroups`, `releaseGroup`). Groups take turns, so one busy group never
+   * delays the others. Default: groups are not limited.
+   */
+  readonly groupConcurrency?: number;
+  /** At most `max` messages started per `perSeconds` across every replica; the rest wait. */
+  readonly rateLimit?: RateLimitOptions;
+  /**
    * Allows more than one handler on this queue in this process; each message goes to one of them.
    * Without it, a second handler for the same queue is a wiring error.
    */
   readonly shareQueue?: boolean;
 }
 
-/** Module-wide defaults for every processor. */
-export type ProcessorDefaults = Omit<ProcessorOptions, 'body' | 'shareQueue'>;
+/**
+ * Module-wide defaults for every processor. Flow limits are a queue's own, so they are set on
+ * its processor only.
+ */
+export type ProcessorDefaults = Omit<
+  ProcessorOptions,
+  'body' | 'shareQueue' | 'globalConcurrency' | 'groupConcurrency' | 'rateLimit'
+>;

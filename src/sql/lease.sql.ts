@@ -18,7 +18,8 @@ export interface LeasePosition {
  * The candidate rows are picked in a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED: the planner may
  * not fold it into the UPDATE as a semi-join, where it could be re-executed and lock more rows
  * than LIMIT allows under concurrency. SKIP LOCKED lets concurrent leasers take disjoint rows
- * without waiting on each other. Order is due time, then enqueue order (`seq`).
+ * without waiting on each other. Order is priority (higher first), then due time, then enqueue
+ * order (`seq`); see `candidatesInOrder`. A queue paused for every replica leases nothing.
  *
  * The UPDATE finds the locked rows by their `ctid`s, collected into one array: a TID scan, whatever
  * the table's size. Joining the CTE on `id` instead let the planner pick a hash join over a
@@ -68,30 +69,82 @@ export function leaseSql(
   }
   return {
     text: `WITH next AS MATERIALIZED (
-  SELECT ctid, available_at, seq, pg_column_size(body) AS bytes FROM ${t.qualified}
-  WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}${past}
-  ORDER BY available_at, seq
-  LIMIT $2::integer
-  FOR UPDATE SKIP LOCKED
+${candidatesInOrder(t, '$2::integer', past)}
 ), within AS (
   SELECT ctid FROM (
-    SELECT ctid, sum(bytes) OVER (ORDER BY available_at, seq ROWS UNBOUNDED PRECEDING) - bytes AS before
+    SELECT ctid, sum(bytes) OVER (ORDER BY priority DESC, available_at, seq ROWS UNBOUNDED PRECEDING) - bytes AS before
     FROM next
   ) AS sized
   WHERE before < $6::bigint
 ), leased AS (
   UPDATE ${t.qualified} AS m
-  SET state = 'leased',
+  SET ${LEASE_SET}
+  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM within))
+  RETURNING m.*
+)
+SELECT ${LEASED_COLUMNS} FROM leased ORDER BY priority DESC, available_at, seq`,
+    values,
+    planEachTime: true,
+  };
+}
+
+/**
+ * The columns a lease returns: the message's, plus what the worker needs to place it (its lease
+ * order and group) and its body's stored size.
+ */
+export const LEASED_COLUMNS = [
+  MESSAGE_COLUMNS,
+  ...['seq', 'priority', 'group_key'].filter(
+    (column) => !MESSAGE_COLUMNS.split(', ').includes(column),
+  ),
+  'pg_column_size(body) AS body_bytes',
+].join(', ');
+
+/**
+ * What every lease sets; `$3` is the lease length, `$4` and `$5` the leaser's `maxAttempts` and
+ * `deadLetterQueue`.
+ */
+export const LEASE_SET = `state = 'leased',
       attempts = m.attempts + 1,
       lease_until = ${secondsFromNow('$3::integer')},
       lease_token = gen_random_uuid(),
       max_attempts = $4::integer,
-      dead_letter_queue = $5::text
-  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM within))
-  RETURNING m.*
-)
-SELECT ${MESSAGE_COLUMNS}, seq, pg_column_size(body) AS body_bytes FROM leased ORDER BY available_at, seq`,
-    values,
-    planEachTime: true,
-  };
+      dead_letter_queue = $5::text`;
+
+/**
+ * Whether queue `$1` is paused for every replica (`pause`): a one-time filter of each scan, so a
+ * paused queue leases nothing, even to a worker that has not heard of the pause yet.
+ */
+export function notPaused(t: QueueTableNames): string {
+  return `NOT EXISTS (SELECT 1 FROM ${t.qualifiedQueues} WHERE queue = $1::text AND paused)`;
+}
+
+/**
+ * Up to `limit` due messages of queue `$1`, locked, highest priority first, then due order, then
+ * enqueue order; `past` narrows the priority-0 scan (see `leaseSql`).
+ *
+ * Two scans, one after the other: messages with a priority from their partial index, then the
+ * priority-0 ones from the queue's main index. The outer LIMIT stops pulling rows once it has
+ * enough, and the second scan only starts when the first ran dry, so a queue whose messages have
+ * no priority pays one probe of an empty index, and one with priorities never reads its
+ * priority-0 backlog while prioritised messages are due. (The concatenation is the order the
+ * caller wants; Append runs its scans in the order written, and the caller sorts the few rows it
+ * keeps again anyway.) Priorities are never negative, so no third scan is needed.
+ */
+export function candidatesInOrder(t: QueueTableNames, limit: string, past = ''): string {
+  const columns = 'ctid, priority, available_at, seq, pg_column_size(body) AS bytes';
+  const due = `queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS} AND ${notPaused(t)}`;
+  // Each locking scan is a subquery of its own: FOR UPDATE is not allowed on a UNION's branches.
+  return `  SELECT * FROM (SELECT ${columns} FROM ${t.qualified}
+  WHERE ${due} AND priority > 0
+  ORDER BY priority DESC, available_at, seq
+  LIMIT ${limit}
+  FOR UPDATE SKIP LOCKED) AS prioritised
+  UNION ALL
+  SELECT * FROM (SELECT ${columns} FROM ${t.qualified}
+  WHERE ${due} AND priority = 0${past}
+  ORDER BY available_at, seq
+  LIMIT ${limit}
+  FOR UPDATE SKIP LOCKED) AS plain
+  LIMIT ${limit}`;
 }

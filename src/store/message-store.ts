@@ -7,6 +7,7 @@ import {
   type MessageState,
   type QueueMessage,
 } from '../interfaces/queue-message.interface.js';
+import { type BlockedGroup, type GroupBlock } from '../interfaces/blocked-group.interface.js';
 import { type CleanupResult } from '../interfaces/queue-operation-options.interface.js';
 import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
 import { type CancelResult } from '../interfaces/queue-control.interface.js';
@@ -25,6 +26,13 @@ import {
   type EachOrAll,
   type MessageFlow,
 } from '../sql/enqueue.sql.js';
+import {
+  flowLeaseSql,
+  flowLockSql,
+  type FlowLimits,
+  type GroupTurn,
+} from '../sql/flow-lease.sql.js';
+import { blockedGroupsSql, releaseGroupSql } from '../sql/groups.sql.js';
 import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
   clearQueueSql,
@@ -116,6 +124,25 @@ export interface HeartbeatResult {
   /** Those of `kept` whose message has a cancel request. */
   readonly cancelRequested: Set<string>;
 }
+
+/** What one flow-controlled lease claimed, and what the limits left. */
+export interface LimitedBatch<T = unknown> {
+  readonly messages: LeasedMessage<T>[];
+  readonly bodyBytes: number[];
+  /** The last group a grouped lease reached in its walk (see `nextGroupTurn`). */
+  readonly lastGroup: string | null;
+  /** Messages the limits allowed this lease (it may have found fewer due). */
+  readonly room: number;
+  /** When the rate limit stopped it: ms until the oldest start it counted leaves its window. */
+  readonly rateWaitMs?: number;
+}
+
+/** A row of `flowLeaseSql`: the room left, and a leased message's columns (NULL when none). */
+type FlowRow = {
+  readonly room: number;
+  readonly rate_wait_ms: number | null;
+  readonly last_group: string | null;
+} & (LeasedRow | { readonly [column in keyof LeasedRow]: null });
 
 /** What the reaper did with expired leases of one queue. */
 export interface ReapOutcome {
@@ -237,11 +264,40 @@ export class MessageStore {
       operation,
       leaseSql(this.names, queue, limit, policy.leaseSeconds, policy, maxBytes, after),
     );
-    const last = result.rows.at(-1);
+    // The scan start only concerns the priority-0 scan (see `leaseSql`).
+    const last = result.rows.findLast((row) => row.priority === 0);
     return {
       messages: result.rows.map((row) => toLeasedMessage<T>(row)),
       bodyBytes: result.rows.map((row) => row.body_bytes),
       ...(last === undefined ? {} : { last: { availableAt: last.available_at, seq: last.seq } }),
+    };
+  }
+
+  /**
+   * Leases up to `want` due messages of `queue` within `limits`, in one transaction that first
+   * takes the queue's flow lock (see `flowLockSql`), so that the limits hold across replicas.
+   */
+  async leaseWithinLimits<T>(
+    queue: string,
+    want: number,
+    policy: LeasePolicy,
+    limits: FlowLimits,
+    turn: GroupTurn,
+  ): Promise<LimitedBatch<T>> {
+    const rows = await this.connection.transaction('leaseMany', async (send) => {
+      await send(flowLockSql(this.names, queue));
+      const result = await send<FlowRow>(
+        flowLeaseSql(this.names, queue, want, policy.leaseSeconds, policy, limits, turn),
+      );
+      return result.rows;
+    });
+    const leased = rows.filter((row): row is FlowRow & LeasedRow => row.id !== null);
+    return {
+      messages: leased.map((row) => toLeasedMessage<T>(row)),
+      bodyBytes: leased.map((row) => row.body_bytes),
+      lastGroup: rows[0]?.last_group ?? null,
+      room: rows[0]?.room ?? 0,
+      ...(rows[0]?.rate_wait_ms == null ? {} : { rateWaitMs: rows[0].rate_wait_ms }),
     };
   }
 
@@ -450,6 +506,27 @@ export class MessageStore {
       listFailedSql(this.names, queue, limit),
     );
     return result.rows.map((row) => toMessage<T>(row));
+  }
+
+  /** Groups an ordered processor cannot take from now, in key order. */
+  async blockedGroups(queue: string, limit: number): Promise<BlockedGroup[]> {
+    const result = await this.connection.query<{
+      group_key: string;
+      reason: GroupBlock;
+      id: string;
+      at: string;
+    }>('listBlockedGroups', blockedGroupsSql(this.names, queue, limit));
+    return result.rows.map((row) => ({
+      groupKey: row.group_key,
+      reason: row.reason,
+      messageId: row.id,
+      at: new Date(Number(row.at) * 1000),
+    }));
+  }
+
+  /** @returns how many dead letters left the group. */
+  releaseGroup(queue: string, groupKey: string): Promise<number> {
+    return this.count('releaseGroup', releaseGroupSql(this.names, queue, groupKey));
   }
 
   /** @returns how many dead letters were put back. */

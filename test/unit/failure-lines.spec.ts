@@ -114,6 +114,9 @@ const OPTIONS: ResolvedProcessorOptions = {
   body: undefined,
   deadLetterQueue: undefined,
   shareQueue: false,
+  globalConcurrency: undefined,
+  groupConcurrency: undefined,
+  rateLimit: undefined,
 };
 
 function leased(n: number, attempts: number): LeasedMessage {

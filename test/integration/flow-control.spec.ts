@@ -1,0 +1,365 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { Injectable } from '@nestjs/common';
+import { Processor, type ProcessorMessage, type ProcessorOptions } from '../../src/index.js';
+import { sleep, waitFor } from '../support/boot.js';
+import { useQueueFixture } from '../support/queue-fixture.js';
+
+const fixture = useQueueFixture('flow', { shared: { workers: false } });
+const { db } = fixture;
+
+/** One line a flow worker printed (see test/support/flow-worker.ts). */
+interface FlowEvent {
+  readonly kind: 'ready' | 'start' | 'end' | 'fail';
+  readonly id: string;
+  readonly group: string;
+  readonly attempt: number;
+  readonly at: number;
+  readonly worker: number;
+}
+
+interface FlowWorkers {
+  readonly children: ChildProcess[];
+  readonly events: FlowEvent[];
+}
+
+const running: ChildProcess[] = [];
+
+afterEach(async () => {
+  await Promise.all(running.splice(0).map(stopProcess));
+});
+
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
+}
+
+/** Starts `count` worker processes of one processor and collects their events. */
+async function startWorkers(
+  count: number,
+  options: ProcessorOptions,
+  queue: string,
+): Promise<FlowWorkers> {
+  const events: FlowEvent[] = [];
+  const children = Array.from({ length: count }, (_, worker) => {
+    const child = spawn('node', ['--import', 'tsx', 'test/support/flow-worker.ts'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        FLOW_QUEUE: queue,
+        FLOW_OPTIONS: JSON.stringify(options),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    running.push(child);
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const [kind, id, group, third, fourth] = line.split(' ');
+      if (kind === 'start') {
+        events.push({
+          kind,
+          id: id!,
+          group: group!,
+          attempt: Number(third),
+          at: Number(fourth),
+          worker,
+        });
+      } else if (kind === 'end' || kind === 'fail') {
+        events.push({ kind, id: id!, group: group!, attempt: 0, at: Number(third), worker });
+      } else if (kind === 'ready') {
+        events.push({ kind, id: '', group: '', attempt: 0, at: Date.now(), worker });
+      }
+    });
+    return child;
+  });
+  await waitFor(
+    () => events.filter((event) => event.kind === 'ready').length === count,
+    60_000,
+    'the worker processes',
+  );
+  return { children, events };
+}
+
+/**
+ * Samples `sql` (one integer column `n`) every few milliseconds until `stop()` holds; resolves
+ * with the largest value seen and the number of samples.
+ */
+async function sampleMax(
+  sql: string,
+  values: unknown[],
+  stop: () => boolean,
+): Promise<{ max: number; samples: number }> {
+  let max = 0;
+  let samples = 0;
+  while (!stop()) {
+    const { rows } = await db.query<{ n: number | null }>(sql, values);
+    max = Math.max(max, rows[0]?.n ?? 0);
+    samples += 1;
+    await sleep(2);
+  }
+  return { max, samples };
+}
+
+/** The largest number of handlers running at once, from start and end events. */
+function maxOverlap(events: readonly FlowEvent[]): number {
+  const edges = events
+    .filter((event) => event.kind !== 'ready')
+    .map((event) => ({ at: event.at, delta: event.kind === 'start' ? 1 : -1 }))
+    // Ends first at the same millisecond: a slot freed and taken again is not an overlap.
+    .sort((a, b) => a.at - b.at || a.delta - b.delta);
+  let now = 0;
+  let max = 0;
+  for (const edge of edges) {
+    now += edge.delta;
+    max = Math.max(max, now);
+  }
+  return max;
+}
+
+describe('priorities', () => {
+  it('leases higher priorities first, then due order, then enqueue order; 0 is the default', async () => {
+    const { queue } = fixture;
+    const low = await queue.enqueue('prio', { n: 'low' });
+    const high = await queue.enqueue('prio', { n: 'high' }, { priority: 10 });
+    const mid = await queue.enqueue('prio', { n: 'mid' }, { priority: 5 });
+    const highToo = await queue.enqueue('prio', { n: 'high too' }, { priority: 10 });
+    await queue.enqueue('prio', { n: 'later' }, { priority: 99, delaySeconds: 3_600 });
+    // The Python backend's insert names no priority: it gets 0.
+    await db.query(
+      `INSERT INTO messages (id, queue, body, available_at, created_at)
+       VALUES ('python-1', 'prio', '{"n": "python"}', floor(extract(epoch from now()))::bigint, floor(extract(epoch from now()))::bigint)`,
+    );
+    const leased = await queue.leaseMany('prio', 10);
+    expect(leased.map((message) => message.id)).toEqual([high, highToo, mid, low, 'python-1']);
+    expect(leased.map((message) => message.priority)).toEqual([10, 10, 5, 0, 0]);
+  });
+
+  it('a processor drains prioritised messages before older plain ones', async () => {
+    const { queue } = fixture;
+    await queue.enqueueMany(
+      'prio.run',
+      Array.from({ length: 30 }, (_, i) => ({ i })),
+    );
+    await queue.enqueueMany(
+      'prio.run',
+      Array.from({ length: 10 }, (_, i) => ({ i: 100 + i })),
+      { priority: 1 },
+    );
+    const seen: number[] = [];
+    @Injectable()
+    class Prio {
+      @Processor('prio.run', { concurrency: 1, prefetch: 0 })
+      handle(message: ProcessorMessage<{ i: number }>): void {
+        seen.push(message.body.i);
+      }
+    }
+    await fixture.boot({ connectionString: db.url }, [Prio]);
+    await waitFor(() => seen.length === 40, 10_000, 'the drain');
+    expect(seen.slice(0, 10)).toEqual(Array.from({ length: 10 }, (_, i) => 100 + i));
+    expect(seen.slice(10)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+  });
+});
+
+describe('global concurrency across processes', () => {
+  it('never has more than globalConcurrency messages leased or running, with 4 processes of 4 slots', async () => {
+    const queue = 'global';
+    const total = 120;
+    const workers = await startWorkers(4, { concurrency: 4, globalConcurrency: 3 }, queue);
+    // Enqueued once every process is up, so that all four compete from the first message.
+    await fixture.queue.enqueueMany(
+      queue,
+      Array.from({ length: total }, () => ({ ms: 30 })),
+    );
+    const ended = () => new Set(workers.events.filter((e) => e.kind === 'end').map((e) => e.id));
+    const sampled = await sampleMax(
+      `SELECT count(*)::int AS n FROM messages WHERE queue = $1 AND state = 'leased'`,
+      [queue],
+      () => ended().size === total,
+    );
+    expect(sampled.samples).toBeGreaterThan(50);
+    expect(sampled.max).toBeLessThanOrEqual(3);
+    expect(maxOverlap(workers.events)).toBeLessThanOrEqual(3);
+    // The cap is used, not just respected, and by more than one process.
+    expect(maxOverlap(workers.events)).toBe(3);
+    expect(new Set(workers.events.map((event) => event.worker)).size).toBeGreaterThan(1);
+    const starts = workers.events.filter((event) => event.kind === 'start');
+    expect(starts).toHaveLength(total);
+    expect(new Set(starts.map((event) => event.id)).size).toBe(total);
+  }, 60_000);
+});
+
+describe('ordered groups (groupConcurrency: 1) across processes', () => {
+  it('keeps each group in enqueue order, one at a time, through retries and a SIGKILL mid-message', async () => {
+    const queue = 'ordered';
+    const groups = 8;
+    const perGroup = 6;
+    const ids: string[][] = [];
+    for (let index = 0; index < perGroup; index++) {
+      for (let group = 0; group < groups; group++) {
+        const body = {
+          ms: 15,
+          // Two messages fail their first attempt; one hangs its first (its process is killed).
+          failFirst: (group === 1 && index === 2) || (group === 5 && index === 0),
+          hang: group === 3 && index === 1,
+        };
+        const id = await fixture.queue.enqueue(queue, body, { groupKey: `g${group}` });
+        (ids[group] ??= []).push(id);
+      }
+    }
+    const options: ProcessorOptions = {
+      concurrency: 4,
+      groupConcurrency: 1,
+      leaseSeconds: 2,
+      backoff: { type: 'fixed', delaySeconds: 1 },
+    };
+    const workers = await startWorkers(3, options, queue);
+    const hung = ids[3]![1]!;
+    const total = groups * perGroup;
+    const done = () =>
+      new Set(workers.events.filter((e) => e.kind === 'end').map((e) => e.id)).size;
+    const sampling = sampleMax(
+      `SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM messages
+       WHERE queue = $1 AND state = 'leased' GROUP BY group_key) AS per_group`,
+      [queue],
+      () => done() === total,
+    );
+    await waitFor(
+      () => workers.events.some((event) => event.kind === 'start' && event.id === hung),
+      20_000,
+      'the hanging message',
+    );
+    const victim = workers.events.find((event) => event.kind === 'start' && event.id === hung)!;
+    expect(workers.children[victim.worker]!.kill('SIGKILL')).toBe(true);
+    const sampled = await sampling;
+    expect(sampled.max).toBe(1);
+
+    for (let group = 0; group < groups; group++) {
+      const events = workers.events.filter((event) => event.group === `g${group}`);
+      // Completed in enqueue order.
+      expect(events.filter((event) => event.kind === 'end').map((event) => event.id)).toEqual(
+        ids[group],
+      );
+      // Each message's every attempt started after the previous message of its group ended.
+      for (let index = 1; index < perGroup; index++) {
+        const previousEnd = events.find(
+          (event) => event.kind === 'end' && event.id === ids[group]![index - 1],
+        )!.at;
+        const starts = events.filter(
+          (event) => event.kind === 'start' && event.id === ids[group]![index],
+        );
+        for (const start of starts) expect(start.at).toBeGreaterThanOrEqual(previousEnd);
+      }
+    }
+    // The retries and the killed attempt ran again, later.
+    const attemptsOf = (id: string) =>
+      workers.events.filter((event) => event.kind === 'start' && event.id === id).length;
+    expect(attemptsOf(ids[1]![2]!)).toBe(2);
+    expect(attemptsOf(ids[5]![0]!)).toBe(2);
+    expect(attemptsOf(hung)).toBe(2);
+  }, 90_000);
+});
+
+describe('groups in one process', () => {
+  it('a group of one message is not delayed by a group of thousands', async () => {
+    const queue = 'fair';
+    await fixture.queue.enqueueMany(
+      queue,
+      Array.from({ length: 3_000 }, (_, i) => ({ i })),
+      { groupKey: 'busy' },
+    );
+    const lone = await fixture.queue.enqueue(queue, { i: -1 }, { groupKey: 'quiet' });
+    const started: string[] = [];
+    @Injectable()
+    class Fair {
+      @Processor(queue, { concurrency: 4, groupConcurrency: 2 })
+      async handle(message: ProcessorMessage): Promise<void> {
+        started.push(message.id);
+        await sleep(5);
+      }
+    }
+    await fixture.boot({ connectionString: db.url, pollIntervalMs: 100 }, [Fair]);
+    await waitFor(() => started.includes(lone), 5_000, 'the quiet group');
+    // Its turn came within the first round of groups, not after the busy group's backlog.
+    expect(started.indexOf(lone)).toBeLessThan(4);
+  }, 30_000);
+
+  it('lists a group held back by a dead letter or a waiting retry, and releases it', async () => {
+    const { queue } = fixture;
+    const q = 'blocked';
+    const dead = await queue.enqueue(q, { n: 1 }, { groupKey: 'a' });
+    const behindDead = await queue.enqueue(q, { n: 2 }, { groupKey: 'a' });
+    const waiting = await queue.enqueue(q, { n: 3 }, { groupKey: 'b', delaySeconds: 600 });
+    await queue.enqueue(q, { n: 4 }, { groupKey: 'c' });
+    await db.query(`UPDATE messages SET state = 'failed' WHERE id = $1`, [dead]);
+
+    const blocked = await queue.listBlockedGroups(q);
+    expect(blocked).toEqual([
+      { groupKey: 'a', reason: 'deadLetter', messageId: dead, at: expect.any(Date) },
+      { groupKey: 'b', reason: 'waiting', messageId: waiting, at: expect.any(Date) },
+    ]);
+
+    const order: string[] = [];
+    @Injectable()
+    class Ordered {
+      @Processor(q, { concurrency: 2, groupConcurrency: 1 })
+      handle(message: ProcessorMessage): void {
+        order.push(message.id);
+      }
+    }
+    await fixture.boot({ connectionString: db.url, pollIntervalMs: 100 }, [Ordered]);
+    await waitFor(() => order.length === 1, 5_000, 'the free group');
+    await sleep(500);
+    expect(order).not.toContain(behindDead);
+
+    expect(await queue.releaseGroup(q, 'a')).toBe(1);
+    await waitFor(() => order.includes(behindDead), 5_000, 'the released group');
+    const { rows } = await db.query<{ group_key: string | null; state: string }>(
+      'SELECT group_key, state FROM messages WHERE id = $1',
+      [dead],
+    );
+    // Still a dead letter, no longer in its group.
+    expect(rows).toEqual([{ group_key: null, state: 'failed' }]);
+    expect(await queue.listBlockedGroups(q)).toEqual([
+      { groupKey: 'b', reason: 'waiting', messageId: waiting, at: expect.any(Date) },
+    ]);
+  }, 30_000);
+});
+
+describe('rate limits across processes', () => {
+  it('starts at most max per window, and close to the target rate', async () => {
+    const queue = 'rated';
+    await fixture.queue.enqueueMany(
+      queue,
+      Array.from({ length: 400 }, () => ({})),
+    );
+    const max = 25;
+    const workers = await startWorkers(
+      2,
+      { concurrency: 8, rateLimit: { max, perSeconds: 1 } },
+      queue,
+    );
+    await sleep(6_000);
+    const starts = workers.events
+      .filter((event) => event.kind === 'start')
+      .map((event) => event.at)
+      .sort((a, b) => a - b);
+    // Never more than max within any one-second window (the database's clock stamps the
+    // starts; these are the handlers' own times, a few ms later: 50 ms of slack).
+    for (let i = 0; i + max < starts.length; i++) {
+      expect(starts[i + max]! - starts[i]!).toBeGreaterThanOrEqual(1_000 - 50);
+    }
+    // Over the 5 seconds after the first start: within 10% of the target.
+    const first = starts[0]!;
+    const inFive = starts.filter((at) => at < first + 5_000).length;
+    expect(inFive).toBeGreaterThanOrEqual(max * 5 * 0.9);
+    expect(inFive).toBeLessThanOrEqual(max * 5 * 1.1);
+    // Waiting for the limit spends no attempt.
+    const { rows } = await db.query<{ n: number }>(
+      `SELECT max(attempts)::int AS n FROM messages WHERE queue = $1`,
+      [queue],
+    );
+    expect(rows[0]!.n).toBe(1);
+  }, 60_000);
+});
