@@ -29,9 +29,12 @@ function flowOf(contender: Contender): FlowSupport {
   return contender.flow;
 }
 
-async function enqueueFlowAll(flow: FlowSupport, bodies: readonly BenchBody[]): Promise<void> {
+/** Enqueues in batches of 1,000; returns the messages/s, priorities and groups included. */
+async function enqueueFlowAll(flow: FlowSupport, bodies: readonly BenchBody[]): Promise<number> {
+  const started = performance.now();
   for (let offset = 0; offset < bodies.length; offset += 1_000)
     await flow.enqueueFlow(bodies.slice(offset, offset + 1_000));
+  return Math.round(bodies.length / ((performance.now() - started) / 1000));
 }
 
 /** Polls until nothing is left or the cap passes; seconds from the first handler start. */
@@ -68,7 +71,7 @@ const priorityScenario: Scenario = {
       i,
       p: Math.floor(random() * PRIORITY_LEVELS),
     }));
-    await enqueueFlowAll(flow, bodies);
+    const enqueueRate = await enqueueFlowAll(flow, bodies);
     const waiting = new Array<number>(PRIORITY_LEVELS).fill(0);
     for (const body of bodies) waiting[body.p!]! += 1;
     let inverted = 0;
@@ -99,6 +102,7 @@ const priorityScenario: Scenario = {
         capped: drained.capped,
         handled,
         inverted: Number((inverted / Math.max(1, handled)).toFixed(4)),
+        enqueueRate,
       },
     };
   },
@@ -124,7 +128,7 @@ const groupsScenario: Scenario = {
       i,
       g: `g${Math.floor(random() * groups)}`,
     }));
-    await enqueueFlowAll(flow, bodies);
+    const enqueueRate = await enqueueFlowAll(flow, bodies);
     const running = new Map<string, number>();
     let overlaps = 0;
     let handled = 0;
@@ -175,6 +179,7 @@ const groupsScenario: Scenario = {
         overlaps,
         maxHandlersRunning: maxRunning,
         ...(flow.groupsOverLimit === undefined ? {} : { groupsOverLimitSampled: groupsOverLimit }),
+        enqueueRate,
       },
     };
   },

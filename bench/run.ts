@@ -17,7 +17,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedServer } from '../dev/embedded-postgres.js';
-import { CONTENDERS } from './contenders/index.js';
+import { CONTENDERS, FLOW_ONLY } from './contenders/index.js';
 import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { rawBaseline, type BaselineResult } from './raw-baseline.js';
@@ -71,6 +71,7 @@ try {
     };
     for (const name of contenders) {
       if (scenario.only !== undefined && !scenario.only.includes(name)) continue;
+      if (FLOW_ONLY.has(name) && scenario.requires === undefined) continue;
       const values: ScenarioResult[] = [];
       let skipped: string | undefined;
       for (let i = 0; i < Math.min(runs, scenario.runs ?? runs) && skipped === undefined; i++) {
