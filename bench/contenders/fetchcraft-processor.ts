@@ -1,6 +1,11 @@
 import { type INestApplicationContext } from '@nestjs/common';
-import { Processor, type ProcessorMessage } from '../../src/index.js';
-import { type BenchBody, type Contender } from '../contender.js';
+import { Processor, type ProcessorMessage, type ProcessorOptions } from '../../src/index.js';
+import {
+  type BenchBody,
+  type Contender,
+  type FlowHandler,
+  type FlowWorkerOptions,
+} from '../contender.js';
 import { bootContext, FetchcraftProducer, QUEUE, VERSION } from './fetchcraft-common.js';
 
 /** The documented throughput setting: lease ahead of free slots (see ProcessorOptions.prefetch). */
@@ -10,24 +15,27 @@ const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 1_000);
 export function createContender(): Contender {
   const producer = new FetchcraftProducer();
   let workers: INestApplicationContext | undefined;
+
+  const start = async (options: ProcessorOptions<BenchBody>, handle: FlowHandler) => {
+    class BenchHandlers {
+      @Processor(QUEUE, options)
+      handle(message: ProcessorMessage<BenchBody>): void | Promise<void> {
+        return handle(message.body);
+      }
+    }
+    workers = await bootContext({ connectionString: producer.url }, [BenchHandlers]);
+  };
+
   return {
     info: {
       name: 'fetchcraft-processor',
       version: VERSION,
-      settings: `@Processor with concurrency N and prefetch ${PREFETCH} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20`,
+      settings: `@Processor with concurrency N and prefetch ${PREFETCH} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20; flow scenarios: enqueueMany with priority / groupKey functions, @Processor groupConcurrency / globalConcurrency / rateLimit (prefetch 0 with any of these three, as required)`,
     },
     setup: (url) => producer.setup(url),
     enqueueOne: (body) => producer.enqueueOne(body),
     enqueueBatch: (bodies) => producer.enqueueBatch(bodies),
-    async startWorkers(concurrency, handle) {
-      class BenchHandlers {
-        @Processor(QUEUE, { concurrency, prefetch: PREFETCH })
-        handle(message: ProcessorMessage<BenchBody>): void {
-          handle(message.body);
-        }
-      }
-      workers = await bootContext({ connectionString: producer.url }, [BenchHandlers]);
-    },
+    startWorkers: (concurrency, handle) => start({ concurrency, prefetch: PREFETCH }, handle),
     async stopWorkers() {
       await workers?.close();
       workers = undefined;
@@ -37,5 +45,31 @@ export function createContender(): Contender {
       await workers?.close();
       await producer.close();
     },
+
+    flow: {
+      unsupported: {},
+      enqueueFlow: (bodies) => producer.enqueueFlow(bodies),
+      startFlowWorkers: (options, handle) => start(processorOptions(options), handle),
+      running: () => producer.running(),
+      groupsOverLimit: () => producer.groupsOverLimit(),
+      leaseTimes: () => producer.leaseTimes(),
+    },
+  };
+}
+
+/**
+ * The limits are counted over leased messages, so a processor with any of them leases only its
+ * free slots (prefetch 0, its default then); priority alone keeps the usual prefetch.
+ */
+function processorOptions(options: FlowWorkerOptions): ProcessorOptions<BenchBody> {
+  const { concurrency, groupConcurrency, globalConcurrency, rateLimit } = options;
+  const limited =
+    groupConcurrency !== undefined || globalConcurrency !== undefined || rateLimit !== undefined;
+  return {
+    concurrency,
+    ...(limited ? {} : { prefetch: PREFETCH }),
+    ...(groupConcurrency === undefined ? {} : { groupConcurrency }),
+    ...(globalConcurrency === undefined ? {} : { globalConcurrency }),
+    ...(rateLimit === undefined ? {} : { rateLimit }),
   };
 }

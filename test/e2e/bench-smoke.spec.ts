@@ -53,4 +53,54 @@ describe('npm run bench -- --quick', () => {
       expect(row.cells['fetchcraft-service']?.value).toBeGreaterThan(0);
     }
   }, 150_000);
+
+  it('runs flow-control scenarios when named, and skips a contender that lacks the feature', async () => {
+    const out = join(dir, 'flow.json');
+    const { stdout } = await run(
+      'node',
+      [
+        '--import',
+        'tsx',
+        'bench/run.ts',
+        '--quick',
+        '--scenarios',
+        'flow.priority,flow.gr*',
+        '--contenders',
+        'fetchcraft-processor,fetchcraft-service',
+        '--no-baseline',
+        '--out',
+        out,
+      ],
+      {
+        cwd: new URL('../..', import.meta.url),
+        env: { ...process.env, DATABASE_URL: adminUrl() },
+        timeout: 120_000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    );
+    expect(stdout).toMatch(/^flow\.groups\s+fetchcraft-processor\s+\d+ msg\/s/m);
+    expect(stdout).toMatch(/^flow\.groups\s+fetchcraft-service\s+— skipped: /m);
+    expect(stdout).toMatch(/^\| flow\.groups \| [\d,]+\/s \(0 group overlaps\) \| — \|/m);
+    const report = JSON.parse(readFileSync(out, 'utf8')) as {
+      rows: Array<{
+        scenario: string;
+        cells: Record<string, { value: number; details: Record<string, number> }>;
+        skipped?: Record<string, string>;
+      }>;
+    };
+    const [priority, groups] = report.rows;
+    expect(report.rows.map((row) => row.scenario)).toEqual(['flow.priority', 'flow.groups']);
+    for (const name of ['fetchcraft-processor', 'fetchcraft-service']) {
+      const cell = priority!.cells[name]!;
+      expect(cell.details.handled).toBe(5_000);
+      // Leases come in priority order; only handlers started together may cross a level.
+      expect(cell.details.inverted).toBeLessThan(0.05);
+    }
+    const ours = groups!.cells['fetchcraft-processor']!;
+    expect(ours.details.handled).toBe(5_000);
+    expect(ours.details.overlaps).toBe(0);
+    expect(ours.details.groupsOverLimitSampled).toBe(0);
+    expect(groups!.cells['fetchcraft-service']).toBeUndefined();
+    expect(groups!.skipped?.['fetchcraft-service']).toMatch(/@Processor options/);
+  }, 150_000);
 });
