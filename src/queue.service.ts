@@ -92,8 +92,8 @@ export class QueueService {
    * With unique keys, messages of `bodies` with the same key become one (the first), and a
    * message whose key another message of `queue` holds is not inserted: its position gets that
    * message's id. In the rare case where the holder was committed by a concurrent call after
-   * the statement began, the positions it concerns are sent again in a second statement, and
-   * the batch is then not one transaction.
+   * the statement began, the positions it concerns are sent again in a second statement of the
+   * same transaction, so the batch stays all or none.
    *
    * @returns the ids, in the order of `bodies`: each message's new id, or with a unique key,
    *   the id of the message that holds it.

@@ -214,37 +214,39 @@ export class MessageStore {
     delaySeconds: number,
     flow?: BatchFlow,
   ): Promise<string[]> {
-    const ids = await this.enqueueBatch(queue, bodiesJson, delaySeconds, flow);
-    if (flow?.unique === undefined) return ids as string[];
-    // Positions whose key's holder committed after the statement's snapshot were not inserted
-    // and got no id: they alone are sent again, so nothing is inserted twice. The batch is
-    // then no longer one transaction: what the first statement inserted stays if a later one
-    // fails.
-    for (let attempt = 2; ; attempt++) {
-      const pending = [...ids.keys()].filter((index) => ids[index] === null);
-      if (pending.length === 0) return ids as string[];
-      if (attempt > UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('enqueueMany');
-      const again = await this.enqueueBatch(
-        queue,
-        pending.map((index) => bodiesJson[index]!),
-        delaySeconds,
-        batchFlowAt(flow, pending),
+    if (flow?.unique === undefined) {
+      const result = await this.connection.query<{ ids: string[] }>(
+        'enqueueMany',
+        enqueueManySql(this.names, queue, `[${bodiesJson.join(',')}]`, delaySeconds, flow),
       );
-      pending.forEach((index, position) => (ids[index] = again[position]!));
+      return result.rows[0]!.ids;
     }
-  }
-
-  private async enqueueBatch(
-    queue: string,
-    bodiesJson: readonly string[],
-    delaySeconds: number,
-    flow: BatchFlow | undefined,
-  ): Promise<(string | null)[]> {
-    const result = await this.connection.query<{ ids: (string | null)[] }>(
-      'enqueueMany',
-      enqueueManySql(this.names, queue, `[${bodiesJson.join(',')}]`, delaySeconds, flow),
-    );
-    return result.rows[0]!.ids;
+    // Positions whose key's holder committed after the statement's snapshot were not inserted
+    // and got no id: they alone are sent again, in the same transaction (each statement of it
+    // sees what was committed before it began), so the batch stays all or nothing and nothing
+    // is inserted twice.
+    return this.connection.transaction('enqueueMany', async (send) => {
+      const batch = async (indexes: readonly number[] | undefined) => {
+        const result = await send<{ ids: (string | null)[] }>(
+          enqueueManySql(
+            this.names,
+            queue,
+            `[${(indexes === undefined ? bodiesJson : indexes.map((index) => bodiesJson[index]!)).join(',')}]`,
+            delaySeconds,
+            indexes === undefined ? flow : batchFlowAt(flow, indexes),
+          ),
+        );
+        return result.rows[0]!.ids;
+      };
+      const ids = await batch(undefined);
+      for (let attempt = 2; ; attempt++) {
+        const pending = [...ids.keys()].filter((index) => ids[index] === null);
+        if (pending.length === 0) return ids as string[];
+        if (attempt > UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('enqueueMany');
+        const again = await batch(pending);
+        pending.forEach((index, position) => (ids[index] = again[position]!));
+      }
+    });
   }
 
   /**
