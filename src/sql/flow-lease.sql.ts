@@ -123,19 +123,19 @@ export function flowLeaseSql(
   SELECT greatest(0, least(${rooms.join(',\n    ')})) AS n, ${rateWait} AS rate_wait_ms
 )`;
   const limit = '(SELECT n FROM room)';
-  const candidates =
-    groupConcurrency === undefined
-      ? `next AS MATERIALIZED (
+  // A rate per group needs the walk over the groups even without a group limit.
+  const grouped = groupConcurrency !== undefined || rateLimit?.scope === 'group';
+  const candidates = !grouped
+    ? `next AS MATERIALIZED (
 ${candidatesInOrder(t, limit)}
 )`
-      : groupedCandidates(t, p, groupConcurrency, rateLimit, rateMax, window, turn);
+    : groupedCandidates(t, p, groupConcurrency, rateLimit, rateMax, window, turn);
   const stamp = rateLimit === undefined ? '' : ',\n      leased_at = statement_timestamp()';
   // The last group the walk reached, in its order (keys after the start, then wrapped around to
   // those before it), compared by the database's collation as the walk was.
-  const lastGroup =
-    groupConcurrency === undefined
-      ? 'NULL::text'
-      : `(SELECT coalesce(max(group_key) FILTER (WHERE group_key <= ${startAfter(p)}), max(group_key)) FROM leased)`;
+  const lastGroup = !grouped
+    ? 'NULL::text'
+    : `(SELECT coalesce(max(group_key) FILTER (WHERE group_key <= ${startAfter(p)}), max(group_key)) FROM leased)`;
   return {
     text: `WITH RECURSIVE ${room},
 ${candidates},
@@ -163,7 +163,7 @@ ORDER BY l.priority DESC, l.available_at, l.seq`,
 function groupedCandidates(
   t: QueueTableNames,
   p: Parameters,
-  groupConcurrency: number,
+  groupConcurrency: number | undefined,
   rateLimit: FlowLimits['rateLimit'],
   rateMax: string,
   window: string,
@@ -175,12 +175,18 @@ function groupedCandidates(
   const firstGroup = `(SELECT group_key FROM ${t.qualified} WHERE queue = $1::text AND ${inIndex} ORDER BY group_key LIMIT 1)`;
   const groupAfter = (key: string) =>
     `(SELECT group_key FROM ${t.qualified} WHERE queue = $1::text AND ${inIndex} AND group_key > ${key} ORDER BY group_key LIMIT 1)`;
-  const cap = p.bind(groupConcurrency, 'integer');
   const ofGroup = (alias: string) =>
     `${alias}.queue = $1::text AND ${alias}.group_key = w.g AND ${alias}.group_key IS NOT NULL`;
-  const roomOfGroup = [
-    `${cap} - (SELECT count(*) FROM ${t.qualified} AS l WHERE ${ofGroup('l')} AND l.state = 'leased')::integer`,
-  ];
+  const roomOfGroup: string[] = [];
+  // A group's heads are taken up to its limit, or up to its rate (a rate per group without a
+  // group limit).
+  let cap = rateMax;
+  if (groupConcurrency !== undefined) {
+    cap = p.bind(groupConcurrency, 'integer');
+    roomOfGroup.push(
+      `${cap} - (SELECT count(*) FROM ${t.qualified} AS l WHERE ${ofGroup('l')} AND l.state = 'leased')::integer`,
+    );
+  }
   if (rateLimit?.scope === 'group') {
     roomOfGroup.push(
       `${rateMax} - (SELECT count(*) FROM ${t.qualified} AS r WHERE ${ofGroup('r')} AND r.leased_at > ${window})::integer`,

@@ -1,28 +1,13 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createInterface } from 'node:readline';
+import { type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage, type ProcessorOptions } from '../../src/index.js';
 import { sleep, waitFor } from '../support/boot.js';
+import { maxOverlap, sampleMax, startFlowWorkers, stopProcess } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 const fixture = useQueueFixture('flow', { shared: { workers: false } });
 const { db } = fixture;
-
-/** One line a flow worker printed (see test/support/flow-worker.ts). */
-interface FlowEvent {
-  readonly kind: 'ready' | 'start' | 'end' | 'fail';
-  readonly id: string;
-  readonly group: string;
-  readonly attempt: number;
-  readonly at: number;
-  readonly worker: number;
-}
-
-interface FlowWorkers {
-  readonly children: ChildProcess[];
-  readonly events: FlowEvent[];
-}
 
 const running: ChildProcess[] = [];
 
@@ -30,92 +15,31 @@ afterEach(async () => {
   await Promise.all(running.splice(0).map(stopProcess));
 });
 
-async function stopProcess(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await Promise.race([exited, sleep(5_000).then(() => child.kill('SIGKILL'))]);
-}
-
-/** Starts `count` worker processes of one processor and collects their events. */
-async function startWorkers(
-  count: number,
-  options: ProcessorOptions,
-  queue: string,
-): Promise<FlowWorkers> {
-  const events: FlowEvent[] = [];
-  const children = Array.from({ length: count }, (_, worker) => {
-    const child = spawn('node', ['--import', 'tsx', 'test/support/flow-worker.ts'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        FLOW_QUEUE: queue,
-        FLOW_OPTIONS: JSON.stringify(options),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    running.push(child);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      const [kind, id, group, third, fourth] = line.split(' ');
-      if (kind === 'start') {
-        events.push({
-          kind,
-          id: id!,
-          group: group!,
-          attempt: Number(third),
-          at: Number(fourth),
-          worker,
-        });
-      } else if (kind === 'end' || kind === 'fail') {
-        events.push({ kind, id: id!, group: group!, attempt: 0, at: Number(third), worker });
-      } else if (kind === 'ready') {
-        events.push({ kind, id: '', group: '', attempt: 0, at: Date.now(), worker });
-      }
-    });
-    return child;
-  });
-  await waitFor(
-    () => events.filter((event) => event.kind === 'ready').length === count,
-    60_000,
-    'the worker processes',
-  );
-  return { children, events };
-}
+const startWorkers = (count: number, options: ProcessorOptions, queue: string) =>
+  startFlowWorkers(db, running, count, options, queue);
 
 /**
- * Samples `sql` (one integer column `n`) every few milliseconds until `stop()` holds; resolves
- * with the largest value seen and the number of samples.
+ * When the rate-limited leases of `queue` (of one group) started, in ms, as the database stamped
+ * them (`leased_at`, the lease statement's start), in order.
  */
-async function sampleMax(
-  sql: string,
-  values: unknown[],
-  stop: () => boolean,
-): Promise<{ max: number; samples: number }> {
-  let max = 0;
-  let samples = 0;
-  while (!stop()) {
-    const { rows } = await db.query<{ n: number | null }>(sql, values);
-    max = Math.max(max, rows[0]?.n ?? 0);
-    samples += 1;
-    await sleep(2);
-  }
-  return { max, samples };
+async function leaseTimes(queue: string, group?: string): Promise<number[]> {
+  const { rows } = await db.query<{ at: number }>(
+    `SELECT extract(epoch FROM leased_at)::float8 * 1000 AS at FROM messages
+     WHERE queue = $1 AND leased_at IS NOT NULL AND ($2::text IS NULL OR group_key = $2)
+     ORDER BY leased_at`,
+    [queue, group ?? null],
+  );
+  return rows.map((row) => row.at);
 }
 
-/** The largest number of handlers running at once, from start and end events. */
-function maxOverlap(events: readonly FlowEvent[]): number {
-  const edges = events
-    .filter((event) => event.kind !== 'ready')
-    .map((event) => ({ at: event.at, delta: event.kind === 'start' ? 1 : -1 }))
-    // Ends first at the same millisecond: a slot freed and taken again is not an overlap.
-    .sort((a, b) => a.at - b.at || a.delta - b.delta);
-  let now = 0;
-  let max = 0;
-  for (const edge of edges) {
-    now += edge.delta;
-    max = Math.max(max, now);
+/** No `max + 1` of `times` (sorted) fall within one window of `windowMs`. */
+function expectAtMostPerWindow(times: readonly number[], max: number, windowMs: number): void {
+  let tightest = Number.POSITIVE_INFINITY;
+  for (let i = 0; i + max < times.length; i++) {
+    tightest = Math.min(tightest, times[i + max]! - times[i]!);
   }
-  return max;
+  // Microsecond stamps, compared after a float round trip.
+  expect(tightest).toBeGreaterThanOrEqual(windowMs - 0.01);
 }
 
 describe('priorities', () => {
@@ -174,6 +98,7 @@ describe('global concurrency across processes', () => {
     );
     const ended = () => new Set(workers.events.filter((e) => e.kind === 'end').map((e) => e.id));
     const sampled = await sampleMax(
+      db,
       `SELECT count(*)::int AS n FROM messages WHERE queue = $1 AND state = 'leased'`,
       [queue],
       () => ended().size === total,
@@ -220,6 +145,7 @@ describe('ordered groups (groupConcurrency: 1) across processes', () => {
     const done = () =>
       new Set(workers.events.filter((e) => e.kind === 'end').map((e) => e.id)).size;
     const sampling = sampleMax(
+      db,
       `SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM messages
        WHERE queue = $1 AND state = 'leased' GROUP BY group_key) AS per_group`,
       [queue],
@@ -258,6 +184,34 @@ describe('ordered groups (groupConcurrency: 1) across processes', () => {
     expect(attemptsOf(ids[1]![2]!)).toBe(2);
     expect(attemptsOf(ids[5]![0]!)).toBe(2);
     expect(attemptsOf(hung)).toBe(2);
+  }, 90_000);
+});
+
+describe('group limits above 1 across processes', () => {
+  it('never has more than groupConcurrency messages of one group leased or running', async () => {
+    const queue = 'capped.groups';
+    const workers = await startWorkers(2, { concurrency: 6, groupConcurrency: 2 }, queue);
+    await fixture.queue.enqueueMany(
+      queue,
+      Array.from({ length: 60 }, (_, i) => ({ ms: 20, g: `g${i % 4}` })),
+      { groupKey: (body) => body.g },
+    );
+    const ended = () => workers.events.filter((event) => event.kind === 'end').length;
+    const sampled = await sampleMax(
+      db,
+      `SELECT max(n)::int AS n FROM (SELECT count(*) AS n FROM messages
+       WHERE queue = $1 AND state = 'leased' GROUP BY group_key) AS per_group`,
+      [queue],
+      () => ended() === 60,
+    );
+    expect(sampled.max).toBe(2);
+    for (let group = 0; group < 4; group++) {
+      const events = workers.events.filter((event) => event.group === `g${group}`);
+      expect(maxOverlap(events)).toBeLessThanOrEqual(2);
+    }
+    // Four groups of two: both processes' twelve slots could have run more at once.
+    expect(maxOverlap(workers.events)).toBeLessThanOrEqual(8);
+    expect(maxOverlap(workers.events)).toBeGreaterThan(2);
   }, 90_000);
 });
 
@@ -327,6 +281,35 @@ describe('groups in one process', () => {
   }, 30_000);
 });
 
+describe('rate limits per group', () => {
+  it("limits each group's starts, not the queue's", async () => {
+    const queue = 'rated.groups';
+    await fixture.queue.enqueueMany(
+      queue,
+      Array.from({ length: 60 }, (_, i) => ({ g: i % 2 === 0 ? 'a' : 'b' })),
+      { groupKey: (body) => body.g },
+    );
+    let handled = 0;
+    @Injectable()
+    class PerGroup {
+      @Processor(queue, { concurrency: 8, rateLimit: { max: 4, perSeconds: 1, scope: 'group' } })
+      handle(): void {
+        handled += 1;
+      }
+    }
+    await fixture.boot({ connectionString: db.url, pollIntervalMs: 100 }, [PerGroup]);
+    await sleep(2_500);
+    expect(handled).toBeGreaterThanOrEqual(16);
+    for (const group of ['a', 'b']) {
+      const times = await leaseTimes(queue, group);
+      // Both groups go, each at its own pace: 4 in the first window, 4 more in the next...
+      expect(times.length).toBeGreaterThanOrEqual(8);
+      expect(times.length).toBeLessThanOrEqual(12);
+      expectAtMostPerWindow(times, 4, 1_000);
+    }
+  }, 30_000);
+});
+
 describe('rate limits across processes', () => {
   it('starts at most max per window, and close to the target rate', async () => {
     const queue = 'rated';
@@ -341,20 +324,17 @@ describe('rate limits across processes', () => {
       queue,
     );
     await sleep(6_000);
-    const starts = workers.events
-      .filter((event) => event.kind === 'start')
-      .map((event) => event.at)
-      .sort((a, b) => a - b);
-    // Never more than max within any one-second window (the database's clock stamps the
-    // starts; these are the handlers' own times, a few ms later: 50 ms of slack).
-    for (let i = 0; i + max < starts.length; i++) {
-      expect(starts[i + max]! - starts[i]!).toBeGreaterThanOrEqual(1_000 - 50);
-    }
+    const starts = await leaseTimes(queue);
+    expectAtMostPerWindow(starts, max, 1_000);
     // Over the 5 seconds after the first start: within 10% of the target.
     const first = starts[0]!;
     const inFive = starts.filter((at) => at < first + 5_000).length;
     expect(inFive).toBeGreaterThanOrEqual(max * 5 * 0.9);
     expect(inFive).toBeLessThanOrEqual(max * 5 * 1.1);
+    // The handlers saw the same: every started message was handled by one of the processes.
+    expect(workers.events.filter((event) => event.kind === 'start').length).toBeGreaterThanOrEqual(
+      inFive,
+    );
     // Waiting for the limit spends no attempt.
     const { rows } = await db.query<{ n: number }>(
       `SELECT max(attempts)::int AS n FROM messages WHERE queue = $1`,
