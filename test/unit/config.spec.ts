@@ -212,6 +212,31 @@ describe('a processor declaration', () => {
     });
   });
 
+  it('leases free slots only under flow limits, whatever the defaults say', () => {
+    const resolved = resolveProcessor(
+      'q',
+      { groupConcurrency: 1, rateLimit: { max: 10, perSeconds: 2 } },
+      { prefetch: 500 },
+    );
+    expect(resolved).toMatchObject({
+      ok: true,
+      options: {
+        prefetch: 0,
+        groupConcurrency: 1,
+        globalConcurrency: undefined,
+        rateLimit: { max: 10, perSeconds: 2, scope: 'queue' },
+      },
+    });
+    expect(resolveProcessor('q', { globalConcurrency: 3, prefetch: 0 }, {})).toMatchObject({
+      ok: true,
+      options: { prefetch: 0, globalConcurrency: 3 },
+    });
+    expect(resolveProcessor('q', {}, { prefetch: 500 })).toMatchObject({
+      ok: true,
+      options: { prefetch: 500 },
+    });
+  });
+
   it('prefers its own options, then processorDefaults, then the built-in defaults', () => {
     const resolved = resolveProcessor(
       'q',
@@ -239,6 +264,26 @@ describe('a processor declaration', () => {
     ['q', { prefetch: 'fast' as never }, /option "prefetch" must be an integer number, or 'auto'/],
     ['q', { prefetch: -1 }, /option "prefetch" must not be less than 0, or 'auto'/],
     ['q', { prefetchBytes: 1023 }, /option "prefetchBytes" must not be less than 1024/],
+    ['q', { groupConcurrency: 0 }, /option "groupConcurrency" must not be less than 1/],
+    ['q', { globalConcurrency: 1.5 }, /option "globalConcurrency" must be an integer/],
+    ['q', { rateLimit: 'fast' as never }, /option "rateLimit" must be an object/],
+    [
+      'q',
+      { rateLimit: { max: 0, perSeconds: 1 } },
+      /option "rateLimit.max" must not be less than 1/,
+    ],
+    ['q', { rateLimit: { max: 5 } as never }, /option "rateLimit.perSeconds"/],
+    [
+      'q',
+      { rateLimit: { max: 5, perSeconds: 1, scope: 'tenant' as never } },
+      /option "rateLimit.scope"/,
+    ],
+    [
+      'q',
+      { globalConcurrency: 5, prefetch: 10 },
+      /option "prefetch" must be 0 \(or unset\) with globalConcurrency, groupConcurrency or rateLimit/,
+    ],
+    ['q', { groupConcurrency: 1, prefetch: 'auto' }, /option "prefetch" must be 0/],
   ] as const)('refuses queue %p with %p', (queue, options, rule) => {
     const resolved = resolveProcessor(queue, options, {});
     expect(resolved.ok).toBe(false);

@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import { QueueOptionsError, queueTableNames } from '../../src/index.js';
 import { enqueueManySql, enqueueSql } from '../../src/sql/enqueue.sql.js';
 import { UNIQUE_ACTIVE_PREDICATE, UNIQUE_WINDOW_PREDICATE } from '../../src/sql/unique.sql.js';
+import { flowLeaseSql, flowLockSql } from '../../src/sql/flow-lease.sql.js';
+import { blockedGroupsSql, releaseGroupSql } from '../../src/sql/groups.sql.js';
 import { leaseSql } from '../../src/sql/lease.sql.js';
 import {
   clearQueueSql,
@@ -60,6 +62,9 @@ const windowKey = {
   unique: { key: hostile, rule: { scope: 'window', windowSeconds: 60 } },
 } as const;
 
+const turn = { after: hostile, ungroupedFirst: false };
+const rate = (scope: 'queue' | 'group') => ({ max: 10, perSeconds: 1, scope });
+
 describe('statement builders', () => {
   const statements = [
     enqueueSql(names, hostile, '{"a":1}', 0),
@@ -77,6 +82,40 @@ describe('statement builders', () => {
       unique: { key: hostile, rule: { scope: 'window', windowSeconds: 60 } },
     }),
     leaseSql(names, hostile, 10, 60, {}, 1024),
+    leaseSql(names, hostile, 10, 60, {}, 1024, { availableAt: '1', seq: '2' }),
+    flowLeaseSql(names, hostile, 4, 60, {}, { globalConcurrency: 5 }, turn),
+    flowLeaseSql(names, hostile, 4, 60, { maxAttempts: 3 }, { rateLimit: rate('queue') }, turn),
+    flowLeaseSql(names, hostile, 4, 60, {}, { rateLimit: rate('group') }, turn),
+    flowLeaseSql(names, hostile, 4, 60, {}, { groupConcurrency: 1 }, turn),
+    flowLeaseSql(
+      names,
+      hostile,
+      4,
+      60,
+      {},
+      { groupConcurrency: 3 },
+      { ...turn, ungroupedFirst: true },
+    ),
+    flowLeaseSql(
+      names,
+      hostile,
+      4,
+      60,
+      { deadLetterQueue: hostile },
+      { globalConcurrency: 9, groupConcurrency: 2, rateLimit: rate('group') },
+      turn,
+    ),
+    flowLeaseSql(
+      names,
+      hostile,
+      4,
+      60,
+      {},
+      { globalConcurrency: 9, groupConcurrency: 1, rateLimit: rate('queue') },
+      turn,
+    ),
+    blockedGroupsSql(names, hostile, 10),
+    releaseGroupSql(names, hostile, hostile),
     ackSql(names, lease),
     requeueSql(names, lease, 3),
     requeueSql(names, lease, 0, { errorJson: '{}', refundAttempt: true }),
@@ -107,6 +146,28 @@ describe('statement builders', () => {
       }
     },
   );
+
+  it('takes the flow lock by a key bound as a value, per table and queue', () => {
+    const lock = flowLockSql(names, hostile);
+    expect(lock.text).toBe('SELECT pg_advisory_xact_lock($1::integer, hashtext($2::text))');
+    expect(lock.values).toEqual([expect.any(Number), `tenant_a.jobs:${hostile}`]);
+  });
+
+  it('stamps leased_at only for rate-limited leases, and walks groups only when it must', () => {
+    const plain = flowLeaseSql(names, 'q', 4, 60, {}, { globalConcurrency: 5 }, turn).text;
+    expect(plain).not.toContain('leased_at = statement_timestamp()');
+    expect(plain).not.toContain('walk');
+    const rated = flowLeaseSql(names, 'q', 4, 60, {}, { rateLimit: rate('queue') }, turn).text;
+    expect(rated).toContain('leased_at = statement_timestamp()');
+    expect(rated).not.toContain('walk');
+    expect(flowLeaseSql(names, 'q', 4, 60, {}, { rateLimit: rate('group') }, turn).text).toContain(
+      'walk',
+    );
+    const strict = flowLeaseSql(names, 'q', 4, 60, {}, { groupConcurrency: 1 }, turn).text;
+    expect(strict).toContain("f.state = 'failed'");
+    const loose = flowLeaseSql(names, 'q', 4, 60, {}, { groupConcurrency: 2 }, turn).text;
+    expect(loose).not.toContain("f.state = 'failed'");
+  });
 
   it('leases through a MATERIALIZED CTE with FOR UPDATE SKIP LOCKED and the database clock', () => {
     const { text } = leaseSql(names, 'q', 5, 30, {}, 1024);
