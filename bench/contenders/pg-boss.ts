@@ -170,7 +170,7 @@ export function createContender(): Contender {
 
     flow: {
       unsupported: {
-        groups: `no per-group concurrency in pg-boss ${version} (pg-boss 12 has it, but needs Node 22)`,
+        groups: `no per-group concurrency in pg-boss ${version} (pg-boss 12 has it: see pg-boss-12)`,
         globalConcurrency: `no queue-wide concurrency limit across processes in pg-boss ${version}`,
         rateLimit: `no worker rate limit in pg-boss ${version} (its throttling is per send)`,
       },
