@@ -332,10 +332,16 @@ export class FetchLoop {
     }
   }
 
-  /** Gives buffered (never started) messages back at once, refunding their attempts. */
+  /**
+   * Gives buffered (never started) messages back at once, refunding their attempts. They are
+   * behind the scan's position now, so the next lease starts from the head: otherwise, after a
+   * pause and resume (or many), they would wait for the once-a-second head scans, `want` at a
+   * time.
+   */
   private async releaseBuffer(): Promise<void> {
     const unstarted = this.buffer.takeAll();
     if (unstarted.length === 0) return;
+    this.scanStart.restart();
     try {
       await this.deps.store.releaseUnstarted(this.deps.queue, unstarted);
     } catch (error) {

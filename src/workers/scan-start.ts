@@ -26,6 +26,14 @@ export class ScanStart {
     return this.position;
   }
 
+  /**
+   * Messages were given back behind the position (the loop released its buffer): the next lease
+   * starts from the head, and the position moves on from there.
+   */
+  restart(): void {
+    this.position = undefined;
+  }
+
   /** A lease reached `last`; a head scan that found stragglers does not move the start back. */
   reached(last: LeasePosition | undefined): void {
     if (last === undefined) return;
