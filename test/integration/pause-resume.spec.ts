@@ -56,6 +56,16 @@ describe('QueueService.pause across replicas', () => {
     expect(await fixture.queue.isPaused('pr.never')).toBe(false);
   });
 
+  it('once pause resolves, no lease hands out a message of the queue, leaseNext and leaseMany included', async () => {
+    const queue = 'pr.lease';
+    await fixture.queue.enqueueMany(queue, [1, 2, 3]);
+    await fixture.queue.pause(queue);
+    expect(await fixture.queue.leaseNext(queue)).toBeNull();
+    expect(await fixture.queue.leaseMany(queue, 10)).toEqual([]);
+    await fixture.queue.resume(queue);
+    expect(await fixture.queue.leaseMany(queue, 10)).toHaveLength(3);
+  });
+
   it('stops the workers of another process within a second; they give back what they leased ahead', async () => {
     const queue = 'pr.notify';
     const child = await start({ QUEUE: queue, CONCURRENCY: '1', PREFETCH: '3' });
