@@ -129,13 +129,17 @@ export function flowLeaseSql(
     ? `next AS MATERIALIZED (
 ${candidatesInOrder(t, limit)}
 )`
-    : groupedCandidates(t, p, groupConcurrency, rateLimit, rateMax, window, turn);
+    : groupedCandidates(t, p, want, groupConcurrency, rateLimit, rateMax, window, turn);
   const stamp = rateLimit === undefined ? '' : ',\n      leased_at = statement_timestamp()';
-  // The last group the walk reached, in its order (keys after the start, then wrapped around to
-  // those before it), compared by the database's collation as the walk was.
+  // Where the next lease's walk resumes. When this lease filled its room, after the last group it
+  // leased from, in the walk's order (keys after the start, then wrapped around to those before
+  // it, compared by the database's collation as the walk was). Otherwise the walk went as far as
+  // it could: after the last group it visited.
   const lastGroup = !grouped
     ? 'NULL::text'
-    : `(SELECT coalesce(max(group_key) FILTER (WHERE group_key <= ${startAfter(p)}), max(group_key)) FROM leased)`;
+    : `(CASE WHEN (SELECT count(*) FROM leased) < room.n
+    THEN (SELECT g FROM walk ORDER BY visit DESC LIMIT 1)
+    ELSE (SELECT coalesce(max(group_key) FILTER (WHERE group_key <= ${startAfter(p)}), max(group_key)) FROM leased) END)`;
   return {
     text: `WITH RECURSIVE ${room},
 ${candidates},
@@ -150,19 +154,47 @@ SELECT room.n AS room, room.rate_wait_ms, ${lastGroup} AS last_group, l.* FROM r
 ) AS l ON true
 ORDER BY l.priority DESC, l.available_at, l.seq`,
     values: p.values,
-    planEachTime: true,
+    // Prepared, unlike the plain lease: planning this statement costs 2 to 10 ms, spent while
+    // every other lease of the queue waits for the lock, and its generic plan was as fast as the
+    // custom ones (1,000 groups, a 200,000-message neighbour queue; it takes no array or scan
+    // position, what made generic plans of the other statements read whole tables).
   };
 }
+
+/**
+ * Most groups one grouped lease visits: at least 64, four per message wanted, at most 1,000. A
+ * lease costs one or two index probes per group it visits, so when most groups cannot go on (each
+ * running its one message, waiting for a retry), the walk stops here and the next lease goes on
+ * from where it stopped, instead of visiting every group each time.
+ */
+export function groupsPerLease(want: number): number {
+  return Math.min(1_000, Math.max(64, want * 4));
+}
+
+/**
+ * How many of a grouped queue's oldest due messages a lease looks through for messages without a
+ * group: they have no index of their own (it would cost every plain message an index entry), so
+ * past this many grouped ones they wait until the grouped ones ahead of them are gone.
+ */
+export const UNGROUPED_LOOKAHEAD = 1_000;
 
 /**
  * The `next` CTE of a grouped lease (see `flowLeaseSql`): a walk over the groups, each group's
  * heads within its room, the messages without a group, the first `room` of them in turn order,
  * locked. The walk, the heads and the Append of the two kinds run only as far as the LIMIT pulls,
- * so a lease visits the groups it needs and no more.
+ * so a lease visits the groups it needs, and at most `groupsPerLease`.
+ *
+ * One index scan per group answers everything about it: the group index orders a group's rows
+ * by state ('failed' < 'leased' < 'ready') then `seq`, so with a limit of 1 the group's first row
+ * says it all (a dead letter or a leased message holds it back; else it is the oldest ready one),
+ * and with a limit K the first K rows that are not dead letters (or not yet due) are the leased
+ * ones, then the ready ones that fit. (Counting the leased rows in a statement of their own let
+ * the planner pick the plain state index and read every leased row of the table per group.)
  */
 function groupedCandidates(
   t: QueueTableNames,
   p: Parameters,
+  want: number,
   groupConcurrency: number | undefined,
   rateLimit: FlowLimits['rateLimit'],
   rateMax: string,
@@ -172,69 +204,68 @@ function groupedCandidates(
   // The group index's predicate, repeated so the planner can use it.
   const inIndex = `group_key IS NOT NULL AND state IN ('ready', 'leased', 'failed')`;
   const after = startAfter(p, turn.after);
+  const visits = p.bind(groupsPerLease(want), 'integer');
   const firstGroup = `(SELECT group_key FROM ${t.qualified} WHERE queue = $1::text AND ${inIndex} ORDER BY group_key LIMIT 1)`;
   const groupAfter = (key: string) =>
     `(SELECT group_key FROM ${t.qualified} WHERE queue = $1::text AND ${inIndex} AND group_key > ${key} ORDER BY group_key LIMIT 1)`;
-  const ofGroup = (alias: string) =>
-    `${alias}.queue = $1::text AND ${alias}.group_key = w.g AND ${alias}.group_key IS NOT NULL`;
-  const roomOfGroup: string[] = [];
-  // A group's heads are taken up to its limit, or up to its rate (a rate per group without a
-  // group limit).
-  let cap = rateMax;
-  if (groupConcurrency !== undefined) {
-    cap = p.bind(groupConcurrency, 'integer');
-    roomOfGroup.push(
-      `${cap} - (SELECT count(*) FROM ${t.qualified} AS l WHERE ${ofGroup('l')} AND l.state = 'leased')::integer`,
-    );
-  }
-  if (rateLimit?.scope === 'group') {
-    roomOfGroup.push(
-      `${rateMax} - (SELECT count(*) FROM ${t.qualified} AS r WHERE ${ofGroup('r')} AND r.leased_at > ${window})::integer`,
-    );
-  }
-  // With a limit of 1, order is strict: the oldest ready message must be due, and a dead letter
-  // in place holds the group back. With more, the oldest due ones go.
+  const due = `m.available_at <= ${NOW_SECONDS}`;
+  // With a limit of 1, order is strict: the group's first row, whatever its state. With a
+  // limit K: its leased rows and its due ready ones, K at most (dead letters and not-yet-due
+  // messages are passed over). With a rate per group and no limit: its due ready ones.
   const strict = groupConcurrency === 1;
+  let scan: string;
+  if (strict) {
+    scan = `LIMIT 1`;
+  } else if (groupConcurrency !== undefined) {
+    scan = `LIMIT ${p.bind(groupConcurrency, 'integer')}`;
+  } else {
+    scan = `LIMIT ${rateMax}`;
+  }
+  const passOver = strict
+    ? ''
+    : groupConcurrency !== undefined
+      ? ` AND m.state <> 'failed' AND (m.state = 'leased' OR ${due})`
+      : ` AND m.state = 'ready' AND ${due}`;
+  let rateRoom = '';
+  if (rateLimit?.scope === 'group') {
+    rateRoom = ` AND h.ready_rank <= ${rateMax} - (SELECT count(*) FROM ${t.qualified} AS r
+      WHERE r.queue = $1::text AND r.group_key = w.g AND r.group_key IS NOT NULL AND r.leased_at > ${window})::integer`;
+  }
   const heads = `SELECT h.ctid FROM walk AS w CROSS JOIN LATERAL (
-    SELECT x.ctid, x.available_at FROM (
-      SELECT m.ctid, m.available_at, row_number() OVER (ORDER BY m.seq) AS rn FROM (
-        SELECT m.ctid, m.seq, m.available_at FROM ${t.qualified} AS m
-        WHERE ${ofGroup('m')} AND m.state = 'ready'${strict ? '' : ` AND m.available_at <= ${NOW_SECONDS}`}
-        ORDER BY m.seq
-        LIMIT ${cap}
-      ) AS m
+    SELECT x.ctid, x.state, x.available_at,
+      count(*) FILTER (WHERE x.state = 'ready') OVER (ORDER BY x.state, x.seq ROWS UNBOUNDED PRECEDING) AS ready_rank
+    FROM (
+      SELECT m.ctid, m.state, m.seq, m.available_at FROM ${t.qualified} AS m
+      WHERE m.queue = $1::text AND m.group_key = w.g AND m.${inIndex.replace(' AND state', ' AND m.state')}${passOver}
+      ORDER BY m.state, m.seq
+      ${scan}
     ) AS x
-    WHERE ${roomOfGroup.map((term) => `x.rn <= ${term}`).join(' AND ')}
   ) AS h
-  WHERE ${
-    strict
-      ? `h.available_at <= ${NOW_SECONDS}
-    AND NOT EXISTS (SELECT 1 FROM ${t.qualified} AS f WHERE ${ofGroup('f')} AND f.state = 'failed')`
-      : 'true'
-  }`;
+  WHERE h.state = 'ready' AND h.available_at <= ${NOW_SECONDS}${rateRoom}`;
   let ungroupedRoom = '';
   if (rateLimit?.scope === 'group') {
     ungroupedRoom = `
     AND (SELECT count(*) FROM ${t.qualified} AS r WHERE r.queue = $1::text AND r.group_key IS NULL AND r.leased_at > ${window}) < ${rateMax}`;
   }
   const ungrouped = `SELECT u.ctid FROM (
-    SELECT ctid FROM ${t.qualified}
-    WHERE queue = $1::text AND state = 'ready' AND group_key IS NULL AND available_at <= ${NOW_SECONDS}${ungroupedRoom}
+    SELECT ctid, group_key FROM ${t.qualified}
+    WHERE queue = $1::text AND state = 'ready' AND available_at <= ${NOW_SECONDS}
     ORDER BY available_at, seq
-    LIMIT (SELECT n FROM room)
-  ) AS u`;
+    LIMIT ${UNGROUPED_LOOKAHEAD}
+  ) AS u
+  WHERE u.group_key IS NULL${ungroupedRoom}`;
   const [first, second] = turn.ungroupedFirst ? [ungrouped, heads] : [heads, ungrouped];
-  return `walk (g, lap) AS (
-  SELECT coalesce(a.next, a.first), CASE WHEN a.next IS NULL THEN 1 ELSE 0 END
+  return `walk (g, lap, visit) AS (
+  SELECT coalesce(a.next, a.first), CASE WHEN a.next IS NULL THEN 1 ELSE 0 END, 1
   FROM (SELECT ${groupAfter(after)} AS next, ${firstGroup} AS first) AS a
   WHERE coalesce(a.next, a.first) IS NOT NULL
   UNION ALL
-  SELECT s.g, s.lap FROM walk AS w CROSS JOIN LATERAL (
+  SELECT s.g, s.lap, w.visit + 1 FROM walk AS w CROSS JOIN LATERAL (
     SELECT coalesce(n.next, CASE WHEN w.lap = 0 THEN ${firstGroup} END) AS g,
       CASE WHEN n.next IS NULL THEN w.lap + 1 ELSE w.lap END AS lap
     FROM (SELECT ${groupAfter('w.g')} AS next) AS n
   ) AS s
-  WHERE s.g IS NOT NULL AND (s.lap = 0 OR (s.lap = 1 AND s.g <= ${after}))
+  WHERE w.visit < ${visits} AND s.g IS NOT NULL AND (s.lap = 0 OR (s.lap = 1 AND s.g <= ${after}))
 ),
 picked AS MATERIALIZED (
   SELECT c.ctid FROM (

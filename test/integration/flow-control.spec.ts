@@ -239,6 +239,36 @@ describe('groups in one process', () => {
     expect(started.indexOf(lone)).toBeLessThan(4);
   }, 30_000);
 
+  it('reaches a free group behind hundreds of busy ones, a bounded walk at a time', async () => {
+    const queue = 'walk';
+    // 300 groups whose message is running elsewhere (leased for an hour), each with another
+    // message waiting behind it, then one free group at the end of the key order.
+    await fixture.queue.enqueueMany(
+      queue,
+      Array.from({ length: 600 }, (_, i) => ({ g: `busy${String(i % 300).padStart(3, '0')}` })),
+      { groupKey: (body) => body.g },
+    );
+    await db.query(
+      `UPDATE messages SET state = 'leased', attempts = 1, lease_token = gen_random_uuid(),
+         lease_until = floor(extract(epoch from now()))::bigint + 3600
+       WHERE id IN (SELECT DISTINCT ON (group_key) id FROM messages WHERE queue = $1 ORDER BY group_key, seq)`,
+      [queue],
+    );
+    const free = await fixture.queue.enqueue(queue, { g: 'zzz' }, { groupKey: 'zzz' });
+    const seen: string[] = [];
+    @Injectable()
+    class Walker {
+      @Processor(queue, { concurrency: 2, groupConcurrency: 1 })
+      handle(message: ProcessorMessage): void {
+        seen.push(message.id);
+      }
+    }
+    await fixture.boot({ connectionString: db.url, pollIntervalMs: 100 }, [Walker]);
+    await waitFor(() => seen.includes(free), 5_000, 'the free group');
+    // Nothing of a busy group started: each is held by its running message.
+    expect(seen).toEqual([free]);
+  }, 30_000);
+
   it('lists a group held back by a dead letter or a waiting retry, and releases it', async () => {
     const { queue } = fixture;
     const q = 'blocked';
