@@ -8,6 +8,11 @@ import {
 } from '../migrations/adopt-python-table.js';
 import { queueMigrations } from '../migrations/index.js';
 import { takeMigrationLocksThenBoundTableLocks } from '../migrations/migration-lock.js';
+import {
+  FLOW_CONTROL_MIGRATION,
+  prepareFlowControlIfPending,
+  type FlowPreparationStep,
+} from '../migrations/prepare-flow-control.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 
 /** Pauses before each new try of a migration that gave up waiting for a table lock. */
@@ -21,6 +26,8 @@ export interface MigrationRunOptions {
   readonly retryDelaysMs?: readonly number[];
   /** Told after each step of adopting the Python backend's table, with its duration. */
   readonly onAdoptionStep?: (step: AdoptionStep, durationMs: number) => void;
+  /** Told after each step of preparing a big table for flow control, with its duration. */
+  readonly onFlowControlStep?: (step: FlowPreparationStep, durationMs: number) => void;
 }
 
 /**
@@ -56,8 +63,18 @@ export async function runQueueMigrations(
   options: MigrationRunOptions,
 ): Promise<string[]> {
   let adopted = false;
+  const prepared: string[] = [];
   const once = async (): Promise<string[]> => {
     adopted = (await adoptIfPythonTable(dataSource, names, options)) || adopted;
+    // A big table gets flow control's columns, checks and indexes without being held for long.
+    prepared.push(
+      ...(await prepareFlowControlIfPending(dataSource, names, {
+        lockTimeoutMs: options.lockTimeoutMs,
+        migrateEarlier: () =>
+          migrateOnce(dataSource, names, options.lockTimeoutMs, FLOW_CONTROL_MIGRATION),
+        ...(options.onFlowControlStep === undefined ? {} : { onStep: options.onFlowControlStep }),
+      })),
+    );
     try {
       return await migrateOnce(dataSource, names, options.lockTimeoutMs);
     } catch (error) {
@@ -75,7 +92,7 @@ export async function runQueueMigrations(
   }).catch((error: unknown) => {
     throw refuseForeignTable(error, names);
   });
-  return adopted ? [ADOPTED_MIGRATION, ...ran] : ran;
+  return [...(adopted ? [ADOPTED_MIGRATION] : []), ...prepared, ...ran];
 }
 
 /** The columns of the Python backend's `messages` table: type, and whether NOT NULL. */
@@ -287,6 +304,7 @@ async function migrateOnce(
   dataSource: DataSource,
   names: QueueTableNames,
   lockTimeoutMs: number,
+  stopBefore?: string,
 ): Promise<string[]> {
   const queryRunner = dataSource.createQueryRunner('master');
   await queryRunner.connect();
@@ -308,6 +326,7 @@ async function migrateOnce(
       const ran: string[] = [];
       for (const Migration of queueMigrations(names)) {
         const migration = new Migration();
+        if (migration.name === stopBefore) break;
         if (applied.has(migration.name)) continue;
         await migration.up(queryRunner);
         await queryRunner.query(
