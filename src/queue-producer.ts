@@ -1,3 +1,4 @@
+import { type BlockedGroup } from './interfaces/blocked-group.interface.js';
 import { type MessageState, type QueueMessage } from './interfaces/queue-message.interface.js';
 import {
   type EnqueueManyOptions,
@@ -57,6 +58,16 @@ export class QueueProducer<T = unknown> {
   /** Deletes this queue's messages, or those in one state; see {@link QueueService.clearQueue}. */
   clear(state?: MessageState): Promise<number> {
     return this.service.clearQueue(this.name, state);
+  }
+
+  /** This queue's ordered groups that cannot go on, and why; see {@link QueueService.listBlockedGroups}. */
+  listBlockedGroups(limit?: number): Promise<BlockedGroup[]> {
+    return this.service.listBlockedGroups(this.name, limit);
+  }
+
+  /** Lets a group go on past its dead letters; see {@link QueueService.releaseGroup}. */
+  releaseGroup(groupKey: string): Promise<number> {
+    return this.service.releaseGroup(this.name, groupKey);
   }
 
   /** Pauses this queue for every replica; see {@link QueueService.pause}. */

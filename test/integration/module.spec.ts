@@ -234,7 +234,16 @@ describe('feature modules', () => {
         { queue: 'feature.mail', n: '1' },
       ]);
       expect((await documents.docs.getStats()).ready).toEqual({ due: 2, delayed: 0 });
-      expect(await mail.mail.clear()).toBe(1);
+      // The group tools have the queue bound too.
+      const grouped = await mail.mail.enqueue({ to: 'a@example.com' }, { groupKey: 'tenant' });
+      await db.query(`UPDATE messages SET state = 'failed' WHERE id = $1`, [grouped]);
+      expect(await mail.mail.listBlockedGroups()).toEqual([
+        { groupKey: 'tenant', reason: 'deadLetter', messageId: grouped, at: expect.any(Date) },
+      ]);
+      expect(await documents.docs.listBlockedGroups()).toEqual([]);
+      expect(await mail.mail.releaseGroup('tenant')).toBe(1);
+      expect(await mail.mail.listBlockedGroups()).toEqual([]);
+      expect(await mail.mail.clear()).toBe(2);
       expect(await documents.docs.clear()).toBe(2);
     } finally {
       await moduleRef.close();
