@@ -8,6 +8,7 @@ import {
   type QueueProducer,
   type ProcessorMessage,
 } from '../../src/index.js';
+import { MessageStore } from '../../src/store/message-store.js';
 import { sleep, waitFor } from '../support/boot.js';
 import { startControlChild, type ControlChild } from '../support/control-child.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
@@ -199,6 +200,37 @@ describe('QueueService.cancel', () => {
     expect(await stateOf(retried!)).toBe('cancelled');
     expect(await stateOf(nacked!)).toBe('cancelled');
     expect(await stateOf(acked!)).toBe('done');
+  });
+
+  it('every settle of a cancel-requested lease but an ack ends cancelled: retry, snooze, release, dead letter in place or moved', async () => {
+    const store = fixture.app.get(MessageStore);
+    const ids = await fixture.queue.enqueueMany('cancel.settle', [1, 2, 3, 4, 5, 6]);
+    const leases = await fixture.queue.leaseMany('cancel.settle', 6);
+    for (const id of ids) expect(await fixture.queue.cancel(id)).toBe('requested');
+    const ref = (index: number) => ({ queue: 'cancel.settle', ...leases[index]! });
+    expect(await store.retry(ref(0), 0, '{"name":"Error","message":"x","attempt":1}')).toBe(true);
+    expect(await store.snooze(ref(1), 5)).toBe(true);
+    expect(await store.release(ref(2))).toBe(true);
+    expect(
+      await store.deadLetter(ref(3), '{"name":"Error","message":"x","attempt":1}', undefined),
+    ).toBe(true);
+    expect(
+      await store.deadLetter(ref(4), '{"name":"Error","message":"x","attempt":1}', 'cancel.dlq'),
+    ).toBe(true);
+    expect(await store.releaseUnstarted('cancel.settle', [leases[5]!])).toBe(1);
+    const { rows } = await db.query<{
+      id: string;
+      state: string;
+      queue: string;
+      lease_token: null;
+    }>('SELECT id, state, queue, lease_token FROM messages WHERE id = ANY ($1) ORDER BY seq', [
+      ids,
+    ]);
+    expect(rows).toEqual(
+      ids.map((id) => ({ id, state: 'cancelled', queue: 'cancel.settle', lease_token: null })),
+    );
+    // The failure is still recorded where one happened.
+    expect((await rowOf(ids[3]!)).last_error).toMatchObject({ name: 'Error' });
   });
 
   it('a handler may throw MessageCancelledError itself: cancelled, not a failure', async () => {
