@@ -129,7 +129,10 @@ UPDATE ${t.qualified} AS m
 SET queue = ${retriedQueue('m')},
     origin_queue = ${retriedOrigin('m')},
     state = 'ready', attempts = 0,
-    available_at = ${NOW_SECONDS}, lease_until = NULL, lease_token = NULL
+    available_at = ${NOW_SECONDS}, lease_until = NULL, lease_token = NULL,
+    -- Retried on purpose: a cancel requested before (a dead letter cancelled in its dead-letter
+    -- queue) must not cancel the new run.
+    cancel_requested_at = NULL
 WHERE m.id = ANY (ARRAY(SELECT id FROM retried)) AND NOT ${keyTaken(t)}
 RETURNING ${notify('$2', 'm.queue')}`,
     values: ids === undefined ? [queue, t.channel] : [queue, t.channel, ids],

@@ -207,7 +207,7 @@ describe('QueueService.cancel', () => {
     const ids = await fixture.queue.enqueueMany('cancel.settle', [1, 2, 3, 4, 5, 6]);
     const leases = await fixture.queue.leaseMany('cancel.settle', 6);
     for (const id of ids) expect(await fixture.queue.cancel(id)).toBe('requested');
-    const ref = (index: number) => ({ queue: 'cancel.settle', ...leases[index]! });
+    const ref = (index: number) => leases[index]!;
     expect(await store.retry(ref(0), 0, '{"name":"Error","message":"x","attempt":1}')).toBe(true);
     expect(await store.snooze(ref(1), 5)).toBe(true);
     expect(await store.release(ref(2))).toBe(true);
@@ -231,6 +231,27 @@ describe('QueueService.cancel', () => {
     );
     // The failure is still recorded where one happened.
     expect((await rowOf(ids[3]!)).last_error).toMatchObject({ name: 'Error' });
+  });
+
+  it('retryFailed of a dead letter cancelled in its dead-letter queue runs it again, its cancel forgotten', async () => {
+    const store = fixture.app.get(MessageStore);
+    const id = await fixture.queue.enqueue('cancel.origin', 'fails');
+    const [lease] = await fixture.queue.leaseMany('cancel.origin', 1);
+    expect(
+      await store.deadLetter(
+        lease!,
+        '{"name":"Error","message":"x","attempt":1}',
+        'cancel.origin.dlq',
+      ),
+    ).toBe(true);
+    expect(await fixture.queue.cancel(id)).toBe('cancelled');
+    expect(await fixture.queue.retryFailed('cancel.origin')).toBe(1);
+    expect(await rowOf(id)).toMatchObject({ state: 'ready', cancel_requested_at: null });
+    // It runs as any message: a nack sends it back to ready, not to cancelled.
+    const again = await fixture.queue.leaseNext('cancel.origin');
+    expect(again?.id).toBe(id);
+    expect(await fixture.queue.nack('cancel.origin', again!)).toBe(true);
+    expect(await stateOf(id)).toBe('ready');
   });
 
   it('a handler may throw MessageCancelledError itself: cancelled, not a failure', async () => {
