@@ -16,10 +16,13 @@ export const HEAD_SCAN_INTERVAL_MS = 1_000;
 export class ScanStart {
   private position: LeasePosition | undefined;
   private lastHeadScan = Number.NEGATIVE_INFINITY;
+  /** Whether the lease in flight (the last `next`) starts from the head. */
+  private fromHead = false;
 
   /** Where the lease starting at `now` (ms) should begin: undefined for the head. */
   next(now: number): LeasePosition | undefined {
-    if (this.position === undefined || now - this.lastHeadScan >= HEAD_SCAN_INTERVAL_MS) {
+    this.fromHead = this.position === undefined || now - this.lastHeadScan >= HEAD_SCAN_INTERVAL_MS;
+    if (this.fromHead) {
       this.lastHeadScan = now;
       return undefined;
     }
@@ -34,10 +37,19 @@ export class ScanStart {
     this.position = undefined;
   }
 
-  /** A lease reached `last`; a head scan that found stragglers does not move the start back. */
+  /**
+   * A lease reached `last`. A head scan that found stragglers (it ended behind the position)
+   * does not move the start back, but the next lease starts from the head again, and so on until
+   * none are left: there may be many (a reaper returning a crashed worker's leases), and one head
+   * scan a second drained them at one batch a second.
+   */
   reached(last: LeasePosition | undefined): void {
     if (last === undefined) return;
-    if (this.position === undefined || isAfter(last, this.position)) this.position = last;
+    if (this.position === undefined || isAfter(last, this.position)) {
+      this.position = last;
+    } else if (this.fromHead) {
+      this.lastHeadScan = Number.NEGATIVE_INFINITY;
+    }
   }
 }
 

@@ -110,8 +110,24 @@ describe('ScanStart', () => {
     start.next(0);
     start.reached(at(100, 50));
     start.reached(at(90, 70));
+    expect(start.next(1)).toBeUndefined();
     start.reached(undefined);
-    expect(start.next(1)).toEqual(at(100, 50));
+    expect(start.next(2)).toEqual(at(100, 50));
+  });
+
+  it('scans from the head again while head scans find stragglers behind the position', () => {
+    const start = new ScanStart();
+    start.next(0);
+    start.reached(at(100, 50));
+    expect(start.next(HEAD_SCAN_INTERVAL_MS)).toBeUndefined();
+    start.reached(at(90, 70));
+    // More may be waiting behind the position: the next lease starts from the head too.
+    expect(start.next(HEAD_SCAN_INTERVAL_MS + 1)).toBeUndefined();
+    start.reached(undefined);
+    expect(start.next(HEAD_SCAN_INTERVAL_MS + 2)).toEqual(at(100, 50));
+    // A lease from the position that ends behind it (it cannot) changes nothing.
+    start.reached(at(90, 80));
+    expect(start.next(HEAD_SCAN_INTERVAL_MS + 3)).toEqual(at(100, 50));
   });
 
   it('orders by due time, then seq, as bigints', () => {

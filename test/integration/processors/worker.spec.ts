@@ -399,4 +399,29 @@ describe('leasing past the last position', () => {
     await waitFor(() => seen.includes(500) && seen.includes(501), 5_000, 'both late messages');
     expect(seen).toHaveLength(502);
   });
+
+  it('drains many messages behind it at full speed, not one batch per head scan', async () => {
+    const seen: number[] = [];
+    @Injectable()
+    class Stragglers {
+      @Processor('stragglers', { concurrency: 4, prefetch: 0 })
+      handle(message: ProcessorMessage<{ i: number }>): void {
+        seen.push(message.body.i);
+      }
+    }
+    app = await boot({ connectionString: db.url, pollIntervalMs: 100 }, [Stragglers]);
+    await app.queue.enqueueMany(
+      'stragglers',
+      Array.from({ length: 100 }, (_, i) => ({ i })),
+    );
+    await waitFor(() => seen.length === 100, 10_000, 'the first 100');
+    // As the reaper returns a crashed worker's leases: all due long ago, behind the position.
+    await db.query(
+      `UPDATE messages SET state = 'ready', available_at = available_at - 100 WHERE queue = 'stragglers'`,
+    );
+    await app.queue.enqueue('stragglers', { i: 100 });
+    // Four at a time, one head scan a second, took 25 s; they now drain as fast as any backlog.
+    await waitFor(() => seen.length === 201, 10_000, 'the 101 behind and after');
+    expect(new Set(seen).size).toBe(101);
+  });
 });
