@@ -40,6 +40,10 @@ export interface MigrationRunOptions {
  * come after it) for as long as some long transaction holds the table; instead the try is rolled
  * back and made again after a pause, a few times, then the boot fails with the lock error.
  *
+ * A big table that the flow-control migration is pending on gets that migration's columns,
+ * checks and indexes first, without being held for long (see `prepareFlowControlIfPending`); the
+ * migration then finds them in place.
+ *
  * A table of the queue's name that has no record in `<table>_migrations` is the Python backend's
  * (`AsyncPostgresQueue`) or someone else's; this runner alone decides which (see
  * {@link inspectUnrecordedTable}). The Python backend's is adopted in place first (see

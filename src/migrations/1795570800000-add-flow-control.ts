@@ -26,6 +26,10 @@ import { type QueueMigrationClass } from './queue-migration-class.js';
  * archive gets them too, before `archived_at`, so that the Python backend's
  * `INSERT INTO messages_archive SELECT * FROM messages …` still lines up: `archived_at` is
  * moved behind them (a rewrite of the archive only, not of the queue table).
+ *
+ * On a big table the migration runner does the slow parts ahead, without holding the table
+ * (`prepare-flow-control.ts`); so the definitions of the columns, checks and indexes live here
+ * once, for both, and a prepared table ends up identical to one migrated in one transaction.
  */
 export function addFlowControl(t: QueueTableNames): QueueMigrationClass {
   return class AddFlowControl1795570800000 implements MigrationInterface {
@@ -56,9 +60,9 @@ export function addFlowControl(t: QueueTableNames): QueueMigrationClass {
       for (const index of flowIndexes(t)) {
         const found = before.indexes.get(index.name);
         if (found === true) continue;
-        // An invalid index here is what an interrupted concurrent build left: this transaction
-        // holds the table exclusively, so no build is running (CREATE INDEX CONCURRENTLY holds
-        // SHARE UPDATE EXCLUSIVE from its start to its end).
+        // An invalid index is what an interrupted concurrent build left. A build still running
+        // holds SHARE UPDATE EXCLUSIVE on the table until it ends, and DROP INDEX waits for it:
+        // at worst a finished build is dropped and built again here.
         if (found === false)
           await queryRunner.query(`DROP INDEX ${t.quotedSchema}.${index.quoted}`);
         await queryRunner.query(createFlowIndexSql(t, index, false));
@@ -136,11 +140,10 @@ export function flowConstraintChanges(
   for (const [suffix, check] of FLOW_CHECKS) {
     const name = `${t.table}_${suffix}`;
     const found = checks.get(name);
-    if (
-      found !== undefined &&
-      (suffix !== 'state_check' || found.definition.includes("'cancelled'"))
-    )
-      continue;
+    // The state check of the previous release has the same name but not the new state.
+    const current =
+      found !== undefined && (suffix !== 'state_check' || found.definition.includes("'cancelled'"));
+    if (current) continue;
     if (found !== undefined) clauses.push(`DROP CONSTRAINT "${name}"`);
     clauses.push(`ADD CONSTRAINT "${name}" CHECK (${check})${notValid ? ' NOT VALID' : ''}`);
   }
