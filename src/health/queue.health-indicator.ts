@@ -112,11 +112,15 @@ function crossedThresholds(
   limits: QueueHealthThresholds,
 ): string[] {
   const crossed: string[] = [];
-  if (limits.maxReadyDepth !== undefined && depth.ready > limits.maxReadyDepth) {
+  // A queue paused for every replica keeps its backlog on purpose: a maintenance pause must not
+  // take the pods out of service. Its dead letters still count.
+  const waitsOnPurpose = depth.paused;
+  if (!waitsOnPurpose && limits.maxReadyDepth !== undefined && depth.ready > limits.maxReadyDepth) {
     const ready = `${depth.ready}${depth.readyCapped ? '+' : ''}`;
     crossed.push(`${queue}: ready ${ready} > maxReadyDepth ${limits.maxReadyDepth}`);
   }
   if (
+    !waitsOnPurpose &&
     limits.maxOldestReadyAgeSeconds !== undefined &&
     depth.oldestReadyAgeSeconds > limits.maxOldestReadyAgeSeconds
   ) {

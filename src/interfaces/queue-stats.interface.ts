@@ -50,4 +50,9 @@ export interface QueueDepth {
   oldestReadyAgeSeconds: number;
   /** Leased messages whose lease has run out and that the reaper has not settled yet. */
   expiredLeases: number;
+  /**
+   * Paused for every replica (`QueueService.pause`): its backlog waits on purpose, so the ready
+   * thresholds (`maxReadyDepth`, `maxOldestReadyAgeSeconds`) do not apply to it.
+   */
+  paused: boolean;
 }

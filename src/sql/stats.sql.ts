@@ -3,7 +3,8 @@ import { type QueueTableNames } from './table-names.js';
 
 /**
  * Per queue: ready messages (counted up to `countLimit`) and the age of the oldest one due, leased
- * ones and how many of those have expired, failed ones.
+ * ones and how many of those have expired, failed ones; and which queues are paused for every
+ * replica (a row of state `paused`).
  *
  * Counting a backlog of a million rows costs hundreds of milliseconds whatever the plan, too much
  * for a probe polled every few seconds. So the ready part walks the partial ready index: a loose
@@ -41,7 +42,9 @@ UNION ALL
 SELECT queue, 'leased', count(*), NULL, count(*) FILTER (WHERE lease_until <= ${NOW_SECONDS})
 FROM ${t.qualified} WHERE state = 'leased' GROUP BY queue
 UNION ALL
-SELECT queue, 'failed', count(*), NULL, 0 FROM ${t.qualified} WHERE state = 'failed' GROUP BY queue`,
+SELECT queue, 'failed', count(*), NULL, 0 FROM ${t.qualified} WHERE state = 'failed' GROUP BY queue
+UNION ALL
+SELECT queue, 'paused', 0, NULL, 0 FROM ${t.qualifiedQueues} WHERE paused`,
     values: [countLimit],
   };
 }

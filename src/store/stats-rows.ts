@@ -22,7 +22,7 @@ export interface StatsRow {
 /** A row of `queueDepthSql`. */
 export interface DepthRow {
   readonly queue: string;
-  readonly state: 'ready' | 'leased' | 'failed';
+  readonly state: 'ready' | 'leased' | 'failed' | 'paused';
   readonly count: string;
   readonly oldest_due_age: string | null;
   readonly expired: string;
@@ -87,7 +87,12 @@ export function toQueueDepths(
       failed: 0,
       oldestReadyAgeSeconds: 0,
       expiredLeases: 0,
+      paused: false,
     });
+    if (row.state === 'paused') {
+      depth.paused = true;
+      continue;
+    }
     depth[row.state] = Number(row.count);
     if (row.state === 'ready') {
       depth.readyCapped = depth.ready > countLimit;

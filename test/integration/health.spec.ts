@@ -64,6 +64,7 @@ describe('QueueHealthIndicator', () => {
               failed: 0,
               oldestReadyAgeSeconds: expect.any(Number),
               expiredLeases: 0,
+              paused: false,
             },
             later: {
               ready: 1,
@@ -72,6 +73,7 @@ describe('QueueHealthIndicator', () => {
               failed: 0,
               oldestReadyAgeSeconds: 0,
               expiredLeases: 0,
+              paused: false,
             },
             'big.ok': {
               ready: 20,
@@ -80,6 +82,7 @@ describe('QueueHealthIndicator', () => {
               failed: 0,
               oldestReadyAgeSeconds: expect.any(Number),
               expiredLeases: 0,
+              paused: false,
             },
           },
         },
@@ -109,6 +112,20 @@ describe('QueueHealthIndicator', () => {
         (down.queues as unknown as { queues: Record<string, { expiredLeases: number }> }).queues
           .small!.expiredLeases,
       ).toBe(1);
+      // Paused for every replica, its backlog waits on purpose: the ready thresholds let it be.
+      await app.queue.pause('small');
+      const paused = await indicator.isHealthy('queues', {
+        maxReadyDepth: 5,
+        maxOldestReadyAgeSeconds: 10,
+      });
+      expect(paused.queues.status).toBe('up');
+      expect(
+        (paused.queues as unknown as { queues: Record<string, { paused: boolean }> }).queues,
+      ).toMatchObject({ small: { paused: true }, later: { paused: false } });
+      await app.queue.resume('small');
+      expect((await indicator.isHealthy('queues', { maxReadyDepth: 5 })).queues.status).toBe(
+        'down',
+      );
       expect(await indicator.pingCheck()).toEqual({ database: { status: 'up' } });
     } finally {
       await app.close();
