@@ -110,7 +110,8 @@ async function shapeOf(schema: string): Promise<Record<string, unknown>> {
   );
   const constraints = await db.query<Record<string, unknown>>(
     `SELECT conrelid::regclass::text AS on_table, conname, pg_get_constraintdef(oid) AS def, convalidated
-     FROM pg_constraint WHERE conrelid = ANY ($1::regclass[]) ORDER BY conname`,
+     FROM pg_constraint WHERE conrelid = ANY ($1::regclass[])
+     ORDER BY conname, (SELECT relname FROM pg_class WHERE oid = conrelid)`,
     [tables],
   );
   const indexes = await db.query<{ name: string; def: string; valid: boolean }>(
@@ -129,12 +130,21 @@ async function shapeOf(schema: string): Promise<Record<string, unknown>> {
   };
 }
 
-/** Whether `public` has exactly the schema a fresh migration creates; the fresh one dropped after. */
-async function expectFreshShape(): Promise<void> {
+/**
+ * Whether `public` has exactly the schema a fresh migration creates; the fresh one dropped after.
+ * `withoutDefaults`: column defaults left out (an adopted table keeps the Python backend's).
+ */
+async function expectFreshShape(withoutDefaults = false): Promise<void> {
   await db.query('DROP SCHEMA IF EXISTS fresh CASCADE');
   await migrateQueue({ connectionString: db.url, schema: 'fresh' });
+  const shape = async (schema: string) => {
+    const found = await shapeOf(schema);
+    if (!withoutDefaults) return found;
+    const columns = found.columns as Array<Record<string, unknown>>;
+    return { ...found, columns: columns.map((column) => ({ ...column, default: undefined })) };
+  };
   try {
-    expect(await shapeOf('public')).toEqual(await shapeOf('fresh'));
+    expect(await shape('public')).toEqual(await shape('fresh'));
   } finally {
     await db.query('DROP SCHEMA fresh CASCADE');
   }
@@ -419,6 +429,45 @@ describe('AddFlowControl1795570800000 on a live table', () => {
       }
     },
   );
+
+  it("the Python backend's big table: adopted, migrated up to flow control, prepared, then migrated", async () => {
+    await db.query('DROP SCHEMA IF EXISTS public CASCADE');
+    await db.query('CREATE SCHEMA public');
+    const python = new PythonBackendClient(db.url);
+    try {
+      await python.initDb();
+      await db.query(
+        `INSERT INTO messages (id, queue, body, available_at, attempts, state, created_at)
+         SELECT gen_random_uuid()::text, 'ingest.main', jsonb_build_object('n', g), 1000 + g, 0, 'ready', 1000 + g
+         FROM generate_series(1, $1::int) AS g`,
+        [FLOW_PREPARE_MIN_ROWS + 1_000],
+      );
+      const steps: FlowPreparationStep[] = [];
+      const applied = await runner((dataSource) =>
+        runQueueMigrations(dataSource, names, {
+          lockTimeoutMs: 2_000,
+          onFlowControlStep: (step) => steps.push(step),
+        }),
+      );
+      expect(applied).toEqual(queueMigrations(names).map((Migration) => new Migration().name));
+      expect(steps).toEqual([
+        'archive (locks the archive)',
+        'columns (locks)',
+        'validate',
+        ...Array<FlowPreparationStep>(6).fill('index'),
+      ]);
+      const { rows } = await db.query<{ name: string }>(
+        'SELECT name FROM messages_migrations ORDER BY id',
+      );
+      expect(rows.map((row) => row.name)).toEqual(applied);
+      // Its own statements still work on the upgraded table.
+      const id = await python.enqueue('ingest.main', { late: true });
+      expect((await python.leaseNext('ingest.main', 60))?.id).not.toBe(id);
+      await expectFreshShape(true);
+    } finally {
+      await python.close();
+    }
+  });
 
   it('a small table is migrated in the one transaction, as before', async () => {
     await previousRelease(FLOW_PREPARE_MIN_ROWS - 1, 10);
