@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { describe, expect, it } from '@jest/globals';
 import pg from 'pg';
 import { DataSource } from 'typeorm';
@@ -367,6 +369,31 @@ describe('AddFlowControl1795570800000 on a live table', () => {
       expect(steps).toEqual([
         ...left,
         ...Array<FlowPreparationStep>(crashAfter === 'index' ? 5 : 6).fill('index'),
+      ]);
+      expect(await checksum()).toEqual(before);
+      await expectFreshShape();
+    },
+  );
+
+  it.each(['columns (locks)', 'index'] as FlowPreparationStep[])(
+    'a process killed with SIGKILL after its %s step holds nothing: the next boot finishes the job',
+    async (killAfter) => {
+      await previousRelease(FLOW_PREPARE_MIN_ROWS + 1_000, 100);
+      const before = await checksum();
+      const child = spawn('node', ['--import', 'tsx', 'test/support/flow-migrate-child.ts'], {
+        env: { ...process.env, DATABASE_URL: db.url, KILL_AFTER: killAfter },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      const lines: string[] = [];
+      createInterface({ input: child.stdout }).on('line', (line) => lines.push(line));
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await waitFor(() => lines.includes('paused'), 30_000, 'the migrating process to pause');
+      child.kill('SIGKILL');
+      await exited;
+      expect(lines).not.toContain('done');
+
+      expect((await migrateQueue({ connectionString: db.url })).applied).toEqual([
+        FLOW_CONTROL_MIGRATION,
       ]);
       expect(await checksum()).toEqual(before);
       await expectFreshShape();
