@@ -1,5 +1,6 @@
 import { type MigrationInterface, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
+import { UNIQUE_ACTIVE_PREDICATE, UNIQUE_WINDOW_PREDICATE } from '../sql/unique.sql.js';
 import { takeMigrationLocks } from './migration-lock.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
@@ -282,15 +283,6 @@ export async function upgradeArchive(queryRunner: QueryRunner, t: QueueTableName
   await queryRunner.query(`ALTER TABLE ${t.qualifiedArchive} ${addFlowColumnsSql()}`);
   await moveArchivedAtLast(queryRunner, t);
 }
-
-/**
- * Which rows hold their `unique_key` for `active` and `active_or_failed` keys. The enqueue
- * statements and `retryFailed` repeat it (from `sql/unique.sql.ts`) so they agree with the index.
- */
-export const UNIQUE_ACTIVE_PREDICATE = `unique_scope IN ('active', 'active_or_failed') AND origin_queue IS NULL AND (state IN ('ready', 'leased') OR (state = 'failed' AND unique_scope = 'active_or_failed'))`;
-
-/** Which rows hold their `unique_key` within their `unique_window`: all of them, whatever the state. */
-export const UNIQUE_WINDOW_PREDICATE = `unique_scope = 'window' AND origin_queue IS NULL`;
 
 /**
  * Puts `archived_at` back behind the columns just added to the archive: a new column, filled

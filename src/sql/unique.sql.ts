@@ -1,15 +1,21 @@
-import {
-  UNIQUE_ACTIVE_PREDICATE,
-  UNIQUE_WINDOW_PREDICATE,
-} from '../migrations/1795570800000-add-flow-control.js';
 import { type QueueTableNames } from './table-names.js';
 
 /*
- * The statements' side of the two unique indexes on `unique_key`. The indexes' predicates stay
- * owned by the migration that created them: they are what the database enforces, whatever a
- * later edit here would say, and a lookup must repeat them word for word, so that PostgreSQL
- * proves the partial index applies and the lookup agrees with the index on which row holds a key.
+ * The two unique indexes on `unique_key`, from the statements' side. Their predicates are
+ * defined here, once: the migration `AddFlowControl1795570800000` creates the indexes with them,
+ * and every lookup repeats them word for word, so that PostgreSQL proves the partial index
+ * applies and the lookup agrees with the index on which row holds a key. Changing one needs a
+ * new migration that rebuilds its index: databases keep the index they were migrated with.
  */
+
+/**
+ * Which rows hold their `unique_key` for `active` and `active_or_failed` keys: the enqueue
+ * statements and `retryFailed` repeat it, so they agree with the index.
+ */
+export const UNIQUE_ACTIVE_PREDICATE = `unique_scope IN ('active', 'active_or_failed') AND origin_queue IS NULL AND (state IN ('ready', 'leased') OR (state = 'failed' AND unique_scope = 'active_or_failed'))`;
+
+/** Which rows hold their `unique_key` within their `unique_window`: all of them, whatever the state. */
+export const UNIQUE_WINDOW_PREDICATE = `unique_scope = 'window' AND origin_queue IS NULL`;
 
 /** How a message holds its unique key: the stored `unique_scope`. */
 export type UniqueScope = 'active' | 'active_or_failed' | 'window';
@@ -49,5 +55,3 @@ export function keyHolderSql(
   // The predicates name bare columns: they resolve to `h`, the innermost FROM.
   return `SELECT h.id FROM ${t.qualified} AS h WHERE h.queue = ${queue} AND h.unique_key = ${key} AND ${held}`;
 }
-
-export { UNIQUE_ACTIVE_PREDICATE, UNIQUE_WINDOW_PREDICATE };
