@@ -1,4 +1,10 @@
-import { NOW_SECONDS, notify, secondsFromNow, type SqlStatement } from './sql-statement.js';
+import {
+  NOW_SECONDS,
+  notify,
+  secondsFromNow,
+  StatementValues,
+  type SqlStatement,
+} from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 import { keyHolderSql, uniqueWindowStart, type UniqueRule } from './unique.sql.js';
 
@@ -20,20 +26,8 @@ export interface BatchFlow {
   readonly groupKey?: EachOrAll<string>;
 }
 
-/** Binds values after the ones a statement starts with, each as `$n::type`. */
-class Parameters {
-  constructor(readonly values: unknown[]) {}
-
-  bind(value: unknown, type: string): string {
-    return `${this.placeholder(value)}::${type}`;
-  }
-
-  /** Without the cast, for `notify`, which adds it. */
-  placeholder(value: unknown): string {
-    this.values.push(value);
-    return `$${this.values.length}`;
-  }
-
+/** Binds values after the ones a statement starts with, and lays out a batch's rows. */
+class Parameters extends StatementValues {
   /**
    * The batch's rows: each body with its position `e.ord` and, for each option given per
    * message, its own value. The arrays are unnested beside the bodies (ROWS FROM walks them in

@@ -1,5 +1,5 @@
 import { candidatesInOrder, LEASE_SET, LEASED_COLUMNS, notPaused } from './lease.sql.js';
-import { NOW_SECONDS, type SqlStatement } from './sql-statement.js';
+import { NOW_SECONDS, StatementValues, type SqlStatement } from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
 /** The limits a flow-controlled lease enforces; each undefined one is not enforced. */
@@ -38,27 +38,6 @@ export function flowLockSql(t: QueueTableNames, queue: string): SqlStatement {
   };
 }
 
-/** The parameter holding where the walk over the groups starts (bound once, on first use). */
-function startAfter(p: Parameters, after?: string): string {
-  p.start ??= p.bind(after, 'text');
-  return p.start;
-}
-
-/** Binds values from `$6` on (`$1`–`$5` are those of every lease; see `LEASE_SET`). */
-class Parameters {
-  readonly values: unknown[];
-  start: string | undefined;
-
-  constructor(first: readonly unknown[]) {
-    this.values = [...first];
-  }
-
-  bind(value: unknown, type: 'integer' | 'text'): string {
-    this.values.push(value);
-    return `$${this.values.length}::${type}`;
-  }
-}
-
 /**
  * Leases up to `want` due messages of queue `$1` within the processor's limits, as the second
  * statement of a transaction that holds `flowLockSql`'s lock (see there why).
@@ -91,7 +70,8 @@ export function flowLeaseSql(
   limits: FlowLimits,
   turn: GroupTurn,
 ): SqlStatement {
-  const p = new Parameters([
+  // `$1`-`$5` are those of every lease (see `LEASE_SET`); the limits' values follow.
+  const p = new StatementValues([
     queue,
     want,
     leaseSeconds,
@@ -125,11 +105,13 @@ export function flowLeaseSql(
   const limit = '(SELECT n FROM room)';
   // A rate per group needs the walk over the groups even without a group limit.
   const grouped = groupConcurrency !== undefined || rateLimit?.scope === 'group';
+  // Where the walk over the groups starts: after the last group the previous lease reached.
+  const after = grouped ? p.bind(turn.after, 'text') : '';
   const candidates = !grouped
     ? `next AS MATERIALIZED (
 ${candidatesInOrder(t, limit)}
 )`
-    : groupedCandidates(t, p, want, groupConcurrency, rateLimit, rateMax, window, turn);
+    : groupedCandidates(t, p, want, groupConcurrency, rateLimit, rateMax, window, after, turn);
   const stamp = rateLimit === undefined ? '' : ',\n      leased_at = statement_timestamp()';
   // Where the next lease's walk resumes. When this lease filled its room, after the last group it
   // leased from, in the walk's order (keys after the start, then wrapped around to those before
@@ -139,7 +121,7 @@ ${candidatesInOrder(t, limit)}
     ? 'NULL::text'
     : `(CASE WHEN (SELECT count(*) FROM leased) < room.n
     THEN (SELECT g FROM walk ORDER BY visit DESC LIMIT 1)
-    ELSE (SELECT coalesce(max(group_key) FILTER (WHERE group_key <= ${startAfter(p)}), max(group_key)) FROM leased) END)`;
+    ELSE (SELECT coalesce(max(group_key) FILTER (WHERE group_key <= ${after}), max(group_key)) FROM leased) END)`;
   return {
     text: `WITH RECURSIVE ${room},
 ${candidates},
@@ -193,17 +175,17 @@ export const UNGROUPED_LOOKAHEAD = 1_000;
  */
 function groupedCandidates(
   t: QueueTableNames,
-  p: Parameters,
+  p: StatementValues,
   want: number,
   groupConcurrency: number | undefined,
   rateLimit: FlowLimits['rateLimit'],
   rateMax: string,
   window: string,
+  after: string,
   turn: GroupTurn,
 ): string {
   // The group index's predicate, repeated so the planner can use it.
   const inIndex = `group_key IS NOT NULL AND state IN ('ready', 'leased', 'failed')`;
-  const after = startAfter(p, turn.after);
   const visits = p.bind(groupsPerLease(want), 'integer');
   const firstGroup = `(SELECT group_key FROM ${t.qualified} WHERE queue = $1::text AND ${inIndex} ORDER BY group_key LIMIT 1)`;
   const groupAfter = (key: string) =>

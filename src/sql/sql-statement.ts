@@ -13,6 +13,30 @@ export interface SqlStatement {
 }
 
 /**
+ * The values of a statement being built, so that a builder with optional parts numbers its
+ * parameters as it goes: each value is bound once, and only a value the text refers to is bound
+ * (PostgreSQL refuses a parameter whose type nothing in the statement gives).
+ */
+export class StatementValues {
+  readonly values: unknown[];
+
+  constructor(first: readonly unknown[] = []) {
+    this.values = [...first];
+  }
+
+  /** `$n::type` for a new value. */
+  bind(value: unknown, type: string): string {
+    return `${this.placeholder(value)}::${type}`;
+  }
+
+  /** `$n` for a new value, without a cast (for `notify`, which adds it). */
+  placeholder(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/**
  * The database's clock in whole epoch seconds, rounded down. Every time comparison uses the
  * server's clock: workers on hosts whose clocks drift must still agree on what is due.
  *
