@@ -7,7 +7,10 @@ import {
   type AdoptionStep,
 } from '../migrations/adopt-python-table.js';
 import { queueMigrations } from '../migrations/index.js';
-import { takeMigrationLocksThenBoundTableLocks } from '../migrations/migration-lock.js';
+import {
+  takeMigrationLocksThenBoundTableLocks,
+  withSessionLock,
+} from '../migrations/migration-lock.js';
 import {
   FLOW_CONTROL_MIGRATION,
   prepareFlowControlIfPending,
@@ -223,18 +226,11 @@ async function adoptIfPythonTable(
   const seen = await inspectUnrecordedTable(dataSource, names);
   if (seen === 'none' || seen === 'recorded') return false;
   if (seen === 'foreign') throw foreignTable(names);
-  const queryRunner = dataSource.createQueryRunner('master');
-  await queryRunner.connect();
-  try {
-    // Session settings of a pooled connection, reset below: an adoption may wait for another
-    // one however long it takes, and its scans of a big table may outlast the statement timeout.
-    await queryRunner.query("SELECT set_config('lock_timeout', '0', false)");
-    await queryRunner.query("SELECT set_config('statement_timeout', '0', false)");
-    await takeAdoptionLock(queryRunner, names);
-    try {
-      await queryRunner.query("SELECT set_config('lock_timeout', $1::text, false)", [
-        `${options.lockTimeoutMs}ms`,
-      ]);
+  return withSessionLock(
+    dataSource,
+    { lockClass: ADOPTION_LOCK_CLASS, key: `adopt:${names.lockKey}` },
+    options.lockTimeoutMs,
+    async (queryRunner) => {
       const now = await inspectUnrecordedTable(queryRunner, names);
       if (now === 'foreign') throw foreignTable(names);
       if (now !== 'python') return false;
@@ -243,41 +239,12 @@ async function adoptIfPythonTable(
         ...(options.onAdoptionStep === undefined ? {} : { onStep: options.onAdoptionStep }),
       });
       return true;
-    } finally {
-      await queryRunner.query('SELECT pg_advisory_unlock($1::integer, hashtext($2::text))', [
-        ADOPTION_LOCK_CLASS,
-        `adopt:${names.lockKey}`,
-      ]);
-    }
-  } finally {
-    await queryRunner.query('RESET lock_timeout').catch(() => undefined);
-    await queryRunner.query('RESET statement_timeout').catch(() => undefined);
-    await queryRunner.release();
-  }
+    },
+  );
 }
 
 /** First half of the adoption lock's key ('adop'), apart from the migrations' ('queu'). */
 const ADOPTION_LOCK_CLASS = 0x61646f70;
-
-/** How often a process waiting for another's adoption asks for the lock again. */
-const ADOPTION_LOCK_POLL_MS = 200;
-
-/**
- * Waits for the adoption lock by asking again and again, never inside one long statement: the
- * adopter's CREATE INDEX CONCURRENTLY waits for every transaction whose snapshot is older than
- * its own, and a process blocked in `pg_advisory_lock` is one; it waits for the adopter in turn,
- * a deadlock (measured: four processes booting at once failed with 40P01).
- */
-async function takeAdoptionLock(queryRunner: QueryRunner, names: QueueTableNames): Promise<void> {
-  for (;;) {
-    const [row] = (await queryRunner.query(
-      'SELECT pg_try_advisory_lock($1::integer, hashtext($2::text)) AS taken',
-      [ADOPTION_LOCK_CLASS, `adopt:${names.lockKey}`],
-    )) as Array<{ taken: boolean }>;
-    if (row?.taken === true) return;
-    await new Promise((resolve) => setTimeout(resolve, ADOPTION_LOCK_POLL_MS));
-  }
-}
 
 /**
  * `duplicate_table` while migrating: the first migration's CREATE TABLE met a table that exists

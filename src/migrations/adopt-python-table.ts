@@ -1,6 +1,6 @@
 import { type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
-import { takeMigrationLocksThenBoundTableLocks } from './migration-lock.js';
+import { inShortTransaction } from './migration-lock.js';
 
 /**
  * The migration whose result an adopted table matches; adoption records it as applied, so the
@@ -239,26 +239,4 @@ WHERE c.relname = $1::text AND c.relnamespace = $2::regnamespace`,
       [Number(ADOPTED_MIGRATION.slice(-13)), ADOPTED_MIGRATION],
     );
   });
-}
-
-/**
- * One transaction of an adoption step that locks the table: under the migration locks (so no
- * other process migrates meanwhile), waiting at most `lockTimeoutMs` for a table lock, so the
- * Python backend's statements never queue behind a long wait of ours.
- */
-async function inShortTransaction(
-  queryRunner: QueryRunner,
-  t: QueueTableNames,
-  lockTimeoutMs: number,
-  work: () => Promise<void>,
-): Promise<void> {
-  await queryRunner.startTransaction();
-  try {
-    await takeMigrationLocksThenBoundTableLocks(queryRunner, t, lockTimeoutMs);
-    await work();
-    await queryRunner.commitTransaction();
-  } catch (error) {
-    await queryRunner.rollbackTransaction();
-    throw error;
-  }
 }

@@ -1,4 +1,4 @@
-import { type QueryRunner } from 'typeorm';
+import { type DataSource, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
 
 /** First half of the advisory lock keys of migrations ('queu'); the second is a hashed name. */
@@ -44,4 +44,85 @@ export async function takeMigrationLocksThenBoundTableLocks(
   await queryRunner.query("SELECT set_config('lock_timeout', $1::text, true)", [
     `${lockTimeoutMs}ms`,
   ]);
+}
+
+/**
+ * One transaction of a step that locks a table while a big table is upgraded in steps: under the
+ * migration locks (so no other process migrates meanwhile), waiting at most `lockTimeoutMs` for
+ * a table lock, so that the statements of producers and workers (the Python backend's too) never
+ * queue behind a long wait of ours.
+ */
+export async function inShortTransaction(
+  queryRunner: QueryRunner,
+  t: QueueTableNames,
+  lockTimeoutMs: number,
+  work: () => Promise<void>,
+): Promise<void> {
+  await queryRunner.startTransaction();
+  try {
+    await takeMigrationLocksThenBoundTableLocks(queryRunner, t, lockTimeoutMs);
+    await work();
+    await queryRunner.commitTransaction();
+  } catch (error) {
+    await queryRunner.rollbackTransaction();
+    throw error;
+  }
+}
+
+/** A session advisory lock: its class (the key's first half) and the text hashed into the second. */
+export interface SessionLock {
+  readonly lockClass: number;
+  readonly key: string;
+}
+
+/** How often a process waiting for another's upgrade in steps asks for its lock again. */
+const SESSION_LOCK_POLL_MS = 200;
+
+/**
+ * Runs `work` on a connection of its own, outside any transaction, holding a session advisory
+ * lock, so that one process at a time upgrades a big table in steps (adopting the Python
+ * backend's table, preparing flow control). Its statement timeout is lifted (a validation or an
+ * index build on a big table may outlast it) and its table locks wait at most `lockTimeoutMs`;
+ * its settings are reset before it goes back to the pool.
+ *
+ * The lock is waited for by asking again and again, never inside one long statement: the
+ * holder's CREATE INDEX CONCURRENTLY waits for every transaction whose snapshot is older than its
+ * own, and a process blocked in `pg_advisory_lock` is one, which waits for the holder in turn: a
+ * deadlock (measured: four processes booting at once failed with 40P01).
+ */
+export async function withSessionLock<T>(
+  dataSource: DataSource,
+  lock: SessionLock,
+  lockTimeoutMs: number,
+  work: (queryRunner: QueryRunner) => Promise<T>,
+): Promise<T> {
+  const queryRunner = dataSource.createQueryRunner('master');
+  await queryRunner.connect();
+  try {
+    await queryRunner.query("SELECT set_config('lock_timeout', '0', false)");
+    await queryRunner.query("SELECT set_config('statement_timeout', '0', false)");
+    for (;;) {
+      const [row] = (await queryRunner.query(
+        'SELECT pg_try_advisory_lock($1::integer, hashtext($2::text)) AS taken',
+        [lock.lockClass, lock.key],
+      )) as Array<{ taken: boolean }>;
+      if (row?.taken === true) break;
+      await new Promise((resolve) => setTimeout(resolve, SESSION_LOCK_POLL_MS));
+    }
+    try {
+      await queryRunner.query("SELECT set_config('lock_timeout', $1::text, false)", [
+        `${lockTimeoutMs}ms`,
+      ]);
+      return await work(queryRunner);
+    } finally {
+      await queryRunner.query('SELECT pg_advisory_unlock($1::integer, hashtext($2::text))', [
+        lock.lockClass,
+        lock.key,
+      ]);
+    }
+  } finally {
+    await queryRunner.query('RESET lock_timeout').catch(() => undefined);
+    await queryRunner.query('RESET statement_timeout').catch(() => undefined);
+    await queryRunner.release();
+  }
 }

@@ -10,7 +10,7 @@ import {
   upgradeArchive,
 } from './1795570800000-add-flow-control.js';
 import { queueMigrations } from './index.js';
-import { takeMigrationLocksThenBoundTableLocks } from './migration-lock.js';
+import { inShortTransaction, withSessionLock } from './migration-lock.js';
 
 /** The migration whose slow parts are done ahead of it on a big table. */
 export const FLOW_CONTROL_MIGRATION = 'AddFlowControl1795570800000';
@@ -41,11 +41,11 @@ export interface FlowPreparationContext {
   readonly migrateEarlier: () => Promise<string[]>;
 }
 
-/** First half of the preparation lock's key ('flow'), apart from the migrations' and adoption's. */
-const PREPARATION_LOCK_CLASS = 0x666c6f77;
-
-/** How often a process waiting for another's preparation asks for the lock again. */
-const PREPARATION_LOCK_POLL_MS = 200;
+/**
+ * First half of the preparation lock's key ('prep'), apart from the migrations', the adoption's
+ * and the flow-controlled leases'.
+ */
+const PREPARATION_LOCK_CLASS = 0x70726570;
 
 /**
  * Prepares the queue table for `AddFlowControl1795570800000` while producers and workers (ours and
@@ -65,32 +65,16 @@ export async function prepareFlowControlIfPending(
   const seen = await pendingOnBigTable(dataSource, t);
   if (seen === 'no') return [];
   const earlier = seen === 'after earlier' ? await context.migrateEarlier() : [];
-  const queryRunner = dataSource.createQueryRunner('master');
-  await queryRunner.connect();
-  try {
-    // Session settings of a pooled connection, reset below: the wait for another preparation,
-    // and a validation or index build on a big table, may outlast the statement timeout.
-    await queryRunner.query("SELECT set_config('lock_timeout', '0', false)");
-    await queryRunner.query("SELECT set_config('statement_timeout', '0', false)");
-    await takePreparationLock(queryRunner, t);
-    try {
-      await queryRunner.query("SELECT set_config('lock_timeout', $1::text, false)", [
-        `${context.lockTimeoutMs}ms`,
-      ]);
+  return withSessionLock(
+    dataSource,
+    { lockClass: PREPARATION_LOCK_CLASS, key: `flow:${t.lockKey}` },
+    context.lockTimeoutMs,
+    async (queryRunner) => {
       if ((await pendingOnBigTable(queryRunner, t)) !== 'yes') return earlier;
       await prepareFlowControl(queryRunner, t, context);
       return earlier;
-    } finally {
-      await queryRunner.query('SELECT pg_advisory_unlock($1::integer, hashtext($2::text))', [
-        PREPARATION_LOCK_CLASS,
-        `flow:${t.lockKey}`,
-      ]);
-    }
-  } finally {
-    await queryRunner.query('RESET lock_timeout').catch(() => undefined);
-    await queryRunner.query('RESET statement_timeout').catch(() => undefined);
-    await queryRunner.release();
-  }
+    },
+  );
 }
 
 /**
@@ -185,43 +169,5 @@ export async function prepareFlowControl(
       }
       await queryRunner.query(createFlowIndexSql(t, index, true));
     });
-  }
-}
-
-/**
- * One transaction of a step that locks a table: under the migration locks (so no other process
- * migrates meanwhile), waiting at most `lockTimeoutMs` for a table lock, so the statements of
- * producers and workers never queue behind a long wait of ours.
- */
-async function inShortTransaction(
-  queryRunner: QueryRunner,
-  t: QueueTableNames,
-  lockTimeoutMs: number,
-  work: () => Promise<void>,
-): Promise<void> {
-  await queryRunner.startTransaction();
-  try {
-    await takeMigrationLocksThenBoundTableLocks(queryRunner, t, lockTimeoutMs);
-    await work();
-    await queryRunner.commitTransaction();
-  } catch (error) {
-    await queryRunner.rollbackTransaction();
-    throw error;
-  }
-}
-
-/**
- * Waits for the preparation lock by asking again and again, never inside one long statement: a
- * process blocked in `pg_advisory_lock` is a transaction the holder's CREATE INDEX CONCURRENTLY
- * waits for, while it waits for the holder (the adoption measured that deadlock).
- */
-async function takePreparationLock(queryRunner: QueryRunner, t: QueueTableNames): Promise<void> {
-  for (;;) {
-    const [row] = (await queryRunner.query(
-      'SELECT pg_try_advisory_lock($1::integer, hashtext($2::text)) AS taken',
-      [PREPARATION_LOCK_CLASS, `flow:${t.lockKey}`],
-    )) as Array<{ taken: boolean }>;
-    if (row?.taken === true) return;
-    await new Promise((resolve) => setTimeout(resolve, PREPARATION_LOCK_POLL_MS));
   }
 }
