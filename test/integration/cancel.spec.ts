@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import {
   MessageCancelledError,
@@ -10,23 +10,14 @@ import {
 } from '../../src/index.js';
 import { MessageStore } from '../../src/store/message-store.js';
 import { sleep, waitFor } from '../support/boot.js';
-import { startControlChild, type ControlChild } from '../support/control-child.js';
+import { useControlChildren } from '../support/control-child.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 // The shared app cancels; the handlers run in other processes (or other apps).
 const fixture = useQueueFixture('cancel', { shared: { workers: false }, reset: 'none' });
 const { db } = fixture;
 
-const children: ControlChild[] = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) await child.kill();
-});
-
-async function start(env: Record<string, string>): Promise<ControlChild> {
-  const child = await startControlChild(db.url, env);
-  children.push(child);
-  return child;
-}
+const start = useControlChildren(() => db.url);
 
 interface Row {
   state: string;

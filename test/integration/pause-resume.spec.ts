@@ -1,24 +1,15 @@
-import { afterEach, describe, expect, it } from '@jest/globals';
+import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage } from '../../src/index.js';
 import { sleep, waitFor } from '../support/boot.js';
-import { startControlChild, type ControlChild } from '../support/control-child.js';
+import { useControlChildren, type ControlChild } from '../support/control-child.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 // The shared app pauses and resumes; the workers run in other processes (or other apps).
 const fixture = useQueueFixture('pause_resume', { shared: { workers: false }, reset: 'none' });
 const { db } = fixture;
 
-const children: ControlChild[] = [];
-afterEach(async () => {
-  for (const child of children.splice(0)) await child.kill();
-});
-
-async function start(env: Record<string, string>): Promise<ControlChild> {
-  const child = await startControlChild(db.url, env);
-  children.push(child);
-  return child;
-}
+const start = useControlChildren(() => db.url);
 
 async function countOf(queue: string, state: string): Promise<number> {
   const { rows } = await db.query<{ count: number }>(

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { afterEach } from '@jest/globals';
 import { type ProcessorInfo } from '../../src/index.js';
 import { waitFor } from './boot.js';
 
@@ -55,5 +56,23 @@ export async function startControlChild(
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },
+  };
+}
+
+/**
+ * For a test file: `start(env)` starts a control child on the database `url()` names, and every
+ * child started by a test is killed after it.
+ */
+export function useControlChildren(
+  url: () => string,
+): (env: Record<string, string>) => Promise<ControlChild> {
+  const children: ControlChild[] = [];
+  afterEach(async () => {
+    for (const child of children.splice(0)) await child.kill();
+  });
+  return async (env) => {
+    const child = await startControlChild(url(), env);
+    children.push(child);
+    return child;
   };
 }
