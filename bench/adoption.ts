@@ -33,7 +33,9 @@ const python = new PythonBackendClient(database.url, 6);
 
 /** Fills the Python backend's table: 90 % done, 8 % ready (some delayed), 2 % leased. */
 async function fill(): Promise<void> {
-  await client.query('DROP TABLE IF EXISTS messages, messages_migrations, messages_archive, messages_queues');
+  await client.query(
+    'DROP TABLE IF EXISTS messages, messages_migrations, messages_archive, messages_queues',
+  );
   await python.initDb();
   await client.query(
     `INSERT INTO messages (id, queue, body, available_at, lease_until, attempts, state, created_at)
