@@ -28,8 +28,8 @@ interface Execution {
   relinquished?: 'lost' | 'shutdown';
   /** Its cancel was requested: the handler's signal is aborted and the message settles `cancelled`. */
   cancelled?: boolean;
-  /** Ends the wait for a running handler when its cancel is requested (set while it runs). */
-  stopWaiting?: (cancel: MessageCancelledError) => void;
+  /** Ends the wait for a running handler (set while it runs): a cancel resolves it early. */
+  stopWaiting?: (result: HandlerResult) => void;
   /** The handler returned; the lease keeper no longer needs this lease. */
   finished: boolean;
   done?: Promise<void>;
@@ -113,7 +113,9 @@ export class MessageExecutor {
   /** Starts the handler for `message`; it runs on its own, its slot counted until it settles. */
   start(message: LeasedMessage): void {
     const execution: Execution = { message, controller: new AbortController(), finished: false };
-    if (this.recentlyCancelled(message.id)) this.markCancelled(execution);
+    if (this.recentCancels.size > 0 && this.recentlyCancelled(message.id)) {
+      this.markCancelled(execution);
+    }
     // Keyed by lease token: the same message may come back to this worker after a lost lease
     // while the first handler is still running.
     this.inFlight.set(message.leaseToken, execution);
@@ -194,7 +196,7 @@ export class MessageExecutor {
     execution.cancelled = true;
     const cancel = new MessageCancelledError(execution.message.id);
     execution.controller.abort(cancel);
-    execution.stopWaiting?.(cancel);
+    execution.stopWaiting?.({ ok: false, error: cancel });
   }
 
   /**
@@ -403,6 +405,9 @@ export class MessageExecutor {
   }
 }
 
+/** How a handler that resolved ended: one object for all, since it carries nothing. */
+const HANDLER_OK: HandlerResult = Object.freeze({ ok: true });
+
 /**
  * How the handler ended, or a failure made by `onTimeout` once `timeoutMs` passed, or the
  * `MessageCancelledError` of a cancel requested meanwhile (`execution.stopWaiting`). A handler
@@ -417,9 +422,9 @@ async function withinTimeout(
   execution: Execution,
 ): Promise<HandlerResult> {
   const settled = new Promise<HandlerResult>((resolve) => {
-    execution.stopWaiting = (cancel) => resolve({ ok: false, error: cancel });
+    execution.stopWaiting = resolve;
     running.then(
-      () => resolve({ ok: true }),
+      () => resolve(HANDLER_OK),
       (error: unknown) => resolve({ ok: false, error }),
     );
   });
