@@ -1,6 +1,6 @@
 import { type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
-import { inShortTransaction } from './migration-lock.js';
+import { upgradeSteps } from './migration-lock.js';
 
 /**
  * The migration whose result an adopted table matches; adoption records it as applied, so the
@@ -99,13 +99,7 @@ export async function adoptPythonTable(
   const sequence = `${t.quotedSchema}.${quote(`${t.table}_seq_adopt`)}`;
   // Not `<table>_seq_not_null`: PostgreSQL 18 names the NOT NULL constraint of `seq` so.
   const seqCheck = quote(`${t.table}_seq_adopt_check`);
-  const step = async (name: AdoptionStep, work: () => Promise<void>): Promise<void> => {
-    const started = performance.now();
-    await work();
-    context.onStep?.(name, performance.now() - started);
-  };
-  const locked = (name: AdoptionStep, work: () => Promise<void>): Promise<void> =>
-    step(name, () => inShortTransaction(queryRunner, t, context.lockTimeoutMs, work));
+  const { step, locked } = upgradeSteps<AdoptionStep>(queryRunner, t, context);
 
   const existingChecks = new Set(
     (

@@ -69,6 +69,36 @@ export async function inShortTransaction(
   }
 }
 
+/** How an upgrade in steps reports its steps, and how long a table lock may be waited for. */
+export interface StepContext<Step> {
+  readonly lockTimeoutMs: number;
+  /** Told after each step, with its duration. */
+  readonly onStep?: (step: Step, durationMs: number) => void;
+}
+
+/**
+ * The two ways an upgrade in steps runs a step, each timed and reported to `onStep`: `step` as
+ * it is (outside any transaction: a concurrent index build, a backfill batch), `locked` as one
+ * short transaction that may lock the table (see `inShortTransaction`).
+ */
+export function upgradeSteps<Step>(
+  queryRunner: QueryRunner,
+  t: QueueTableNames,
+  context: StepContext<Step>,
+): {
+  readonly step: (name: Step, work: () => Promise<void>) => Promise<void>;
+  readonly locked: (name: Step, work: () => Promise<void>) => Promise<void>;
+} {
+  const step = async (name: Step, work: () => Promise<void>): Promise<void> => {
+    const started = performance.now();
+    await work();
+    context.onStep?.(name, performance.now() - started);
+  };
+  const locked = (name: Step, work: () => Promise<void>): Promise<void> =>
+    step(name, () => inShortTransaction(queryRunner, t, context.lockTimeoutMs, work));
+  return { step, locked };
+}
+
 /** A session advisory lock: its class (the key's first half) and the text hashed into the second. */
 export interface SessionLock {
   readonly lockClass: number;

@@ -10,7 +10,7 @@ import {
   upgradeArchive,
 } from './1795570800000-add-flow-control.js';
 import { queueMigrations } from './index.js';
-import { inShortTransaction, withSessionLock } from './migration-lock.js';
+import { upgradeSteps, withSessionLock } from './migration-lock.js';
 
 /** The migration whose slow parts are done ahead of it on a big table. */
 export const FLOW_CONTROL_MIGRATION = 'AddFlowControl1795570800000';
@@ -126,13 +126,7 @@ export async function prepareFlowControl(
   t: QueueTableNames,
   context: Pick<FlowPreparationContext, 'lockTimeoutMs' | 'onStep'>,
 ): Promise<void> {
-  const step = async (name: FlowPreparationStep, work: () => Promise<void>): Promise<void> => {
-    const started = performance.now();
-    await work();
-    context.onStep?.(name, performance.now() - started);
-  };
-  const locked = (name: FlowPreparationStep, work: () => Promise<void>): Promise<void> =>
-    step(name, () => inShortTransaction(queryRunner, t, context.lockTimeoutMs, work));
+  const { step, locked } = upgradeSteps<FlowPreparationStep>(queryRunner, t, context);
 
   const before = await readFlowControlState(queryRunner, t);
   if (before.archivePending) {
