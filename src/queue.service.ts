@@ -302,7 +302,7 @@ export class QueueService {
    */
   async releaseGroup(queue: string, groupKey: string): Promise<number> {
     assertQueueName(queue);
-    assertMessageId(groupKey, 'groupKey');
+    assertKey(groupKey, 'groupKey');
     return this.store.releaseGroup(queue, groupKey);
   }
 
