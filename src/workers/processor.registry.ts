@@ -61,6 +61,11 @@ export class ProcessorRegistry {
     return this.paused.has(queue);
   }
 
+  /** Whether `queue`'s workers here stop fetching: either pause is set. */
+  stopsFetching(queue: string): boolean {
+    return this.paused.has(queue) || this.pausedEverywhere.has(queue);
+  }
+
   /** Whether this process last heard that `queue` is paused for every replica. */
   isPausedEverywhere(queue: string): boolean {
     return this.pausedEverywhere.has(queue);

@@ -57,9 +57,7 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
           store: this.store,
           logger: this.logger,
           pollIntervalMs: workers.pollIntervalMs,
-          isPaused: () =>
-            this.registry.isPaused(definition.queue) ||
-            this.registry.isPausedEverywhere(definition.queue),
+          isPaused: () => this.registry.stopsFetching(definition.queue),
         }),
       );
     }
