@@ -1,13 +1,22 @@
 import { type BodyValidationFailure } from '../errors/body-validation.error.js';
 /**
  * Every state a message can be in. The first three are the Python backend's; `failed` holds dead
- * letters; `cancelled` messages were cancelled before they finished.
+ * letters; `cancelled` messages were cancelled before they finished; `waiting_children` is a
+ * flow's parent waiting for its children.
  */
-export const MESSAGE_STATES = ['ready', 'leased', 'done', 'failed', 'cancelled'] as const;
+export const MESSAGE_STATES = [
+  'ready',
+  'leased',
+  'done',
+  'failed',
+  'cancelled',
+  'waiting_children',
+] as const;
 
 /**
  * `ready` (waiting), `leased` (a worker holds it), `done` (acknowledged), `failed` (dead letter),
- * `cancelled` (by `cancel`: never started, or aborted while running; not retried).
+ * `cancelled` (by `cancel`: never started, or aborted while running; not retried),
+ * `waiting_children` (a flow's parent: it becomes `ready` when its last child ends).
  */
 export type MessageState = (typeof MESSAGE_STATES)[number];
 
@@ -37,6 +46,8 @@ export interface QueueMessage<T = unknown> {
   readonly uniqueKey: string | null;
   /** The `groupKey` it was enqueued with, if any. */
   readonly groupKey: string | null;
+  /** The id of its parent, for a child of a flow; `null` otherwise. */
+  readonly parentId: string | null;
 }
 
 /** A failure as a processor records it in `last_error`. */

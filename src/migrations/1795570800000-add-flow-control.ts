@@ -289,7 +289,10 @@ export async function upgradeArchive(queryRunner: QueryRunner, t: QueueTableName
  * from the old one, which is then dropped (a dropped column is not part of `SELECT *` or of a
  * positional INSERT).
  */
-async function moveArchivedAtLast(queryRunner: QueryRunner, t: QueueTableNames): Promise<void> {
+export async function moveArchivedAtLast(
+  queryRunner: QueryRunner,
+  t: QueueTableNames,
+): Promise<void> {
   const now = 'floor(extract(epoch from now()))::bigint';
   await queryRunner.query(
     `ALTER TABLE ${t.qualifiedArchive} ADD COLUMN archived_at_moved BIGINT NOT NULL DEFAULT ${now}`,

@@ -48,6 +48,11 @@ export const ARCHIVE_COLUMNS = [
   'group_key',
   'leased_at',
   'cancel_requested_at',
+  'result',
+  'progress',
+  'awaited',
+  'parent_id',
+  'child_failure',
   'archived_at',
 ] as const;
 

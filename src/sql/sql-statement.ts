@@ -55,7 +55,7 @@ export function secondsFromNow(seconds: string): string {
 
 /** The columns a message is read back with (the store's `MessageRow`). */
 export const MESSAGE_COLUMNS =
-  'id, queue, body, attempts, state, available_at, lease_until, created_at, lease_token, last_error, origin_queue, priority, unique_key, group_key';
+  'id, queue, body, attempts, state, available_at, lease_until, created_at, lease_token, last_error, origin_queue, priority, unique_key, group_key, parent_id';
 
 /**
  * Wakes the workers listening on the table's channel; the payload is the queue name. Postgres

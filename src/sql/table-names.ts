@@ -34,6 +34,15 @@ export interface QueueTableNames {
     readonly group: string;
     readonly rate: string;
     readonly groupRate: string;
+    readonly parent: string;
+  };
+  /**
+   * Quoted, schema-qualified names of the trigger functions a flow's children and awaited
+   * messages use (see `1795574400000-add-workflows.ts`).
+   */
+  readonly functions: {
+    readonly childSettled: string;
+    readonly awaitedSettled: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
@@ -50,6 +59,12 @@ export interface QueueTableNames {
    */
   readonly controlChannel: string;
   readonly quotedControlChannel: string;
+  /**
+   * The channel on which an awaited message's end is told (payload: its id), for `waitFor`:
+   * `queue_fin_` and the same hash, apart from wake-ups and control.
+   */
+  readonly finishedChannel: string;
+  readonly quotedFinishedChannel: string;
 }
 
 function quote(identifier: string): string {
@@ -68,7 +83,9 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     qualifiedName.length <= 63
       ? qualifiedName
       : `queue_${createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32)}`;
-  const controlChannel = `queue_ctl_${createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32)}`;
+  const tableHash = createHash('sha256').update(qualifiedName).digest('hex').slice(0, 32);
+  const controlChannel = `queue_ctl_${tableHash}`;
+  const finishedChannel = `queue_fin_${tableHash}`;
   return Object.freeze({
     schema,
     table,
@@ -90,6 +107,11 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
       group: quote(`idx_${table}_group`),
       rate: quote(`idx_${table}_rate`),
       groupRate: quote(`idx_${table}_group_rate`),
+      parent: quote(`idx_${table}_parent`),
+    }),
+    functions: Object.freeze({
+      childSettled: `${quote(schema)}.${quote(`${table}_child_settled`)}`,
+      awaitedSettled: `${quote(schema)}.${quote(`${table}_awaited_settled`)}`,
     }),
     lockKey: qualifiedName,
     channel,
@@ -97,5 +119,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     quotedChannel: quote(channel),
     controlChannel,
     quotedControlChannel: quote(controlChannel),
+    finishedChannel,
+    quotedFinishedChannel: quote(finishedChannel),
   });
 }

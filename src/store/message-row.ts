@@ -21,6 +21,7 @@ export interface MessageRow {
   readonly priority: number;
   readonly unique_key: string | null;
   readonly group_key: string | null;
+  readonly parent_id: string | null;
 }
 
 /** A row of the lease statement: the message and its body's stored size. */
@@ -52,6 +53,7 @@ export function toMessage<T>(row: MessageRow): QueueMessage<T> {
     priority: row.priority,
     uniqueKey: row.unique_key,
     groupKey: row.group_key,
+    parentId: row.parent_id,
   };
 }
 

@@ -188,6 +188,7 @@ describe("adopting the Python backend's table", () => {
         done: expected.length + 6,
         failed: 0,
         cancelled: 0,
+        waiting_children: 0,
       });
       expect(stats.totalMessages).toBe(pythonStats.total_messages);
     } finally {

@@ -340,10 +340,10 @@ describe('stats, clearQueue, deleteMessage', () => {
 
     expect(await ctx.queue.getStats()).toEqual({
       totalMessages: 4,
-      byState: { ready: 1, leased: 1, done: 1, failed: 1, cancelled: 0 },
+      byState: { ready: 1, leased: 1, done: 1, failed: 1, cancelled: 0, waiting_children: 0 },
       byQueue: {
-        a: { ready: 1, leased: 1, done: 1, failed: 0, cancelled: 0 },
-        b: { ready: 0, leased: 0, done: 0, failed: 1, cancelled: 0 },
+        a: { ready: 1, leased: 1, done: 1, failed: 0, cancelled: 0, waiting_children: 0 },
+        b: { ready: 0, leased: 0, done: 0, failed: 1, cancelled: 0, waiting_children: 0 },
       },
       failedMessages: 1,
       ready: { due: 1, delayed: 0 },
@@ -354,7 +354,7 @@ describe('stats, clearQueue, deleteMessage', () => {
   it('reports zeros for an empty table', async () => {
     expect(await ctx.queue.getStats()).toEqual({
       totalMessages: 0,
-      byState: { ready: 0, leased: 0, done: 0, failed: 0, cancelled: 0 },
+      byState: { ready: 0, leased: 0, done: 0, failed: 0, cancelled: 0, waiting_children: 0 },
       byQueue: {},
       failedMessages: 0,
       ready: { due: 0, delayed: 0 },
@@ -387,15 +387,24 @@ describe('stats, clearQueue, deleteMessage', () => {
     expect(sent.stop()).toEqual(['getStats']);
     expect(stats).toEqual({
       totalMessages: 3,
-      byState: { ready: 2, leased: 0, done: 1, failed: 0, cancelled: 0 },
-      byQueue: { 'ingest.main': { ready: 2, leased: 0, done: 1, failed: 0, cancelled: 0 } },
+      byState: { ready: 2, leased: 0, done: 1, failed: 0, cancelled: 0, waiting_children: 0 },
+      byQueue: {
+        'ingest.main': {
+          ready: 2,
+          leased: 0,
+          done: 1,
+          failed: 0,
+          cancelled: 0,
+          waiting_children: 0,
+        },
+      },
       failedMessages: 0,
       ready: { due: 1, delayed: 1 },
       readyByQueue: { 'ingest.main': { due: 1, delayed: 1 } },
     });
     expect(await ctx.queue.getStats('nothing.here')).toEqual({
       totalMessages: 0,
-      byState: { ready: 0, leased: 0, done: 0, failed: 0, cancelled: 0 },
+      byState: { ready: 0, leased: 0, done: 0, failed: 0, cancelled: 0, waiting_children: 0 },
       byQueue: {},
       failedMessages: 0,
       ready: { due: 0, delayed: 0 },
@@ -427,6 +436,7 @@ describe('stats, clearQueue, deleteMessage', () => {
       done: 0,
       failed: 0,
       cancelled: 0,
+      waiting_children: 0,
     });
     expect(await ctx.queue.clearQueue('ingest.error')).toBe(2);
     expect(await ctx.queue.clearQueue('ingest.error')).toBe(0);

@@ -63,6 +63,7 @@ describe("the seed's schema", () => {
       'idx_messages_group_rate',
       'idx_messages_lease',
       'idx_messages_origin',
+      'idx_messages_parent',
       'idx_messages_priority',
       'idx_messages_queue_avail',
       'idx_messages_rate',

@@ -135,6 +135,7 @@ function leased(n: number, attempts: number): LeasedMessage {
     priority: 0,
     uniqueKey: null,
     groupKey: null,
+    parentId: null,
   };
 }
 

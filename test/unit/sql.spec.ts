@@ -44,7 +44,10 @@ describe('queueTableNames', () => {
       group: '"idx_jobs_group"',
       rate: '"idx_jobs_rate"',
       groupRate: '"idx_jobs_group_rate"',
+      parent: '"idx_jobs_parent"',
     });
+    expect(names.functions.childSettled).toBe('"tenant_a"."jobs_child_settled"');
+    expect(names.finishedChannel).toMatch(/^queue_fin_[0-9a-f]{32}$/);
     const seed = queueTableNames('public', 'messages');
     expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');
   });
