@@ -1,7 +1,13 @@
 export { QueueModule } from './queue.module.js';
 export { type QueueModuleExtras } from './queue.module-definition.js';
 export { QueueService } from './queue.service.js';
-export { QueueProducer } from './queue-producer.js';
+export { QueueProducer, type QueueProducerFor } from './queue-producer.js';
+export {
+  type QueueBody,
+  type QueueResult,
+  type QueueTypeEntry,
+  type QueueTypes,
+} from './interfaces/queue-types.interface.js';
 export { InjectQueue, getQueueToken } from './inject-queue.decorator.js';
 export { QueueHealthIndicator } from './health/queue.health-indicator.js';
 /**

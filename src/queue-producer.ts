@@ -6,6 +6,7 @@ import {
 } from './interfaces/queue-operation-options.interface.js';
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type CancelResult } from './interfaces/queue-control.interface.js';
+import { type QueueBody, type QueueTypes } from './interfaces/queue-types.interface.js';
 import { type QueueService } from './queue.service.js';
 
 /**
@@ -18,6 +19,9 @@ import { type QueueService } from './queue.service.js';
  * ...
  * await this.ingest.enqueue({ url, title });
  * ```
+ *
+ * For a queue declared in {@link QueueTypes}, `QueueProducerFor<'ingest.main'>` is the producer
+ * typed by its declaration.
  */
 export class QueueProducer<T = unknown> {
   /** @internal Built by `QueueModule.forFeature`; inject it with `@InjectQueue(name)`. */
@@ -93,3 +97,11 @@ export class QueueProducer<T = unknown> {
     return this.service.cancel(id, { queue: this.name });
   }
 }
+
+/**
+ * The producer of queue `Q`, typed by its {@link QueueTypes} declaration:
+ * `@InjectQueue('ingest.main') ingest: QueueProducerFor<'ingest.main'>`.
+ */
+export type QueueProducerFor<Q extends Extract<keyof QueueTypes, string>> = QueueProducer<
+  QueueBody<Q>
+>;

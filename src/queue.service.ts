@@ -45,6 +45,7 @@ import {
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type BlockedGroup } from './interfaces/blocked-group.interface.js';
 import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
+import { type QueueBody } from './interfaces/queue-types.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
 import { type UniqueRule } from './sql/unique.sql.js';
@@ -75,10 +76,15 @@ export class QueueService {
    * calls with one key, from any number of processes, all get the id of the one message
    * inserted.
    *
-   * @param body any JSON data (objects, arrays, strings, numbers, booleans, null) up to `maxBodyBytes`.
+   * @param body any JSON data (objects, arrays, strings, numbers, booleans, null) up to `maxBodyBytes`;
+   *   for a queue declared in {@link QueueTypes}, of its declared body type.
    * @returns the new message's id, or the id of the message that holds its `uniqueKey`.
    */
-  async enqueue<T = unknown>(queue: string, body: T, options?: EnqueueOptions): Promise<string> {
+  async enqueue<T = unknown, Q extends string = string>(
+    queue: Q,
+    body: QueueBody<Q, T>,
+    options?: EnqueueOptions,
+  ): Promise<string> {
     assertQueueName(queue);
     const delay = delayOf(options);
     const flow = messageFlowOf(assertOptionsObject(options, 'options'));
@@ -98,10 +104,10 @@ export class QueueService {
    * @returns the ids, in the order of `bodies`: each message's new id, or with a unique key,
    *   the id of the message that holds it.
    */
-  async enqueueMany<T = unknown>(
-    queue: string,
-    bodies: readonly T[],
-    options?: EnqueueManyOptions<T>,
+  async enqueueMany<T = unknown, Q extends string = string>(
+    queue: Q,
+    bodies: readonly QueueBody<Q, T>[],
+    options?: EnqueueManyOptions<QueueBody<Q, T>>,
   ): Promise<string[]> {
     assertQueueName(queue);
     assertArray(bodies, 'bodies', MAX_ENQUEUE_BATCH);

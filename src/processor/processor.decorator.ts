@@ -1,5 +1,7 @@
 import { QueueProcessorError } from '../errors/queue-processor.error.js';
+import { type ProcessorMessage } from '../interfaces/processor-message.interface.js';
 import { type ProcessorOptions } from '../interfaces/processor-options.interface.js';
+import { type QueueBody, type QueueResult } from '../interfaces/queue-types.interface.js';
 import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata.js';
 
 /**
@@ -17,11 +19,14 @@ import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata
  * The handler resolves to ack the message and throws to retry it (with backoff, until
  * `maxAttempts`); `UnrecoverableError` dead-letters at once, `SnoozeError` retries later without
  * spending an attempt. Options are validated at boot.
+ *
+ * For a queue declared in {@link QueueTypes}, the compiler checks that the method takes a
+ * `ProcessorMessage` of the declared body and returns (a promise of) the declared result.
  */
-export function Processor<TBody = unknown>(
-  queue: string,
+export function Processor<TBody = unknown, Q extends string = string>(
+  queue: Q,
   options: ProcessorOptions<TBody> = {},
-): MethodDecorator {
+): ProcessorMethodDecorator<QueueBody<Q, never>, QueueResult<Q>> {
   return (target, propertyKey, descriptor) => {
     const method: unknown = descriptor?.value;
     if (typeof method !== 'function') {
@@ -40,3 +45,18 @@ export function Processor<TBody = unknown>(
     );
   };
 }
+
+/**
+ * A method decorator that accepts only handlers of `ProcessorMessage<Body>` returning `Result`
+ * (or nothing), so a handler and its queue's declaration cannot disagree.
+ */
+export type ProcessorMethodDecorator<Body, Result> = <
+  Handler extends (message: ProcessorMessage<Body>) => ResultOrVoid<Result>,
+>(
+  target: object,
+  propertyKey: string | symbol,
+  descriptor: TypedPropertyDescriptor<Handler>,
+) => void;
+
+/** What a handler may return: its result, or nothing, possibly through a promise. */
+type ResultOrVoid<Result> = Result | void | undefined | PromiseLike<Result | void | undefined>;

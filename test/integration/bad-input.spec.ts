@@ -53,8 +53,12 @@ describe('queue names', () => {
     ['null', null, /must be a string \(got null\)/],
   ];
   it.each(cases)('refuses a queue name with %s', async (_label, name, rule) => {
-    await expectRejected(() => ctx.queue.enqueue(untyped(name), { n: 1 }), 'queue', rule);
-    await expectRejected(() => ctx.queue.enqueueMany(untyped(name), [{ n: 1 }]), 'queue', rule);
+    await expectRejected(() => ctx.queue.enqueue(untyped<string>(name), { n: 1 }), 'queue', rule);
+    await expectRejected(
+      () => ctx.queue.enqueueMany(untyped<string>(name), [{ n: 1 }]),
+      'queue',
+      rule,
+    );
     await expectRejected(() => ctx.queue.leaseNext(untyped(name)), 'queue', rule);
     await expectRejected(() => ctx.queue.clearQueue(untyped(name)), 'queue', rule);
   });
