@@ -46,6 +46,7 @@ import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type BlockedGroup } from './interfaces/blocked-group.interface.js';
 import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
+import { QueueEvents } from './events/queue-events.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
 import { type UniqueRule } from './sql/unique.sql.js';
 import { MessageStore, type LeasePolicy } from './store/message-store.js';
@@ -65,6 +66,7 @@ export class QueueService {
   constructor(
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Inject(QueueEvents) private readonly events: QueueEvents,
   ) {}
 
   /**
@@ -219,6 +221,7 @@ export class QueueService {
     const { limit = DEFAULT_MAINTENANCE_BATCH } = assertOptionsObject(options, 'options');
     assertWholeNumber(limit, 'limit', LIMITS.maintenanceBatch);
     const outcomes = await this.store.reapExpiredLeases(limit);
+    this.events.reaped(outcomes);
     return outcomes.reduce((total, outcome) => total + outcome.count, 0);
   }
 
@@ -399,7 +402,16 @@ export class QueueService {
     assertMessageId(id);
     const { queue } = assertOptionsObject(options, 'options');
     if (queue !== undefined) assertQueueName(queue);
-    return this.store.cancel(id, queue);
+    const cancelled = await this.store.cancel(id, queue);
+    // A waiting message is settled here, by this call: its event is heard in this process.
+    if (
+      cancelled.result === 'cancelled' &&
+      cancelled.queue !== null &&
+      this.events.hears('cancelled', cancelled.queue)
+    ) {
+      this.events.emit('cancelled', { id, queue: cancelled.queue, when: 'waiting' });
+    }
+    return cancelled.result;
   }
 }
 
