@@ -17,6 +17,26 @@ export { QueueHealthIndicator } from './health/queue.health-indicator.js';
 export { QueueExceptionFilter } from './http/queue-exception.filter.js';
 export { Processor } from './processor/processor.decorator.js';
 export { ProcessorRegistry } from './workers/processor.registry.js';
+/**
+ * Queue events: `@OnQueueEvent('completed' | 'failed' | 'dead-lettered' | 'cancelled' |
+ * 'stalled' | 'progress', queue?)` on a provider method; the payloads by name in `QueueEventMap`.
+ */
+export { OnQueueEvent } from './events/on-queue-event.decorator.js';
+export {
+  QUEUE_EVENT_NAMES,
+  type QueueCancelledEvent,
+  type QueueCancelledWhen,
+  type QueueCompletedEvent,
+  type QueueDeadLetteredEvent,
+  type QueueEventBase,
+  type QueueEventListener,
+  type QueueEventMap,
+  type QueueEventName,
+  type QueueFailedEvent,
+  type QueueProgressEvent,
+  type QueueStalledEvent,
+  type QueueStalledOutcome,
+} from './interfaces/queue-events.interface.js';
 export {
   type CleanupScheduleOptions,
   type QueueHealthOptions,
@@ -75,6 +95,7 @@ export {
 export { QueuePoolTimeoutError } from './errors/queue-pool-timeout.error.js';
 export { NoSuitableHostError } from './errors/no-suitable-host.error.js';
 export { QueueProcessorError } from './errors/queue-processor.error.js';
+export { QueueEventListenerError } from './errors/queue-event-listener.error.js';
 export { UnrecoverableError } from './errors/unrecoverable.error.js';
 export { SnoozeError } from './errors/snooze.error.js';
 export { LeaseLostError } from './errors/lease-lost.error.js';

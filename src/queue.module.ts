@@ -11,6 +11,8 @@ import { type QueueModuleOptions } from './interfaces/queue-module-options.inter
 import { MaintenanceScheduler } from './maintenance/maintenance.scheduler.js';
 import { ProcessorCatalog } from './processor/processor.catalog.js';
 import { ProcessorExplorer } from './processor/processor.explorer.js';
+import { QueueEventExplorer } from './events/queue-event.explorer.js';
+import { QueueEvents } from './events/queue-events.js';
 import { QueueProducer } from './queue-producer.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { QueueInitializer } from './queue.initializer.js';
@@ -39,6 +41,8 @@ const ROOT_PROVIDERS: Provider[] = [
   QueueService,
   ProcessorCatalog,
   ProcessorExplorer,
+  QueueEvents,
+  QueueEventExplorer,
   QueueInitializer,
   RunningWorkers,
   ProcessorRegistry,

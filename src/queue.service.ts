@@ -47,6 +47,7 @@ import { type BlockedGroup } from './interfaces/blocked-group.interface.js';
 import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 import { type QueueBody } from './interfaces/queue-types.interface.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
+import { QueueEvents } from './events/queue-events.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
 import { type UniqueRule } from './sql/unique.sql.js';
 import { MessageStore, type LeasePolicy } from './store/message-store.js';
@@ -66,6 +67,7 @@ export class QueueService {
   constructor(
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Inject(QueueEvents) private readonly events: QueueEvents,
   ) {}
 
   /**
@@ -225,6 +227,7 @@ export class QueueService {
     const { limit = DEFAULT_MAINTENANCE_BATCH } = assertOptionsObject(options, 'options');
     assertWholeNumber(limit, 'limit', LIMITS.maintenanceBatch);
     const outcomes = await this.store.reapExpiredLeases(limit);
+    this.events.reaped(outcomes);
     return outcomes.reduce((total, outcome) => total + outcome.count, 0);
   }
 
@@ -405,7 +408,16 @@ export class QueueService {
     assertMessageId(id);
     const { queue } = assertOptionsObject(options, 'options');
     if (queue !== undefined) assertQueueName(queue);
-    return this.store.cancel(id, queue);
+    const cancelled = await this.store.cancel(id, queue);
+    // A waiting message is settled here, by this call: its event is heard in this process.
+    if (
+      cancelled.result === 'cancelled' &&
+      cancelled.queue !== null &&
+      this.events.hears('cancelled', cancelled.queue)
+    ) {
+      this.events.emit('cancelled', { id, queue: cancelled.queue, when: 'waiting' });
+    }
+    return cancelled.result;
   }
 }
 

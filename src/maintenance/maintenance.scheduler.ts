@@ -13,6 +13,7 @@ import { type QueueConfig } from '../config/queue-config.js';
 import { describeError } from '../errors/describe-error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
+import { QueueEvents } from '../events/queue-events.js';
 
 /**
  * Runs the lease reaper on an interval and the cleanup on a cron, both from the module options,
@@ -34,6 +35,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
   constructor(
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Inject(QueueEvents) private readonly events: QueueEvents,
     @Optional() @Inject(SchedulerRegistry) registry?: SchedulerRegistry,
   ) {
     this.registry = registry ?? new SchedulerRegistry();
@@ -82,6 +84,7 @@ export class MaintenanceScheduler implements OnApplicationBootstrap, BeforeAppli
       reaper === false ? DEFAULT_MAINTENANCE_BATCH : reaper.batchSize,
     );
     if (outcomes.length === 0) return;
+    this.events.reaped(outcomes);
     const words = {
       ready: 'back to ready',
       failed: 'dead-lettered',

@@ -62,7 +62,7 @@ export function pausedQueuesSql(t: QueueTableNames, queues: readonly string[]): 
 export function cancelSql(t: QueueTableNames, id: string, queue: string | undefined): SqlStatement {
   return {
     text: `WITH target AS MATERIALIZED (
-  SELECT m.id, m.state FROM ${t.qualified} AS m
+  SELECT m.id, m.state, m.queue FROM ${t.qualified} AS m
   WHERE m.id = $1::text AND ($2::text IS NULL OR m.queue = $2::text)
   FOR UPDATE
 ), changed AS (
@@ -77,6 +77,7 @@ SELECT COALESCE(
   (SELECT CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'requested' END FROM changed),
   (SELECT 'finished' FROM target),
   'notFound') AS result,
+  (SELECT queue FROM target) AS queue,
   (SELECT count(pg_notify($3::text, json_build_object('cancel', id)::text)) FROM changed WHERE state = 'leased') AS notified`,
     values: [id, queue ?? null, t.controlChannel],
   };

@@ -12,7 +12,9 @@ import { type QueueTableNames } from './table-names.js';
  * `failed` in place. Any other goes back to `ready`, keeping `available_at`, so it returns to the
  * head of its queue. An expired lease whose cancel was requested (its worker died before it could
  * abort it) becomes `cancelled`, whatever its attempts. Returns one row per (queue, new state)
- * with its count; workers of queues that got messages back are notified.
+ * with its count and its ids (for the `stalled` events; a batch is bounded by `limit`, so the
+ * array stays small), and for moved rows the queue they failed in; workers of queues that got
+ * messages back are notified.
  */
 export function reapExpiredLeasesSql(t: QueueTableNames, limit: number): SqlStatement {
   const cancelled = 'm.cancel_requested_at IS NOT NULL';
@@ -42,12 +44,14 @@ export function reapExpiredLeasesSql(t: QueueTableNames, limit: number): SqlStat
       lease_token = NULL
   WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM expired))
   -- A lease's dead-letter queue always differs from its queue, so only a move makes them equal.
-  RETURNING m.queue, m.state, (m.state = 'ready' AND m.queue = m.dead_letter_queue) AS moved
+  RETURNING m.id, m.queue, m.state, m.origin_queue,
+    (m.state = 'ready' AND m.queue = m.dead_letter_queue) AS moved
 )
-SELECT queue, state, moved, count(*)::integer AS count,
+SELECT queue, state, moved, CASE WHEN moved THEN origin_queue END AS from_queue,
+  count(*)::integer AS count, array_agg(id) AS ids,
   (SELECT count(${notify('$2', 'due.queue')}) FROM (SELECT DISTINCT queue FROM reaped WHERE state = 'ready') AS due) AS notified
 FROM reaped
-GROUP BY queue, state, moved`,
+GROUP BY queue, state, moved, CASE WHEN moved THEN origin_queue END`,
     values: [limit, t.channel, AttemptsExhaustedError.name],
   };
 }

@@ -153,6 +153,10 @@ export interface ReapOutcome {
    */
   readonly outcome: 'ready' | 'failed' | 'moved' | 'cancelled';
   readonly count: number;
+  /** The ids of the messages reaped. */
+  readonly ids: readonly string[];
+  /** For `moved`: the queue they failed in (`queue` is their dead-letter queue now). */
+  readonly fromQueue?: string;
 }
 
 /** What one cleanup run removes; an undefined retention skips that part. */
@@ -389,13 +393,19 @@ export class MessageStore {
     return this.settle('cancelLease', cancelLeaseSql(this.names, lease));
   }
 
-  /** Cancels message `id` (of `queue` only, when given); see `cancelSql`. */
-  async cancel(id: string, queue: string | undefined): Promise<CancelResult> {
-    const result = await this.connection.query<{ result: CancelResult }>(
+  /**
+   * Cancels message `id` (of `queue` only, when given); see `cancelSql`. Also says which queue
+   * the message was in (null when not found), for the `cancelled` event.
+   */
+  async cancel(
+    id: string,
+    queue: string | undefined,
+  ): Promise<{ readonly result: CancelResult; readonly queue: string | null }> {
+    const result = await this.connection.query<{ result: CancelResult; queue: string | null }>(
       'cancel',
       cancelSql(this.names, id, queue),
     );
-    return result.rows[0]!.result;
+    return result.rows[0]!;
   }
 
   /** Pauses or resumes `queue` for every replica, and notifies them. */
@@ -444,7 +454,9 @@ export class MessageStore {
       queue: string;
       state: string;
       moved: boolean;
+      from_queue: string | null;
       count: number;
+      ids: string[];
     }>('reapExpiredLeases', reapExpiredLeasesSql(this.names, limit));
     return result.rows.map((row) => ({
       queue: row.queue,
@@ -454,6 +466,8 @@ export class MessageStore {
           ? row.state
           : 'ready',
       count: row.count,
+      ids: row.ids,
+      ...(row.from_queue === null ? {} : { fromQueue: row.from_queue }),
     }));
   }
 

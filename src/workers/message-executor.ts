@@ -7,6 +7,7 @@ import { LeaseLostError } from '../errors/lease-lost.error.js';
 import { MessageCancelledError } from '../errors/message-cancelled.error.js';
 import { ShutdownError } from '../errors/shutdown.error.js';
 import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message.interface.js';
+import { NO_INTEREST, type QueueEventInterest, type QueueEvents } from '../events/queue-events.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
 import { type MessageStore } from '../store/message-store.js';
 import { AckBatcher } from './ack-batcher.js';
@@ -43,6 +44,8 @@ export interface MessageExecutorDependencies {
   readonly onSlotFreed: () => void;
   /** The clock of the failure lines' rate limit, in ms; `performance.now` unless a test sets it. */
   readonly now?: () => number;
+  /** Where `@OnQueueEvent` listeners hear of settled messages; none when absent. */
+  readonly events?: QueueEvents;
 }
 
 /**
@@ -68,9 +71,12 @@ export class MessageExecutor {
   private readonly failureLines: FailureLines;
   /** Ids of cancels heard that matched nothing here, with when they expire (`performance.now()`). */
   private readonly recentCancels = new Map<string, number>();
+  /** Which events of this queue have listeners: checked before any payload is built. */
+  private readonly hears: QueueEventInterest;
 
   constructor(private readonly deps: MessageExecutorDependencies) {
     const { queue } = deps.definition;
+    this.hears = deps.events?.interest(queue) ?? NO_INTEREST;
     this.failureLines = new FailureLines(queue, deps.logger, deps.now ?? (() => performance.now()));
     this.acks = new AckBatcher(
       (leases) => deps.store.ackBatch(queue, leases),
@@ -300,15 +306,31 @@ export class MessageExecutor {
         // Not a failure: the handler asked for later, and no attempt is spent. No line.
         await this.deps.store.snooze(message, outcome.delaySeconds);
         return;
-      case 'retry':
-        await this.settleFailure(message, outcome.error, `retry in ${outcome.delaySeconds} s`, () =>
-          this.deps.store.retry(
-            message,
-            outcome.delaySeconds,
-            errorRecordJson(outcome.error, message.attempts),
-          ),
+      case 'retry': {
+        const retried = await this.settleFailure(
+          message,
+          outcome.error,
+          `retry in ${outcome.delaySeconds} s`,
+          () =>
+            this.deps.store.retry(
+              message,
+              outcome.delaySeconds,
+              errorRecordJson(outcome.error, message.attempts),
+            ),
         );
+        if (retried && this.hears.failed) {
+          this.deps.events!.emit('failed', {
+            id: message.id,
+            queue: message.queue,
+            message,
+            error: outcome.error,
+            attempt: message.attempts,
+            maxAttempts: options.maxAttempts,
+            delaySeconds: outcome.delaySeconds,
+          });
+        }
         return;
+      }
       case 'deadLetter':
         await this.deadLetter(message, outcome.error);
         return;
@@ -318,7 +340,11 @@ export class MessageExecutor {
   /** The slot frees now; the ack joins the batch of this turn, tracked for stop. */
   private ack(message: LeasedMessage): void {
     const acked = this.acks.ack(message).then((outcome) => {
-      if (outcome === 'refused') {
+      if (outcome === 'acked') {
+        if (this.hears.completed) {
+          this.deps.events!.emit('completed', { id: message.id, queue: message.queue, message });
+        }
+      } else if (outcome === 'refused') {
         this.deps.logger.warn(
           `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
         );
@@ -335,6 +361,14 @@ export class MessageExecutor {
   /** Not a failure: one log line, no `lastError`, never retried. */
   private async settleCancelled(message: LeasedMessage, when: string): Promise<void> {
     const settled = await this.deps.store.cancelLease(message);
+    if (settled && this.hears.cancelled) {
+      this.deps.events!.emit('cancelled', {
+        id: message.id,
+        queue: message.queue,
+        message,
+        when: when === 'before it started' ? 'beforeStart' : 'running',
+      });
+    }
     this.deps.logger.log(
       settled
         ? `Queue "${this.queue}": message ${message.id} cancelled ${when}`
@@ -344,7 +378,7 @@ export class MessageExecutor {
 
   private async deadLetter(message: LeasedMessage, error: unknown): Promise<void> {
     const { deadLetterQueue } = this.deps.definition.options;
-    await this.settleFailure(
+    const settled = await this.settleFailure(
       message,
       error,
       deadLetterQueue === undefined
@@ -357,18 +391,30 @@ export class MessageExecutor {
           deadLetterQueue,
         ),
     );
+    if (settled && this.hears['dead-lettered']) {
+      this.deps.events!.emit('dead-lettered', {
+        id: message.id,
+        queue: message.queue,
+        deadLetterQueue: deadLetterQueue ?? null,
+        by: 'worker',
+        message,
+        error,
+        attempt: message.attempts,
+      });
+    }
   }
 
   /**
    * Records a failed attempt with `settle`, then writes its line: the attempt, the error, and
    * `next`, what became of the message, unless the statement did not settle it after all.
+   * @returns whether the statement settled it.
    */
   private async settleFailure(
     message: LeasedMessage,
     error: unknown,
     next: string,
     settle: () => Promise<boolean>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let settled: boolean | undefined;
     try {
       settled = await settle();
@@ -383,6 +429,7 @@ export class MessageExecutor {
         `Queue "${this.queue}": message ${message.id} attempt ${message.attempts} of ${this.deps.definition.options.maxAttempts} failed (${describeFailure(error)}); ${what}`,
       );
     }
+    return settled;
   }
 
   private async abandon(execution: Execution): Promise<void> {

@@ -1,6 +1,7 @@
 import { type LoggerService } from '@nestjs/common';
 import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
+import { type QueueEvents } from '../events/queue-events.js';
 import { type MessageStore } from '../store/message-store.js';
 import { FetchLoop, type FetchState } from './fetch-loop.js';
 import { LeaseKeeper } from './lease-keeper.js';
@@ -17,6 +18,8 @@ export interface QueueWorkerDependencies {
    * (the registry owns both).
    */
   readonly isPaused: () => boolean;
+  /** Where `@OnQueueEvent` listeners hear of the messages it settles. */
+  readonly events?: QueueEvents;
 }
 
 /**
@@ -41,6 +44,7 @@ export class QueueWorker {
       store: deps.store,
       logger: deps.logger,
       onSlotFreed: () => this.signal.wake(),
+      events: deps.events,
     });
     this.loop = new FetchLoop({
       queue,

@@ -7,6 +7,7 @@ import {
 } from '@nestjs/common';
 import { type QueueConfig } from '../config/queue-config.js';
 import { ProcessorCatalog } from '../processor/processor.catalog.js';
+import { QueueEvents } from '../events/queue-events.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
 import { NotificationListener } from './notification-listener.js';
@@ -38,6 +39,7 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(NotificationListener) private readonly listener: NotificationListener,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Inject(QueueEvents) private readonly events: QueueEvents,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -58,6 +60,7 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
           logger: this.logger,
           pollIntervalMs: workers.pollIntervalMs,
           isPaused: () => this.registry.stopsFetching(definition.queue),
+          events: this.events,
         }),
       );
     }
