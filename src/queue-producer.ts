@@ -7,6 +7,10 @@ import {
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type CancelResult } from './interfaces/queue-control.interface.js';
 import { type QueueService } from './queue.service.js';
+import {
+  type QueueMessageDetail,
+  type WaitForOptions,
+} from './interfaces/message-detail.interface.js';
 
 /**
  * One queue's producer, injected by name with {@link InjectQueue} after
@@ -38,6 +42,21 @@ export class QueueProducer<T = unknown> {
   /** Adds many messages in one statement, all or none; see {@link QueueService.enqueueMany}. */
   enqueueMany(bodies: readonly T[], options?: EnqueueManyOptions<T>): Promise<string[]> {
     return this.service.enqueueMany<T>(this.name, bodies, options);
+  }
+
+  /**
+   * A message by id, with its `result` and `progress`; see {@link QueueService.getMessage}. By
+   * id alone, like `QueueService`: a dead letter moved to another queue is found too.
+   */
+  getMessage<R = unknown>(id: string): Promise<QueueMessageDetail<T, R> | null> {
+    return this.service.getMessage<T, R>(id);
+  }
+
+  /**
+   * Waits for a message to end and resolves with its result; see {@link QueueService.waitFor}.
+   */
+  waitFor<R = unknown>(id: string, options?: WaitForOptions): Promise<R> {
+    return this.service.waitFor<R>(id, options);
   }
 
   /** This queue's counts, ready split into due and delayed; see {@link QueueService.getStats}. */

@@ -9,6 +9,15 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * it to fetch, database calls and the like.
    */
   readonly signal: AbortSignal;
+  /**
+   * Records the handler's progress with the message (read it with `QueueService.getMessage`):
+   * JSON data up to 64 KiB, e.g. `{ done: 40, total: 100 }`. One UPDATE, fenced by the lease:
+   * resolves `false` when this worker no longer holds the message (lease lost, cancelled,
+   * already settled) or the statement failed, and never rejects for those, so it may be called
+   * without `await`. Calls made while one is being written are coalesced: the last value wins.
+   * Rejects with a `QueueValidationError` for a value that is not JSON data or is too large.
+   */
+  readonly progress: (value: unknown) => Promise<boolean>;
 }
 
 /**

@@ -17,6 +17,10 @@ export interface QueueWorkerDependencies {
    * (the registry owns both).
    */
   readonly isPaused: () => boolean;
+  /** Largest result a handler may return, in bytes of JSON (the module's `maxBodyBytes`). */
+  readonly maxResultBytes?: number;
+  /** Each progress value recorded, after its UPDATE landed (see `MessageExecutorDependencies`). */
+  readonly onProgress?: (message: LeasedMessage, value: unknown) => void;
 }
 
 /**
@@ -41,6 +45,8 @@ export class QueueWorker {
       store: deps.store,
       logger: deps.logger,
       onSlotFreed: () => this.signal.wake(),
+      maxResultBytes: deps.maxResultBytes,
+      onProgress: deps.onProgress,
     });
     this.loop = new FetchLoop({
       queue,

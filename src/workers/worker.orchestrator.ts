@@ -58,6 +58,7 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
           logger: this.logger,
           pollIntervalMs: workers.pollIntervalMs,
           isPaused: () => this.registry.stopsFetching(definition.queue),
+          maxResultBytes: this.config.maxBodyBytes,
         }),
       );
     }
