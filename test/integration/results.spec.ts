@@ -9,6 +9,7 @@ import {
   Processor,
   QueueValidationError,
   ResultValidationError,
+  ShutdownError,
   UnrecoverableError,
   WaitTimeoutError,
   type ProcessorMessage,
@@ -375,6 +376,20 @@ describe('waitFor', () => {
     await fixture.db.query(`UPDATE messages SET state = 'done', result = '7' WHERE id = $1`, [id]);
     await expect(waiting).resolves.toBe(7);
     expect(await fixture.db.connectionsOf('no-listen:wait')).toBe(0);
+  });
+
+  it('rejects pending waits with ShutdownError when the application shuts down', async () => {
+    const app = await fixture.boot({
+      connectionString: fixture.db.url,
+      applicationName: 'closing',
+    });
+    const id = await app.queue.enqueue('results.idle', {});
+    const waiting = app.queue.waitFor(id, { timeoutMs: 30_000 }).catch((error: unknown) => error);
+    await waitFor(async () => (await awaited(id)) === true, 10_000, 'the awaited mark');
+    expect(await fixture.db.connectionsOf('closing:wait')).toBe(1);
+    await app.close();
+    expect(await waiting).toBeInstanceOf(ShutdownError);
+    await expect(app.queue.waitFor(id)).rejects.toBeInstanceOf(ShutdownError);
   });
 
   it('under load: 500 waits on 500 messages drained by two worker processes all resolve, on one LISTEN connection', async () => {
