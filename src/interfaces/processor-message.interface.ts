@@ -1,7 +1,11 @@
 import { type LeasedMessage } from './queue-message.interface.js';
 import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
 
-/** What a `@Processor` handler receives. Resolve to ack; throw to retry (or see the control errors). */
+/**
+ * What a `@Processor` handler receives. Resolve to ack (a value other than `undefined` is stored
+ * as the message's `result`, see `QueueService.waitFor`); throw to retry (or see the control
+ * errors).
+ */
 export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
   /**
    * Aborted when this worker lost the lease (another worker may have the message now), when
