@@ -105,6 +105,11 @@ export { BodyValidationError, type BodyValidationFailure } from './errors/body-v
 export { HandlerTimeoutError } from './errors/handler-timeout.error.js';
 /** The `signal.reason` of a handler whose message was cancelled (`QueueService.cancel`). */
 export { MessageCancelledError } from './errors/message-cancelled.error.js';
+export { MessageFailedError } from './errors/message-failed.error.js';
+export { MessageDeletedError } from './errors/message-deleted.error.js';
+export { WaitTimeoutError } from './errors/wait-timeout.error.js';
+export { ResultValidationError } from './errors/result-validation.error.js';
+export type { QueueMessageDetail, WaitForOptions } from './interfaces/message-detail.interface.js';
 /** What `QueueService.cancel` did, and its options. */
 export { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';

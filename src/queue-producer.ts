@@ -6,8 +6,16 @@ import {
 } from './interfaces/queue-operation-options.interface.js';
 import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type CancelResult } from './interfaces/queue-control.interface.js';
-import { type QueueBody, type QueueTypes } from './interfaces/queue-types.interface.js';
+import {
+  type QueueBody,
+  type QueueResult,
+  type QueueTypes,
+} from './interfaces/queue-types.interface.js';
 import { type QueueService } from './queue.service.js';
+import {
+  type QueueMessageDetail,
+  type WaitForOptions,
+} from './interfaces/message-detail.interface.js';
 
 /**
  * One queue's producer, injected by name with {@link InjectQueue} after
@@ -22,8 +30,10 @@ import { type QueueService } from './queue.service.js';
  *
  * For a queue declared in {@link QueueTypes}, `QueueProducerFor<'ingest.main'>` is the producer
  * typed by its declaration.
+ *
+ * @typeParam T its body type. @typeParam R its handler's result type (`waitFor`, `getMessage`).
  */
-export class QueueProducer<T = unknown> {
+export class QueueProducer<T = unknown, R = unknown> {
   /** @internal Built by `QueueModule.forFeature`; inject it with `@InjectQueue(name)`. */
   constructor(
     /** The queue's name. */
@@ -42,6 +52,21 @@ export class QueueProducer<T = unknown> {
   /** Adds many messages in one statement, all or none; see {@link QueueService.enqueueMany}. */
   enqueueMany(bodies: readonly T[], options?: EnqueueManyOptions<T>): Promise<string[]> {
     return this.service.enqueueMany<T>(this.name, bodies, options);
+  }
+
+  /**
+   * A message by id, with its `result` and `progress`; see {@link QueueService.getMessage}. By
+   * id alone, like `QueueService`: a dead letter moved to another queue is found too.
+   */
+  getMessage(id: string): Promise<QueueMessageDetail<T, R> | null> {
+    return this.service.getMessage<T, R>(id);
+  }
+
+  /**
+   * Waits for a message to end and resolves with its result; see {@link QueueService.waitFor}.
+   */
+  waitFor(id: string, options?: WaitForOptions): Promise<R> {
+    return this.service.waitFor<R>(id, options);
   }
 
   /** This queue's counts, ready split into due and delayed; see {@link QueueService.getStats}. */
@@ -103,5 +128,6 @@ export class QueueProducer<T = unknown> {
  * `@InjectQueue('ingest.main') ingest: QueueProducerFor<'ingest.main'>`.
  */
 export type QueueProducerFor<Q extends Extract<keyof QueueTypes, string>> = QueueProducer<
-  QueueBody<Q>
+  QueueBody<Q>,
+  QueueResult<Q>
 >;

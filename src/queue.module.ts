@@ -26,6 +26,7 @@ import { QueueService } from './queue.service.js';
 import { MessageStore } from './store/message-store.js';
 import { NotificationListener } from './workers/notification-listener.js';
 import { ProcessorRegistry } from './workers/processor.registry.js';
+import { ResultWaiters } from './workers/result-waiters.js';
 import { RunningWorkers } from './workers/running-workers.js';
 import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
 
@@ -38,6 +39,7 @@ const ROOT_PROVIDERS: Provider[] = [
   },
   QueueConnection,
   MessageStore,
+  ResultWaiters,
   QueueService,
   ProcessorCatalog,
   ProcessorExplorer,

@@ -18,6 +18,7 @@ import {
   DEFAULT_LIST_LIMIT,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_PROCESSOR_OPTIONS,
+  DEFAULT_WAIT_TIMEOUT_MS,
 } from './config/defaults.js';
 import {
   LIMITS,
@@ -51,6 +52,11 @@ import { QueueEvents } from './events/queue-events.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
 import { type UniqueRule } from './sql/unique.sql.js';
 import { MessageStore, type LeasePolicy } from './store/message-store.js';
+import {
+  type QueueMessageDetail,
+  type WaitForOptions,
+} from './interfaces/message-detail.interface.js';
+import { ResultWaiters } from './workers/result-waiters.js';
 
 /**
  * The queue: enqueue, lease, ack/nack, and the operator's tools. The TypeScript counterpart of
@@ -68,6 +74,7 @@ export class QueueService {
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
     @Inject(QueueEvents) private readonly events: QueueEvents,
+    @Inject(ResultWaiters) private readonly waiters: ResultWaiters,
   ) {}
 
   /**
@@ -350,6 +357,36 @@ export class QueueService {
     assertQueueName(queue);
     if (state !== undefined) assertMessageState(state);
     return this.store.clearQueue(queue, state);
+  }
+
+  /**
+   * One message by id, whatever its queue or state, with what its handler left behind: `result`
+   * (its return value, stored when it was acked) and `progress` (the last `message.progress()`
+   * value). @returns `null` when no message has this id (never enqueued, deleted, or cleaned up).
+   */
+  async getMessage<T = unknown, R = unknown>(id: string): Promise<QueueMessageDetail<T, R> | null> {
+    assertMessageId(id);
+    return this.store.getMessage<T, R>(id);
+  }
+
+  /**
+   * Waits for message `id` to end, whichever process (or the Python backend) handles it.
+   *
+   * @returns its handler's result once it is `done` (`null` when the handler returned
+   *   `undefined`, or the Python backend acked it); at once if it is done already.
+   * @throws {@link MessageFailedError} when it became a dead letter (its `lastError` attached),
+   *   {@link MessageCancelledError} when it was cancelled, {@link MessageDeletedError} when it
+   *   does not exist or was deleted, {@link WaitTimeoutError} after `timeoutMs` (default 60 s).
+   *
+   * NOTIFY-driven: the message is marked awaited, and the database notifies its end on the
+   * table's finished channel, which one connection per process LISTENs on while anyone waits.
+   * With `listen: false`, the pending waits are read every `pollIntervalMs` instead.
+   */
+  async waitFor<R = unknown>(id: string, options?: WaitForOptions): Promise<R> {
+    assertMessageId(id);
+    const { timeoutMs = DEFAULT_WAIT_TIMEOUT_MS } = assertOptionsObject(options, 'options');
+    assertWholeNumber(timeoutMs, 'timeoutMs', LIMITS.waitTimeoutMs);
+    return this.waiters.waitFor<R>(id, timeoutMs);
   }
 
   /** Deletes one message whatever its state. @returns whether it existed. */

@@ -44,6 +44,8 @@ export const DEFAULT_LEASE_MAX_BYTES = 64 * 1024 * 1024;
  */
 export const AUTO_PREFETCH_SECONDS = 1;
 export const AUTO_PREFETCH_MAX = 1_000;
+/** How long `waitFor` waits for a message to end unless told otherwise. */
+export const DEFAULT_WAIT_TIMEOUT_MS = 60_000;
 /** `listFailed`'s page. */
 export const DEFAULT_LIST_LIMIT = 100;
 

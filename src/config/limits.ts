@@ -38,6 +38,13 @@ export const MAX_SCHEMA_NAME_LENGTH = 63;
 /** Longest table name: derived names (`idx_<table>_queue_avail`, `<table>_migrations`) must fit 63 bytes. */
 export const MAX_TABLE_NAME_LENGTH = 40;
 
+/**
+ * Most bytes of JSON one `message.progress(value)` may record. Progress is written while the
+ * handler runs, possibly many times: a status, a percentage, a few counters, not a document
+ * (return that as the result).
+ */
+export const MAX_PROGRESS_BYTES = 64 * 1024;
+
 /** Highest `priority` of a message (0, the default, is the lowest). */
 export const MAX_PRIORITY = 1_000_000;
 /** Longest `uniqueKey` or `groupKey`, as long as a message id. */
@@ -70,6 +77,8 @@ export const LIMITS = {
   rateLimitMax: { min: 1, max: 1_000_000 },
   /** `rateLimit.perSeconds`: up to a day. */
   rateLimitPerSeconds: { min: 1, max: 86_400 },
+  /** `waitFor`'s `timeoutMs`: at most a day, like a handler's timeout. */
+  waitTimeoutMs: { min: 1, max: 86_400_000 },
   /** A handler's `timeoutMs`: at most a day, like a lease. */
   handlerTimeoutMs: { min: 1, max: 86_400_000 },
   /** So that one refill (free slots plus the buffer) never asks for more than one lease batch. */

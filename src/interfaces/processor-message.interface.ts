@@ -1,7 +1,11 @@
 import { type LeasedMessage } from './queue-message.interface.js';
 import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
 
-/** What a `@Processor` handler receives. Resolve to ack; throw to retry (or see the control errors). */
+/**
+ * What a `@Processor` handler receives. Resolve to ack (a value other than `undefined` is stored
+ * as the message's `result`, see `QueueService.waitFor`); throw to retry (or see the control
+ * errors).
+ */
 export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
   /**
    * Aborted when this worker lost the lease (another worker may have the message now), when
@@ -9,6 +13,15 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * it to fetch, database calls and the like.
    */
   readonly signal: AbortSignal;
+  /**
+   * Records the handler's progress with the message (read it with `QueueService.getMessage`):
+   * JSON data up to 64 KiB, e.g. `{ done: 40, total: 100 }`. One UPDATE, fenced by the lease:
+   * resolves `false` when this worker no longer holds the message (lease lost, cancelled,
+   * already settled) or the statement failed, and never rejects for those, so it may be called
+   * without `await`. Calls made while one is being written are coalesced: the last value wins.
+   * Rejects with a `QueueValidationError` for a value that is not JSON data or is too large.
+   */
+  readonly progress: (value: unknown) => Promise<boolean>;
 }
 
 /**

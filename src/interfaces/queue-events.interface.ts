@@ -32,7 +32,7 @@ export interface QueueEventBase {
 export interface QueueCompletedEvent extends QueueEventBase {
   /** The message as its worker leased it (its body as stored, before any `body` DTO). */
   readonly message: QueueMessage;
-  /** What the handler returned, when the queue records results; absent otherwise. */
+  /** What the handler returned (stored as the message's `result`); absent when it returned nothing. */
   readonly result?: unknown;
 }
 

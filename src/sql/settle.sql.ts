@@ -20,7 +20,7 @@ export interface LeaseRef {
  * caller received. A stale worker (lease expired, message reaped or leased again) matches no row.
  * Parameters $1..$3 are always id, queue and lease token.
  */
-const FENCE = `id = $1::text AND queue = $2::text AND state = 'leased' AND lease_token = $3::uuid`;
+export const FENCE = `id = $1::text AND queue = $2::text AND state = 'leased' AND lease_token = $3::uuid`;
 const CLEAR_LEASE = 'lease_until = NULL, lease_token = NULL';
 
 /*
@@ -122,6 +122,29 @@ export function ackBatchSql(
   return {
     text: skippingLocked(t, `state = 'done', ${CLEAR_LEASE}`, 'id'),
     values: batchFenceValues(queue, leases),
+    planEachTime: true,
+  };
+}
+
+/**
+ * `ackBatchSql` for a batch where some handlers returned a result: each is stored in `result`,
+ * looked up by the row's lease token in one JSON object parameter (`{"<token>": <result>, ...}`;
+ * a token missing from it stores NULL). Only batches carrying results send it, so the plain
+ * ack keeps its statement and its three parameters.
+ */
+export function ackBatchWithResultsSql(
+  t: QueueTableNames,
+  queue: string,
+  leases: readonly BatchLease[],
+  resultsByTokenJson: string,
+): SqlStatement {
+  return {
+    text: skippingLocked(
+      t,
+      `state = 'done', ${CLEAR_LEASE}, result = $4::jsonb -> m.lease_token::text`,
+      'id',
+    ),
+    values: [...batchFenceValues(queue, leases), resultsByTokenJson],
     planEachTime: true,
   };
 }

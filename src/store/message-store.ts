@@ -43,6 +43,7 @@ import {
 import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
 import {
   ackBatchSql,
+  ackBatchWithResultsSql,
   ackManySql,
   ackSql,
   cancelLeaseSql,
@@ -55,8 +56,11 @@ import {
   type LeaseRef,
   type MessageRef,
 } from '../sql/settle.sql.js';
+import { awaitMessageSql, getMessageSql, progressSql, waitStatesSql } from '../sql/results.sql.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
+import { type QueueMessageDetail } from '../interfaces/message-detail.interface.js';
+import { toMessageDetail, type MessageDetailRow, type WaitStateRow } from './message-detail-row.js';
 import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
 
@@ -316,14 +320,21 @@ export class MessageStore {
   }
 
   /**
-   * A worker's ack batch: rows locked elsewhere are skipped, not waited for.
+   * A worker's ack batch: rows locked elsewhere are skipped, not waited for. With
+   * `resultsByTokenJson` (a JSON object of result JSON by lease token), results are stored too.
    * @returns the ids acked, and those still held but locked (`busy`: send them again later); a
    *   lease missing from both was no longer held.
    */
-  async ackBatch(queue: string, leases: readonly BatchLease[]): Promise<AckBatchResult> {
+  async ackBatch(
+    queue: string,
+    leases: readonly BatchLease[],
+    resultsByTokenJson?: string,
+  ): Promise<AckBatchResult> {
     const result = await this.connection.query<{ id: string; busy: boolean }>(
       'ackBatch',
-      ackBatchSql(this.names, queue, leases),
+      resultsByTokenJson === undefined
+        ? ackBatchSql(this.names, queue, leases)
+        : ackBatchWithResultsSql(this.names, queue, leases, resultsByTokenJson),
     );
     const acked: string[] = [];
     const busy: string[] = [];
@@ -574,6 +585,42 @@ export class MessageStore {
   /** @returns whether the message existed. */
   deleteMessage(id: string): Promise<boolean> {
     return this.settle('deleteMessage', deleteMessageSql(this.names, id));
+  }
+
+  /** One message by id, with its result and progress; null when there is none. */
+  async getMessage<T, R>(id: string): Promise<QueueMessageDetail<T, R> | null> {
+    const result = await this.connection.query<MessageDetailRow>(
+      'getMessage',
+      getMessageSql(this.names, id),
+    );
+    const row = result.rows[0];
+    return row === undefined ? null : toMessageDetail<T, R>(row);
+  }
+
+  /**
+   * Marks message `id` awaited (its end is notified on the finished channel) and returns its
+   * state now; undefined when it does not exist.
+   */
+  async awaitMessage(id: string): Promise<WaitStateRow | undefined> {
+    const result = await this.connection.query<WaitStateRow>(
+      'waitFor',
+      awaitMessageSql(this.names, id),
+    );
+    return result.rows[0];
+  }
+
+  /** The state of awaited messages; an id missing from the rows does not exist. */
+  async waitStates(ids: readonly string[]): Promise<WaitStateRow[]> {
+    const result = await this.connection.query<WaitStateRow>(
+      'waitFor',
+      waitStatesSql(this.names, ids),
+    );
+    return result.rows;
+  }
+
+  /** Records a running message's progress, fenced. @returns whether the lease still held. */
+  recordProgress(lease: LeaseRef, json: string): Promise<boolean> {
+    return this.settle('progress', progressSql(this.names, lease, json));
   }
 
   /** A statement that changes at most one row: whether it did. */

@@ -7,6 +7,8 @@ export type AckOutcome = 'acked' | 'refused' | 'failed';
 interface PendingAck {
   readonly lease: QueueLease;
   readonly resolve: (outcome: AckOutcome) => void;
+  /** The handler's result as JSON, to be stored with the ack; undefined for none. */
+  readonly result: string | undefined;
 }
 
 /** Most leases one ack statement carries. */
@@ -14,10 +16,12 @@ export const MAX_ACK_BATCH = 1_000;
 
 /**
  * Sends one fenced ack statement; resolves with the ids acked and those still held but locked
- * elsewhere (`busy`). A lease in neither was lost.
+ * elsewhere (`busy`). A lease in neither was lost. `resultsByTokenJson`, only when some ack of
+ * the batch carries a result: a JSON object of each such result by its lease token.
  */
 export type SendAcks = (
   leases: readonly QueueLease[],
+  resultsByTokenJson?: string,
 ) => Promise<{ readonly acked: readonly string[]; readonly busy: readonly string[] }>;
 
 /**
@@ -61,10 +65,13 @@ export class AckBatcher {
     private readonly busyRetryMs = BUSY_ACK_RETRY_MS,
   ) {}
 
-  /** Never rejects: a failed statement resolves `'failed'` for every ack it carried. */
-  ack(lease: QueueLease): Promise<AckOutcome> {
+  /**
+   * Never rejects: a failed statement resolves `'failed'` for every ack it carried. `result`: the
+   * handler's return value as JSON, stored with the ack.
+   */
+  ack(lease: QueueLease, result?: string): Promise<AckOutcome> {
     return new Promise((resolve) => {
-      this.pending.push({ lease, resolve });
+      this.pending.push({ lease, resolve, result });
       if (this.inFlight !== undefined || this.scheduled) return;
       this.scheduled = true;
       setImmediate(() => this.flush());
@@ -105,7 +112,8 @@ export class AckBatcher {
     if (batch.length === 0) return;
     const leases = batch.map((pending) => pending.lease);
     this.sending = leases;
-    const work = withRetries(() => this.send(leases), { delaysMs: this.retryDelaysMs })
+    const results = resultsByTokenJson(batch);
+    const work = withRetries(() => this.send(leases, results), { delaysMs: this.retryDelaysMs })
       .then(
         (result) => {
           this.sending = [];
@@ -145,4 +153,18 @@ export class AckBatcher {
       }, this.busyRetryMs).unref();
     });
   }
+}
+
+/**
+ * The results a batch carries, as one JSON object keyed by lease token (UUIDs: nothing to
+ * escape); undefined when no ack of it has one, so a batch of plain acks sends the plain
+ * statement.
+ */
+function resultsByTokenJson(batch: readonly PendingAck[]): string | undefined {
+  let json: string | undefined;
+  for (const pending of batch) {
+    if (pending.result === undefined) continue;
+    json = `${json === undefined ? '{' : `${json},`}"${pending.lease.leaseToken}":${pending.result}`;
+  }
+  return json === undefined ? undefined : `${json}}`;
 }

@@ -17,6 +17,12 @@ import { errorRecordJson } from './error-record.js';
 import { nextMeanMs } from './lease-ahead.js';
 import { FailureLines } from './failure-lines.js';
 import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
+import { serializeBody } from '../body/serialize-body.js';
+import { DEFAULT_MAX_BODY_BYTES } from '../config/defaults.js';
+import { MAX_PROGRESS_BYTES } from '../config/limits.js';
+import { QueueValidationError } from '../errors/queue-validation.error.js';
+import { ResultValidationError } from '../errors/result-validation.error.js';
+import { ProgressWriter } from './progress-writer.js';
 
 /** One handler running one leased message. */
 interface Execution {
@@ -34,6 +40,8 @@ interface Execution {
   /** The handler returned; the lease keeper no longer needs this lease. */
   finished: boolean;
   done?: Promise<void>;
+  /** Its progress writes, made on the first `message.progress()` call. */
+  progress?: ProgressWriter;
 }
 
 export interface MessageExecutorDependencies {
@@ -46,6 +54,8 @@ export interface MessageExecutorDependencies {
   readonly now?: () => number;
   /** Where `@OnQueueEvent` listeners hear of settled messages; none when absent. */
   readonly events?: QueueEvents;
+  /** Largest result a handler may return, in bytes of JSON: the module's `maxBodyBytes`. */
+  readonly maxResultBytes?: number;
 }
 
 /**
@@ -79,7 +89,7 @@ export class MessageExecutor {
     this.hears = deps.events?.interest(queue) ?? NO_INTEREST;
     this.failureLines = new FailureLines(queue, deps.logger, deps.now ?? (() => performance.now()));
     this.acks = new AckBatcher(
-      (leases) => deps.store.ackBatch(queue, leases),
+      (leases, results) => deps.store.ackBatch(queue, leases, results),
       (error, leases) => {
         deps.logger.error(
           `Queue "${queue}": ack of ${leases.length} message(s) failed, retries included (${describeError(error)}); they will be retried when their leases expire`,
@@ -266,7 +276,14 @@ export class MessageExecutor {
 
     const result = await withinTimeout(
       // Through a promise, so a handler that throws before it awaits anything is caught too.
-      Promise.resolve().then(() => handler({ ...message, body, signal: controller.signal })),
+      Promise.resolve().then(() =>
+        handler({
+          ...message,
+          body,
+          signal: controller.signal,
+          progress: (value) => this.progress(execution, value),
+        }),
+      ),
       options.timeoutMs,
       () => {
         const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
@@ -299,9 +316,18 @@ export class MessageExecutor {
     }
     const outcome = outcomeOf(result, message.attempts, options);
     switch (outcome.kind) {
-      case 'ack':
-        this.ack(message);
+      case 'ack': {
+        // `result.ok` always holds here; the check narrows the type.
+        const value = result.ok ? result.value : undefined;
+        if (value === undefined) {
+          this.ack(message, undefined, undefined);
+          return;
+        }
+        const json = this.resultJson(value);
+        if (typeof json === 'string') this.ack(message, json, value);
+        else await this.deadLetter(message, json);
         return;
+      }
       case 'snooze':
         // Not a failure: the handler asked for later, and no attempt is spent. No line.
         await this.deps.store.snooze(message, outcome.delaySeconds);
@@ -337,12 +363,49 @@ export class MessageExecutor {
     }
   }
 
+  /**
+   * A handler's return value as JSON, or why it cannot be stored. Not retried: the same code
+   * would return the same value again.
+   */
+  private resultJson(value: unknown): string | ResultValidationError {
+    try {
+      return serializeBody(value, 'result', this.deps.maxResultBytes ?? DEFAULT_MAX_BODY_BYTES);
+    } catch (error) {
+      return error instanceof QueueValidationError
+        ? new ResultValidationError(error.field, error.rule)
+        : new ResultValidationError('result', `could not be serialised (${describeError(error)})`);
+    }
+  }
+
+  /** `message.progress(value)`: one fenced UPDATE at a time per message, the last value wins. */
+  private async progress(execution: Execution, value: unknown): Promise<boolean> {
+    const json = serializeBody(value, 'progress', MAX_PROGRESS_BYTES);
+    if (execution.relinquished !== undefined || execution.cancelled === true) return false;
+    const { message } = execution;
+    execution.progress ??= new ProgressWriter(
+      (text) => this.deps.store.recordProgress(message, text),
+      (recorded) => {
+        if (this.hears.progress) this.deps.events!.progress(message, recorded);
+      },
+      (error) =>
+        this.failureLines.write(
+          `Queue "${this.queue}": progress of message ${message.id} not recorded (${describeError(error)})`,
+        ),
+    );
+    return execution.progress.write(json, value);
+  }
+
   /** The slot frees now; the ack joins the batch of this turn, tracked for stop. */
-  private ack(message: LeasedMessage): void {
-    const acked = this.acks.ack(message).then((outcome) => {
+  private ack(message: LeasedMessage, resultJson: string | undefined, result: unknown): void {
+    const acked = this.acks.ack(message, resultJson).then((outcome) => {
       if (outcome === 'acked') {
         if (this.hears.completed) {
-          this.deps.events!.emit('completed', { id: message.id, queue: message.queue, message });
+          this.deps.events!.emit('completed', {
+            id: message.id,
+            queue: message.queue,
+            message,
+            ...(result === undefined ? {} : { result }),
+          });
         }
       } else if (outcome === 'refused') {
         this.deps.logger.warn(
@@ -471,7 +534,7 @@ async function withinTimeout(
   const settled = new Promise<HandlerResult>((resolve) => {
     execution.stopWaiting = resolve;
     running.then(
-      () => resolve(HANDLER_OK),
+      (value: unknown) => resolve(value === undefined ? HANDLER_OK : { ok: true, value }),
       (error: unknown) => resolve({ ok: false, error }),
     );
   });

@@ -14,8 +14,12 @@ export type Outcome =
   /** No attempts left, or never retryable: a dead letter, the failure recorded. */
   | { readonly kind: 'deadLetter'; readonly error: unknown };
 
-/** How a handler ended: it resolved, or it threw `error`. */
-export type HandlerResult = { readonly ok: true } | { readonly ok: false; readonly error: unknown };
+/**
+ * How a handler ended: it resolved (with `value`, absent when it resolved `undefined`), or it
+ * threw `error`.
+ */
+export type HandlerResult =
+  { readonly ok: true; readonly value?: unknown } | { readonly ok: false; readonly error: unknown };
 
 /**
  * The rule that settles a message after attempt `attempts`: a resolved handler acks; a

@@ -20,6 +20,8 @@ export interface QueueWorkerDependencies {
   readonly isPaused: () => boolean;
   /** Where `@OnQueueEvent` listeners hear of the messages it settles. */
   readonly events?: QueueEvents;
+  /** Largest result a handler may return, in bytes of JSON (the module's `maxBodyBytes`). */
+  readonly maxResultBytes?: number;
 }
 
 /**
@@ -45,6 +47,7 @@ export class QueueWorker {
       logger: deps.logger,
       onSlotFreed: () => this.signal.wake(),
       events: deps.events,
+      maxResultBytes: deps.maxResultBytes,
     });
     this.loop = new FetchLoop({
       queue,

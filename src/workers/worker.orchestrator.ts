@@ -61,6 +61,7 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
           pollIntervalMs: workers.pollIntervalMs,
           isPaused: () => this.registry.stopsFetching(definition.queue),
           events: this.events,
+          maxResultBytes: this.config.maxBodyBytes,
         }),
       );
     }

@@ -30,6 +30,11 @@ export async function producers(queue: QueueService, orders: QueueProducerFor<'t
   await orders.enqueue({ orderId: 'o-3', total: 1 });
   // @ts-expect-error the producer of a declared queue is typed by it
   await orders.enqueue({ total: 1 });
+  const id = await orders.enqueue({ orderId: 'o-4', total: 9 });
+  const result: { charged: boolean } = await orders.waitFor(id);
+  // @ts-expect-error and so is what its waitFor resolves with
+  const wrong: { invoiceId: string } = await orders.waitFor(id);
+  return [result, wrong];
 }
 
 export class OrderHandlers {
