@@ -1,3 +1,4 @@
+import { type FlowChild } from './flow.interface.js';
 import { type LeasedMessage } from './queue-message.interface.js';
 import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
 
@@ -9,6 +10,12 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * it to fetch, database calls and the like.
    */
   readonly signal: AbortSignal;
+  /**
+   * For a flow's parent: its children, once they have all ended (see
+   * `QueueService.getChildren`), with their states and results. Empty for a message without
+   * children. One query per call.
+   */
+  children<R = unknown>(): Promise<FlowChild<R>[]>;
 }
 
 /**

@@ -11,6 +11,7 @@ import { type BlockedGroup, type GroupBlock } from '../interfaces/blocked-group.
 import { type CleanupResult } from '../interfaces/queue-operation-options.interface.js';
 import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
 import { type CancelResult } from '../interfaces/queue-control.interface.js';
+import { type FlowChild } from '../interfaces/flow.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { archiveOldFailedSql, deleteOldDoneSql } from '../sql/cleanup.sql.js';
 import {
@@ -32,6 +33,7 @@ import {
   type FlowLimits,
   type GroupTurn,
 } from '../sql/flow-lease.sql.js';
+import { childrenSql, enqueueFlowSql, type FlowRows } from '../sql/flow.sql.js';
 import { blockedGroupsSql, releaseGroupSql } from '../sql/groups.sql.js';
 import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
@@ -59,6 +61,7 @@ import { type SqlStatement } from '../sql/sql-statement.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
 import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
+import { toFlowChild, type ChildRow } from './flow-rows.js';
 
 /**
  * How many times a statement with unique keys is sent while a key's holder keeps appearing
@@ -69,6 +72,10 @@ const UNIQUE_LOOKUP_ATTEMPTS = 5;
 
 /** SQLSTATE unique_violation. */
 const UNIQUE_VIOLATION = '23505';
+
+/** SQLSTATE deadlock_detected, and how many times a cancel is sent while it meets one. */
+const DEADLOCK_DETECTED = '40P01';
+const CANCEL_ATTEMPTS = 3;
 
 function unresolvedKeys(operation: string): QueueDatabaseError {
   return new QueueDatabaseError(
@@ -249,6 +256,20 @@ export class MessageStore {
     });
   }
 
+  /** Inserts a whole flow in one statement (see `enqueueFlowSql`); all or nothing. */
+  async enqueueFlow(rows: FlowRows): Promise<void> {
+    await this.connection.query('enqueueFlow', enqueueFlowSql(this.names, rows));
+  }
+
+  /** The children of a flow's parent, in the flow's order. */
+  async children<R>(parentId: string): Promise<FlowChild<R>[]> {
+    const result = await this.connection.query<ChildRow>(
+      'getChildren',
+      childrenSql(this.names, parentId),
+    );
+    return result.rows.map((row) => toFlowChild<R>(row));
+  }
+
   /**
    * Leases up to `limit` due messages of `queue`, oldest due first, while their bodies stay
    * within `maxBytes` (at least one message); with `after`, only past that position (see
@@ -391,11 +412,19 @@ export class MessageStore {
 
   /** Cancels message `id` (of `queue` only, when given); see `cancelSql`. */
   async cancel(id: string, queue: string | undefined): Promise<CancelResult> {
-    const result = await this.connection.query<{ result: CancelResult }>(
-      'cancel',
-      cancelSql(this.names, id, queue),
-    );
-    return result.rows[0]!.result;
+    const statement = cancelSql(this.names, id, queue);
+    // A flow's cancel locks a parent, then its children; a child's end locks the child, then
+    // its parent (the table's trigger). The two can meet in a deadlock, which rolls one of them
+    // back whole: sent again, the cancel sees the child ended.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.connection.query<{ result: CancelResult }>('cancel', statement);
+        return result.rows[0]!.result;
+      } catch (error) {
+        const deadlock = error instanceof QueueDatabaseError && error.code === DEADLOCK_DETECTED;
+        if (!deadlock || attempt === CANCEL_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** Pauses or resumes `queue` for every replica, and notifies them. */

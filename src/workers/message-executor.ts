@@ -260,7 +260,14 @@ export class MessageExecutor {
 
     const result = await withinTimeout(
       // Through a promise, so a handler that throws before it awaits anything is caught too.
-      Promise.resolve().then(() => handler({ ...message, body, signal: controller.signal })),
+      Promise.resolve().then(() =>
+        handler({
+          ...message,
+          body,
+          signal: controller.signal,
+          children: () => this.deps.store.children(message.id),
+        }),
+      ),
       options.timeoutMs,
       () => {
         const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
