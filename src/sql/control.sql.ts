@@ -1,4 +1,5 @@
 import { NOW_SECONDS, type SqlStatement } from './sql-statement.js';
+import { MAX_FLOW_DEPTH } from '../config/limits.js';
 import { pendingDescendantsSql } from './flow.sql.js';
 import { type QueueTableNames } from './table-names.js';
 
@@ -63,8 +64,8 @@ const WAITING = `('ready', 'waiting_children')`;
  *
  * A message it cancels or asks to cancel takes its flow's descendants that have not ended with
  * it, in the same statement: waiting ones become `cancelled`, leased ones get a cancel request
- * (see `pendingDescendantsSql`). For a message without children that costs one probe of the
- * parent index.
+ * (see `pendingDescendantsSql`). Only a flow's parents have a `child_failure`, so the walk
+ * costs a message outside flows nothing.
  *
  * The row is locked first and its state read from the locked version, so a worker settling it
  * at the same moment is waited for and its result decides.
@@ -72,10 +73,10 @@ const WAITING = `('ready', 'waiting_children')`;
 export function cancelSql(t: QueueTableNames, id: string, queue: string | undefined): SqlStatement {
   return {
     text: `WITH RECURSIVE target AS MATERIALIZED (
-  SELECT m.id, m.state FROM ${t.qualified} AS m
+  SELECT m.id, m.state, m.child_failure FROM ${t.qualified} AS m
   WHERE m.id = $1::text AND ($2::text IS NULL OR m.queue = $2::text)
   FOR UPDATE
-), ${pendingDescendantsSql(t, `(SELECT id FROM target WHERE state IN ('ready', 'waiting_children', 'leased'))`)}, changed AS (
+), ${pendingDescendantsSql(t, `(SELECT id FROM target WHERE state IN ('ready', 'waiting_children', 'leased') AND child_failure IS NOT NULL)`, '$4::integer')}, changed AS (
   UPDATE ${t.qualified} AS m
   SET state = CASE WHEN m.state IN ${WAITING} THEN 'cancelled' ELSE m.state END,
       cancel_requested_at = COALESCE(m.cancel_requested_at, ${NOW_SECONDS})
@@ -90,6 +91,6 @@ SELECT COALESCE(
   (SELECT 'finished' FROM target),
   'notFound') AS result,
   (SELECT count(pg_notify($3::text, json_build_object('cancel', id)::text)) FROM changed WHERE state = 'leased') AS notified`,
-    values: [id, queue ?? null, t.controlChannel],
+    values: [id, queue ?? null, t.controlChannel, MAX_FLOW_DEPTH],
   };
 }

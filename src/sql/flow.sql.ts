@@ -75,18 +75,23 @@ ORDER BY id`,
 
 /**
  * CTEs (to follow others in a `WITH RECURSIVE`) that find and lock the descendants of the
- * message `root` (an expression giving its id, or NULL) that have not ended: `flow_tree` walks
+ * message `root` (an expression giving its id, or NULL), at most `maxDepth` (an integer
+ * expression: the flows' depth bound) levels below it, that have not ended: `flow_tree` walks
  * the parent index down the flow, through ended messages too (a failed parent's other children
  * run on), and `flow_pending` locks those still `ready`, `waiting_children` or `leased`, in id
- * order like every statement of the package that waits for many row locks. UNION, not UNION ALL:
- * a cycle of parent ids, which only a hand-written UPDATE could make, ends the walk instead of
- * looping.
+ * order like every statement of the package that waits for many row locks.
+ *
+ * The walk is UNION ALL bounded by the flow depth, not UNION: UNION's hash table is sized by
+ * the planner's guess of the walk (a million rows), and allocating it tripled the time of a
+ * plain message's cancel. The bound also ends the walk on a cycle of parent ids, which only a
+ * hand-written UPDATE could make.
  */
-export function pendingDescendantsSql(t: QueueTableNames, root: string): string {
+export function pendingDescendantsSql(t: QueueTableNames, root: string, maxDepth: string): string {
   return `flow_tree AS (
-  SELECT c.id FROM ${t.qualified} AS c WHERE c.parent_id = ${root}
-  UNION
-  SELECT c.id FROM ${t.qualified} AS c JOIN flow_tree AS f ON c.parent_id = f.id
+  SELECT c.id, 1 AS depth FROM ${t.qualified} AS c WHERE c.parent_id = ${root}
+  UNION ALL
+  SELECT c.id, f.depth + 1 FROM ${t.qualified} AS c JOIN flow_tree AS f ON c.parent_id = f.id
+  WHERE f.depth < ${maxDepth}
 ), flow_pending AS MATERIALIZED (
   SELECT m.id FROM ${t.qualified} AS m
   WHERE m.id = ANY (ARRAY(SELECT id FROM flow_tree)) AND m.state IN ('ready', 'waiting_children', 'leased')
