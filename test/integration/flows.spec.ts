@@ -1,4 +1,5 @@
-import { describe, expect, it } from '@jest/globals';
+import { type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import {
   MAX_FLOW_NODES,
@@ -12,11 +13,17 @@ import {
   type ProcessorMessage,
 } from '../../src/index.js';
 import { waitFor } from '../support/boot.js';
+import { startFlowWorkers, stopProcess, type FlowEvent } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 // The shared app only enqueues and reads; each test boots the apps whose workers run its flow.
 const fixture = useQueueFixture('flows', { shared: { workers: false } });
 const { db } = fixture;
+
+const processes: ChildProcess[] = [];
+afterEach(async () => {
+  await Promise.all(processes.splice(0).map(stopProcess));
+});
 
 interface Row {
   id: string;
@@ -623,5 +630,59 @@ describe('restarts', () => {
     const handled = [...firstRuns.all, ...secondRuns.all].map((run) => run.id);
     expect(new Set(handled).size).toBe(31);
     expect(handled).toHaveLength(31);
+  });
+});
+
+describe('in several processes', () => {
+  it('runs a flow across worker processes, one of them SIGKILLed midway: each parent once, after its children', async () => {
+    // One process per queue for the parents, two for the leaves; the reaper of the surviving
+    // leaf process takes back what the killed one held once its 2 s lease runs out.
+    const [leaves, mids, roots] = await Promise.all([
+      startFlowWorkers(
+        db,
+        processes,
+        2,
+        { concurrency: 4, leaseSeconds: 2, prefetch: 0 },
+        'mp.leaf',
+      ),
+      startFlowWorkers(db, processes, 1, { concurrency: 2 }, 'mp.mid'),
+      startFlowWorkers(db, processes, 1, {}, 'mp.root'),
+    ]);
+    const tree = await fixture.queue.enqueueFlow({
+      queue: 'mp.root',
+      body: {},
+      children: Array.from({ length: 5 }, (_, m) => ({
+        queue: 'mp.mid',
+        body: {},
+        children: Array.from({ length: 10 }, (_, l) => ({
+          queue: 'mp.leaf',
+          body: m === 2 && l === 3 ? { hang: true } : { ms: 20 },
+        })),
+      })),
+    });
+    const hung = tree.children[2]!.children[3]!.id;
+    await waitFor(
+      () => leaves.events.some((event) => event.kind === 'start' && event.id === hung),
+      30_000,
+      'the hanging leaf to start',
+    );
+    const holder = leaves.events.find((event) => event.kind === 'start' && event.id === hung)!;
+    leaves.children[holder.worker]!.kill('SIGKILL');
+
+    await waitFor(async () => (await stateOf(tree.id)) === 'done', 60_000, 'the root to be done');
+    expect(await count("state <> 'done'")).toBe(0);
+    const events: FlowEvent[] = [...leaves.events, ...mids.events, ...roots.events];
+    const starts = (id: string) => events.filter((e) => e.kind === 'start' && e.id === id);
+    const lastEnd = (node: FlowTree): number =>
+      Math.max(
+        ...events.filter((e) => e.kind === 'end' && e.id === node.id).map((e) => e.at),
+        ...node.children.map(lastEnd),
+      );
+    expect(starts(hung).map((e) => e.attempt)).toEqual([1, 2]);
+    for (const parent of nodesOf(tree).filter((node) => node.children.length > 0)) {
+      expect(starts(parent.id)).toHaveLength(1);
+      const startedAt = starts(parent.id)[0]!.at;
+      for (const child of parent.children) expect(startedAt).toBeGreaterThanOrEqual(lastEnd(child));
+    }
   });
 });
