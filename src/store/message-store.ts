@@ -73,9 +73,9 @@ const UNIQUE_LOOKUP_ATTEMPTS = 5;
 /** SQLSTATE unique_violation. */
 const UNIQUE_VIOLATION = '23505';
 
-/** SQLSTATE deadlock_detected, and how many times a cancel is sent while it meets one. */
+/** SQLSTATE deadlock_detected, and how many times a statement is sent while it meets one. */
 const DEADLOCK_DETECTED = '40P01';
-const CANCEL_ATTEMPTS = 3;
+const DEADLOCK_ATTEMPTS = 3;
 
 function unresolvedKeys(operation: string): QueueDatabaseError {
   return new QueueDatabaseError(
@@ -350,7 +350,7 @@ export class MessageStore {
 
   /** @returns the ids acked; a lease missing from them was no longer held. */
   async ackMany(queue: string, leases: readonly BatchLease[]): Promise<string[]> {
-    const result = await this.connection.query<{ id: string }>(
+    const result = await this.retryingDeadlocks<{ id: string }>(
       'ackMany',
       ackManySql(this.names, queue, leases),
     );
@@ -412,19 +412,11 @@ export class MessageStore {
 
   /** Cancels message `id` (of `queue` only, when given); see `cancelSql`. */
   async cancel(id: string, queue: string | undefined): Promise<CancelResult> {
-    const statement = cancelSql(this.names, id, queue);
-    // A flow's cancel locks a parent, then its children; a child's end locks the child, then
-    // its parent (the table's trigger). The two can meet in a deadlock, which rolls one of them
-    // back whole: sent again, the cancel sees the child ended.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const result = await this.connection.query<{ result: CancelResult }>('cancel', statement);
-        return result.rows[0]!.result;
-      } catch (error) {
-        const deadlock = error instanceof QueueDatabaseError && error.code === DEADLOCK_DETECTED;
-        if (!deadlock || attempt === CANCEL_ATTEMPTS) throw error;
-      }
-    }
+    const result = await this.retryingDeadlocks<{ result: CancelResult }>(
+      'cancel',
+      cancelSql(this.names, id, queue),
+    );
+    return result.rows[0]!.result;
   }
 
   /** Pauses or resumes `queue` for every replica, and notifies them. */
@@ -589,6 +581,27 @@ export class MessageStore {
   /** @returns whether the message existed. */
   deleteMessage(id: string): Promise<boolean> {
     return this.settle('deleteMessage', deleteMessageSql(this.names, id));
+  }
+
+  /**
+   * Sends a statement that waits for many row locks, again while it meets a deadlock. Flows
+   * bring lock orders that cross: a cancel locks a parent, then its children; a child's end
+   * locks the child, then its parent (the table's trigger); an `ackMany` of children of several
+   * parents locks them in its rows' order. A deadlock rolls the statement back whole, so sending
+   * it again is safe (and the acks are fenced).
+   */
+  private async retryingDeadlocks<Row extends object>(
+    operation: string,
+    statement: SqlStatement,
+  ): Promise<{ rows: Row[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connection.query<Row>(operation, statement);
+      } catch (error) {
+        const deadlock = error instanceof QueueDatabaseError && error.code === DEADLOCK_DETECTED;
+        if (!deadlock || attempt === DEADLOCK_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** A statement that changes at most one row: whether it did. */

@@ -554,6 +554,50 @@ describe('cancel', () => {
     expect(await fixture.queue.cancel(root!.id)).toBe('finished');
   });
 
+  it('a cancel racing the acks of its flow settles the whole flow, whichever locks first', async () => {
+    const deadlocks = async () =>
+      Number(
+        (
+          await db.query<{ n: string }>(
+            'SELECT deadlocks AS n FROM pg_stat_database WHERE datname = current_database()',
+          )
+        ).rows[0]!.n,
+      );
+    const before = await deadlocks();
+    for (let round = 0; round < 8; round++) {
+      const tree = await fixture.queue.enqueueFlow({
+        queue: 'cr.root',
+        body: round,
+        children: Array.from({ length: 4 }, () => ({
+          queue: 'cr.mid',
+          body: round,
+          children: Array.from({ length: 25 }, () => ({ queue: 'cr.leaf', body: round })),
+        })),
+      });
+      const leased = await fixture.queue.leaseMany('cr.leaf', 100);
+      expect(leased).toHaveLength(100);
+      // Four ackMany calls whose leaves each span every mid parent, beside the cancel.
+      const batches = [0, 1, 2, 3].map((batch) => leased.filter((_, i) => i % 4 === batch));
+      const [cancelled, ...acked] = await Promise.all([
+        new Promise((resolve) => setTimeout(resolve, round)).then(() =>
+          fixture.queue.cancel(tree.id),
+        ),
+        ...batches.map((batch) => fixture.queue.ackMany('cr.leaf', batch)),
+      ]);
+      expect(cancelled).toBe('cancelled');
+      // A leaf's ack wins over the cancel request its lease got.
+      expect(acked.flat()).toHaveLength(100);
+      const [root, ...mids] = [tree, ...tree.children];
+      expect(await stateOf(root.id)).toBe('cancelled');
+      for (const mid of mids) expect(await stateOf(mid.id)).toBe('cancelled');
+      expect(await count("queue = 'cr.leaf' AND state = 'done' AND body = $1", [round])).toBe(100);
+    }
+    // Stats arrive late; this line only shows whether the retries were needed.
+    process.stdout.write(
+      `cancel racing acks: ${(await deadlocks()) - before} deadlock(s) retried\n`,
+    );
+  });
+
   it('cancelling a child applies its parent rule; a plain message is cancelled as before', async () => {
     const tree = await fixture.queue.enqueueFlow({
       queue: 'cc.parent',
