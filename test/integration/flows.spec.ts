@@ -12,6 +12,7 @@ import {
   type FlowTree,
   type ProcessorMessage,
 } from '../../src/index.js';
+import { DocumentFlows, DocumentProcessors, type PageText } from '../../src/examples/flows.js';
 import { waitFor } from '../support/boot.js';
 import { startFlowWorkers, stopProcess, type FlowEvent } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
@@ -728,5 +729,22 @@ describe('in several processes', () => {
       const startedAt = starts(parent.id)[0]!.at;
       for (const child of parent.children) expect(startedAt).toBeGreaterThanOrEqual(lastEnd(child));
     }
+  });
+});
+
+describe('the README example', () => {
+  it('ingests a document as a flow of pages and assembles it once every page is done', async () => {
+    const app = await fixture.boot({ connectionString: db.url }, [
+      DocumentFlows,
+      DocumentProcessors,
+    ]);
+    const tree = await app.get(DocumentFlows).ingest('doc-1', 6);
+    expect(tree.children).toHaveLength(6);
+    await waitFor(async () => (await stateOf(tree.id)) === 'done', 20_000, 'the assembly');
+    const pages = await fixture.queue.getChildren<PageText>(tree.id);
+    expect(pages.map((page) => page.state)).toEqual(Array(6).fill('done'));
+    pages.forEach((page, index) => {
+      if (page.result !== null) expect(page.result).toMatchObject({ page: index });
+    });
   });
 });
