@@ -256,7 +256,11 @@ export class MessageStore {
     });
   }
 
-  /** Inserts a whole flow in one statement (see `enqueueFlowSql`); all or nothing. */
+  /**
+   * Inserts a whole flow in one statement (see `enqueueFlowSql`); all or nothing. One statement
+   * also means a caller's own transaction (a `manager`, as `enqueue` may take) can carry a flow
+   * by sending it on that transaction's connection, with nothing else to change.
+   */
   async enqueueFlow(rows: FlowRows): Promise<void> {
     await this.connection.query('enqueueFlow', enqueueFlowSql(this.names, rows));
   }
