@@ -13,6 +13,7 @@ import {
   type ProcessorMessage,
 } from '../../src/index.js';
 import { DocumentFlows, DocumentProcessors, type PageText } from '../../src/examples/flows.js';
+import { MessageStore } from '../../src/store/message-store.js';
 import { waitFor } from '../support/boot.js';
 import { startFlowWorkers, stopProcess, type FlowEvent } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
@@ -140,8 +141,11 @@ describe('QueueService.enqueueFlow', () => {
     const stats = await fixture.queue.getStats();
     expect(stats.byState).toMatchObject({ waiting_children: 2, ready: 3 });
     expect(stats.ready).toEqual({ due: 2, delayed: 1 });
-    // Nothing leases a waiting parent.
+    // Nothing leases a waiting parent, and the health depth does not count it as a backlog.
     expect(await fixture.queue.leaseNext('shape.root')).toBeNull();
+    const depths = await fixture.app.get(MessageStore).depths(1_000);
+    expect(depths['shape.root']).toBeUndefined();
+    expect(depths['shape.leaf']).toMatchObject({ ready: 2 });
     expect(await fixture.queue.getChildren(root!.id)).toEqual([
       {
         id: mid!.id,
@@ -365,7 +369,7 @@ describe('a failing child', () => {
     return { tree, runs, bad, good };
   }
 
-  it("fails its parent by default ('fail'): a ChildFailedError naming the child, and the parent never runs", async () => {
+  it("fails its parent by default ('fail'): a ChildFailedError naming the child; it runs only when retried", async () => {
     const { tree, runs, bad } = await runFailing('fail', undefined);
     await waitFor(async () => (await stateOf(tree.id)) === 'failed', 20_000, 'the parent');
     const parent = await rowOf(tree.id);
@@ -375,8 +379,12 @@ describe('a failing child', () => {
     expect(await stateOf(bad)).toBe('failed');
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(runs.of(tree.id)).toHaveLength(0);
-    // listFailed shows the parent beside its child.
+    // listFailed shows the parent beside its child; retryFailed runs it with its children as
+    // they are.
     expect((await fixture.queue.listFailed('fail.parent')).map((m) => m.id)).toEqual([tree.id]);
+    expect(await fixture.queue.retryFailed('fail.parent')).toBe(1);
+    await waitFor(async () => (await stateOf(tree.id)) === 'done', 20_000, 'the retried parent');
+    expect(runs.of(tree.id)[0]!.children!.map((child) => child.state)).toEqual(['failed', 'done']);
   });
 
   it("cancels its parent with 'cancel'", async () => {
