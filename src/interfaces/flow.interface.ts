@@ -16,14 +16,13 @@ import { type MessageState, type QueueErrorRecord } from './queue-message.interf
 export type ChildFailure = 'fail' | 'cancel' | 'ignore';
 
 /**
- * Options of one message of a flow: those of `enqueue` except the unique keys (a held key would
- * give the node another message's id, and the tree would no longer be this flow's), and for a
- * node with children, what a failing child does to it.
+ * Options of one message of a flow: `priority` and `groupKey` as for `enqueue`, a delay for a
+ * node without children, and for a node with children, what a failing child does to it. Unique
+ * keys are refused: a held key would give the node another message's id, and the tree would no
+ * longer be this flow's. Options of the whole call (a caller's transaction, say) are not a
+ * node's, so they are picked here rather than inherited from `enqueue`'s.
  */
-export interface FlowNodeOptions extends Omit<
-  EnqueueOptions,
-  'uniqueKey' | 'uniqueWhile' | 'uniqueWindowSeconds'
-> {
+export interface FlowNodeOptions extends Pick<EnqueueOptions, 'priority' | 'groupKey'> {
   /**
    * Only on a node without children: a parent becomes due when its last child ends, so it takes
    * no delay of its own.
