@@ -85,6 +85,13 @@ export {
   type StateCounts,
 } from './interfaces/queue-stats.interface.js';
 export type { BlockedGroup, GroupBlock } from './interfaces/blocked-group.interface.js';
+export type {
+  ChildFailure,
+  FlowChild,
+  FlowNode,
+  FlowNodeOptions,
+  FlowTree,
+} from './interfaces/flow.interface.js';
 export { QueueError } from './errors/queue.error.js';
 export { QueueValidationError } from './errors/queue-validation.error.js';
 export { QueueOptionsError } from './errors/queue-options.error.js';
@@ -126,6 +133,8 @@ export {
   MAX_BODY_DEPTH,
   MAX_ENQUEUE_BATCH,
   MAX_ENQUEUE_BATCH_BYTES,
+  MAX_FLOW_DEPTH,
+  MAX_FLOW_NODES,
   MAX_KEY_LENGTH,
   MAX_LEASE_BATCH,
   MAX_MESSAGE_ID_LENGTH,

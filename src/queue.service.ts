@@ -47,6 +47,9 @@ import { type QueueStats } from './interfaces/queue-stats.interface.js';
 import { type BlockedGroup } from './interfaces/blocked-group.interface.js';
 import { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 import { type QueueBody } from './interfaces/queue-types.interface.js';
+import { type FlowChild, type FlowNode, type FlowTree } from './interfaces/flow.interface.js';
+import { flowIds } from './flow/flow-ids.js';
+import { flattenFlow } from './flow/flow-tree.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
 import { QueueEvents } from './events/queue-events.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
@@ -131,6 +134,42 @@ export class QueueService {
     }
     assertBatchBytes(json, length);
     return this.store.enqueueMany(queue, json, delay, flow);
+  }
+
+  /**
+   * Adds a flow: a parent message and the children it waits for, nested to any depth (at most
+   * 32 levels and 10,000 messages), each on any queue, in one statement: all or none. Every
+   * node is checked first (a {@link QueueValidationError} names the path of the field, such as
+   * `children[3].children[0].body`, and nothing is written).
+   *
+   * A node without children is `ready` at once (after its `delaySeconds`). A node with children
+   * is `waiting_children`: no worker leases it until its last child has ended, then it becomes
+   * due at once; its handler reads its children with `message.children()` or
+   * {@link getChildren}. A child that does not end `done` (a dead letter, in place or moved to
+   * its dead-letter queue, or cancelled) fails its parent by default; see `onChildFailure`.
+   * This lives in the table's triggers, so a flow survives restarts and moves on whoever ends a
+   * child (the Python backend's workers, an operator's statement).
+   *
+   * Unique keys are refused in a flow.
+   *
+   * @returns the ids, in the shape of `flow`.
+   */
+  async enqueueFlow(flow: FlowNode): Promise<FlowTree> {
+    const flat = flattenFlow(flow, this.config.maxBodyBytes, flowIds);
+    await this.store.enqueueFlow(flat);
+    return flat.tree;
+  }
+
+  /**
+   * The children of a flow's parent `parentId`, in the order the flow gave them, with each one's
+   * `state`, `result` (what its handler returned, or `null`), `lastError` and, for one moved to
+   * a dead-letter queue, its `queue` there and `originQueue`. Empty for a message without
+   * children, or whose children were deleted (the cleanup deletes `done` ones after its
+   * retention, and archives dead letters).
+   */
+  async getChildren<R = unknown>(parentId: string): Promise<FlowChild<R>[]> {
+    assertMessageId(parentId, 'parentId');
+    return this.store.children<R>(parentId);
   }
 
   /**
@@ -424,8 +463,8 @@ export class QueueService {
   /**
    * Cancels one message, whatever its queue (or only in `options.queue`):
    *
-   * - waiting (`ready`, delayed or not): it becomes `cancelled` at once and never starts
-   *   (`'cancelled'`);
+   * - waiting (`ready`, delayed or not, or a flow's parent `waiting_children`): it becomes
+   *   `cancelled` at once and never starts (`'cancelled'`);
    * - held by a worker (`leased`): the cancel is recorded and the workers are told (`'requested'`).
    *   The one holding it aborts the handler's `signal` with a `MessageCancelledError` and
    *   settles the message `cancelled` without waiting for a handler that ignores the signal, or
@@ -440,6 +479,10 @@ export class QueueService {
    * request turns any retry, nack, snooze or dead letter into `cancelled`). A consumer of
    * `leaseNext` hears of no cancel; its `ack` still makes the message `done`, its `nack`
    * `cancelled`. Cancelled messages are deleted by the cleanup like `done` ones.
+   *
+   * In a flow, the cancel takes the message's descendants that have not ended with it (in the
+   * same statement): waiting ones are cancelled, running ones asked to cancel as above. Its
+   * parent, if it has one, hears of a cancelled child (see `onChildFailure`).
    */
   async cancel(id: string, options?: CancelOptions): Promise<CancelResult> {
     assertMessageId(id);

@@ -112,3 +112,8 @@ export const LIMITS = {
   /** `maxOldestReadyAgeSeconds` and `maxFailed`. */
   threshold: { min: 0, max: MAX_SECONDS },
 } as const satisfies Record<string, Bounds>;
+
+/** Most messages (parents and children, at every level) one `enqueueFlow` call may carry. */
+export const MAX_FLOW_NODES = 10_000;
+/** Deepest a flow may nest: the root is level 1, its children level 2, and so on. */
+export const MAX_FLOW_DEPTH = 32;

@@ -1,3 +1,4 @@
+import { type FlowChild } from './flow.interface.js';
 import { type LeasedMessage } from './queue-message.interface.js';
 import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
 
@@ -22,6 +23,12 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * Rejects with a `QueueValidationError` for a value that is not JSON data or is too large.
    */
   readonly progress: (value: unknown) => Promise<boolean>;
+  /**
+   * For a flow's parent: its children, once they have all ended (see
+   * `QueueService.getChildren`), with their states and results. Empty for a message without
+   * children. One query per call.
+   */
+  children<R = unknown>(): Promise<FlowChild<R>[]>;
 }
 
 /**

@@ -11,6 +11,7 @@ import { type BlockedGroup, type GroupBlock } from '../interfaces/blocked-group.
 import { type CleanupResult } from '../interfaces/queue-operation-options.interface.js';
 import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
 import { type CancelResult } from '../interfaces/queue-control.interface.js';
+import { type FlowChild } from '../interfaces/flow.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { archiveOldFailedSql, deleteOldDoneSql } from '../sql/cleanup.sql.js';
 import {
@@ -32,6 +33,7 @@ import {
   type FlowLimits,
   type GroupTurn,
 } from '../sql/flow-lease.sql.js';
+import { childrenSql, enqueueFlowSql, type FlowRows } from '../sql/flow.sql.js';
 import { blockedGroupsSql, releaseGroupSql } from '../sql/groups.sql.js';
 import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
@@ -63,6 +65,7 @@ import { type QueueMessageDetail } from '../interfaces/message-detail.interface.
 import { toMessageDetail, type MessageDetailRow, type WaitStateRow } from './message-detail-row.js';
 import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
+import { toFlowChild, type ChildRow } from './flow-rows.js';
 
 /**
  * How many times a statement with unique keys is sent while a key's holder keeps appearing
@@ -73,6 +76,10 @@ const UNIQUE_LOOKUP_ATTEMPTS = 5;
 
 /** SQLSTATE unique_violation. */
 const UNIQUE_VIOLATION = '23505';
+
+/** SQLSTATE deadlock_detected, and how many times a statement is sent while it meets one. */
+const DEADLOCK_DETECTED = '40P01';
+const DEADLOCK_ATTEMPTS = 3;
 
 function unresolvedKeys(operation: string): QueueDatabaseError {
   return new QueueDatabaseError(
@@ -258,6 +265,24 @@ export class MessageStore {
   }
 
   /**
+   * Inserts a whole flow in one statement (see `enqueueFlowSql`); all or nothing. One statement
+   * also means a caller's own transaction (a `manager`, as `enqueue` may take) can carry a flow
+   * by sending it on that transaction's connection, with nothing else to change.
+   */
+  async enqueueFlow(rows: FlowRows): Promise<void> {
+    await this.connection.query('enqueueFlow', enqueueFlowSql(this.names, rows));
+  }
+
+  /** The children of a flow's parent, in the flow's order. */
+  async children<R>(parentId: string): Promise<FlowChild<R>[]> {
+    const result = await this.connection.query<ChildRow>(
+      'getChildren',
+      childrenSql(this.names, parentId),
+    );
+    return result.rows.map((row) => toFlowChild<R>(row));
+  }
+
+  /**
    * Leases up to `limit` due messages of `queue`, oldest due first, while their bodies stay
    * within `maxBytes` (at least one message); with `after`, only past that position (see
    * `leaseSql`).
@@ -344,7 +369,7 @@ export class MessageStore {
 
   /** @returns the ids acked; a lease missing from them was no longer held. */
   async ackMany(queue: string, leases: readonly BatchLease[]): Promise<string[]> {
-    const result = await this.connection.query<{ id: string }>(
+    const result = await this.retryingDeadlocks<{ id: string }>(
       'ackMany',
       ackManySql(this.names, queue, leases),
     );
@@ -412,7 +437,7 @@ export class MessageStore {
     id: string,
     queue: string | undefined,
   ): Promise<{ readonly result: CancelResult; readonly queue: string | null }> {
-    const result = await this.connection.query<{ result: CancelResult; queue: string | null }>(
+    const result = await this.retryingDeadlocks<{ result: CancelResult; queue: string | null }>(
       'cancel',
       cancelSql(this.names, id, queue),
     );
@@ -621,6 +646,27 @@ export class MessageStore {
   /** Records a running message's progress, fenced. @returns whether the lease still held. */
   recordProgress(lease: LeaseRef, json: string): Promise<boolean> {
     return this.settle('progress', progressSql(this.names, lease, json));
+  }
+
+  /**
+   * Sends a statement that waits for many row locks, again while it meets a deadlock. Flows
+   * bring lock orders that cross: a cancel locks a parent, then its children; a child's end
+   * locks the child, then its parent (the table's trigger); an `ackMany` of children of several
+   * parents locks them in its rows' order. A deadlock rolls the statement back whole, so sending
+   * it again is safe (and the acks are fenced).
+   */
+  private async retryingDeadlocks<Row extends object>(
+    operation: string,
+    statement: SqlStatement,
+  ): Promise<{ rows: Row[] }> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.connection.query<Row>(operation, statement);
+      } catch (error) {
+        const deadlock = error instanceof QueueDatabaseError && error.code === DEADLOCK_DETECTED;
+        if (!deadlock || attempt === DEADLOCK_ATTEMPTS) throw error;
+      }
+    }
   }
 
   /** A statement that changes at most one row: whether it did. */

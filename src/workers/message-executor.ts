@@ -282,6 +282,7 @@ export class MessageExecutor {
           body,
           signal: controller.signal,
           progress: (value) => this.progress(execution, value),
+          children: () => this.deps.store.children(message.id),
         }),
       ),
       options.timeoutMs,
