@@ -1,3 +1,4 @@
+import { type EntityManager } from 'typeorm';
 import { type LeasedMessage } from './queue-message.interface.js';
 import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
 
@@ -9,6 +10,19 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * it to fetch, database calls and the like.
    */
   readonly signal: AbortSignal;
+}
+
+/**
+ * What the handler of a processor with `transaction: true` receives: a {@link ProcessorMessage}
+ * with the transaction its work and the message's ack commit in.
+ */
+export interface TransactionalMessage<T = unknown> extends ProcessorMessage<T> {
+  /**
+   * A TypeORM `EntityManager` on the transaction: write through it (`manager.save`,
+   * `manager.getRepository(…)`, `manager.query`) for the writes to commit with the ack. Do not
+   * commit, roll back or release it; writes through other connections are not part of it.
+   */
+  readonly manager: EntityManager;
 }
 
 /**

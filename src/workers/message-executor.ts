@@ -16,6 +16,7 @@ import { errorRecordJson } from './error-record.js';
 import { nextMeanMs } from './lease-ahead.js';
 import { FailureLines } from './failure-lines.js';
 import { isOverrun, outcomeOf, type HandlerResult } from './outcome.js';
+import { runInTransaction, SETTLED } from './transactional-completion.js';
 
 /** One handler running one leased message. */
 interface Execution {
@@ -33,6 +34,8 @@ interface Execution {
   /** The handler returned; the lease keeper no longer needs this lease. */
   finished: boolean;
   done?: Promise<void>;
+  /** A `transaction: true` handler's transaction, discarded if shutdown abandons it. */
+  transaction?: { discard(): void };
 }
 
 export interface MessageExecutorDependencies {
@@ -258,17 +261,38 @@ export class MessageExecutor {
       return;
     }
 
-    const result = await withinTimeout(
-      // Through a promise, so a handler that throws before it awaits anything is caught too.
-      Promise.resolve().then(() => handler({ ...message, body, signal: controller.signal })),
-      options.timeoutMs,
-      () => {
-        const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
-        controller.abort(error);
-        return error;
-      },
-      execution,
-    );
+    const onTimeout = () => {
+      const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
+      controller.abort(error);
+      return error;
+    };
+    let result: HandlerResult;
+    if (options.transaction) {
+      const run = await runInTransaction(
+        {
+          message,
+          body,
+          signal: controller.signal,
+          handler,
+          wait: (running) => withinTimeout(running, options.timeoutMs, onTimeout, execution),
+          mayCommit: () => !execution.relinquished && !execution.cancelled,
+          opened: (transaction) => (execution.transaction = transaction),
+        },
+        this.deps.store,
+        this.deps.logger,
+      );
+      execution.finished = true;
+      if (run === SETTLED) return;
+      result = run;
+    } else {
+      result = await withinTimeout(
+        // Through a promise, so a handler that throws before it awaits anything is caught too.
+        Promise.resolve().then(() => handler({ ...message, body, signal: controller.signal })),
+        options.timeoutMs,
+        onTimeout,
+        execution,
+      );
+    }
     execution.finished = true;
     if (execution.relinquished === 'shutdown') {
       // Intended: the deadline passed, the message went back to ready and runs again later.
@@ -389,6 +413,8 @@ export class MessageExecutor {
     if (execution.relinquished) return;
     execution.relinquished = 'shutdown';
     execution.controller.abort(new ShutdownError(execution.message.id));
+    // Its work must not commit once the message is given back.
+    execution.transaction?.discard();
     try {
       const released = await this.deps.store.release(execution.message);
       // Still a warning: work will be repeated; a longer shutdownTimeoutMs would have let it end.
