@@ -14,6 +14,8 @@ import {
 import { bootError, RecordingLogger, sleep, waitFor, type BootedApp } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { adminUrl, withDatabase } from '../support/test-database.js';
+import { Order, OrdersService } from '../../src/examples/enqueue-in-transaction.js';
+import { Invoice, InvoiceProcessor } from '../../src/examples/transactional-processor.js';
 
 /** Handlers waiting for the test to let them return, by message id. */
 const gates = new Map<string, () => void>();
@@ -422,6 +424,41 @@ describe('transactions', () => {
       });
       expect(error).toBeInstanceOf(QueueProcessorError);
       expect((error as Error).message).toMatch(/pool of 4 leaves room for 2/);
+    });
+  });
+
+  describe('the README examples', () => {
+    it('an order and its message commit together; its invoice commits with the ack', async () => {
+      const dataSource = new DataSource({
+        type: 'postgres',
+        url: db.url,
+        entities: [Order, Invoice],
+        synchronize: true,
+        extra: { max: 8 },
+      });
+      await dataSource.initialize();
+      try {
+        const app = await fixture.boot(
+          { dataSource },
+          [OrdersService, InvoiceProcessor, { provide: DataSource, useValue: dataSource }],
+          { imports: [QueueModule.forFeature(['orders.placed'])], logger },
+        );
+        const order = await app.get(OrdersService).placeOrder('ada', 4_200);
+        await waitFor(
+          async () =>
+            (await dataSource.getRepository(Invoice).countBy({ orderId: order.id })) === 1,
+          10_000,
+          'the invoice',
+        );
+        const { rows } = await db.query<{ state: string }>(
+          "SELECT state FROM messages WHERE queue = 'orders.placed' AND body->>'orderId' = $1",
+          [order.id],
+        );
+        expect(rows).toEqual([{ state: 'done' }]);
+        await app.close();
+      } finally {
+        await dataSource.destroy();
+      }
     });
   });
 });
