@@ -21,6 +21,8 @@ import { Invoice, InvoiceProcessor } from '../../src/examples/transactional-proc
 const gates = new Map<string, () => void>();
 const started: string[] = [];
 const woken: { id: string; at: number }[] = [];
+/** What a handler's write after its timeout did: its error's name, or `written`. */
+const lateWrites: string[] = [];
 
 interface EffectBody {
   readonly note: string;
@@ -56,6 +58,24 @@ class TransactionalHandlers {
     await writeEffect(message.manager, message.id, message.body.note);
     started.push(message.id);
     await new Promise<void>((resolve) => gates.set(message.id, resolve));
+  }
+
+  /** Attempt 1 writes, outlives its timeout, then tries to write again; attempt 2 writes. */
+  @Processor('tx.slow', {
+    transaction: true,
+    timeoutMs: 300,
+    backoff: { type: 'fixed', delaySeconds: 0 },
+  })
+  async slow(message: TransactionalMessage<EffectBody>): Promise<void> {
+    await writeEffect(message.manager, message.id, `${message.body.note} ${message.attempts}`);
+    if (message.attempts > 1) return;
+    await sleep(1_500);
+    try {
+      await writeEffect(message.manager, message.id, 'after the timeout');
+      lateWrites.push('written');
+    } catch (error) {
+      lateWrites.push((error as Error).name);
+    }
   }
 
   /** Writes, then returns once the heartbeat aborted its signal (its lease was stolen). */
@@ -368,6 +388,21 @@ describe('transactions', () => {
       expect((await stateOf(id)).attempts).toBe(3);
       // Three attempts wrote; only the one that committed with its ack is kept.
       expect(await effectsOf(id)).toEqual(['retried']);
+    });
+
+    it('discards the transaction of a handler past its timeout, then retries it', async () => {
+      const id = await own.queue.enqueue('tx.slow', { note: 'slow' });
+      await waitFor(
+        async () => (await stateOf(id)).state === 'done',
+        15_000,
+        'the message to be done',
+      );
+      expect((await stateOf(id)).attempts).toBe(2);
+      expect(await effectsOf(id)).toEqual(['slow 2']);
+      await waitFor(() => lateWrites.length === 1, 5_000, 'the late write of attempt 1');
+      // The connection was closed at the timeout: the handler's late write went nowhere.
+      expect(lateWrites[0]).not.toBe('written');
+      expect(await effectsOf(id)).toEqual(['slow 2']);
     });
 
     it('rolls back when the fenced ack finds the lease lost', async () => {
