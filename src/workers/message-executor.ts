@@ -266,9 +266,9 @@ export class MessageExecutor {
       controller.abort(error);
       return error;
     };
-    let result: HandlerResult;
+    let result: HandlerResult | typeof SETTLED;
     if (options.transaction) {
-      const run = await runInTransaction(
+      result = await runInTransaction(
         {
           message,
           body,
@@ -281,9 +281,6 @@ export class MessageExecutor {
         this.deps.store,
         this.deps.logger,
       );
-      execution.finished = true;
-      if (run === SETTLED) return;
-      result = run;
     } else {
       result = await withinTimeout(
         // Through a promise, so a handler that throws before it awaits anything is caught too.
@@ -294,6 +291,8 @@ export class MessageExecutor {
       );
     }
     execution.finished = true;
+    // Committed with its ack, or its lease found lost and its transaction rolled back.
+    if (result === SETTLED) return;
     if (execution.relinquished === 'shutdown') {
       // Intended: the deadline passed, the message went back to ready and runs again later.
       this.deps.logger.log(
