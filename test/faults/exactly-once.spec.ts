@@ -6,6 +6,9 @@ import { stopProcess } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 /*
+ * Six handler slots sleeping 20 to 60 ms inside most transactions drain at most ~200 messages a
+ * second however fast the machine, so the drain lasts long enough for the kills.
+ *
  * Exactly-once effects with `transaction: true`: worker processes whose handlers insert each
  * message's effect through `message.manager` are SIGKILLed again and again while they drain the
  * queue, and restarted; the reaper returns the killed leases. Whatever a killed transaction

@@ -1,8 +1,8 @@
 /**
  * A worker process for the exactly-once fault test: a `transaction: true` processor on the
  * `exactly.once` queue whose handler inserts the message's effect through `message.manager`
- * (a table with no unique constraint, so a duplicate would show), and for half the messages
- * sleeps 10 to 70 ms inside the transaction, so a SIGKILL often lands mid-transaction.
+ * (a table with no unique constraint, so a duplicate would show), and for most messages
+ * sleeps 20 to 60 ms inside the transaction, so a SIGKILL often lands mid-transaction.
  * Prints `ready` once started and `begin <id> <attempt>` per handler. Run with
  * `node --import tsx`; DATABASE_URL says where.
  */
@@ -13,12 +13,12 @@ import { Processor, QueueModule, type TransactionalMessage } from '../../src/ind
 
 @Injectable()
 class EffectWriter {
-  @Processor('exactly.once', { transaction: true, concurrency: 3, leaseSeconds: 2 })
+  @Processor('exactly.once', { transaction: true, concurrency: 2, leaseSeconds: 2 })
   async handle(message: TransactionalMessage): Promise<void> {
     process.stdout.write(`begin ${message.id} ${message.attempts}\n`);
     await message.manager.query('INSERT INTO effects (message_id) VALUES ($1)', [message.id]);
-    if (Math.random() < 0.5) {
-      await new Promise((resolve) => setTimeout(resolve, 10 + Math.floor(Math.random() * 60)));
+    if (Math.random() < 0.8) {
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.floor(Math.random() * 40)));
     }
   }
 }
