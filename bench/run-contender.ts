@@ -9,6 +9,7 @@ import { createBenchDatabase } from './bench-database.js';
 import { loadContender } from './contenders/index.js';
 import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
+import { TRANSACTION_SCENARIOS } from './transaction-scenarios.js';
 import { SCENARIOS } from './scenarios.js';
 
 const [name, scenarioName, adminUrl] = process.argv.slice(2);
@@ -16,7 +17,7 @@ const quick = process.argv.includes('--quick');
 if (name === undefined || scenarioName === undefined || adminUrl === undefined) {
   throw new Error('usage: run-contender.ts <contender> <scenario> <admin-url> [--quick]');
 }
-const scenario = [...SCENARIOS, ...FLOW_SCENARIOS, ...OWN_SCENARIOS].find(
+const scenario = [...SCENARIOS, ...FLOW_SCENARIOS, ...OWN_SCENARIOS, ...TRANSACTION_SCENARIOS].find(
   (s) => s.name === scenarioName,
 );
 if (scenario === undefined) throw new Error(`unknown scenario ${scenarioName}`);

@@ -21,6 +21,7 @@ import { CONTENDERS, FLOW_ONLY } from './contenders/index.js';
 import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { rawBaseline, type BaselineResult } from './raw-baseline.js';
+import { TRANSACTION_SCENARIOS } from './transaction-scenarios.js';
 import { SCENARIOS, type ScenarioResult } from './scenarios.js';
 import { renderMarkdown, type BenchReport, type ScenarioRow } from './report.js';
 
@@ -38,9 +39,12 @@ const contenders = option('contenders')?.split(',') ?? CONTENDERS;
 const wanted = option('scenarios')?.split(',');
 const named = (name: string) =>
   wanted!.some((w) => (w.endsWith('*') ? name.startsWith(w.slice(0, -1)) : name === w));
-const scenarios = [...SCENARIOS, ...FLOW_SCENARIOS, ...OWN_SCENARIOS].filter((s) =>
-  wanted === undefined ? !(quick && s.fullOnly) : named(s.name),
-);
+const scenarios = [
+  ...SCENARIOS,
+  ...FLOW_SCENARIOS,
+  ...OWN_SCENARIOS,
+  ...TRANSACTION_SCENARIOS,
+].filter((s) => (wanted === undefined ? !(quick && s.fullOnly) : named(s.name)));
 const quickScenarios = new Set(['enqueue.batch1000', 'drain.c16', 'latency']);
 
 const started = Date.now();

@@ -53,6 +53,7 @@ export {
 export {
   type ProcessorInfo,
   type ProcessorMessage,
+  type TransactionalMessage,
   type WorkerState,
 } from './interfaces/processor-message.interface.js';
 export {

@@ -88,6 +88,9 @@ export class QueueService {
    * calls with one key, from any number of processes, all get the id of the one message
    * inserted.
    *
+   * With `options.manager` (a TypeORM `EntityManager` in a transaction), the message is written
+   * in that transaction: it exists, and workers hear of it, only once the caller commits.
+   *
    * @param body any JSON data (objects, arrays, strings, numbers, booleans, null) up to `maxBodyBytes`;
    *   for a queue declared in {@link QueueTypes}, of its declared body type.
    * @returns the new message's id, or the id of the message that holds its `uniqueKey`.
@@ -101,7 +104,10 @@ export class QueueService {
     const delay = delayOf(options);
     const flow = messageFlowOf(assertOptionsObject(options, 'options'));
     const json = serializeBody(body, 'body', this.config.maxBodyBytes);
-    return this.store.enqueue(queue, json, delay, flow);
+    const manager = options?.manager;
+    if (manager === undefined) return this.store.enqueue(queue, json, delay, flow);
+    const via = await this.store.through(manager, 'options.manager');
+    return this.store.enqueue(queue, json, delay, flow, via);
   }
 
   /**
@@ -111,7 +117,8 @@ export class QueueService {
    * message whose key another message of `queue` holds is not inserted: its position gets that
    * message's id. In the rare case where the holder was committed by a concurrent call after
    * the statement began, the positions it concerns are sent again in a second statement of the
-   * same transaction, so the batch stays all or none.
+   * same transaction, so the batch stays all or none. With `options.manager`, that transaction is
+   * the caller's (or one begun on the manager when it has none).
    *
    * @returns the ids, in the order of `bodies`: each message's new id, or with a unique key,
    *   the id of the message that holds it.
@@ -133,7 +140,10 @@ export class QueueService {
       length += json[index]!.length + 1;
     }
     assertBatchBytes(json, length);
-    return this.store.enqueueMany(queue, json, delay, flow);
+    const manager = options?.manager;
+    if (manager === undefined) return this.store.enqueueMany(queue, json, delay, flow);
+    const via = await this.store.through(manager, 'options.manager');
+    return this.store.enqueueMany(queue, json, delay, flow, via);
   }
 
   /**

@@ -149,7 +149,7 @@ export function retentionSeconds(days: unknown, field: string): number | undefin
   return Math.round(days * 86_400);
 }
 
-function describeType(value: unknown): string {
+export function describeType(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'array';
   return typeof value;

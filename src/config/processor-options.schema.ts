@@ -54,6 +54,10 @@ export class ProcessorOptionsSchema {
 
   @IsOptional()
   rateLimit?: object;
+
+  @IsOptional()
+  @IsBoolean()
+  transaction?: boolean;
 }
 
 /** Rules of `RateLimitOptions`. */

@@ -49,6 +49,8 @@ export interface ResolvedProcessorOptions {
   readonly groupConcurrency: number | undefined;
   /** Undefined: no rate limit. */
   readonly rateLimit: ResolvedRateLimit | undefined;
+  /** Each handler runs in a transaction that commits its ack. */
+  readonly transaction: boolean;
 }
 
 /** Whether a processor's leases go through flow control (a lock and the limits' counts). */
@@ -150,6 +152,7 @@ function resolveProcessorOptions(
     body: options.body,
     deadLetterQueue: options.deadLetterQueue ?? defaults.deadLetterQueue,
     shareQueue: options.shareQueue ?? false,
+    transaction: options.transaction ?? false,
   });
 }
 

@@ -262,6 +262,14 @@ export class QueueConnection implements OnApplicationShutdown {
     return name;
   }
 
+  /**
+   * The most connections the pool opens: `poolMaxSize`, or a shared DataSource's pool size (pg's
+   * default 10 when it set none).
+   */
+  poolMaxSize(): number {
+    return this.pool?.options.max ?? PG_DEFAULT_POOL_MAX;
+  }
+
   /** The DataSource in use: the module's own, or the application's shared one. */
   requireDataSource(): DataSource {
     if (this.dataSource === undefined) {
@@ -369,6 +377,9 @@ export class QueueConnection implements OnApplicationShutdown {
 
 const BEGIN: SqlStatement = { text: 'BEGIN', values: [] };
 const COMMIT: SqlStatement = { text: 'COMMIT', values: [] };
+
+/** pg-pool's `max` when none is given. */
+const PG_DEFAULT_POOL_MAX = 10;
 
 /** SQLSTATE read_only_sql_transaction: a write reached a standby or a demoted primary. */
 const READ_ONLY = '25006';

@@ -1,3 +1,4 @@
+import { type EntityManager } from 'typeorm';
 import { type FlowChild } from './flow.interface.js';
 import { type LeasedMessage } from './queue-message.interface.js';
 import { type ProcessorOptions, type RateLimitOptions } from './processor-options.interface.js';
@@ -29,6 +30,19 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * children. One query per call.
    */
   children<R = unknown>(): Promise<FlowChild<R>[]>;
+}
+
+/**
+ * What the handler of a processor with `transaction: true` receives: a {@link ProcessorMessage}
+ * with the transaction its work and the message's ack commit in.
+ */
+export interface TransactionalMessage<T = unknown> extends ProcessorMessage<T> {
+  /**
+   * A TypeORM `EntityManager` on the transaction: write through it (`manager.save`,
+   * `manager.getRepository(…)`, `manager.query`) for the writes to commit with the ack. Do not
+   * commit, roll back or release it; writes through other connections are not part of it.
+   */
+  readonly manager: EntityManager;
 }
 
 /**

@@ -100,6 +100,21 @@ export interface ProcessorOptions<TBody = unknown> {
    * Without it, a second handler for the same queue is a wiring error.
    */
   readonly shareQueue?: boolean;
+  /**
+   * Runs each handler in a database transaction and commits the message's ack in it: the handler
+   * gets `message.manager` (see `TransactionalMessage`), a TypeORM `EntityManager` on one
+   * connection of the module's DataSource, in a transaction begun before the handler runs. When
+   * the handler resolves, the ack (fenced by the lease) is sent in that transaction, then
+   * COMMIT: its writes and the message's `done` commit together, or neither does.
+   *
+   * Nothing of the handler is kept when it throws (rolled back, then retried or dead-lettered as
+   * usual), when it times out or its message is cancelled, or when its lease was lost (the ack
+   * matches no row: another worker may have the message now). Each running handler holds one
+   * pooled connection: the transactional processors' `concurrency` in one process may total at
+   * most the pool's size minus 2 (kept for leasing, heartbeats and settling); more fails at boot.
+   * Default false.
+   */
+  readonly transaction?: boolean;
 }
 
 /**
@@ -108,5 +123,5 @@ export interface ProcessorOptions<TBody = unknown> {
  */
 export type ProcessorDefaults = Omit<
   ProcessorOptions,
-  'body' | 'shareQueue' | 'globalConcurrency' | 'groupConcurrency' | 'rateLimit'
+  'body' | 'shareQueue' | 'globalConcurrency' | 'groupConcurrency' | 'rateLimit' | 'transaction'
 >;

@@ -1,3 +1,5 @@
+import { type EntityManager } from 'typeorm';
+
 /**
  * How long a message holds its `uniqueKey`: `'active'` while it is ready or leased (also while
  * it waits for its delay or for a retry), `'activeOrFailed'` also while it is a dead letter in
@@ -38,6 +40,19 @@ export interface EnqueueOptions {
    * `groupConcurrency` leases at most that many messages of one group at a time.
    */
   readonly groupKey?: string;
+  /**
+   * Writes the message in the caller's transaction: the `manager` of
+   * `dataSource.transaction(async (manager) => …)`, or `queryRunner.manager` of a QueryRunner
+   * whose transaction has started. The message exists only if that transaction commits, and
+   * workers are woken at its commit, not before; a rollback leaves nothing and wakes nobody.
+   *
+   * It must be a postgres manager reaching the queue's own database (the module's own pool, or
+   * the application's DataSource it runs on); another database or server is refused with a
+   * `QueueValidationError` on `options.manager` before anything is written (checked once per
+   * DataSource). A manager without a transaction sends the statement alone. A statement that
+   * fails inside the caller's transaction aborts it, as any failed statement does in PostgreSQL.
+   */
+  readonly manager?: EntityManager;
 }
 
 /**

@@ -1,5 +1,8 @@
 import { QueueProcessorError } from '../errors/queue-processor.error.js';
-import { type ProcessorMessage } from '../interfaces/processor-message.interface.js';
+import {
+  type ProcessorMessage,
+  type TransactionalMessage,
+} from '../interfaces/processor-message.interface.js';
 import { type ProcessorOptions } from '../interfaces/processor-options.interface.js';
 import { type QueueBody, type QueueResult } from '../interfaces/queue-types.interface.js';
 import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata.js';
@@ -23,10 +26,19 @@ import { PROCESSOR_METADATA, type ProcessorMetadata } from './processor-metadata
  * For a queue declared in {@link QueueTypes}, the compiler checks that the method takes a
  * `ProcessorMessage` of the declared body and returns (a promise of) the declared result.
  */
-export function Processor<TBody = unknown, Q extends string = string>(
+export function Processor<
+  TBody = unknown,
+  Q extends string = string,
+  O extends ProcessorOptions<TBody> = ProcessorOptions<TBody>,
+>(
   queue: Q,
-  options: ProcessorOptions<TBody> = {},
-): ProcessorMethodDecorator<QueueBody<Q, never>, QueueResult<Q>> {
+  options: O = {} as O,
+): ProcessorMethodDecorator<
+  O extends { readonly transaction: true }
+    ? TransactionalMessage<QueueBody<Q, never>>
+    : ProcessorMessage<QueueBody<Q, never>>,
+  QueueResult<Q>
+> {
   return (target, propertyKey, descriptor) => {
     const method: unknown = descriptor?.value;
     if (typeof method !== 'function') {
@@ -47,11 +59,12 @@ export function Processor<TBody = unknown, Q extends string = string>(
 }
 
 /**
- * A method decorator that accepts only handlers of `ProcessorMessage<Body>` returning `Result`
- * (or nothing), so a handler and its queue's declaration cannot disagree.
+ * A method decorator that accepts only handlers of `Message` (a `ProcessorMessage`, or with
+ * `transaction: true` a `TransactionalMessage`) returning `Result` (or nothing), so a handler
+ * and its queue's declaration cannot disagree.
  */
-export type ProcessorMethodDecorator<Body, Result> = <
-  Handler extends (message: ProcessorMessage<Body>) => ResultOrVoid<Result>,
+export type ProcessorMethodDecorator<Message, Result> = <
+  Handler extends (message: Message) => ResultOrVoid<Result>,
 >(
   target: object,
   propertyKey: string | symbol,

@@ -84,7 +84,17 @@ function batchFenceValues(queue: string, leases: readonly BatchLease[]): unknown
 }
 
 /** Marks a leased message `done`: fenced by its token, or by its id alone (a `MessageRef`). */
-export function ackSql(t: QueueTableNames, lease: LeaseRef | MessageRef): SqlStatement {
+export function ackSql(
+  t: QueueTableNames,
+  lease: LeaseRef | MessageRef,
+  resultJson?: string,
+): SqlStatement {
+  if (resultJson !== undefined) {
+    return {
+      text: `UPDATE ${t.qualified} SET state = 'done', result = $4::jsonb, ${CLEAR_LEASE} WHERE ${whereOf(lease)}`,
+      values: [...fenceValues(lease), resultJson],
+    };
+  }
   return {
     text: `UPDATE ${t.qualified} SET state = 'done', ${CLEAR_LEASE} WHERE ${whereOf(lease)}`,
     values: fenceValues(lease),

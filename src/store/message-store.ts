@@ -1,6 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { type QueueConfig } from '../config/queue-config.js';
+import { HandlerTransaction } from '../database/handler-transaction.js';
 import { QueueConnection } from '../database/queue-connection.js';
+import { type StatementSender } from '../database/statement-sender.js';
+import { errorContextOf, type ErrorContext } from '../database/to-queue-database-error.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import {
   type LeasedMessage,
@@ -60,9 +63,11 @@ import {
 } from '../sql/settle.sql.js';
 import { awaitMessageSql, getMessageSql, progressSql, waitStatesSql } from '../sql/results.sql.js';
 import { type SqlStatement } from '../sql/sql-statement.js';
+import { databaseIdentitySql } from '../sql/identity.sql.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
 import { type QueueMessageDetail } from '../interfaces/message-detail.interface.js';
 import { toMessageDetail, type MessageDetailRow, type WaitStateRow } from './message-detail-row.js';
+import { CallerTransactions, type DatabaseIdentity } from './caller-transactions.js';
 import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
 import { toFlowChild, type ChildRow } from './flow-rows.js';
@@ -198,6 +203,57 @@ export class MessageStore {
     return this.config.names;
   }
 
+  /** Made on the first call with a caller's manager; plain calls never need it. */
+  private callers: CallerTransactions | undefined;
+  private errorContext: ErrorContext | undefined;
+
+  /**
+   * A sender on a caller's TypeORM `EntityManager` (named `field` in errors), for `enqueue` and
+   * `enqueueMany` inside the caller's transaction; refused unless it reaches the queue's database.
+   */
+  through(manager: unknown, field: string): Promise<StatementSender> {
+    this.callers ??= new CallerTransactions(
+      (via) => this.identity(via),
+      () => this.connection.requireDataSource(),
+      (this.errorContext ??= errorContextOf(this.config)),
+    );
+    return this.callers.senderFor(manager, field);
+  }
+
+  private async identity(via?: StatementSender): Promise<DatabaseIdentity> {
+    const result = await (via ?? this.connection).query<DatabaseIdentity>(
+      'checkManager',
+      databaseIdentitySql(),
+    );
+    return result.rows[0]!;
+  }
+
+  /** A transactional processor's transaction, begun on a connection of the module's DataSource. */
+  beginHandlerTransaction(): Promise<HandlerTransaction> {
+    return HandlerTransaction.begin(
+      this.connection.requireDataSource(),
+      (this.errorContext ??= errorContextOf(this.config)),
+    );
+  }
+
+  /**
+   * The fenced ack, inside `transaction`, storing `resultJson` when given: whether the lease
+   * was still held.
+   */
+  async ackIn(
+    transaction: HandlerTransaction,
+    lease: LeaseRef,
+    resultJson?: string,
+  ): Promise<boolean> {
+    const result = await transaction.sender.query('ack', ackSql(this.names, lease, resultJson));
+    return result.rowCount === 1;
+  }
+
+  /** The most connections the module's pool opens. */
+  poolMaxSize(): number {
+    return this.connection.poolMaxSize();
+  }
+
   /**
    * @returns the new message's id; with a unique key that is held, the holder's id (nothing is
    *   inserted then).
@@ -207,12 +263,13 @@ export class MessageStore {
     bodyJson: string,
     delaySeconds: number,
     flow?: MessageFlow,
+    via?: StatementSender,
   ): Promise<string> {
     const statement = enqueueSql(this.names, queue, bodyJson, delaySeconds, flow);
     // Only a keyed statement can come back empty: its key's holder committed after the
     // statement's snapshot (see `enqueueSql`). A new statement sees it, or inserts.
     for (let attempt = 1; ; attempt++) {
-      const result = await this.connection.query<{ id: string }>('enqueue', statement);
+      const result = await (via ?? this.connection).query<{ id: string }>('enqueue', statement);
       const id = result.rows[0]?.id;
       if (id !== undefined) return id;
       if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('enqueue');
@@ -228,9 +285,10 @@ export class MessageStore {
     bodiesJson: readonly string[],
     delaySeconds: number,
     flow?: BatchFlow,
+    via?: StatementSender,
   ): Promise<string[]> {
     if (flow?.unique === undefined) {
-      const result = await this.connection.query<{ ids: string[] }>(
+      const result = await (via ?? this.connection).query<{ ids: string[] }>(
         'enqueueMany',
         enqueueManySql(this.names, queue, `[${bodiesJson.join(',')}]`, delaySeconds, flow),
       );
@@ -239,8 +297,8 @@ export class MessageStore {
     // Positions whose key's holder committed after the statement's snapshot were not inserted
     // and got no id: they alone are sent again, in the same transaction (each statement of it
     // sees what was committed before it began), so the batch stays all or nothing and nothing
-    // is inserted twice.
-    return this.connection.transaction('enqueueMany', async (send) => {
+    // is inserted twice. Through a caller's manager, that transaction is the caller's own.
+    return (via ?? this.connection).transaction('enqueueMany', async (send) => {
       const batch = async (indexes: readonly number[] | undefined) => {
         const result = await send<{ ids: (string | null)[] }>(
           enqueueManySql(

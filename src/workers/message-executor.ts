@@ -23,6 +23,7 @@ import { MAX_PROGRESS_BYTES } from '../config/limits.js';
 import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { ResultValidationError } from '../errors/result-validation.error.js';
 import { ProgressWriter } from './progress-writer.js';
+import { runInTransaction, type TransactionalOutcome } from './transactional-completion.js';
 
 /** One handler running one leased message. */
 interface Execution {
@@ -42,6 +43,8 @@ interface Execution {
   done?: Promise<void>;
   /** Its progress writes, made on the first `message.progress()` call. */
   progress?: ProgressWriter;
+  /** A `transaction: true` handler's transaction, discarded if shutdown abandons it. */
+  transaction?: { discard(): void };
 }
 
 export interface MessageExecutorDependencies {
@@ -274,26 +277,47 @@ export class MessageExecutor {
       return;
     }
 
-    const result = await withinTimeout(
-      // Through a promise, so a handler that throws before it awaits anything is caught too.
-      Promise.resolve().then(() =>
-        handler({
-          ...message,
-          body,
-          signal: controller.signal,
-          progress: (value) => this.progress(execution, value),
-          children: () => this.deps.store.children(message.id),
-        }),
-      ),
-      options.timeoutMs,
-      () => {
-        const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
-        controller.abort(error);
-        return error;
-      },
-      execution,
-    );
+    const onTimeout = () => {
+      const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
+      controller.abort(error);
+      return error;
+    };
+    const given = {
+      ...message,
+      body,
+      signal: controller.signal,
+      progress: (value: unknown) => this.progress(execution, value),
+      children: <R = unknown>() => this.deps.store.children<R>(message.id),
+    };
+    let result: HandlerResult | TransactionalOutcome;
+    if (options.transaction) {
+      result = await runInTransaction(
+        {
+          message: given,
+          handler,
+          wait: (running) => withinTimeout(running, options.timeoutMs, onTimeout, execution),
+          mayCommit: () => !execution.relinquished && !execution.cancelled,
+          opened: (transaction) => (execution.transaction = transaction),
+          resultJson: (value) => this.resultJson(value),
+        },
+        this.deps.store,
+        this.deps.logger,
+      );
+    } else {
+      result = await withinTimeout(
+        // Through a promise, so a handler that throws before it awaits anything is caught too.
+        Promise.resolve().then(() => handler(given)),
+        options.timeoutMs,
+        onTimeout,
+        execution,
+      );
+    }
     execution.finished = true;
+    // Committed with its ack, or its lease found lost and its transaction rolled back.
+    if ('settled' in result) {
+      if (result.settled === 'committed') this.completed(message, result.value);
+      return;
+    }
     if (execution.relinquished === 'shutdown') {
       // Intended: the deadline passed, the message went back to ready and runs again later.
       this.deps.logger.log(
@@ -400,14 +424,7 @@ export class MessageExecutor {
   private ack(message: LeasedMessage, resultJson: string | undefined, result: unknown): void {
     const acked = this.acks.ack(message, resultJson).then((outcome) => {
       if (outcome === 'acked') {
-        if (this.hears.completed) {
-          this.deps.events!.emit('completed', {
-            id: message.id,
-            queue: message.queue,
-            message,
-            ...(result === undefined ? {} : { result }),
-          });
-        }
+        this.completed(message, result);
       } else if (outcome === 'refused') {
         this.deps.logger.warn(
           `Queue "${this.queue}": ack of message ${message.id} refused: its lease was lost meanwhile`,
@@ -419,6 +436,17 @@ export class MessageExecutor {
       this.settling.delete(acked);
       // The fetch loop may be holding back for lagging acks (MAX_UNSETTLED_ACKS).
       this.deps.onSlotFreed();
+    });
+  }
+
+  /** The `completed` event, once the ack landed, with what the handler returned. */
+  private completed(message: LeasedMessage, result: unknown): void {
+    if (!this.hears.completed) return;
+    this.deps.events!.emit('completed', {
+      id: message.id,
+      queue: message.queue,
+      message,
+      ...(result === undefined ? {} : { result }),
     });
   }
 
@@ -500,6 +528,8 @@ export class MessageExecutor {
     if (execution.relinquished) return;
     execution.relinquished = 'shutdown';
     execution.controller.abort(new ShutdownError(execution.message.id));
+    // Its work must not commit once the message is given back.
+    execution.transaction?.discard();
     try {
       const released = await this.deps.store.release(execution.message);
       // Still a warning: work will be repeated; a longer shutdownTimeoutMs would have let it end.

@@ -1,6 +1,7 @@
 import { LIMITS } from '../config/limits.js';
 import { type ResolvedProcessorOptions } from '../config/processor-options.js';
 import { SnoozeError } from '../errors/snooze.error.js';
+import { ResultValidationError } from '../errors/result-validation.error.js';
 import { UnrecoverableError } from '../errors/unrecoverable.error.js';
 import { backoffSeconds } from './backoff.js';
 
@@ -23,7 +24,8 @@ export type HandlerResult =
 
 /**
  * The rule that settles a message after attempt `attempts`: a resolved handler acks; a
- * `SnoozeError` with a valid delay snoozes; an `UnrecoverableError`, or any failure of the last
+ * `SnoozeError` with a valid delay snoozes; an `UnrecoverableError` or a `ResultValidationError`
+ * (a return value that cannot be stored: the same code would return it again), or any failure of the last
  * allowed attempt, dead-letters; any other failure retries after the processor's backoff.
  */
 export function outcomeOf(
@@ -37,7 +39,11 @@ export function outcomeOf(
   if (error instanceof SnoozeError && isValidDelay(error.delaySeconds)) {
     return { kind: 'snooze', delaySeconds: error.delaySeconds };
   }
-  if (error instanceof UnrecoverableError || attempts >= options.maxAttempts) {
+  if (
+    error instanceof UnrecoverableError ||
+    error instanceof ResultValidationError ||
+    attempts >= options.maxAttempts
+  ) {
     return { kind: 'deadLetter', error };
   }
   return { kind: 'retry', delaySeconds: backoffSeconds(options.backoff, attempts, random), error };

@@ -17,6 +17,8 @@ import { type ControlMessage } from './control-message.js';
 import { PauseWatcher } from './pause-watcher.js';
 import { QueueWorker } from './queue-worker.js';
 import { RunningWorkers } from './running-workers.js';
+import { transactionPoolShortfall } from './transaction-pool-budget.js';
+import { QueueProcessorError } from '../errors/queue-processor.error.js';
 
 /** How long stopping may take past `shutdownTimeoutMs`: returning messages, the last acks. */
 const STOP_GRACE_MS = 5_000;
@@ -52,6 +54,15 @@ export class WorkerOrchestrator implements OnApplicationBootstrap, BeforeApplica
         );
       }
       return;
+    }
+    const shortfall = transactionPoolShortfall(definitions, this.store.poolMaxSize());
+    if (shortfall !== undefined) {
+      const { definition, total, allowed } = shortfall;
+      throw new QueueProcessorError(
+        definition.queue,
+        definition.handlerName,
+        `transactional processors run ${total} handlers at once in all, each holding a pooled connection, but the pool of ${this.store.poolMaxSize()} leaves room for ${allowed} (2 are kept for leasing, heartbeats and acks): lower their concurrency or raise poolMaxSize (the shared DataSource's pool size)`,
+      );
     }
     for (const definition of definitions) {
       this.running.add(

@@ -208,8 +208,17 @@ describe('a processor declaration', () => {
         body: undefined,
         deadLetterQueue: undefined,
         shareQueue: false,
+        transaction: false,
       },
     });
+  });
+
+  it('keeps transaction: true, and leaves it off by default', () => {
+    expect(resolveProcessor('q', { transaction: true }, {})).toMatchObject({
+      ok: true,
+      options: { transaction: true },
+    });
+    expect(resolveProcessor('q', {}, {})).toMatchObject({ options: { transaction: false } });
   });
 
   it('leases free slots only under flow limits, whatever the defaults say', () => {
@@ -284,6 +293,7 @@ describe('a processor declaration', () => {
       /option "prefetch" must be 0 \(or unset\) with globalConcurrency, groupConcurrency or rateLimit/,
     ],
     ['q', { groupConcurrency: 1, prefetch: 'auto' }, /option "prefetch" must be 0/],
+    ['q', { transaction: 'yes' as never }, /option "transaction" must be a boolean/],
   ] as const)('refuses queue %p with %p', (queue, options, rule) => {
     const resolved = resolveProcessor(queue, options, {});
     expect(resolved.ok).toBe(false);

@@ -117,6 +117,7 @@ const OPTIONS: ResolvedProcessorOptions = {
   globalConcurrency: undefined,
   groupConcurrency: undefined,
   rateLimit: undefined,
+  transaction: false,
 };
 
 function leased(n: number, attempts: number): LeasedMessage {
