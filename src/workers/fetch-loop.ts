@@ -260,7 +260,8 @@ export class FetchLoop {
       this.scanStart.reached(batch.last);
       // A batch cut short by the byte budget says nothing about the backlog: assume one.
       const bytes = batch.bodyBytes.reduce((sum, size) => sum + size, 0);
-      return { ...batch, backlog: batch.messages.length === want || bytes >= maxBytes };
+      const full = batch.messages.length === want || bytes >= maxBytes;
+      return { ...batch, backlog: full || this.scanStart.shortLease() };
     }
     const batch = await store.leaseWithinLimits(
       queue,

@@ -38,6 +38,19 @@ export class ScanStart {
   }
 
   /**
+   * The lease in flight found fewer messages than it asked for. @returns true when it started
+   * past the position: what became due behind it (a retry due at once, given back within the
+   * second it first became due) is found only from the head, so the next lease starts there and
+   * should follow at once. Otherwise an idle worker woken by that message's own NOTIFY found
+   * nothing and slept until its next poll.
+   */
+  shortLease(): boolean {
+    if (this.fromHead) return false;
+    this.lastHeadScan = Number.NEGATIVE_INFINITY;
+    return true;
+  }
+
+  /**
    * A lease reached `last`. A head scan that found stragglers (it ended behind the position)
    * does not move the start back, but the next lease starts from the head again, and so on until
    * none are left: there may be many (a reaper returning a crashed worker's leases), and one head

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
-import { Processor } from '../../../src/index.js';
+import { Processor, type ProcessorMessage } from '../../../src/index.js';
 import { useQueueFixture } from '../../support/queue-fixture.js';
 import { sleep, waitFor } from '../../support/boot.js';
 
@@ -13,10 +13,23 @@ class Stamps {
   }
 }
 
+/** Fails each message's first attempt, to be retried at once (a fixed backoff of 0 s). */
+@Injectable()
+class FailsOnce {
+  readonly attempts = new Map<string, number[]>();
+  @Processor('wake.retry', { backoff: { type: 'fixed', delaySeconds: 0 } })
+  handle(message: ProcessorMessage): void {
+    const seen = this.attempts.get(message.id) ?? [];
+    seen.push(performance.now());
+    this.attempts.set(message.id, seen);
+    if (message.attempts === 1) throw new Error('first attempt fails');
+  }
+}
+
 // A 10 s poll: anything faster than that below came from a notification.
 const fixture = useQueueFixture('wakeup', {
   shared: { pollIntervalMs: 10_000 },
-  sharedProviders: [Stamps],
+  sharedProviders: [Stamps, FailsOnce],
   reset: 'none',
 });
 const { db } = fixture;
@@ -120,5 +133,18 @@ describe('lost database connections', () => {
       8_000,
       'the message after the outage',
     );
+  });
+
+  it('runs a retry due at once on the idle worker that leased it, woken by its NOTIFY (not the 10 s poll)', async () => {
+    const handlers = fixture.app.get(FailsOnce);
+    for (let round = 0; round < 3; round++) {
+      await sleep(50); // idle again, past its last lease's position
+      const id = await fixture.app.queue.enqueue('wake.retry', { round });
+      await waitFor(() => (handlers.attempts.get(id) ?? []).length === 2, 5_000, 'the retry');
+      const [first, second] = handlers.attempts.get(id)!;
+      // Given back within the second it first became due, the retry sits behind the scan's
+      // position: a lease from there alone found nothing, and the worker slept until its poll.
+      expect(second! - first!).toBeLessThan(2_000);
+    }
   });
 });
