@@ -12,7 +12,7 @@ import {
   type FlowTree,
   type ProcessorMessage,
 } from '../../src/index.js';
-import { DocumentFlows, DocumentProcessors, type PageText } from '../../src/examples/flows.js';
+import { DocumentFlows, DocumentProcessors, type PageText } from '../../examples/flows.js';
 import { MessageStore } from '../../src/store/message-store.js';
 import { waitFor } from '../support/boot.js';
 import { startFlowWorkers, stopProcess, type FlowEvent } from '../support/flow-workers.js';

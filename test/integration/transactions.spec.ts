@@ -14,8 +14,8 @@ import {
 import { bootError, RecordingLogger, sleep, waitFor, type BootedApp } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { adminUrl, withDatabase } from '../support/test-database.js';
-import { Order, OrdersService } from '../../src/examples/enqueue-in-transaction.js';
-import { Invoice, InvoiceProcessor } from '../../src/examples/transactional-processor.js';
+import { Order, OrdersService } from '../../examples/enqueue-in-transaction.js';
+import { Invoice, InvoiceProcessor } from '../../examples/transactional-processor.js';
 
 /** Handlers waiting for the test to let them return, by message id. */
 const gates = new Map<string, () => void>();
