@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { QueueConnection } from './database/queue-connection.js';
 import { ProcessorExplorer } from './processor/processor.explorer.js';
+import { ScheduleExplorer } from './schedule/schedule.explorer.js';
 
 /**
  * The one owner of the module's boot order. Nest runs the `onModuleInit` hooks of one module's
@@ -13,10 +14,12 @@ export class QueueInitializer implements OnModuleInit {
   constructor(
     @Inject(ProcessorExplorer) private readonly explorer: ProcessorExplorer,
     @Inject(QueueConnection) private readonly connection: QueueConnection,
+    @Inject(ScheduleExplorer) private readonly schedules: ScheduleExplorer,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.explorer.discover();
+    this.schedules.discover();
     await this.connection.start();
   }
 }

@@ -4,6 +4,7 @@ import { addDeadLetters } from './1795560000000-add-dead-letters.js';
 import { addMaintenance } from './1795563600000-add-maintenance.js';
 import { timeOrderedIds } from './1795567200000-time-ordered-ids.js';
 import { addFlowControl } from './1795570800000-add-flow-control.js';
+import { addSchedules } from './1795578000000-add-schedules.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -21,5 +22,6 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     addMaintenance(names),
     timeOrderedIds(names),
     addFlowControl(names),
+    addSchedules(names),
   ];
 }

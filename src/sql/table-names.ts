@@ -21,6 +21,8 @@ export interface QueueTableNames {
   readonly qualifiedArchive: string;
   /** `"schema"."<table>_queues"`: one row per queue with state shared by every replica (pause). */
   readonly qualifiedQueues: string;
+  /** `"schema"."<table>_schedules"`: recurring messages, one row per schedule. */
+  readonly qualifiedSchedules: string;
   /** Quoted index names; for the default table they are the Python backend's own. */
   readonly indexes: {
     readonly queueAvailable: string;
@@ -34,6 +36,7 @@ export interface QueueTableNames {
     readonly group: string;
     readonly rate: string;
     readonly groupRate: string;
+    readonly schedulesNext: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
@@ -78,6 +81,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     qualifiedMigrations: `${quote(schema)}.${quote(migrationsTable)}`,
     qualifiedArchive: `${quote(schema)}.${quote(`${table}_archive`)}`,
     qualifiedQueues: `${quote(schema)}.${quote(`${table}_queues`)}`,
+    qualifiedSchedules: `${quote(schema)}.${quote(`${table}_schedules`)}`,
     indexes: Object.freeze({
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),
@@ -90,6 +94,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
       group: quote(`idx_${table}_group`),
       rate: quote(`idx_${table}_rate`),
       groupRate: quote(`idx_${table}_group_rate`),
+      schedulesNext: quote(`idx_${table}_schedules_next`),
     }),
     lockKey: qualifiedName,
     channel,

@@ -559,6 +559,7 @@ describe('schema, table and migrations', () => {
         { name: 'AddMaintenance1795563600000' },
         { name: 'TimeOrderedIds1795567200000' },
         { name: 'AddFlowControl1795570800000' },
+        { name: 'AddSchedules1795578000000' },
       ]);
       const { rows: done } = await fresh.query<{ count: string }>(
         "SELECT count(*) FROM raced.messages WHERE state = 'done'",

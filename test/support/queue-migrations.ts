@@ -5,4 +5,5 @@ export const MIGRATION_NAMES = [
   'AddMaintenance1795563600000',
   'TimeOrderedIds1795567200000',
   'AddFlowControl1795570800000',
+  'AddSchedules1795578000000',
 ];

@@ -44,6 +44,7 @@ describe('queueTableNames', () => {
       group: '"idx_jobs_group"',
       rate: '"idx_jobs_rate"',
       groupRate: '"idx_jobs_group_rate"',
+      schedulesNext: '"idx_jobs_schedules_next"',
     });
     const seed = queueTableNames('public', 'messages');
     expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');

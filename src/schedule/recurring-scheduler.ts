@@ -1,0 +1,238 @@
+import {
+  type BeforeApplicationShutdown,
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  Optional,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import {
+  SCHEDULE_LATE_TOLERANCE_SECONDS,
+  SCHEDULE_MAX_SLEEP_MS,
+  SCHEDULE_TICK_KEY_WINDOW_SECONDS,
+} from '../config/defaults.js';
+import { type QueueConfig } from '../config/queue-config.js';
+import { describeError } from '../errors/describe-error.js';
+import { QueueDatabaseError } from '../errors/queue-database.error.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+import { type ScheduleDefinition } from '../sql/schedules.sql.js';
+import { MessageStore, type FiredSchedule, type ScheduleTicks } from '../store/message-store.js';
+import { NotificationListener } from '../workers/notification-listener.js';
+import { CronSchedule, planTicks, tickUniqueKey } from './cron-ticks.js';
+import { ScheduleCatalog } from './schedule.catalog.js';
+import { storedMissedRule } from './schedule-rules.js';
+
+/** Due schedules one transaction claims; the next ones are claimed by the next transaction. */
+const CLAIM_BATCH = 20;
+/**
+ * A tick found due but not claimed is held by another replica's transaction, which is about to
+ * move it on: look again after this long instead of spinning on it.
+ */
+const HELD_RETRY_MS = 200;
+/** Added to a sleep: a timer that fires a hair early would find nothing due yet. */
+const TIMER_SLACK_MS = 5;
+/** SQLSTATE undefined_table: the schedules migration was not applied (`migrationsRun: false`). */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * Enqueues the messages of recurring schedules (`<table>_schedules`), on every replica. The
+ * guarantee that each tick is enqueued once comes from the database, not from this timer: a
+ * replica claims a due schedule's row with `FOR UPDATE SKIP LOCKED` and, in the same
+ * transaction, enqueues its ticks and moves `next_tick_at` past them; a replica that finds the
+ * row locked skips it, and one that comes after the commit finds it not due. No leader is
+ * elected, so nothing can split.
+ *
+ * Between runs it sleeps until the earliest `next_tick_at` of any schedule (the database's
+ * clock), at most `SCHEDULE_MAX_SLEEP_MS`: so a schedule added by another replica is seen at
+ * the latest then, and at once where a control notification (`{"schedules": name}`) arrives.
+ * The timer is a timeout registered in @nestjs/schedule's `SchedulerRegistry` as
+ * `queue-schedules:<schema>.<table>` (the application's registry when it imports
+ * `ScheduleModule.forRoot()`).
+ *
+ * At bootstrap it upserts the schedules declared in code (module options, `@RecurringMessage`)
+ * and deletes those this application (`applicationName`) declared before and no longer does.
+ */
+@Injectable()
+export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('QueueSchedules');
+  private readonly registry: SchedulerRegistry;
+  private readonly timerName: string;
+  private readonly crons = new Map<string, CronSchedule>();
+  private readonly unreadable = new Set<string>();
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopping = true;
+  private failures = 0;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(
+    @Inject(MessageStore) private readonly store: MessageStore,
+    @Inject(ScheduleCatalog) private readonly catalog: ScheduleCatalog,
+    @Inject(NotificationListener) private readonly listener: NotificationListener,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Optional() @Inject(SchedulerRegistry) registry?: SchedulerRegistry,
+  ) {
+    this.registry = registry ?? new SchedulerRegistry();
+    this.timerName = `queue-schedules:${config.names.schema}.${config.names.table}`;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const { definitions } = this.catalog;
+    try {
+      const { deleted } = await this.store.upsertSchedules(
+        definitions.map((definition) => ({
+          definition,
+          origin: { source: 'code', owner: this.config.applicationName },
+          firstTickAfter: (now: number) => this.cronOf(definition).nextAfter(now),
+        })),
+        { owner: this.config.applicationName },
+      );
+      if (deleted.length > 0) {
+        this.logger.log(`Deleted schedules no longer declared: ${deleted.join(', ')}`);
+      }
+    } catch (error) {
+      // A table migrated by hand to an older release, with nothing declared: no schedules here.
+      if (
+        definitions.length === 0 &&
+        error instanceof QueueDatabaseError &&
+        error.code === UNDEFINED_TABLE
+      ) {
+        this.logger.warn(
+          `${this.config.names.qualifiedSchedules} does not exist (migrations not applied): recurring messages are off`,
+        );
+        return;
+      }
+      throw error;
+    }
+    this.stopping = false;
+    this.unsubscribe = this.listener.addControlListener((message) => {
+      if (message.kind === 'schedules') this.wake();
+    });
+    this.arm(0);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.disarm();
+    // Let a run in progress commit (or roll back) before the connection closes under it.
+    await this.running;
+  }
+
+  /** Looks at the schedules now: one was added, changed or removed. */
+  wake(): void {
+    if (this.stopping) return;
+    if (this.running !== undefined) {
+      this.again = true;
+      return;
+    }
+    this.arm(0);
+  }
+
+  private arm(delayMs: number): void {
+    this.disarm();
+    const timer = setTimeout(() => {
+      this.disarm();
+      this.running = this.run().finally(() => {
+        this.running = undefined;
+        if (this.again && !this.stopping) {
+          this.again = false;
+          this.arm(0);
+        }
+      });
+    }, delayMs);
+    this.registry.addTimeout(this.timerName, timer);
+  }
+
+  private disarm(): void {
+    if (this.registry.doesExist('timeout', this.timerName)) {
+      this.registry.deleteTimeout(this.timerName);
+    }
+  }
+
+  /** Enqueues every due tick this replica can claim, then sleeps until the next one. */
+  private async run(): Promise<void> {
+    let delay: number;
+    try {
+      for (;;) {
+        const fired = await this.store.fireDueSchedules(CLAIM_BATCH, (definition, next, now) =>
+          this.plan(definition, next, now),
+        );
+        this.report(fired);
+        if (fired.length < CLAIM_BATCH || this.stopping) break;
+      }
+      const dueIn = await this.store.nextScheduleDueInMs();
+      delay =
+        dueIn === null
+          ? SCHEDULE_MAX_SLEEP_MS
+          : dueIn > 0
+            ? Math.min(dueIn + TIMER_SLACK_MS, SCHEDULE_MAX_SLEEP_MS)
+            : HELD_RETRY_MS;
+      if (this.failures > 0) this.logger.log('Schedules run again');
+      this.failures = 0;
+    } catch (error) {
+      this.failures += 1;
+      // One line for failures 1, 2, 4, 8…: an outage does not log every second.
+      if ((this.failures & (this.failures - 1)) === 0) {
+        this.logger.warn(
+          `Enqueueing due schedules failed (${this.failures} in a row): ${describeError(error)}`,
+        );
+      }
+      delay = Math.min(SCHEDULE_MAX_SLEEP_MS, 500 * 2 ** Math.min(this.failures - 1, 10));
+    }
+    if (!this.stopping) this.arm(delay);
+  }
+
+  private plan(definition: ScheduleDefinition, nextMs: number, nowMs: number): ScheduleTicks {
+    const keyOf = (tick: number) => tickUniqueKey(definition.name, tick);
+    const keyWindowSeconds = SCHEDULE_TICK_KEY_WINDOW_SECONDS;
+    let cron: CronSchedule;
+    try {
+      cron = this.cronOf(definition);
+    } catch (error) {
+      // A row written by hand or by another release: logged, and looked at again in an hour,
+      // instead of failing every other schedule's transaction.
+      if (!this.unreadable.has(definition.name)) {
+        this.unreadable.add(definition.name);
+        this.logger.error(
+          `Schedule "${definition.name}" has an unreadable cron expression or time zone (${describeError(error)}); it is skipped`,
+        );
+      }
+      return { ticks: [], next: nowMs + 3_600_000, keyOf, keyWindowSeconds };
+    }
+    const plan = planTicks(
+      cron,
+      nextMs,
+      nowMs,
+      storedMissedRule(definition),
+      SCHEDULE_LATE_TOLERANCE_SECONDS * 1000,
+    );
+    if (plan.behind) {
+      this.logger.warn(
+        `Schedule "${definition.name}" was ${Math.round((nowMs - nextMs) / 1000)} s behind (no replica ran it): ` +
+          `missed ticks policy ${definition.missed === 'backfill' ? `backfill ${definition.backfill}` : definition.missed} enqueues ${plan.ticks.length} message(s)`,
+      );
+    }
+    return { ticks: plan.ticks, next: plan.next, keyOf, keyWindowSeconds };
+  }
+
+  private cronOf(definition: ScheduleDefinition): CronSchedule {
+    const key = `${definition.cron}\u0000${definition.timeZone}`;
+    let cron = this.crons.get(key);
+    if (cron === undefined) {
+      cron = new CronSchedule(definition.cron, definition.timeZone);
+      this.crons.set(key, cron);
+    }
+    return cron;
+  }
+
+  private report(fired: readonly FiredSchedule[]): void {
+    for (const schedule of fired) {
+      if (schedule.ticks.length === 0) continue;
+      this.logger.debug?.(
+        `Schedule "${schedule.name}": ${schedule.ticks.length} message(s) into "${schedule.queue}", next tick ${new Date(schedule.next).toISOString()}`,
+      );
+    }
+  }
+}
