@@ -1,6 +1,7 @@
 import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { QueueConnection } from './database/queue-connection.js';
 import { ProcessorExplorer } from './processor/processor.explorer.js';
+import { RecurringScheduler } from './schedule/recurring-scheduler.js';
 import { ScheduleExplorer } from './schedule/schedule.explorer.js';
 
 /**
@@ -15,11 +16,19 @@ export class QueueInitializer implements OnModuleInit {
     @Inject(ProcessorExplorer) private readonly explorer: ProcessorExplorer,
     @Inject(QueueConnection) private readonly connection: QueueConnection,
     @Inject(ScheduleExplorer) private readonly schedules: ScheduleExplorer,
+    @Inject(RecurringScheduler) private readonly scheduler: RecurringScheduler,
   ) {}
 
   async onModuleInit(): Promise<void> {
     this.explorer.discover();
     this.schedules.discover();
     await this.connection.start();
+    try {
+      await this.scheduler.prepare();
+    } catch (error) {
+      // As after a failed migration: no pool left behind to keep the process alive.
+      await this.connection.onApplicationShutdown();
+      throw error;
+    }
   }
 }

@@ -50,8 +50,9 @@ const UNDEFINED_TABLE = '42P01';
  * `queue-schedules:<schema>.<table>` (the application's registry when it imports
  * `ScheduleModule.forRoot()`).
  *
- * At bootstrap it upserts the schedules declared in code (module options, `@RecurringMessage`)
- * and deletes those this application (`applicationName`) declared before and no longer does.
+ * At boot, right after the migrations, it upserts the schedules declared in code (module
+ * options, `@RecurringMessage`) and deletes those this application (`applicationName`) declared
+ * before and no longer does; its timer starts at application bootstrap.
  */
 @Injectable()
 export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -65,6 +66,8 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
   private stopping = true;
   private failures = 0;
   private unsubscribe: (() => void) | undefined;
+  /** How long after bootstrap the first run comes; undefined: recurring messages are off. */
+  private firstDelayMs: number | undefined;
 
   constructor(
     @Inject(MessageStore) private readonly store: MessageStore,
@@ -77,7 +80,12 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
     this.timerName = `queue-schedules:${config.names.schema}.${config.names.table}`;
   }
 
-  async onApplicationBootstrap(): Promise<void> {
+  /**
+   * Upserts the schedules declared in code and deletes those this application no longer
+   * declares. Called by the module's initializer right after the migrations, on the boot's
+   * connection, so a failure stops the boot as a failed migration does.
+   */
+  async prepare(): Promise<void> {
     const { definitions } = this.catalog;
     try {
       const { deleted } = await this.store.upsertSchedules(
@@ -91,6 +99,7 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
       if (deleted.length > 0) {
         this.logger.log(`Deleted schedules no longer declared: ${deleted.join(', ')}`);
       }
+      this.firstDelayMs = this.sleepFor(await this.store.nextScheduleDueInMs());
     } catch (error) {
       // A table migrated by hand to an older release, with nothing declared: no schedules here.
       if (
@@ -101,15 +110,20 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
         this.logger.warn(
           `${this.config.names.qualifiedSchedules} does not exist (migrations not applied): recurring messages are off`,
         );
+        this.firstDelayMs = undefined;
         return;
       }
       throw error;
     }
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.firstDelayMs === undefined) return;
     this.stopping = false;
     this.unsubscribe = this.listener.addControlListener((message) => {
       if (message.kind === 'schedules') this.wake();
     });
-    this.arm(0);
+    this.arm(this.firstDelayMs);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -162,13 +176,7 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
         this.report(fired);
         if (fired.length < CLAIM_BATCH || this.stopping) break;
       }
-      const dueIn = await this.store.nextScheduleDueInMs();
-      delay =
-        dueIn === null
-          ? SCHEDULE_MAX_SLEEP_MS
-          : dueIn > 0
-            ? Math.min(dueIn + TIMER_SLACK_MS, SCHEDULE_MAX_SLEEP_MS)
-            : HELD_RETRY_MS;
+      delay = this.sleepFor(await this.store.nextScheduleDueInMs());
       if (this.failures > 0) this.logger.log('Schedules run again');
       this.failures = 0;
     } catch (error) {
@@ -182,6 +190,14 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
       delay = Math.min(SCHEDULE_MAX_SLEEP_MS, 500 * 2 ** Math.min(this.failures - 1, 10));
     }
     if (!this.stopping) this.arm(delay);
+  }
+
+  /** The sleep until the earliest tick `dueIn` ms away (null: there is no schedule). */
+  private sleepFor(dueIn: number | null): number {
+    if (dueIn === null) return SCHEDULE_MAX_SLEEP_MS;
+    // Due already but not claimed by this run: another replica's transaction holds it.
+    if (dueIn <= 0) return HELD_RETRY_MS;
+    return Math.min(dueIn + TIMER_SLACK_MS, SCHEDULE_MAX_SLEEP_MS);
   }
 
   private plan(definition: ScheduleDefinition, nextMs: number, nowMs: number): ScheduleTicks {

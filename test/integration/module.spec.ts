@@ -133,8 +133,8 @@ describe('forRoot and forRootAsync', () => {
       }),
     ]);
     const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory'");
-    // The queue table, its archive, its migrations and its queues.
-    expect(rows.length).toBe(4);
+    // The queue table, its archive, its migrations, its queues and its schedules.
+    expect(rows.length).toBe(5);
   });
 
   it('forRootAsync with useClass', async () => {
