@@ -17,7 +17,10 @@ export type MissedTicksPolicy = 'skip' | 'once' | { readonly backfill: number };
  * which the schedule owns (`schedule:<name>:<tick epoch seconds>`, see `scheduledTickOf`).
  */
 export interface ScheduleEnqueueOptions {
-  /** Seconds after its tick that the message becomes due; default 0. */
+  /**
+   * Seconds after it is enqueued (at its tick, or later for a late or missed tick) that the
+   * message becomes due; default 0.
+   */
   readonly delaySeconds?: number;
   /** See `EnqueueOptions.priority`; default 0. */
   readonly priority?: number;

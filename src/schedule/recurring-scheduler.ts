@@ -23,8 +23,10 @@ import { CronSchedule, planTicks, tickUniqueKey } from './cron-ticks.js';
 import { ScheduleCatalog } from './schedule.catalog.js';
 import { storedMissedRule } from './schedule-rules.js';
 
-/** Due schedules one transaction claims; the next ones are claimed by the next transaction. */
-const CLAIM_BATCH = 20;
+/** Schedules one run enqueues before it lets the event loop breathe (and goes on at once). */
+const RUN_BATCH = 100;
+/** How long a schedule whose own data fails its transaction is set aside at first; doubled each time, up to an hour. */
+const QUARANTINE_MS = 60_000;
 /**
  * A tick found due but not claimed is held by another replica's transaction, which is about to
  * move it on: look again after this long instead of spinning on it.
@@ -60,7 +62,8 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
   private readonly registry: SchedulerRegistry;
   private readonly timerName: string;
   private readonly crons = new Map<string, CronSchedule>();
-  private readonly unreadable = new Set<string>();
+  /** Schedules set aside after their own data failed their transaction (see `quarantine`). */
+  private readonly quarantined = new Map<string, { until: number; forMs: number }>();
   private running: Promise<void> | undefined;
   private again = false;
   private stopping = true;
@@ -168,26 +171,50 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
   /** Enqueues every due tick this replica can claim, then sleeps until the next one. */
   private async run(): Promise<void> {
     let delay: number;
+    let claimed: string | undefined;
+    // An error of the tick arithmetic reaches here wrapped as a database error of the
+    // transaction it rolled back: kept aside to be told apart.
+    let planFailed = false;
     try {
-      for (;;) {
-        const fired = await this.store.fireDueSchedules(CLAIM_BATCH, (definition, next, now) =>
-          this.plan(definition, next, now),
-        );
-        this.report(fired);
-        if (fired.length < CLAIM_BATCH || this.stopping) break;
+      let count = 0;
+      for (; count < RUN_BATCH && !this.stopping; count++) {
+        claimed = undefined;
+        const fired = await this.store.fireDueSchedule(this.excluded(), (definition, next, now) => {
+          claimed = definition.name;
+          try {
+            return this.plan(definition, next, now);
+          } catch (error) {
+            planFailed = true;
+            throw error;
+          }
+        });
+        if (fired === null) break;
+        this.fired(fired);
       }
-      delay = this.sleepFor(await this.store.nextScheduleDueInMs());
-      if (this.failures > 0) this.logger.log('Schedules run again');
+      claimed = undefined;
+      delay =
+        count === RUN_BATCH
+          ? 0
+          : Math.min(
+              this.sleepFor(await this.store.nextScheduleDueInMs(this.excluded())),
+              this.quarantineEndsInMs(),
+            );
+      if (this.failures > 0) this.logger.log('Enqueueing due schedules works again');
       this.failures = 0;
     } catch (error) {
-      this.failures += 1;
-      // One line for failures 1, 2, 4, 8…: an outage does not log every second.
-      if ((this.failures & (this.failures - 1)) === 0) {
-        this.logger.warn(
-          `Enqueueing due schedules failed (${this.failures} in a row): ${describeError(error)}`,
-        );
+      if (claimed !== undefined && (planFailed || isDataFailure(error))) {
+        this.quarantine(claimed, error);
+        delay = 0;
+      } else {
+        this.failures += 1;
+        // One line for failures 1, 2, 4, 8…: an outage does not log every second.
+        if ((this.failures & (this.failures - 1)) === 0) {
+          this.logger.warn(
+            `Enqueueing due schedules failed (${this.failures} in a row): ${describeError(error)}`,
+          );
+        }
+        delay = Math.min(SCHEDULE_MAX_SLEEP_MS, 500 * 2 ** Math.min(this.failures - 1, 10));
       }
-      delay = Math.min(SCHEDULE_MAX_SLEEP_MS, 500 * 2 ** Math.min(this.failures - 1, 10));
     }
     if (!this.stopping) this.arm(delay);
   }
@@ -201,36 +228,26 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
   }
 
   private plan(definition: ScheduleDefinition, nextMs: number, nowMs: number): ScheduleTicks {
-    const keyOf = (tick: number) => tickUniqueKey(definition.name, tick);
-    const keyWindowSeconds = SCHEDULE_TICK_KEY_WINDOW_SECONDS;
-    let cron: CronSchedule;
-    try {
-      cron = this.cronOf(definition);
-    } catch (error) {
-      // A row written by hand or by another release: logged, and looked at again in an hour,
-      // instead of failing every other schedule's transaction.
-      if (!this.unreadable.has(definition.name)) {
-        this.unreadable.add(definition.name);
-        this.logger.error(
-          `Schedule "${definition.name}" has an unreadable cron expression or time zone (${describeError(error)}); it is skipped`,
-        );
-      }
-      return { ticks: [], next: nowMs + 3_600_000, keyOf, keyWindowSeconds };
-    }
     const plan = planTicks(
-      cron,
+      this.cronOf(definition),
       nextMs,
       nowMs,
       storedMissedRule(definition),
       SCHEDULE_LATE_TOLERANCE_SECONDS * 1000,
     );
     if (plan.behind) {
+      const policy =
+        definition.missed === 'backfill' ? `backfill ${definition.backfill}` : definition.missed;
       this.logger.warn(
-        `Schedule "${definition.name}" was ${Math.round((nowMs - nextMs) / 1000)} s behind (no replica ran it): ` +
-          `missed ticks policy ${definition.missed === 'backfill' ? `backfill ${definition.backfill}` : definition.missed} enqueues ${plan.ticks.length} message(s)`,
+        `Schedule "${definition.name}" was ${Math.round((nowMs - nextMs) / 1000)} s behind (no replica ran it): missed ticks policy ${policy} enqueues ${plan.ticks.length} message(s)`,
       );
     }
-    return { ticks: plan.ticks, next: plan.next, keyOf, keyWindowSeconds };
+    return {
+      ticks: plan.ticks,
+      next: plan.next,
+      keyOf: (tick) => tickUniqueKey(definition.name, tick),
+      keyWindowSeconds: SCHEDULE_TICK_KEY_WINDOW_SECONDS,
+    };
   }
 
   private cronOf(definition: ScheduleDefinition): CronSchedule {
@@ -243,12 +260,49 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
     return cron;
   }
 
-  private report(fired: readonly FiredSchedule[]): void {
-    for (const schedule of fired) {
-      if (schedule.ticks.length === 0) continue;
-      this.logger.debug?.(
-        `Schedule "${schedule.name}": ${schedule.ticks.length} message(s) into "${schedule.queue}", next tick ${new Date(schedule.next).toISOString()}`,
-      );
-    }
+  private fired(fired: FiredSchedule): void {
+    this.quarantined.delete(fired.name);
+    if (fired.ticks.length === 0) return;
+    this.logger.debug(
+      `Schedule "${fired.name}": ${fired.ticks.length} message(s) into "${fired.queue}", next tick ${new Date(fired.next).toISOString()}`,
+    );
   }
+
+  /**
+   * Sets a schedule aside whose own data failed its transaction (a row written by hand or by
+   * another release, a cron expression this release cannot read): logged, tried again later,
+   * and meanwhile it holds back no other schedule.
+   */
+  private quarantine(name: string, error: unknown): void {
+    const previous = this.quarantined.get(name);
+    const forMs = Math.min(3_600_000, previous === undefined ? QUARANTINE_MS : previous.forMs * 2);
+    this.quarantined.set(name, { until: Date.now() + forMs, forMs });
+    this.logger.error(
+      `Schedule "${name}" could not be enqueued (${describeError(error)}); trying it again in ${Math.round(forMs / 1000)} s, the other schedules go on`,
+    );
+  }
+
+  /** The schedules set aside right now. */
+  private excluded(): string[] {
+    const now = Date.now();
+    return [...this.quarantined].filter(([, entry]) => entry.until > now).map(([name]) => name);
+  }
+
+  private quarantineEndsInMs(): number {
+    const now = Date.now();
+    let soonest = Number.POSITIVE_INFINITY;
+    for (const { until } of this.quarantined.values()) {
+      if (until > now) soonest = Math.min(soonest, until - now);
+    }
+    return soonest;
+  }
+}
+
+/**
+ * Whether a failed tick transaction failed for the schedule's own data (SQLSTATE class 22, data
+ * exception, or 23, integrity violation) rather than for the database (a lost connection, a
+ * timeout), which every schedule would meet alike.
+ */
+function isDataFailure(error: unknown): boolean {
+  return error instanceof QueueDatabaseError && /^2[23]/.test(error.code ?? '');
 }

@@ -122,22 +122,23 @@ export function listSchedulesSql(t: QueueTableNames): SqlStatement {
 }
 
 /**
- * Locks up to `limit` due schedules, earliest first, that no other replica holds, and returns
- * them with the database's clock (`now_ms`, the transaction's start). A row another replica
- * locked is skipped, not waited for: that replica is enqueueing its ticks, and by the time this
- * one looks again it has moved `next_tick_at` on. Under READ COMMITTED a row updated and
- * committed since this statement's snapshot is checked again in its new version, so a tick
- * another replica just enqueued is not due any more.
+ * Locks the earliest due schedule that no other replica holds (and that is not in `excluded`),
+ * and returns it with the database's clock (`now_ms`, the transaction's start). A row another
+ * replica locked is skipped, not waited for: that replica is enqueueing its ticks, and by the
+ * time this one looks again it has moved `next_tick_at` on. Under READ COMMITTED a row updated
+ * and committed since this statement's snapshot is checked again in its new version, so a tick
+ * another replica just enqueued is not due any more. One schedule per transaction, so that the
+ * replicas share a burst of due schedules and one that fails holds back no other.
  */
-export function claimDueSchedulesSql(t: QueueTableNames, limit: number): SqlStatement {
+export function claimDueScheduleSql(t: QueueTableNames, excluded: readonly string[]): SqlStatement {
   return {
     text: `SELECT ${SCHEDULE_COLUMNS}, body::text AS body_json, ${MS('now()')} AS now_ms
 FROM ${t.qualifiedSchedules}
-WHERE next_tick_at <= now()
+WHERE next_tick_at <= now() AND NOT (name = ANY ($1::text[]))
 ORDER BY next_tick_at
-LIMIT $1::integer
+LIMIT 1
 FOR UPDATE SKIP LOCKED`,
-    values: [limit],
+    values: [excluded],
   };
 }
 
@@ -158,12 +159,12 @@ WHERE name = $1::text`,
 }
 
 /**
- * Milliseconds from the database's now to the earliest `next_tick_at` (negative when one is
- * due; NULL when there is no schedule): how long a replica may sleep.
+ * Milliseconds from the database's now to the earliest `next_tick_at` of the schedules not in
+ * `excluded` (negative when one is due; NULL when there is none): how long a replica may sleep.
  */
-export function nextScheduleDueSql(t: QueueTableNames): SqlStatement {
+export function nextScheduleDueSql(t: QueueTableNames, excluded: readonly string[]): SqlStatement {
   return {
-    text: `SELECT (extract(epoch from (SELECT min(next_tick_at) FROM ${t.qualifiedSchedules}) - now()) * 1000)::float8 AS due_in_ms`,
-    values: [],
+    text: `SELECT (extract(epoch from (SELECT min(next_tick_at) FROM ${t.qualifiedSchedules} WHERE NOT (name = ANY ($1::text[]))) - now()) * 1000)::float8 AS due_in_ms`,
+    values: [excluded],
   };
 }

@@ -43,7 +43,7 @@ import {
 import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
 import {
   advanceScheduleSql,
-  claimDueSchedulesSql,
+  claimDueScheduleSql,
   databaseNowSql,
   deleteScheduleSql,
   deleteUndeclaredSchedulesSql,
@@ -202,7 +202,7 @@ export interface ScheduleTicks {
   readonly keyWindowSeconds: number;
 }
 
-/** What one claim of due schedules did, for each schedule it held. */
+/** What the claim of one due schedule enqueued. */
 export interface FiredSchedule {
   readonly name: string;
   readonly queue: string;
@@ -646,58 +646,61 @@ export class MessageStore {
   }
 
   /**
-   * Claims up to `limit` due schedules no other replica holds and, in the same transaction,
-   * enqueues the messages `plan` decides for each and moves it on to its next tick: a tick is
-   * enqueued by the one transaction that moved the row past it, or by none (rolled back with it).
+   * Claims the earliest due schedule no other replica holds (nor in `excluded`) and, in the same
+   * transaction, enqueues the messages `plan` decides for it and moves it on to its next tick: a
+   * tick is enqueued by the one transaction that moved the row past it, or by none (rolled back
+   * with it). `plan` is called once the row is locked, before anything is enqueued.
+   *
+   * @returns what it enqueued, or null when no schedule was due.
    */
-  async fireDueSchedules(
-    limit: number,
+  async fireDueSchedule(
+    excluded: readonly string[],
     plan: (definition: ScheduleDefinition, nextMs: number, nowMs: number) => ScheduleTicks,
-  ): Promise<FiredSchedule[]> {
+  ): Promise<FiredSchedule | null> {
     return this.connection.transaction('scheduleTick', async (send) => {
-      const due = await send<DueScheduleRow>(claimDueSchedulesSql(this.names, limit));
-      const fired: FiredSchedule[] = [];
-      for (const row of due.rows) {
-        const definition = toScheduleDefinition(row);
-        const { ticks, next, keyOf, keyWindowSeconds } = plan(definition, row.next_ms, row.now_ms);
-        const ids: string[] = [];
-        for (const tick of ticks) {
-          const statement = enqueueSql(
-            this.names,
-            definition.queue,
-            definition.bodyJson,
-            definition.delaySeconds,
-            {
-              priority: definition.priority,
-              unique: {
-                key: keyOf(tick),
-                rule: { scope: 'window', windowSeconds: keyWindowSeconds },
-              },
-              ...(definition.groupKey === null ? {} : { groupKey: definition.groupKey }),
+      const row = (await send<DueScheduleRow>(claimDueScheduleSql(this.names, excluded))).rows[0];
+      if (row === undefined) return null;
+      const definition = toScheduleDefinition(row);
+      const { ticks, next, keyOf, keyWindowSeconds } = plan(definition, row.next_ms, row.now_ms);
+      const ids: string[] = [];
+      for (const tick of ticks) {
+        const statement = enqueueSql(
+          this.names,
+          definition.queue,
+          definition.bodyJson,
+          definition.delaySeconds,
+          {
+            priority: definition.priority,
+            unique: {
+              key: keyOf(tick),
+              rule: { scope: 'window', windowSeconds: keyWindowSeconds },
             },
-          );
-          // As in `enqueue`: no row means the key's holder committed after the snapshot.
-          for (let attempt = 1; ; attempt++) {
-            const id = (await send<{ id: string }>(statement)).rows[0]?.id;
-            if (id !== undefined) {
-              ids.push(id);
-              break;
-            }
-            if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('scheduleTick');
+            ...(definition.groupKey === null ? {} : { groupKey: definition.groupKey }),
+          },
+        );
+        // As in `enqueue`: no row means the key's holder committed after the snapshot.
+        for (let attempt = 1; ; attempt++) {
+          const id = (await send<{ id: string }>(statement)).rows[0]?.id;
+          if (id !== undefined) {
+            ids.push(id);
+            break;
           }
+          if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('scheduleTick');
         }
-        await send(advanceScheduleSql(this.names, row.name, next, ticks.at(-1) ?? null));
-        fired.push({ name: row.name, queue: row.queue, ticks, ids, next });
       }
-      return fired;
+      await send(advanceScheduleSql(this.names, row.name, next, ticks.at(-1) ?? null));
+      return { name: row.name, queue: row.queue, ticks, ids, next };
     });
   }
 
-  /** Ms until the earliest tick of any schedule (negative: one is due), or null for none. */
-  async nextScheduleDueInMs(): Promise<number | null> {
+  /**
+   * Ms until the earliest tick of the schedules not in `excluded` (negative: one is due), or
+   * null for none.
+   */
+  async nextScheduleDueInMs(excluded: readonly string[] = []): Promise<number | null> {
     const result = await this.connection.query<{ due_in_ms: number | null }>(
       'nextScheduleDue',
-      nextScheduleDueSql(this.names),
+      nextScheduleDueSql(this.names, excluded),
     );
     return result.rows[0]?.due_in_ms ?? null;
   }

@@ -171,6 +171,20 @@ describe('schedules added, listed and removed at run time', () => {
     expect(await app.queue.listSchedules()).toEqual([]);
   });
 
+  it('a schedule whose row cannot be run (written by hand) is set aside and holds back no other', async () => {
+    const app = await boot({ connectionString: db.url });
+    const past = new Date((await databaseNow()) - 10_000);
+    await db.query(
+      `INSERT INTO messages_schedules (name, queue, cron, time_zone, body, missed, source, next_tick_at)
+       VALUES ('broken', 'sched.broken', 'every tuesday', 'UTC', 'null', 'once', 'api', $1)`,
+      [past],
+    );
+    await app.queue.schedule('healthy', { queue: 'sched.healthy', cron: '* * * * * *' });
+    await waitFor(async () => (await messagesOf('sched.healthy')).length >= 2, 20_000, 'ticks');
+    expect(await messagesOf('sched.broken')).toEqual([]);
+    expect((await scheduleRow('broken'))!.next_tick_at).toEqual(past);
+  });
+
   it('a schedule added on another replica is run at once by one that hears the notification', async () => {
     @Injectable()
     class Listens {

@@ -15,17 +15,13 @@ const write = (line: string) => process.stdout.write(`${line}\n`);
 
 // Wrapped before the module boots: the first ticks are enqueued during the bootstrap.
 // eslint-disable-next-line @typescript-eslint/unbound-method -- called with its own `this` below
-const fire = MessageStore.prototype.fireDueSchedules;
-MessageStore.prototype.fireDueSchedules = async function (
+const fire = MessageStore.prototype.fireDueSchedule;
+MessageStore.prototype.fireDueSchedule = async function (
   this: MessageStore,
-  ...args: Parameters<MessageStore['fireDueSchedules']>
+  ...args: Parameters<MessageStore['fireDueSchedule']>
 ) {
   const fired = await fire.apply(this, args);
-  for (const schedule of fired) {
-    schedule.ticks.forEach((tick, index) =>
-      write(`fired ${schedule.name} ${tick} ${schedule.ids[index]}`),
-    );
-  }
+  fired?.ticks.forEach((tick, index) => write(`fired ${fired.name} ${tick} ${fired.ids[index]}`));
   return fired;
 };
 
