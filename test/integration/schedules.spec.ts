@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import {
   Processor,
+  QueueDatabaseError,
   QueueProcessorError,
   QueueModule,
   QueueValidationError,
@@ -17,6 +18,7 @@ import {
 import { CronSchedule } from '../../src/schedule/cron-ticks.js';
 import { RecurringScheduler } from '../../src/schedule/recurring-scheduler.js';
 import { bootError, waitFor } from '../support/boot.js';
+import { eventually } from '../support/eventually.js';
 import { stopProcess } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -311,6 +313,31 @@ describe('schedules declared in code', () => {
     });
     expect(error).toBeInstanceOf(QueueProcessorError);
     expect(String(error)).toMatch(/options\.timeZone/);
+  });
+});
+
+describe('a table migrated without the schedules table (migrationsRun: false)', () => {
+  it('boots without recurring messages when none is declared, and refuses to boot when one is', async () => {
+    const first = await boot({ connectionString: db.url, schema: 'legacy' });
+    await first.close();
+    await db.query('DROP TABLE legacy.messages_schedules');
+    const plain = await boot({ connectionString: db.url, schema: 'legacy', migrationsRun: false });
+    await plain.queue.enqueue('legacy.q', { ok: true });
+    await plain.close();
+
+    const error = await boot({
+      connectionString: db.url,
+      schema: 'legacy',
+      migrationsRun: false,
+      applicationName: 'legacy-declared',
+      schedules: [{ name: 'needs-table', queue: 'legacy.q', cron: '0 0 * * *' }],
+    }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toMatchObject({ constructor: QueueDatabaseError, code: '42P01' });
+    // Like a failed migration, a failed boot leaves no connection behind.
+    expect(await eventually(() => db.connectionsOf('legacy-declared'), 0)).toBe(0);
   });
 });
 
