@@ -11,6 +11,20 @@ import {
 } from '../../src/schedule/cron-ticks.js';
 import { resolveSchedule } from '../../src/schedule/schedule-rules.js';
 import { parseControlMessage } from '../../src/workers/control-message.js';
+import { QueueProcessorError, RecurringMessage } from '../../src/index.js';
+import { queueTableNames } from '../../src/config/identifier-rules.js';
+import {
+  RECURRING_MESSAGE_METADATA,
+  type RecurringMessageMetadata,
+} from '../../src/schedule/recurring-message-metadata.js';
+import {
+  advanceScheduleSql,
+  claimDueScheduleSql,
+  deleteScheduleSql,
+  deleteUndeclaredSchedulesSql,
+  nextScheduleDueSql,
+  upsertScheduleSql,
+} from '../../src/sql/schedules.sql.js';
 
 const at = (iso: string) => Date.parse(iso);
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -290,5 +304,70 @@ describe('the schedules module option', () => {
       resolve([{ name: 'a', queue: 'q', cron: '* * * * *', timeZone: 'Nowhere' }]),
     ).toThrow(QueueOptionsError);
     expect(() => resolve('daily')).toThrow(QueueOptionsError);
+  });
+});
+
+describe('@RecurringMessage', () => {
+  it('stores each declaration on the method, in order', () => {
+    class Reports {
+      @RecurringMessage('a', { cron: '0 * * * *' })
+      @RecurringMessage('b', { cron: '0 0 * * *', queue: 'q' })
+      run(): void {}
+    }
+    const method: unknown = Object.getOwnPropertyDescriptor(Reports.prototype, 'run')?.value;
+    const declared = Reflect.getMetadata(
+      RECURRING_MESSAGE_METADATA,
+      method as object,
+    ) as RecurringMessageMetadata[];
+    expect(declared.map((d) => d.name).sort()).toEqual(['a', 'b']);
+    expect(declared.find((d) => d.name === 'b')!.options).toEqual({
+      cron: '0 0 * * *',
+      queue: 'q',
+    });
+  });
+
+  it('refuses anything but a method', () => {
+    const decorate = RecurringMessage('x', { cron: '* * * * *' });
+    expect(() => decorate(class {}.prototype, 'field', {})).toThrow(QueueProcessorError);
+  });
+});
+
+describe('the schedule statements', () => {
+  const names = queueTableNames('tenant_a', 'jobs');
+  const hostile = "x'); DROP TABLE jobs; --";
+  const definition = {
+    name: hostile,
+    queue: hostile,
+    cron: hostile,
+    timeZone: hostile,
+    bodyJson: JSON.stringify(hostile),
+    priority: 0,
+    groupKey: hostile,
+    delaySeconds: 0,
+    missed: 'once',
+    backfill: null,
+  } as const;
+
+  it('bind every value as a typed parameter and name only the schedules table', () => {
+    for (const statement of [
+      upsertScheduleSql(names, definition, { source: 'code', owner: hostile }, 0),
+      deleteScheduleSql(names, hostile),
+      deleteUndeclaredSchedulesSql(names, hostile, [hostile]),
+      claimDueScheduleSql(names, [hostile]),
+      advanceScheduleSql(names, hostile, 0, null),
+      nextScheduleDueSql(names, [hostile]),
+    ]) {
+      expect(statement.text).not.toContain('DROP');
+      expect(statement.text).toContain('"tenant_a"."jobs_schedules"');
+      expect(statement.text).not.toMatch(/"tenant_a"\."jobs"(?!_)/);
+      const used = new Set([...statement.text.matchAll(/\$(\d+)/g)].map((m) => Number(m[1])));
+      expect(used.size).toBe(statement.values.length);
+    }
+  });
+
+  it('claim one due row, skipping those locked elsewhere', () => {
+    const { text } = claimDueScheduleSql(names, []);
+    expect(text).toMatch(/next_tick_at <= now\(\)/);
+    expect(text).toMatch(/LIMIT 1\s+FOR UPDATE SKIP LOCKED$/);
   });
 });
