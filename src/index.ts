@@ -16,6 +16,21 @@ export { QueueHealthIndicator } from './health/queue.health-indicator.js';
  */
 export { QueueExceptionFilter } from './http/queue-exception.filter.js';
 export { Processor } from './processor/processor.decorator.js';
+/** Declares a recurring message for the `@Processor` of the same method. */
+export { RecurringMessage } from './schedule/recurring-message.decorator.js';
+/** The schedule and tick a recurring message was enqueued for (from its `uniqueKey`). */
+export { scheduledTickOf } from './schedule/scheduled-tick.js';
+/** Recurring messages: their options, declarations, listing and missed-tick policy. */
+export {
+  type MissedTicksPolicy,
+  type RecurringMessageOptions,
+  type ScheduleDeclaration,
+  type ScheduleEnqueueOptions,
+  type ScheduleInfo,
+  type ScheduleOptions,
+  type ScheduleSource,
+  type ScheduledTick,
+} from './interfaces/schedule-options.interface.js';
 export { ProcessorRegistry } from './workers/processor.registry.js';
 /**
  * Queue events: `@OnQueueEvent('completed' | 'failed' | 'dead-lettered' | 'cancelled' |

@@ -23,6 +23,9 @@ import {
   QueueConfigurableModule,
 } from './queue.module-definition.js';
 import { QueueService } from './queue.service.js';
+import { RecurringScheduler } from './schedule/recurring-scheduler.js';
+import { ScheduleCatalog } from './schedule/schedule.catalog.js';
+import { ScheduleExplorer } from './schedule/schedule.explorer.js';
 import { MessageStore } from './store/message-store.js';
 import { NotificationListener } from './workers/notification-listener.js';
 import { ProcessorRegistry } from './workers/processor.registry.js';
@@ -51,6 +54,9 @@ const ROOT_PROVIDERS: Provider[] = [
   NotificationListener,
   WorkerOrchestrator,
   MaintenanceScheduler,
+  ScheduleCatalog,
+  ScheduleExplorer,
+  RecurringScheduler,
   QueueHealthIndicator,
   ProcessHealthIndicator,
 ];

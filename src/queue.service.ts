@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { serializeBody } from './body/serialize-body.js';
 import {
   assertArray,
@@ -60,6 +60,13 @@ import {
   type WaitForOptions,
 } from './interfaces/message-detail.interface.js';
 import { ResultWaiters } from './workers/result-waiters.js';
+import {
+  type ScheduleInfo,
+  type ScheduleOptions,
+} from './interfaces/schedule-options.interface.js';
+import { CronSchedule } from './schedule/cron-ticks.js';
+import { RecurringScheduler } from './schedule/recurring-scheduler.js';
+import { resolveSchedule } from './schedule/schedule-rules.js';
 
 /**
  * The queue: enqueue, lease, ack/nack, and the operator's tools. The TypeScript counterpart of
@@ -78,7 +85,60 @@ export class QueueService {
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
     @Inject(QueueEvents) private readonly events: QueueEvents,
     @Inject(ResultWaiters) private readonly waiters: ResultWaiters,
+    @Optional() @Inject(RecurringScheduler) private readonly scheduler?: RecurringScheduler,
   ) {}
+
+  /**
+   * Adds or replaces the recurring message `name`: each tick of `options.cron` (read in
+   * `options.timeZone`) enqueues one message with `options.body` into `options.queue`, exactly
+   * once across every replica. Stored in `<table>_schedules`, so it survives restarts and every
+   * replica runs it (this one at once, the others when notified, or within 30 s); it stays until
+   * {@link unschedule}. Replacing a schedule with the same expression and time zone keeps its
+   * next tick; another expression starts from the next tick after now.
+   *
+   * Each message's `uniqueKey` is `schedule:<name>:<tick epoch seconds>` ({@link scheduledTickOf}
+   * reads it back). A schedule declared in code with the same name replaces this one at boot.
+   *
+   * @throws QueueValidationError naming the field: `name`, `options.cron` (5 fields, or 6 with
+   *   seconds first; it must match some date), `options.timeZone` (an IANA zone), `options.body`,
+   *   `options.enqueueOptions.*`, `options.missed`.
+   */
+  async schedule<T = unknown>(name: string, options: ScheduleOptions<T>): Promise<void> {
+    const definition = resolveSchedule(
+      name,
+      options,
+      { name: 'name', options: 'options' },
+      this.config.maxBodyBytes,
+    );
+    const cron = new CronSchedule(definition.cron, definition.timeZone);
+    await this.store.upsertSchedules([
+      {
+        definition,
+        origin: { source: 'api', owner: null },
+        firstTickAfter: (now) => cron.nextAfter(now),
+      },
+    ]);
+    this.scheduler?.wake();
+  }
+
+  /**
+   * Deletes the recurring message `name`, whoever declared it; no tick of it is enqueued after
+   * this resolves (a declared one comes back at the next boot of the application declaring it).
+   * Messages it enqueued already stay.
+   *
+   * @returns whether it existed.
+   */
+  async unschedule(name: string): Promise<boolean> {
+    assertQueueName(name, 'name');
+    const existed = await this.store.deleteSchedule(name);
+    this.scheduler?.wake();
+    return existed;
+  }
+
+  /** Every recurring message of the table, by name, with its next and last tick. */
+  async listSchedules<T = unknown>(): Promise<ScheduleInfo<T>[]> {
+    return this.store.listSchedules<T>();
+  }
 
   /**
    * Adds one message to `queue`.

@@ -70,3 +70,26 @@ export const DEFAULT_PROCESSOR_OPTIONS = Object.freeze({
     jitter: true,
   } as const),
 });
+
+/** A schedule's time zone when none is given. */
+export const DEFAULT_SCHEDULE_TIME_ZONE = 'UTC';
+/** A schedule's policy for ticks missed while no replica ran: one message for all of them. */
+export const DEFAULT_MISSED_TICKS = 'once';
+/**
+ * A schedule whose next tick is at most this old is late, not behind: every due tick is
+ * enqueued. Older, no replica ran it for a while (all down, the database unreachable), and its
+ * `missed` policy applies. Far above a replica's lag (a long GC, a slow statement), below any
+ * outage worth a policy.
+ */
+export const SCHEDULE_LATE_TOLERANCE_SECONDS = 60;
+/**
+ * How long the unique key of a tick's message (`schedule:<name>:<tick>`) is held, whatever the
+ * message's state: a week, far beyond any replica's lag. The schedule's row already makes each
+ * tick enqueued once; the key is the second lock, and where a handler reads its tick.
+ */
+export const SCHEDULE_TICK_KEY_WINDOW_SECONDS = 7 * 86_400;
+/**
+ * Longest a scheduler sleeps without looking at the schedules table: how soon it sees a
+ * schedule another replica added when no notification reached it.
+ */
+export const SCHEDULE_MAX_SLEEP_MS = 30_000;

@@ -109,6 +109,8 @@ export const LIMITS = {
    * (and the statement's `integer` parameter).
    */
   readyDepthThreshold: { min: 0, max: 100_000_000 },
+  /** A schedule's `missed: { backfill }`: messages one schedule enqueues at once after an outage. */
+  backfillTicks: { min: 1, max: 1_000 },
   /** `maxOldestReadyAgeSeconds` and `maxFailed`. */
   threshold: { min: 0, max: MAX_SECONDS },
 } as const satisfies Record<string, Bounds>;

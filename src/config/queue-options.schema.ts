@@ -1,4 +1,12 @@
-import { IsBoolean, IsNotEmpty, IsObject, IsOptional, IsString, ValidateIf } from 'class-validator';
+import {
+  IsArray,
+  IsBoolean,
+  IsNotEmpty,
+  IsObject,
+  IsOptional,
+  IsString,
+  ValidateIf,
+} from 'class-validator';
 import { LIMITS } from './limits.js';
 import { IsWithin } from './schema-validation.js';
 
@@ -103,4 +111,8 @@ export class QueueOptionsSchema {
   @IsOptional()
   @IsObject()
   health?: object;
+
+  @IsOptional()
+  @IsArray()
+  schedules?: object[];
 }

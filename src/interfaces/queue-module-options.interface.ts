@@ -6,6 +6,7 @@ import {
   type ReaperOptions,
 } from './maintenance-options.interface.js';
 import { type ProcessorDefaults } from './processor-options.interface.js';
+import { type ScheduleDeclaration } from './schedule-options.interface.js';
 
 /**
  * Options of `QueueModule.forRoot` / `forRootAsync`. Validated once at boot; a bad option stops
@@ -111,6 +112,14 @@ export interface QueueModuleOptions {
   readonly cleanup?: CleanupScheduleOptions | false;
   /** Thresholds and timeout of `QueueHealthIndicator` and the health endpoints. */
   readonly health?: QueueHealthOptions;
+  /**
+   * Recurring messages: each tick of each cron expression enqueues one message, once across
+   * every replica. Upserted into `<table>_schedules` at boot (a changed expression moves the
+   * next tick); a schedule this application declared before and declares no longer, here or with
+   * `@RecurringMessage`, is deleted at boot. See `QueueService.schedule` for those added at run
+   * time.
+   */
+  readonly schedules?: readonly ScheduleDeclaration[];
 }
 
 /** Implemented by a class given to `forRootAsync({ useClass })`. */

@@ -5,6 +5,7 @@ import { addMaintenance } from './1795563600000-add-maintenance.js';
 import { timeOrderedIds } from './1795567200000-time-ordered-ids.js';
 import { addFlowControl } from './1795570800000-add-flow-control.js';
 import { addWorkflows } from './1795574400000-add-workflows.js';
+import { addSchedules } from './1795578000000-add-schedules.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -23,5 +24,6 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     timeOrderedIds(names),
     addFlowControl(names),
     addWorkflows(names),
+    addSchedules(names),
   ];
 }

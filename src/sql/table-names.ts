@@ -21,6 +21,8 @@ export interface QueueTableNames {
   readonly qualifiedArchive: string;
   /** `"schema"."<table>_queues"`: one row per queue with state shared by every replica (pause). */
   readonly qualifiedQueues: string;
+  /** `"schema"."<table>_schedules"`: recurring messages, one row per schedule. */
+  readonly qualifiedSchedules: string;
   /** Quoted index names; for the default table they are the Python backend's own. */
   readonly indexes: {
     readonly queueAvailable: string;
@@ -35,6 +37,7 @@ export interface QueueTableNames {
     readonly rate: string;
     readonly groupRate: string;
     readonly parent: string;
+    readonly schedulesNext: string;
   };
   /**
    * Quoted, schema-qualified names of the trigger functions a flow's children and awaited
@@ -95,6 +98,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     qualifiedMigrations: `${quote(schema)}.${quote(migrationsTable)}`,
     qualifiedArchive: `${quote(schema)}.${quote(`${table}_archive`)}`,
     qualifiedQueues: `${quote(schema)}.${quote(`${table}_queues`)}`,
+    qualifiedSchedules: `${quote(schema)}.${quote(`${table}_schedules`)}`,
     indexes: Object.freeze({
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),
@@ -108,6 +112,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
       rate: quote(`idx_${table}_rate`),
       groupRate: quote(`idx_${table}_group_rate`),
       parent: quote(`idx_${table}_parent`),
+      schedulesNext: quote(`idx_${table}_schedules_next`),
     }),
     functions: Object.freeze({
       childSettled: `${quote(schema)}.${quote(`${table}_child_settled`)}`,

@@ -47,6 +47,18 @@ import {
 } from '../sql/operator.sql.js';
 import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
 import {
+  advanceScheduleSql,
+  claimDueScheduleSql,
+  databaseNowSql,
+  deleteScheduleSql,
+  deleteUndeclaredSchedulesSql,
+  listSchedulesSql,
+  nextScheduleDueSql,
+  upsertScheduleSql,
+  type ScheduleDefinition,
+  type ScheduleOrigin,
+} from '../sql/schedules.sql.js';
+import {
   ackBatchSql,
   ackBatchWithResultsSql,
   ackManySql,
@@ -71,6 +83,13 @@ import { CallerTransactions, type DatabaseIdentity } from './caller-transactions
 import { toLeasedMessage, toMessage, type LeasedRow, type MessageRow } from './message-row.js';
 import { toQueueDepths, toQueueStats, type DepthRow, type StatsRow } from './stats-rows.js';
 import { toFlowChild, type ChildRow } from './flow-rows.js';
+import {
+  toScheduleDefinition,
+  toScheduleInfo,
+  type DueScheduleRow,
+  type ScheduleRow,
+} from './schedule-row.js';
+import { type ScheduleInfo } from '../interfaces/schedule-options.interface.js';
 
 /**
  * How many times a statement with unique keys is sent while a key's holder keeps appearing
@@ -182,6 +201,35 @@ export interface CleanupPlan {
   readonly batchSize: number;
   /** Asked before each batch: true stops the run there (the application is shutting down). */
   readonly stopped?: () => boolean;
+}
+
+/** A schedule to upsert, and how its first tick follows from the database's clock. */
+export interface ScheduleUpsert {
+  readonly definition: ScheduleDefinition;
+  readonly origin: ScheduleOrigin;
+  /** Its first tick after `nowMs` (used for a new row, or one whose expression changed). */
+  readonly firstTickAfter: (nowMs: number) => number;
+}
+
+/** What a due schedule enqueues now (see `planTicks`): its ticks and its next tick. */
+export interface ScheduleTicks {
+  /** Epoch ms of each tick to enqueue a message for, oldest first. */
+  readonly ticks: readonly number[];
+  readonly next: number;
+  /** The unique key of the message of `tick`. */
+  readonly keyOf: (tick: number) => string;
+  /** How long a tick's key is held (`uniqueWindowSeconds`). */
+  readonly keyWindowSeconds: number;
+}
+
+/** What the claim of one due schedule enqueued. */
+export interface FiredSchedule {
+  readonly name: string;
+  readonly queue: string;
+  readonly ticks: readonly number[];
+  /** Ids of the messages of `ticks`, in order (an id held already by its key, if any). */
+  readonly ids: readonly string[];
+  readonly next: number;
 }
 
 /**
@@ -725,6 +773,101 @@ export class MessageStore {
         if (!deadlock || attempt === DEADLOCK_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /**
+   * Upserts `schedules` and, with `prune`, deletes the code-declared schedules of its owner no
+   * longer among them, in one transaction; the first ticks follow from the database's clock.
+   */
+  async upsertSchedules(
+    schedules: readonly ScheduleUpsert[],
+    prune?: { readonly owner: string },
+  ): Promise<{ readonly deleted: string[] }> {
+    return this.connection.transaction('schedule', async (send) => {
+      const now = (await send<{ now_ms: number }>(databaseNowSql())).rows[0]!.now_ms;
+      for (const { definition, origin, firstTickAfter } of schedules) {
+        await send(upsertScheduleSql(this.names, definition, origin, firstTickAfter(now)));
+      }
+      if (prune === undefined) return { deleted: [] };
+      const names = schedules.map((schedule) => schedule.definition.name);
+      const result = await send<{ name: string }>(
+        deleteUndeclaredSchedulesSql(this.names, prune.owner, names),
+      );
+      return { deleted: result.rows.map((row) => row.name) };
+    });
+  }
+
+  /** @returns whether the schedule existed. */
+  async deleteSchedule(name: string): Promise<boolean> {
+    return this.settle('unschedule', deleteScheduleSql(this.names, name));
+  }
+
+  async listSchedules<T>(): Promise<ScheduleInfo<T>[]> {
+    const result = await this.connection.query<ScheduleRow>(
+      'listSchedules',
+      listSchedulesSql(this.names),
+    );
+    return result.rows.map((row) => toScheduleInfo<T>(row));
+  }
+
+  /**
+   * Claims the earliest due schedule no other replica holds (nor in `excluded`) and, in the same
+   * transaction, enqueues the messages `plan` decides for it and moves it on to its next tick: a
+   * tick is enqueued by the one transaction that moved the row past it, or by none (rolled back
+   * with it). `plan` is called once the row is locked, before anything is enqueued.
+   *
+   * @returns what it enqueued, or null when no schedule was due.
+   */
+  async fireDueSchedule(
+    excluded: readonly string[],
+    plan: (definition: ScheduleDefinition, nextMs: number, nowMs: number) => ScheduleTicks,
+  ): Promise<FiredSchedule | null> {
+    return this.connection.transaction('scheduleTick', async (send) => {
+      const row = (await send<DueScheduleRow>(claimDueScheduleSql(this.names, excluded))).rows[0];
+      if (row === undefined) return null;
+      const definition = toScheduleDefinition(row);
+      const { ticks, next, keyOf, keyWindowSeconds } = plan(definition, row.next_ms, row.now_ms);
+      const ids: string[] = [];
+      for (const tick of ticks) {
+        const statement = enqueueSql(
+          this.names,
+          definition.queue,
+          definition.bodyJson,
+          definition.delaySeconds,
+          {
+            priority: definition.priority,
+            unique: {
+              key: keyOf(tick),
+              rule: { scope: 'window', windowSeconds: keyWindowSeconds },
+            },
+            ...(definition.groupKey === null ? {} : { groupKey: definition.groupKey }),
+          },
+        );
+        // As in `enqueue`: no row means the key's holder committed after the snapshot.
+        for (let attempt = 1; ; attempt++) {
+          const id = (await send<{ id: string }>(statement)).rows[0]?.id;
+          if (id !== undefined) {
+            ids.push(id);
+            break;
+          }
+          if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('scheduleTick');
+        }
+      }
+      await send(advanceScheduleSql(this.names, row.name, next, ticks.at(-1) ?? null));
+      return { name: row.name, queue: row.queue, ticks, ids, next };
+    });
+  }
+
+  /**
+   * Ms until the earliest tick of the schedules not in `excluded` (negative: one is due), or
+   * null for none.
+   */
+  async nextScheduleDueInMs(excluded: readonly string[] = []): Promise<number | null> {
+    const result = await this.connection.query<{ due_in_ms: number | null }>(
+      'nextScheduleDue',
+      nextScheduleDueSql(this.names, excluded),
+    );
+    return result.rows[0]?.due_in_ms ?? null;
   }
 
   /** A statement that changes at most one row: whether it did. */

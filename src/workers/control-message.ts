@@ -1,12 +1,14 @@
 /**
- * A notification on the table's control channel: a queue paused or resumed for every replica, or
- * a message asked to cancel. Sent by `control.sql.ts` as `{"pause": queue}`, `{"resume": queue}`
- * or `{"cancel": id}`.
+ * A notification on the table's control channel: a queue paused or resumed for every replica, a
+ * message asked to cancel, or a schedule added, changed or removed. Sent by `control.sql.ts` as
+ * `{"pause": queue}`, `{"resume": queue}` or `{"cancel": id}`, and by `schedules.sql.ts` as
+ * `{"schedules": name}`.
  */
 export type ControlMessage =
   | { readonly kind: 'pause'; readonly queue: string }
   | { readonly kind: 'resume'; readonly queue: string }
-  | { readonly kind: 'cancel'; readonly id: string };
+  | { readonly kind: 'cancel'; readonly id: string }
+  | { readonly kind: 'schedules'; readonly name: string };
 
 /**
  * The control message a payload carries, or undefined for anything else: the channel is open to
@@ -30,6 +32,8 @@ export function parseControlMessage(payload: string): ControlMessage | undefined
       return { kind: key, queue: argument };
     case 'cancel':
       return { kind: 'cancel', id: argument };
+    case 'schedules':
+      return { kind: 'schedules', name: argument };
     default:
       return undefined;
   }

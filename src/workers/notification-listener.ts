@@ -45,6 +45,7 @@ export class NotificationListener {
   private failures = 0;
   private stopped = false;
   private unsubscribe: (() => void) | undefined;
+  private readonly controlListeners = new Set<(message: ControlMessage) => void>();
 
   constructor(
     @Inject(QueueConnection) private readonly connection: QueueConnection,
@@ -61,6 +62,15 @@ export class NotificationListener {
       if (client !== undefined) this.dropped(client, new Error('the database host changed'));
     });
     await this.connect();
+  }
+
+  /**
+   * Also hears the control notifications (the scheduler does, for schedules changed elsewhere),
+   * while this process listens: while its workers run with `listen`. Returns the unsubscribe.
+   */
+  addControlListener(listener: (message: ControlMessage) => void): () => void {
+    this.controlListeners.add(listener);
+    return () => this.controlListeners.delete(listener);
   }
 
   async stop(): Promise<void> {
@@ -89,7 +99,9 @@ export class NotificationListener {
         this.handlers?.onQueue(notification.payload);
       } else if (notification.channel === this.config.names.controlChannel) {
         const message = parseControlMessage(notification.payload);
-        if (message !== undefined) this.handlers?.onControl?.(message);
+        if (message === undefined) return;
+        this.handlers?.onControl?.(message);
+        for (const listener of this.controlListeners) listener(message);
       }
     });
     try {

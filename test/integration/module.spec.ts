@@ -87,6 +87,7 @@ describe('forRoot and forRootAsync', () => {
         { table_schema: 'public', table_name: 'messages_archive' },
         { table_schema: 'public', table_name: 'messages_migrations' },
         { table_schema: 'public', table_name: 'messages_queues' },
+        { table_schema: 'public', table_name: 'messages_schedules' },
       ]);
     } finally {
       await booted.close();
@@ -132,8 +133,8 @@ describe('forRoot and forRootAsync', () => {
       }),
     ]);
     const { rows } = await db.query("SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory'");
-    // The queue table, its archive, its migrations and its queues.
-    expect(rows.length).toBe(4);
+    // The queue table, its archive, its migrations, its queues and its schedules.
+    expect(rows.length).toBe(5);
   });
 
   it('forRootAsync with useClass', async () => {
@@ -581,10 +582,12 @@ describe('schema, table and migrations', () => {
         'left_jobs_archive',
         'left_jobs_migrations',
         'left_jobs_queues',
+        'left_jobs_schedules',
         'right_jobs',
         'right_jobs_archive',
         'right_jobs_migrations',
         'right_jobs_queues',
+        'right_jobs_schedules',
       ]);
     } finally {
       await fresh.drop();

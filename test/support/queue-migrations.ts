@@ -6,4 +6,5 @@ export const MIGRATION_NAMES = [
   'TimeOrderedIds1795567200000',
   'AddFlowControl1795570800000',
   'AddWorkflows1795574400000',
+  'AddSchedules1795578000000',
 ];

@@ -18,8 +18,11 @@ describe('README examples', () => {
       .map((block) => [block.file!.slice('src/examples/'.length), block.content]),
   );
 
-  it.each(readdirSync(join(root, 'examples')))('examples/%s is shown in the README as is', (name) => {
-    expect(blocks.has(name)).toBe(true);
-    expect(blocks.get(name)).toBe(readFileSync(join(root, 'examples', name), 'utf8'));
-  });
+  it.each(readdirSync(join(root, 'examples')))(
+    'examples/%s is shown in the README as is',
+    (name) => {
+      expect(blocks.has(name)).toBe(true);
+      expect(blocks.get(name)).toBe(readFileSync(join(root, 'examples', name), 'utf8'));
+    },
+  );
 });

@@ -45,6 +45,7 @@ describe('queueTableNames', () => {
       rate: '"idx_jobs_rate"',
       groupRate: '"idx_jobs_group_rate"',
       parent: '"idx_jobs_parent"',
+      schedulesNext: '"idx_jobs_schedules_next"',
     });
     expect(names.functions.childSettled).toBe('"tenant_a"."jobs_child_settled"');
     expect(names.finishedChannel).toMatch(/^queue_fin_[0-9a-f]{32}$/);
