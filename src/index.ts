@@ -86,6 +86,7 @@ export {
 export {
   type CleanupOptions,
   type CleanupResult,
+  type EnqueueFlowOptions,
   type EnqueueManyOptions,
   type EnqueueOptions,
   type LeaseOptions,

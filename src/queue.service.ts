@@ -37,6 +37,7 @@ import {
 import {
   type CleanupOptions,
   type CleanupResult,
+  type EnqueueFlowOptions,
   type EnqueueManyOptions,
   type EnqueueOptions,
   type LeaseOptions,
@@ -220,13 +221,17 @@ export class QueueService {
    * This lives in the table's triggers, so a flow survives restarts and moves on whoever ends a
    * child (the Python backend's workers, an operator's statement).
    *
-   * Unique keys are refused in a flow.
+   * Unique keys are refused in a flow. With `options.manager`, the flow is written in the
+   * caller's transaction (see `EnqueueOptions.manager`).
    *
    * @returns the ids, in the shape of `flow`.
    */
-  async enqueueFlow(flow: FlowNode): Promise<FlowTree> {
+  async enqueueFlow(flow: FlowNode, options?: EnqueueFlowOptions): Promise<FlowTree> {
+    const { manager } = assertOptionsObject(options, 'options');
     const flat = flattenFlow(flow, this.config.maxBodyBytes, flowIds);
-    await this.store.enqueueFlow(flat);
+    const via =
+      manager === undefined ? undefined : await this.store.through(manager, 'options.manager');
+    await this.store.enqueueFlow(flat, via);
     return flat.tree;
   }
 

@@ -55,6 +55,15 @@ export interface EnqueueOptions {
   readonly manager?: EntityManager;
 }
 
+/** Options of `enqueueFlow`, for the whole flow. */
+export interface EnqueueFlowOptions {
+  /**
+   * Writes the whole flow in the caller's transaction, as `EnqueueOptions.manager` does for one
+   * message: it exists only if that transaction commits.
+   */
+  readonly manager?: EntityManager;
+}
+
 /**
  * An option of `enqueueMany` that may differ per message: one value for every message, or a
  * function that gives each message's (`undefined`: none for that message).

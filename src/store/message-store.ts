@@ -371,12 +371,11 @@ export class MessageStore {
   }
 
   /**
-   * Inserts a whole flow in one statement (see `enqueueFlowSql`); all or nothing. One statement
-   * also means a caller's own transaction (a `manager`, as `enqueue` may take) can carry a flow
-   * by sending it on that transaction's connection, with nothing else to change.
+   * Inserts a whole flow in one statement (see `enqueueFlowSql`); all or nothing. With `via`,
+   * on the caller's transaction's connection (a `manager`): one statement needs nothing more.
    */
-  async enqueueFlow(rows: FlowRows): Promise<void> {
-    await this.connection.query('enqueueFlow', enqueueFlowSql(this.names, rows));
+  async enqueueFlow(rows: FlowRows, via?: StatementSender): Promise<void> {
+    await (via ?? this.connection).query('enqueueFlow', enqueueFlowSql(this.names, rows));
   }
 
   /** The children of a flow's parent, in the flow's order. */

@@ -365,6 +365,32 @@ describe('transactions', () => {
       expect(alone[0]).toBe(alone[1]);
       expect(await queueRows('tx.many')).toBe(6);
     });
+
+    it('enqueueFlow writes the whole flow in the caller’s transaction, or nothing', async () => {
+      const flow = {
+        queue: 'tx.flow.parent',
+        body: { order: 1 },
+        children: [
+          { queue: 'tx.flow.child', body: { line: 1 } },
+          { queue: 'tx.flow.child', body: { line: 2 } },
+        ],
+      };
+      await rolledBack(async (manager) => {
+        await own.queue.enqueueFlow(flow, { manager });
+      });
+      expect(await queueRows('tx.flow.parent')).toBe(0);
+      expect(await queueRows('tx.flow.child')).toBe(0);
+      const tree = await appDataSource.transaction(async (manager) => {
+        const written = await shared.queue.enqueueFlow(flow, { manager });
+        expect(await queueRows('tx.flow.child')).toBe(0);
+        return written;
+      });
+      expect(await queueRows('tx.flow.child')).toBe(2);
+      expect((await own.queue.getMessage(tree.id))?.state).toBe('waiting_children');
+      expect((await own.queue.getChildren(tree.id)).map((child) => child.id)).toEqual(
+        tree.children.map((child) => child.id),
+      );
+    });
   });
 
   describe('completing inside the handler’s transaction (transaction: true)', () => {
