@@ -1,7 +1,7 @@
 import { type DataSource } from 'typeorm';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type ProcessorDefaults } from '../interfaces/processor-options.interface.js';
-import { type ScheduleDefinition } from '../sql/schedules.sql.js';
+import { type ScheduleDeclaration } from '../interfaces/schedule-options.interface.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 import { type PgConnectionConfig } from './connection-string.js';
 import {
@@ -57,8 +57,11 @@ export interface QueueConfig {
   readonly workers: WorkersConfig;
   readonly maintenance: MaintenanceConfig;
   readonly health: HealthConfig;
-  /** The schedules of the module options, checked; upserted at boot. */
-  readonly schedules: readonly ScheduleDefinition[];
+  /**
+   * The schedules of the module options, as given: the schedule explorer checks them at module
+   * init (`resolveModuleSchedules`), before any connection opens, and upserts them at boot.
+   */
+  readonly schedules: readonly ScheduleDeclaration[];
 }
 
 export interface MaintenanceConfig {

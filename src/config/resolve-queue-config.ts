@@ -1,9 +1,6 @@
 import { validateCronExpression } from 'cron';
 import { type DataSource } from 'typeorm';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
-import { QueueValidationError } from '../errors/queue-validation.error.js';
-import { resolveSchedule } from '../schedule/schedule-rules.js';
-import { type ScheduleDefinition } from '../sql/schedules.sql.js';
 import { type QueueModuleOptions } from '../interfaces/queue-module-options.interface.js';
 import { retentionSeconds } from './argument-rules.js';
 import { parseConnectionString } from './connection-string.js';
@@ -66,7 +63,8 @@ export function resolveQueueConfig(
     workers: resolveWorkers(options),
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
-    schedules: resolveSchedules(options),
+    // Checked by the schedule explorer at module init, before any connection opens.
+    schedules: Object.freeze([...(options.schedules ?? [])]),
     connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
     statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
@@ -230,39 +228,6 @@ function resolveHealth(options: QueueModuleOptions): HealthConfig {
     thresholds: Object.freeze(thresholds),
     queues: Object.freeze({ ...queues }),
   });
-}
-
-function resolveSchedules(options: QueueModuleOptions): readonly ScheduleDefinition[] {
-  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const seen = new Set<string>();
-  const schedules = (options.schedules ?? []).map((declaration, index) => {
-    const path = `schedules[${index}]`;
-    let definition: ScheduleDefinition;
-    try {
-      if (declaration === null || typeof declaration !== 'object') {
-        throw new QueueValidationError(path, 'must be an object');
-      }
-      definition = resolveSchedule(
-        declaration.name,
-        declaration,
-        { name: `${path}.name`, options: path },
-        maxBodyBytes,
-      );
-    } catch (error) {
-      if (error instanceof QueueValidationError)
-        throw new QueueOptionsError(error.field, error.rule);
-      throw error;
-    }
-    if (seen.has(definition.name)) {
-      throw new QueueOptionsError(
-        `${path}.name`,
-        `must be unique (${definition.name} is declared twice)`,
-      );
-    }
-    seen.add(definition.name);
-    return definition;
-  });
-  return Object.freeze(schedules);
 }
 
 function assertPostgresDataSource(value: unknown): DataSource {

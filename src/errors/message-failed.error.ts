@@ -1,4 +1,4 @@
-import { type QueueErrorRecord } from '../interfaces/queue-message.interface.js';
+import { type QueueErrorRecord } from './queue-error-record.js';
 import { QueueError } from './queue.error.js';
 
 /**

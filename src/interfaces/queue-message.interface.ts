@@ -1,4 +1,6 @@
-import { type BodyValidationFailure } from '../errors/body-validation.error.js';
+import { type QueueErrorRecord } from '../errors/queue-error-record.js';
+
+export { type QueueErrorRecord } from '../errors/queue-error-record.js';
 /**
  * Every state a message can be in. The first three are the Python backend's; `failed` holds dead
  * letters; `cancelled` messages were cancelled before they finished; `waiting_children` is a
@@ -48,22 +50,6 @@ export interface QueueMessage<T = unknown> {
   readonly groupKey: string | null;
   /** The id of its parent, for a child of a flow; `null` otherwise. */
   readonly parentId: string | null;
-}
-
-/** A failure as a processor records it in `last_error`. */
-export interface QueueErrorRecord {
-  /** The error's class name, e.g. `TypeError`, `ValidationError`. */
-  readonly name: string;
-  /** Its message, at most 2,000 characters. */
-  readonly message: string;
-  /** Its stack, at most 4,000 characters. */
-  readonly stack?: string;
-  /** The attempt that failed. */
-  readonly attempt: number;
-  /** Epoch seconds (database clock) when it was recorded. */
-  readonly failedAt: number;
-  /** Why a body was refused by its DTO: one entry per failing property. */
-  readonly details?: readonly BodyValidationFailure[];
 }
 
 /** What `ack` and `nack` need to prove the caller still holds the lease. */

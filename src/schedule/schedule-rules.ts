@@ -1,3 +1,4 @@
+import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { serializeBody } from '../body/serialize-body.js';
 import {
   assertKey,
@@ -10,6 +11,7 @@ import { LIMITS } from '../config/limits.js';
 import { QueueValidationError } from '../errors/queue-validation.error.js';
 import {
   type MissedTicksPolicy,
+  type ScheduleDeclaration,
   type ScheduleEnqueueOptions,
   type ScheduleOptions,
 } from '../interfaces/schedule-options.interface.js';
@@ -146,4 +148,43 @@ export function storedMissedRule(definition: ScheduleDefinition): MissedRule {
   return definition.missed === 'backfill'
     ? { policy: 'backfill', count: definition.backfill ?? 1 }
     : { policy: definition.missed };
+}
+
+/**
+ * The module option `schedules`, checked: each error a `QueueOptionsError` naming the schedule
+ * by its index (`schedules[2].cron`), as the other options' errors do.
+ */
+export function resolveModuleSchedules(
+  declared: readonly ScheduleDeclaration[],
+  maxBodyBytes: number,
+): readonly ScheduleDefinition[] {
+  const seen = new Set<string>();
+  const schedules = declared.map((declaration, index) => {
+    const path = `schedules[${index}]`;
+    let definition: ScheduleDefinition;
+    try {
+      if (declaration === null || typeof declaration !== 'object') {
+        throw new QueueValidationError(path, 'must be an object');
+      }
+      definition = resolveSchedule(
+        declaration.name,
+        declaration,
+        { name: `${path}.name`, options: path },
+        maxBodyBytes,
+      );
+    } catch (error) {
+      if (error instanceof QueueValidationError)
+        throw new QueueOptionsError(error.field, error.rule);
+      throw error;
+    }
+    if (seen.has(definition.name)) {
+      throw new QueueOptionsError(
+        `${path}.name`,
+        `must be unique (${definition.name} is declared twice)`,
+      );
+    }
+    seen.add(definition.name);
+    return definition;
+  });
+  return Object.freeze(schedules);
 }

@@ -11,7 +11,7 @@ import {
   type RecurringMessageMetadata,
 } from './recurring-message-metadata.js';
 import { ScheduleCatalog } from './schedule.catalog.js';
-import { resolveSchedule } from './schedule-rules.js';
+import { resolveModuleSchedules, resolveSchedule } from './schedule-rules.js';
 
 /**
  * Finds every `@RecurringMessage` on the application's providers (inherited methods included),
@@ -29,7 +29,7 @@ export class ScheduleExplorer {
   ) {}
 
   discover(): void {
-    const declared = [...this.config.schedules];
+    const declared = [...resolveModuleSchedules(this.config.schedules, this.config.maxBodyBytes)];
     const names = new Set(declared.map((definition) => definition.name));
     for (const { definition, handlerName } of this.explore()) {
       if (names.has(definition.name)) {

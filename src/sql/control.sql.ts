@@ -1,5 +1,4 @@
 import { NOW_SECONDS, type SqlStatement } from './sql-statement.js';
-import { MAX_FLOW_DEPTH } from '../config/limits.js';
 import { pendingDescendantsSql } from './flow.sql.js';
 import { type QueueTableNames } from './table-names.js';
 
@@ -70,7 +69,12 @@ const WAITING = `('ready', 'waiting_children')`;
  * The row is locked first and its state read from the locked version, so a worker settling it
  * at the same moment is waited for and its result decides.
  */
-export function cancelSql(t: QueueTableNames, id: string, queue: string | undefined): SqlStatement {
+export function cancelSql(
+  t: QueueTableNames,
+  id: string,
+  queue: string | undefined,
+  maxFlowDepth: number,
+): SqlStatement {
   return {
     text: `WITH RECURSIVE target AS MATERIALIZED (
   SELECT m.id, m.state, m.queue, m.child_failure FROM ${t.qualified} AS m
@@ -92,6 +96,6 @@ SELECT COALESCE(
   'notFound') AS result,
   (SELECT queue FROM target) AS queue,
   (SELECT count(pg_notify($3::text, json_build_object('cancel', id)::text)) FROM changed WHERE state = 'leased') AS notified`,
-    values: [id, queue ?? null, t.controlChannel, MAX_FLOW_DEPTH],
+    values: [id, queue ?? null, t.controlChannel, maxFlowDepth],
   };
 }

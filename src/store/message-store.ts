@@ -1,4 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { MAX_FLOW_DEPTH } from '../config/limits.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { HandlerTransaction } from '../database/handler-transaction.js';
 import { QueueConnection } from '../database/queue-connection.js';
@@ -544,7 +545,7 @@ export class MessageStore {
   ): Promise<{ readonly result: CancelResult; readonly queue: string | null }> {
     const result = await this.retryingDeadlocks<{ result: CancelResult; queue: string | null }>(
       'cancel',
-      cancelSql(this.names, id, queue),
+      cancelSql(this.names, id, queue, MAX_FLOW_DEPTH),
     );
     return result.rows[0]!;
   }

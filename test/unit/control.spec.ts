@@ -20,8 +20,8 @@ describe('control statements', () => {
     setQueuePausedSql(names, hostile, true),
     queuePausedSql(names, hostile),
     pausedQueuesSql(names, [hostile]),
-    cancelSql(names, hostile, hostile),
-    cancelSql(names, hostile, undefined),
+    cancelSql(names, hostile, hostile, 32),
+    cancelSql(names, hostile, undefined, 32),
     cancelLeaseSql(names, { queue: hostile, id: hostile, leaseToken: token }),
   ];
 
@@ -39,7 +39,10 @@ describe('control statements', () => {
   );
 
   it('notifies on the control channel, never on the wake-up channel', () => {
-    for (const statement of [setQueuePausedSql(names, 'q', false), cancelSql(names, 'id', 'q')]) {
+    for (const statement of [
+      setQueuePausedSql(names, 'q', false),
+      cancelSql(names, 'id', 'q', 32),
+    ]) {
       expect(statement.values).toContain(names.controlChannel);
       expect(statement.values).not.toContain(names.channel);
     }

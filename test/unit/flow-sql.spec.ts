@@ -20,8 +20,8 @@ describe('flow statements', () => {
       childFailures: ['fail', null],
     }),
     childrenSql(names, hostile),
-    cancelSql(names, hostile, hostile),
-    cancelSql(names, hostile, undefined),
+    cancelSql(names, hostile, hostile, 32),
+    cancelSql(names, hostile, undefined, 32),
   ];
 
   it.each(statements.map((statement, index) => [index, statement] as const))(

@@ -9,7 +9,7 @@ import {
   planTicks,
   tickUniqueKey,
 } from '../../src/schedule/cron-ticks.js';
-import { resolveSchedule } from '../../src/schedule/schedule-rules.js';
+import { resolveModuleSchedules, resolveSchedule } from '../../src/schedule/schedule-rules.js';
 import { parseControlMessage } from '../../src/workers/control-message.js';
 import { QueueProcessorError, RecurringMessage } from '../../src/index.js';
 import { queueTableNames } from '../../src/config/identifier-rules.js';
@@ -285,8 +285,13 @@ describe('resolveSchedule', () => {
 });
 
 describe('the schedules module option', () => {
-  const resolve = (schedules: unknown) =>
-    resolveQueueConfig({ connectionString: 'postgres://u@h/db', schedules } as never);
+  const resolve = (schedules: unknown) => {
+    const config = resolveQueueConfig({
+      connectionString: 'postgres://u@h/db',
+      schedules,
+    } as never);
+    return { schedules: resolveModuleSchedules(config.schedules, config.maxBodyBytes) };
+  };
 
   it('is checked at boot, each error naming the schedule by its index', () => {
     expect(resolve([{ name: 'a', queue: 'q', cron: '* * * * *' }]).schedules).toHaveLength(1);
