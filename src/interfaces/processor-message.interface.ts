@@ -22,8 +22,10 @@ export interface ProcessorMessage<T = unknown> extends LeasedMessage<T> {
    * already settled) or the statement failed, and never rejects for those, so it may be called
    * without `await`. Calls made while one is being written are coalesced: the last value wins.
    * Rejects with a `QueueValidationError` for a value that is not JSON data or is too large.
+   * Call it on the message (`message.progress(value)`): detached from it, it cannot tell which
+   * message it reports on.
    */
-  readonly progress: (value: unknown) => Promise<boolean>;
+  progress(value: unknown): Promise<boolean>;
   /**
    * For a flow's parent: its children, once they have all ended (see
    * `QueueService.getChildren`), with their states and results. Empty for a message without

@@ -40,12 +40,11 @@ export interface QueueTableNames {
     readonly schedulesNext: string;
   };
   /**
-   * Quoted, schema-qualified names of the trigger functions a flow's children and awaited
-   * messages use (see `1795574400000-add-workflows.ts`).
+   * Quoted, schema-qualified name of the trigger function that moves a flow on and tells
+   * `waitFor` when a message ends (see `1795574400000-add-workflows.ts`).
    */
   readonly functions: {
-    readonly childSettled: string;
-    readonly awaitedSettled: string;
+    readonly messageEnded: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
@@ -115,8 +114,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
       schedulesNext: quote(`idx_${table}_schedules_next`),
     }),
     functions: Object.freeze({
-      childSettled: `${quote(schema)}.${quote(`${table}_child_settled`)}`,
-      awaitedSettled: `${quote(schema)}.${quote(`${table}_awaited_settled`)}`,
+      messageEnded: `${quote(schema)}.${quote(`${table}_message_ended`)}`,
     }),
     lockKey: qualifiedName,
     channel,

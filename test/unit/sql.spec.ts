@@ -47,7 +47,7 @@ describe('queueTableNames', () => {
       parent: '"idx_jobs_parent"',
       schedulesNext: '"idx_jobs_schedules_next"',
     });
-    expect(names.functions.childSettled).toBe('"tenant_a"."jobs_child_settled"');
+    expect(names.functions.messageEnded).toBe('"tenant_a"."jobs_message_ended"');
     expect(names.finishedChannel).toMatch(/^queue_fin_[0-9a-f]{32}$/);
     const seed = queueTableNames('public', 'messages');
     expect(seed.indexes.queueAvailable).toBe('"idx_messages_queue_avail"');
