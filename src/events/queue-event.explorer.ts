@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { decoratedMethods } from '../discovery/decorated-methods.js';
 import { QueueEventListenerError } from '../errors/queue-event-listener.error.js';
 import { type QueueEventName } from '../interfaces/queue-events.interface.js';
 import { queueEventRule } from './queue-event-rules.js';
@@ -28,51 +29,45 @@ export class QueueEventExplorer {
 
   explore(): QueueEventListenerDefinition[] {
     const definitions: QueueEventListenerDefinition[] = [];
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance: unknown = wrapper.instance;
-      const metatype: unknown = wrapper.metatype;
-      // Request-scoped providers have no instance at boot; their class still carries the metadata.
-      const prototype: unknown =
-        instance !== null && typeof instance === 'object'
-          ? Object.getPrototypeOf(instance)
-          : typeof metatype === 'function'
-            ? (metatype as { prototype?: unknown }).prototype
-            : undefined;
-      if (prototype === null || typeof prototype !== 'object') continue;
-      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
-        const method: unknown = (prototype as Record<string, unknown>)[methodName];
-        if (typeof method !== 'function') continue;
-        const declarations = this.reflector.get<readonly QueueEventListenerMetadata[] | undefined>(
+    const found = decoratedMethods<QueueEventListenerMetadata>(
+      this.discovery,
+      this.scanner,
+      (method) =>
+        this.reflector.get<readonly QueueEventListenerMetadata[] | undefined>(
           QueueEventListeners.KEY,
           method,
-        );
-        if (declarations === undefined) continue;
-        const className = (prototype.constructor as { name?: string }).name ?? 'anonymous';
-        const listenerName = `${className}.${methodName}`;
-        for (const declaration of declarations) {
-          const fail = (rule: string) =>
-            new QueueEventListenerError(String(declaration.event), listenerName, rule);
-          const rule = queueEventRule(declaration.event, declaration.queue);
-          if (rule !== undefined) throw fail(rule);
-          if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
-            throw fail(
-              'its provider is request-scoped or transient (or depends on one); listeners must live on singleton providers, since events are emitted outside any request',
-            );
-          }
-          const target = (instance as Record<string, unknown>)[methodName];
-          if (typeof target !== 'function') {
-            throw fail(`${methodName} is not a function on the provider instance`);
-          }
-          definitions.push(
-            Object.freeze({
-              event: declaration.event as QueueEventName,
-              queue: declaration.queue,
-              listenerName,
-              listener: (payload: never) =>
-                (target as (payload: never) => unknown).call(instance, payload),
-            }),
+        ),
+    );
+    for (const {
+      wrapper,
+      instance,
+      methodName,
+      handlerName: listenerName,
+      declarations,
+    } of found) {
+      for (const declaration of declarations) {
+        const fail = (rule: string) =>
+          new QueueEventListenerError(String(declaration.event), listenerName, rule);
+        const rule = queueEventRule(declaration.event, declaration.queue);
+        if (rule !== undefined) throw fail(rule);
+        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+          throw fail(
+            'its provider is request-scoped or transient (or depends on one); listeners must live on singleton providers, since events are emitted outside any request',
           );
         }
+        const target = (instance as Record<string, unknown>)[methodName];
+        if (typeof target !== 'function') {
+          throw fail(`${methodName} is not a function on the provider instance`);
+        }
+        definitions.push(
+          Object.freeze({
+            event: declaration.event as QueueEventName,
+            queue: declaration.queue,
+            listenerName,
+            listener: (payload: never) =>
+              (target as (payload: never) => unknown).call(instance, payload),
+          }),
+        );
       }
     }
     return definitions;

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { decoratedMethods } from '../discovery/decorated-methods.js';
 import { resolveProcessor } from '../config/processor-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueProcessorError } from '../errors/queue-processor.error.js';
@@ -31,53 +32,40 @@ export class ProcessorExplorer {
 
   explore(): ProcessorDefinition[] {
     const definitions: ProcessorDefinition[] = [];
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance: unknown = wrapper.instance;
-      const metatype: unknown = wrapper.metatype;
-      // Request-scoped providers have no instance at boot; their class still carries the metadata.
-      const prototype: unknown =
-        instance !== null && typeof instance === 'object'
-          ? Object.getPrototypeOf(instance)
-          : typeof metatype === 'function'
-            ? (metatype as { prototype?: unknown }).prototype
-            : undefined;
-      if (prototype === null || typeof prototype !== 'object') continue;
-      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
-        const method: unknown = (prototype as Record<string, unknown>)[methodName];
-        if (typeof method !== 'function') continue;
-        const declarations = Reflect.getMetadata(PROCESSOR_METADATA, method) as
-          ProcessorMetadata[] | undefined;
-        if (declarations === undefined) continue;
-        const className = (prototype.constructor as { name?: string }).name ?? 'anonymous';
-        const handlerName = `${className}.${methodName}`;
-        for (const declaration of declarations) {
-          const fail = (rule: string) =>
-            new QueueProcessorError(String(declaration.queue), handlerName, rule);
-          if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
-            throw fail(
-              'its provider is request-scoped or transient (or depends on one); processors must live on singleton providers, since workers call one instance for every message',
-            );
-          }
-          const target = (instance as Record<string, unknown>)[methodName];
-          if (typeof target !== 'function') {
-            throw fail(`${methodName} is not a function on the provider instance`);
-          }
-          const resolved = resolveProcessor(
-            declaration.queue,
-            declaration.options,
-            this.config.workers.defaults,
-          );
-          if (!resolved.ok) throw fail(resolved.rule);
-          definitions.push(
-            Object.freeze({
-              queue: resolved.queue,
-              handlerName,
-              handler: (message: ProcessorMessage) =>
-                (target as (message: ProcessorMessage) => unknown).call(instance, message),
-              options: resolved.options,
-            }),
+    const found = decoratedMethods(
+      this.discovery,
+      this.scanner,
+      (method) =>
+        Reflect.getMetadata(PROCESSOR_METADATA, method) as readonly ProcessorMetadata[] | undefined,
+    );
+    for (const { wrapper, instance, methodName, handlerName, declarations } of found) {
+      for (const declaration of declarations) {
+        const fail = (rule: string) =>
+          new QueueProcessorError(String(declaration.queue), handlerName, rule);
+        if (!wrapper.isDependencyTreeStatic() || wrapper.isTransient) {
+          throw fail(
+            'its provider is request-scoped or transient (or depends on one); processors must live on singleton providers, since workers call one instance for every message',
           );
         }
+        const target = (instance as Record<string, unknown>)[methodName];
+        if (typeof target !== 'function') {
+          throw fail(`${methodName} is not a function on the provider instance`);
+        }
+        const resolved = resolveProcessor(
+          declaration.queue,
+          declaration.options,
+          this.config.workers.defaults,
+        );
+        if (!resolved.ok) throw fail(resolved.rule);
+        definitions.push(
+          Object.freeze({
+            queue: resolved.queue,
+            handlerName,
+            handler: (message: ProcessorMessage) =>
+              (target as (message: ProcessorMessage) => unknown).call(instance, message),
+            options: resolved.options,
+          }),
+        );
       }
     }
     assertOneHandlerPerQueue(definitions);

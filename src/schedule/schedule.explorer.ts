@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner } from '@nestjs/core';
+import { decoratedMethods } from '../discovery/decorated-methods.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueProcessorError } from '../errors/queue-processor.error.js';
 import { QueueValidationError } from '../errors/queue-validation.error.js';
@@ -47,36 +48,26 @@ export class ScheduleExplorer {
 
   explore(): { definition: ScheduleDefinition; handlerName: string }[] {
     const found: { definition: ScheduleDefinition; handlerName: string }[] = [];
-    const visited = new Set<unknown>();
-    for (const wrapper of this.discovery.getProviders()) {
-      const instance: unknown = wrapper.instance;
-      const metatype: unknown = wrapper.metatype;
-      const prototype: unknown =
-        instance !== null && typeof instance === 'object'
-          ? Object.getPrototypeOf(instance)
-          : typeof metatype === 'function'
-            ? (metatype as { prototype?: unknown }).prototype
-            : undefined;
-      if (prototype === null || typeof prototype !== 'object') continue;
+    const visited = new Set<object>();
+    const methods = decoratedMethods(
+      this.discovery,
+      this.scanner,
+      (method) =>
+        Reflect.getMetadata(RECURRING_MESSAGE_METADATA, method) as
+          readonly RecurringMessageMetadata[] | undefined,
+    );
+    for (const { prototype, methodName, handlerName, declarations } of methods) {
       // A class provided under two tokens declares its schedules once.
-      if (visited.has(prototype)) continue;
-      visited.add(prototype);
-      for (const methodName of this.scanner.getAllMethodNames(prototype)) {
-        const method: unknown = (prototype as Record<string, unknown>)[methodName];
-        if (typeof method !== 'function') continue;
-        const declarations = Reflect.getMetadata(RECURRING_MESSAGE_METADATA, method) as
-          RecurringMessageMetadata[] | undefined;
-        if (declarations === undefined) continue;
-        const processors = (Reflect.getMetadata(PROCESSOR_METADATA, method) ??
-          []) as ProcessorMetadata[];
-        const className = (prototype.constructor as { name?: string }).name ?? 'anonymous';
-        const handlerName = `${className}.${methodName}`;
-        for (const { name, options } of declarations) {
-          found.push({
-            definition: this.resolve(name, options, processors, handlerName),
-            handlerName,
-          });
-        }
+      const key = (prototype as Record<string, object>)[methodName]!;
+      if (visited.has(key)) continue;
+      visited.add(key);
+      const processors = (Reflect.getMetadata(PROCESSOR_METADATA, key) ??
+        []) as ProcessorMetadata[];
+      for (const { name, options } of declarations) {
+        found.push({
+          definition: this.resolve(name, options, processors, handlerName),
+          handlerName,
+        });
       }
     }
     return found;
