@@ -261,7 +261,8 @@ export class FetchLoop {
       // A batch cut short by the byte budget says nothing about the backlog: assume one.
       const bytes = batch.bodyBytes.reduce((sum, size) => sum + size, 0);
       const full = batch.messages.length === want || bytes >= maxBytes;
-      return { ...batch, backlog: full || this.scanStart.shortLease() };
+      const followFromHead = batch.messages.length === 0 && this.scanStart.foundNone();
+      return { ...batch, backlog: full || followFromHead };
     }
     const batch = await store.leaseWithinLimits(
       queue,

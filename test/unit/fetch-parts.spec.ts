@@ -96,16 +96,16 @@ describe('ScanStart', () => {
     expect(start.next(20)).toEqual(at(100, 5));
   });
 
-  it('after a short lease that started past the position, the next one starts from the head', () => {
+  it('after a lease that started past the position and found nothing, the next one starts from the head', () => {
     const start = new ScanStart();
     expect(start.next(0)).toBeUndefined();
-    // A short lease from the head proves the queue is drained: nothing to follow.
-    expect(start.shortLease()).toBe(false);
+    // An empty lease from the head proves nothing is due: nothing to follow.
+    expect(start.foundNone()).toBe(false);
     start.reached(at(100, 5));
     expect(start.next(10)).toEqual(at(100, 5));
-    expect(start.shortLease()).toBe(true);
+    expect(start.foundNone()).toBe(true);
     expect(start.next(20)).toBeUndefined();
-    expect(start.shortLease()).toBe(false);
+    expect(start.foundNone()).toBe(false);
     expect(start.next(30)).toEqual(at(100, 5));
   });
 
