@@ -24,7 +24,7 @@ import { MAX_PROGRESS_BYTES } from '../config/limits.js';
 import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { ResultValidationError } from '../errors/result-validation.error.js';
 import { ProgressWriter } from './progress-writer.js';
-import { runInTransaction, type TransactionalOutcome } from './transactional-completion.js';
+import { runInTransaction } from './transactional-completion.js';
 
 /** One handler running one leased message. */
 interface Execution {
@@ -293,11 +293,6 @@ export class MessageExecutor {
       return;
     }
 
-    const onTimeout = () => {
-      const error = new HandlerTimeoutError(message.id, options.timeoutMs!);
-      controller.abort(error);
-      return error;
-    };
     const given = {
       ...message,
       body,
@@ -305,13 +300,13 @@ export class MessageExecutor {
       progress: this.progressMethod,
       children: this.childrenMethod,
     };
-    let result: HandlerResult | TransactionalOutcome;
+    let result: HandlerResult;
     if (options.transaction) {
-      result = await runInTransaction(
+      const ran = await runInTransaction(
         {
           message: given,
           handler,
-          wait: (running) => withinTimeout(running, options.timeoutMs, onTimeout, execution),
+          wait: (running) => withinTimeout(running, options.timeoutMs, execution),
           mayCommit: () => !execution.relinquished && !execution.cancelled,
           opened: (transaction) => (execution.transaction = transaction),
           resultJson: (value) => this.resultJson(value),
@@ -319,20 +314,21 @@ export class MessageExecutor {
         this.deps.store,
         this.deps.logger,
       );
+      execution.finished = true;
+      // Committed with its ack, or its lease found lost and its transaction rolled back.
+      if ('settled' in ran) {
+        if (ran.settled === 'committed') this.completed(message, ran.value);
+        return;
+      }
+      result = ran;
     } else {
       result = await withinTimeout(
         // Through a promise, so a handler that throws before it awaits anything is caught too.
         Promise.resolve().then(() => handler(given)),
         options.timeoutMs,
-        onTimeout,
         execution,
       );
-    }
-    execution.finished = true;
-    // Committed with its ack, or its lease found lost and its transaction rolled back.
-    if ('settled' in result) {
-      if (result.settled === 'committed') this.completed(message, result.value);
-      return;
+      execution.finished = true;
     }
     if (execution.relinquished === 'shutdown') {
       // Intended: the deadline passed, the message went back to ready and runs again later.
@@ -571,7 +567,7 @@ export class MessageExecutor {
 const HANDLER_OK: HandlerResult = Object.freeze({ ok: true });
 
 /**
- * How the handler ended, or a failure made by `onTimeout` once `timeoutMs` passed, or the
+ * How the handler ended, or a `HandlerTimeoutError` (its signal aborted with it) once `timeoutMs` passed, or the
  * `MessageCancelledError` of a cancel requested meanwhile (`execution.stopWaiting`). A handler
  * that outlives its timeout or its cancel runs on, but its outcome is no longer waited for nor
  * recorded. The cancel ends the wait through the execution, not through a listener on the
@@ -580,7 +576,6 @@ const HANDLER_OK: HandlerResult = Object.freeze({ ok: true });
 async function withinTimeout(
   running: Promise<unknown>,
   timeoutMs: number | undefined,
-  onTimeout: () => unknown,
   execution: Execution,
 ): Promise<HandlerResult> {
   const settled = new Promise<HandlerResult>((resolve) => {
@@ -591,5 +586,9 @@ async function withinTimeout(
     );
   });
   if (timeoutMs === undefined) return settled;
-  return withDeadline(settled, timeoutMs, (): HandlerResult => ({ ok: false, error: onTimeout() }));
+  return withDeadline(settled, timeoutMs, (): HandlerResult => {
+    const error = new HandlerTimeoutError(execution.message.id, timeoutMs);
+    execution.controller.abort(error);
+    return { ok: false, error };
+  });
 }
