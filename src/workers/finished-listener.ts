@@ -4,6 +4,14 @@ import { KEEPALIVE } from '../config/data-source-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { type QueueConnection } from '../database/queue-connection.js';
 import { describeError } from '../errors/describe-error.js';
+import {
+  CHECK_INTERVAL_MS,
+  discardListening,
+  logsAttempt,
+  MAX_RECONNECT_DELAY_MS,
+  probeListening,
+  reconnectDelayMs,
+} from './listen-reconnect.js';
 
 export interface FinishedHandlers {
   /** An awaited message ended (or was deleted); the payload is its id. */
@@ -16,10 +24,6 @@ export interface FinishedHandlers {
   /** The connection dropped: until `onListening`, ends are not heard. */
   readonly onLost: () => void;
 }
-
-const MAX_RECONNECT_DELAY_MS = 2_000;
-const CHECK_INTERVAL_MS = 10_000;
-const CHECK_TIMEOUT_MS = 5_000;
 
 /**
  * The connection `waitFor` hears ends on: one per process, outside the pool, LISTENing on the
@@ -124,23 +128,18 @@ export class FinishedListener {
     this.handlers.onListening();
   }
 
-  /** A connection that only listens never learns it went half-open: a small statement does. */
+  /** Proves the connection still listens (see `probeListening`). */
   private async check(client: pg.Client): Promise<void> {
     if (client !== this.client) return;
-    try {
-      await client.query({ text: 'SELECT 1', query_timeout: CHECK_TIMEOUT_MS } as pg.QueryConfig);
-    } catch (error) {
-      this.dropped(client, error instanceof Error ? error : new Error(describeError(error)));
-    }
+    const error = await probeListening(client);
+    if (error !== undefined) this.dropped(client, error);
   }
 
   private dropped(client: pg.Client, error?: Error): void {
     if (client !== this.client || !this.running) return;
     this.client = undefined;
     clearInterval(this.checkTimer);
-    client.removeAllListeners();
-    client.on('error', () => undefined);
-    client.end().catch(() => undefined);
+    discardListening(client);
     this.handlers.onLost();
     this.scheduleReconnect(error?.message ?? 'connection ended');
   }
@@ -148,8 +147,8 @@ export class FinishedListener {
   private scheduleReconnect(reason: string): void {
     if (!this.running) return;
     this.failures += 1;
-    const delay = Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.min(this.failures - 1, 10));
-    if ((this.failures & (this.failures - 1)) === 0) {
+    const delay = reconnectDelayMs(this.failures);
+    if (logsAttempt(this.failures)) {
       this.logger.warn(
         `waitFor's LISTEN connection lost (${reason}); reconnecting every ${MAX_RECONNECT_DELAY_MS} ms at most (attempt ${this.failures}), polling meanwhile`,
       );

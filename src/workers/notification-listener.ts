@@ -4,6 +4,14 @@ import { KEEPALIVE } from '../config/data-source-options.js';
 import { type QueueConfig } from '../config/queue-config.js';
 import { QueueConnection } from '../database/queue-connection.js';
 import { describeError } from '../errors/describe-error.js';
+import {
+  CHECK_INTERVAL_MS,
+  discardListening,
+  logsAttempt,
+  MAX_RECONNECT_DELAY_MS,
+  probeListening,
+  reconnectDelayMs,
+} from './listen-reconnect.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { parseControlMessage, type ControlMessage } from './control-message.js';
 
@@ -18,16 +26,6 @@ export interface NotificationHandlers {
   /** A well-formed notification on the table's control channel (pause, resume, cancel). */
   readonly onControl?: (message: ControlMessage) => void;
 }
-
-/**
- * The longest pause between reconnect attempts. Short on purpose: the listener coming back is
- * what tells backing-off workers that the database answers again (an attempt every 2 s is
- * nothing to a server), so a long outage does not add a long wait after it.
- */
-const MAX_RECONNECT_DELAY_MS = 2_000;
-/** How often the listening connection proves that it still reaches the server. */
-const CHECK_INTERVAL_MS = 10_000;
-const CHECK_TIMEOUT_MS = 5_000;
 
 /**
  * One dedicated connection per process that LISTENs on the table's channel and on its control
@@ -135,35 +133,26 @@ export class NotificationListener {
     this.handlers?.onReconnect();
   }
 
-  /**
-   * A connection that only listens never learns that it went half-open (a NAT or conntrack drop,
-   * a failover): notifications just stop. A small statement with a deadline finds out.
-   */
+  /** Proves the connection still listens (see `probeListening`). */
   private async check(client: pg.Client): Promise<void> {
     if (client !== this.client) return;
-    try {
-      await client.query({ text: 'SELECT 1', query_timeout: CHECK_TIMEOUT_MS } as pg.QueryConfig);
-    } catch (error) {
-      this.dropped(client, error instanceof Error ? error : new Error(describeError(error)));
-    }
+    const error = await probeListening(client);
+    if (error !== undefined) this.dropped(client, error);
   }
 
   private dropped(client: pg.Client, error?: Error): void {
     if (client !== this.client || this.stopped) return;
     this.client = undefined;
     clearInterval(this.checkTimer);
-    client.removeAllListeners();
-    client.on('error', () => undefined);
-    client.end().catch(() => undefined);
+    discardListening(client);
     this.scheduleReconnect(error?.message ?? 'connection ended');
   }
 
   private scheduleReconnect(reason: string): void {
     if (this.stopped) return;
     this.failures += 1;
-    const delay = Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** Math.min(this.failures - 1, 10));
-    // One line for attempts 1, 2, 4, 8, …: a long outage does not log every 2 s.
-    if ((this.failures & (this.failures - 1)) === 0) {
+    const delay = reconnectDelayMs(this.failures);
+    if (logsAttempt(this.failures)) {
       this.logger.warn(
         `LISTEN connection lost (${reason}); reconnecting every ${MAX_RECONNECT_DELAY_MS} ms at most (attempt ${this.failures}), polling meanwhile`,
       );

@@ -5,6 +5,11 @@ import { leaseAhead, nextMeanMs } from '../../src/workers/lease-ahead.js';
 import { PrefetchBuffer } from '../../src/workers/prefetch-buffer.js';
 import { HEAD_SCAN_INTERVAL_MS, isAfter, ScanStart } from '../../src/workers/scan-start.js';
 import { WakeSignal } from '../../src/workers/wake-signal.js';
+import {
+  logsAttempt,
+  MAX_RECONNECT_DELAY_MS,
+  reconnectDelayMs,
+} from '../../src/workers/listen-reconnect.js';
 
 /** The next message of a buffer whose leases never lapse. */
 const take = (buffer: PrefetchBuffer) => buffer.takeLive(0, []);
@@ -233,5 +238,25 @@ describe('WakeSignal', () => {
     signal.wake();
     await sleeping;
     expect(Date.now() - started).toBeGreaterThanOrEqual(55);
+  });
+});
+
+describe('LISTEN reconnects', () => {
+  it('back off from 100 ms, doubling, to at most MAX_RECONNECT_DELAY_MS', () => {
+    expect([1, 2, 3, 4, 5, 6, 50].map(reconnectDelayMs)).toEqual([
+      100,
+      200,
+      400,
+      800,
+      1_600,
+      MAX_RECONNECT_DELAY_MS,
+      MAX_RECONNECT_DELAY_MS,
+    ]);
+  });
+
+  it('log attempts 1, 2, 4, 8, … only, so a long outage stays quiet', () => {
+    expect(
+      Array.from({ length: 17 }, (_, i) => i + 1).filter((attempt) => logsAttempt(attempt)),
+    ).toEqual([1, 2, 4, 8, 16]);
   });
 });
