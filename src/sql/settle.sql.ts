@@ -215,10 +215,11 @@ export function requeueSql(
     sets.push(`last_error = ${errorRecord(`$${values.length}`)}`);
   }
   if (change.refundAttempt === true) sets.push('attempts = attempts - 1');
-  let returning = '';
+  // The state it ended in tells a retry that a cancel requested meanwhile made it `cancelled`.
+  let returning = ' RETURNING state';
   if (delaySeconds === 0) {
     values.push(t.channel);
-    returning = ` RETURNING (CASE WHEN state = 'ready' THEN ${notify(`$${values.length}`, 'queue')} END)`;
+    returning += `, (CASE WHEN state = 'ready' THEN ${notify(`$${values.length}`, 'queue')} END)`;
   }
   return {
     text: `UPDATE ${t.qualified} SET ${sets.join(', ')} WHERE ${whereOf(lease)}${returning}`,
@@ -281,7 +282,8 @@ export function failSql(t: QueueTableNames, lease: LeaseRef, errorJson: string):
   return {
     text: `UPDATE ${t.qualified}
 SET state = ${unlessCancelRequested('', `'failed'`)}, ${CLEAR_LEASE}, last_error = ${errorRecord('$4')}
-WHERE ${FENCE}`,
+WHERE ${FENCE}
+RETURNING state`,
     values: [...fenceValues(lease), errorJson],
   };
 }
@@ -307,7 +309,7 @@ SET queue = CASE WHEN ${MOVES} THEN $5::text ELSE queue END,
     ${CLEAR_LEASE},
     last_error = ${errorRecord('$4')}
 WHERE ${FENCE}
-RETURNING (CASE WHEN state = 'ready' THEN ${notify('$6', '$5::text')} END)`,
+RETURNING state, (CASE WHEN state = 'ready' THEN ${notify('$6', '$5::text')} END)`,
     values: [...fenceValues(lease), errorJson, deadLetterQueue, t.channel],
   };
 }

@@ -137,6 +137,13 @@ export interface LeasePolicy {
   readonly deadLetterQueue?: string;
 }
 
+/**
+ * What a failed attempt's settle did: `recorded` (retry or dead letter), `cancelled` (a cancel
+ * requested meanwhile made it `cancelled` instead, the failure still recorded), or `lost` (the
+ * lease was no longer held: nothing changed).
+ */
+export type FailureSettlement = 'recorded' | 'cancelled' | 'lost';
+
 /** What one worker's ack batch did. */
 export interface AckBatchResult {
   readonly acked: string[];
@@ -488,8 +495,8 @@ export class MessageStore {
   }
 
   /** After a failed attempt: due again after `delaySeconds`, with the failure recorded. */
-  retry(lease: LeaseRef, delaySeconds: number, errorJson: string): Promise<boolean> {
-    return this.settle('retry', requeueSql(this.names, lease, delaySeconds, { errorJson }));
+  retry(lease: LeaseRef, delaySeconds: number, errorJson: string): Promise<FailureSettlement> {
+    return this.settleFailure('retry', requeueSql(this.names, lease, delaySeconds, { errorJson }));
   }
 
   /** Due again after `delaySeconds`, without spending an attempt. */
@@ -581,8 +588,8 @@ export class MessageStore {
     lease: LeaseRef,
     errorJson: string,
     deadLetterQueue: string | undefined,
-  ): Promise<boolean> {
-    return this.settle(
+  ): Promise<FailureSettlement> {
+    return this.settleFailure(
       'deadLetter',
       deadLetterQueue === undefined
         ? failSql(this.names, lease, errorJson)
@@ -868,6 +875,16 @@ export class MessageStore {
       nextScheduleDueSql(this.names, excluded),
     );
     return result.rows[0]?.due_in_ms ?? null;
+  }
+
+  /** What a failure's fenced settle statement did, from the state it returned. */
+  private async settleFailure(
+    operation: string,
+    statement: SqlStatement,
+  ): Promise<FailureSettlement> {
+    const result = await this.connection.query<{ state: string }>(operation, statement);
+    const state = result.rows[0]?.state;
+    return state === undefined ? 'lost' : state === 'cancelled' ? 'cancelled' : 'recorded';
   }
 
   /** A statement that changes at most one row: whether it did. */

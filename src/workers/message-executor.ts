@@ -10,7 +10,7 @@ import { type FlowChild } from '../interfaces/flow.interface.js';
 import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message.interface.js';
 import { NO_INTEREST, type QueueEventInterest, type QueueEvents } from '../events/queue-events.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
-import { type MessageStore } from '../store/message-store.js';
+import { type FailureSettlement, type MessageStore } from '../store/message-store.js';
 import { AckBatcher } from './ack-batcher.js';
 import { withDeadline } from '../async/with-deadline.js';
 import { describeError, describeFailure } from '../errors/describe-error.js';
@@ -516,29 +516,41 @@ export class MessageExecutor {
   /**
    * Records a failed attempt with `settle`, then writes its line: the attempt, the error, and
    * `next`, what became of the message, unless the statement did not settle it after all.
-   * @returns whether the statement settled it.
+   * @returns whether the statement recorded it as `next` says (not `cancelled` instead, nor lost).
    */
   private async settleFailure(
     message: LeasedMessage,
     error: unknown,
     next: string,
-    settle: () => Promise<boolean>,
+    settle: () => Promise<FailureSettlement>,
   ): Promise<boolean> {
-    let settled: boolean | undefined;
+    let settled: FailureSettlement | undefined;
     try {
       settled = await settle();
     } finally {
       const what =
         settled === undefined
           ? 'not recorded: the statement failed (logged next)'
-          : settled
+          : settled === 'recorded'
             ? next
-            : 'not recorded: its lease was lost meanwhile';
+            : settled === 'cancelled'
+              ? 'cancelled meanwhile: settled cancelled, not retried'
+              : 'not recorded: its lease was lost meanwhile';
       this.failureLines.write(
         `Queue "${this.queue}": message ${message.id} attempt ${message.attempts} of ${this.deps.definition.options.maxAttempts} failed (${describeFailure(error)}); ${what}`,
       );
     }
-    return settled;
+    // A cancel requested after the handler failed, before this worker heard of it, wins: the
+    // statement made the message `cancelled`, and that is the event its listeners hear.
+    if (settled === 'cancelled' && this.hears.cancelled) {
+      this.deps.events!.emit('cancelled', {
+        id: message.id,
+        queue: message.queue,
+        message,
+        when: 'running',
+      });
+    }
+    return settled === 'recorded';
   }
 
   private async abandon(execution: Execution): Promise<void> {

@@ -199,15 +199,18 @@ describe('QueueService.cancel', () => {
     const leases = await fixture.queue.leaseMany('cancel.settle', 6);
     for (const id of ids) expect(await fixture.queue.cancel(id)).toBe('requested');
     const ref = (index: number) => leases[index]!;
-    expect(await store.retry(ref(0), 0, '{"name":"Error","message":"x","attempt":1}')).toBe(true);
+    // A failure's settle says the cancel won: the message ended `cancelled`, not retried.
+    expect(await store.retry(ref(0), 0, '{"name":"Error","message":"x","attempt":1}')).toBe(
+      'cancelled',
+    );
     expect(await store.snooze(ref(1), 5)).toBe(true);
     expect(await store.release(ref(2))).toBe(true);
     expect(
       await store.deadLetter(ref(3), '{"name":"Error","message":"x","attempt":1}', undefined),
-    ).toBe(true);
+    ).toBe('cancelled');
     expect(
       await store.deadLetter(ref(4), '{"name":"Error","message":"x","attempt":1}', 'cancel.dlq'),
-    ).toBe(true);
+    ).toBe('cancelled');
     expect(await store.releaseUnstarted('cancel.settle', [leases[5]!])).toBe(1);
     const { rows } = await db.query<{
       id: string;
@@ -234,7 +237,7 @@ describe('QueueService.cancel', () => {
         '{"name":"Error","message":"x","attempt":1}',
         'cancel.origin.dlq',
       ),
-    ).toBe(true);
+    ).toBe('recorded');
     expect(await fixture.queue.cancel(id)).toBe('cancelled');
     expect(await fixture.queue.retryFailed('cancel.origin')).toBe(1);
     expect(await rowOf(id)).toMatchObject({ state: 'ready', cancel_requested_at: null });

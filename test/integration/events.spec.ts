@@ -238,6 +238,30 @@ describe('events of messages a worker settles', () => {
     expect(started).toEqual([running]);
   });
 
+  it('cancelled, not failed, when a cancel lands after the handler failed and before its worker heard of it', async () => {
+    @Injectable()
+    class FailsAfterCancel {
+      @Processor('ev.late-cancel', { maxAttempts: 3 })
+      async handle(message: ProcessorMessage): Promise<void> {
+        // The cancel request as another process records it, without the NOTIFY that would
+        // reach this worker first: the retry statement is what finds it.
+        await db.query('UPDATE messages SET cancel_requested_at = 1 WHERE id = $1', [message.id]);
+        throw new Error('failed after the cancel');
+      }
+    }
+    const app = await fixture.boot({ connectionString: db.url }, [FailsAfterCancel, Listener]);
+    const listener = app.get(Listener);
+    const id = await app.queue.enqueue('ev.late-cancel', 'x');
+    await waitFor(() => listener.names(id).length > 0, 10_000, 'an event of the message');
+    expect(listener.names(id)).toEqual(['cancelled']);
+    expect(listener.of(id)[0]!.payload).toMatchObject({
+      id,
+      queue: 'ev.late-cancel',
+      when: 'running',
+    });
+    expect(await stateOf(id)).toBe('cancelled');
+  });
+
   it('progress events come before the completion of their message', async () => {
     const seam: { events?: QueueEvents } = {};
     @Injectable()

@@ -151,11 +151,13 @@ function executorWith(
 ) {
   const lines: string[] = [];
   const clock = { ms: 0 };
+  // A failure's settle answers how it settled; the others whether they did.
+  const settlement = (held: boolean) => (held ? 'recorded' : 'lost');
   const statements: string[] = [];
   const store = {
-    retry: () => (statements.push('retry'), settled()),
+    retry: () => (statements.push('retry'), settled().then(settlement)),
     snooze: () => (statements.push('snooze'), settled()),
-    deadLetter: () => (statements.push('deadLetter'), settled()),
+    deadLetter: () => (statements.push('deadLetter'), settled().then(settlement)),
     release: () => (statements.push('release'), settled()),
     ackBatch: (_queue: string, leases: readonly { id: string }[]) =>
       Promise.resolve({ acked: leases.map((lease) => lease.id), busy: [] }),
