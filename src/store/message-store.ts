@@ -113,6 +113,22 @@ function unresolvedKeys(operation: string): QueueDatabaseError {
   );
 }
 
+/**
+ * The id a one-message insert (`enqueueSql`) returned, sending it again while it returns none.
+ * Only a keyed statement can come back empty: its key's holder committed after the statement's
+ * snapshot (see `enqueueSql`). A new statement sees it, or inserts.
+ */
+async function insertedId(
+  operation: string,
+  send: () => Promise<{ readonly rows: readonly { readonly id: string }[] }>,
+): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const id = (await send()).rows[0]?.id;
+    if (id !== undefined) return id;
+    if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys(operation);
+  }
+}
+
 /** The flow of the batch's messages at `positions`, in that order. */
 function batchFlowAt(flow: BatchFlow, positions: readonly number[]): BatchFlow {
   const at = <V>(value: EachOrAll<V> | undefined): EachOrAll<V> | undefined =>
@@ -322,14 +338,9 @@ export class MessageStore {
     via?: StatementSender,
   ): Promise<string> {
     const statement = enqueueSql(this.names, queue, bodyJson, delaySeconds, flow);
-    // Only a keyed statement can come back empty: its key's holder committed after the
-    // statement's snapshot (see `enqueueSql`). A new statement sees it, or inserts.
-    for (let attempt = 1; ; attempt++) {
-      const result = await (via ?? this.connection).query<{ id: string }>('enqueue', statement);
-      const id = result.rows[0]?.id;
-      if (id !== undefined) return id;
-      if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('enqueue');
-    }
+    return insertedId('enqueue', () =>
+      (via ?? this.connection).query<{ id: string }>('enqueue', statement),
+    );
   }
 
   /**
@@ -850,15 +861,7 @@ export class MessageStore {
             ...(definition.groupKey === null ? {} : { groupKey: definition.groupKey }),
           },
         );
-        // As in `enqueue`: no row means the key's holder committed after the snapshot.
-        for (let attempt = 1; ; attempt++) {
-          const id = (await send<{ id: string }>(statement)).rows[0]?.id;
-          if (id !== undefined) {
-            ids.push(id);
-            break;
-          }
-          if (attempt === UNIQUE_LOOKUP_ATTEMPTS) throw unresolvedKeys('scheduleTick');
-        }
+        ids.push(await insertedId('scheduleTick', () => send<{ id: string }>(statement)));
       }
       await send(advanceScheduleSql(this.names, row.name, next, ticks.at(-1) ?? null));
       return { name: row.name, queue: row.queue, ticks, ids, next };
