@@ -31,6 +31,8 @@ export interface MigrationRunOptions {
   readonly onAdoptionStep?: (step: AdoptionStep, durationMs: number) => void;
   /** Told after each step of preparing a big table for flow control, with its duration. */
   readonly onFlowControlStep?: (step: FlowPreparationStep, durationMs: number) => void;
+  /** The first migration not to apply (it and those after it stay pending); all when absent. */
+  readonly stopBefore?: string;
 }
 
 /**
@@ -83,13 +85,13 @@ export async function runQueueMigrations(
       })),
     );
     try {
-      return await migrateOnce(dataSource, names, options.lockTimeoutMs);
+      return await migrateOnce(dataSource, names, options.lockTimeoutMs, options.stopBefore);
     } catch (error) {
       // The Python backend created its table between our look and our CREATE TABLE: adopt it.
       if ((error as { code?: unknown } | null)?.code !== '42P07') throw error;
       if (!(await adoptIfPythonTable(dataSource, names, options))) throw error;
       adopted = true;
-      return migrateOnce(dataSource, names, options.lockTimeoutMs);
+      return migrateOnce(dataSource, names, options.lockTimeoutMs, options.stopBefore);
     }
   };
   const ran = await withRetries(once, {
