@@ -51,6 +51,8 @@ export type CliInvocation =
       readonly argument?: string;
       /** The command's own options that were given; absent when none was. */
       readonly options?: CliOptionValues;
+      /** `--json`: the command prints one JSON document on stdout instead of its text lines. */
+      readonly json?: true;
     }
   /** The command line cannot be run; `problem` says why, without echoing a password. */
   | { readonly kind: 'usage-error'; readonly problem: string };
@@ -65,6 +67,7 @@ const OPTIONS = {
   'database-url': { type: 'string' },
   schema: { type: 'string' },
   table: { type: 'string' },
+  json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -134,6 +137,7 @@ export function parseCliArgs(
     },
     ...(argument === undefined ? {} : { argument }),
     ...(Object.keys(own).length === 0 ? {} : { options: own }),
+    ...(values.json === true ? { json: true as const } : {}),
   };
 }
 
@@ -170,6 +174,7 @@ const OPTION_HELP: ReadonlyArray<readonly [string, string]> = [
   ],
   ['--schema <name>', 'Schema of the queue table (default: QUEUE_SCHEMA, else public)'],
   ['--table <name>', 'Queue table (default: QUEUE_TABLE, else messages)'],
+  ['--json', 'Print one JSON document on stdout instead of text'],
   ['-h, --help', 'Show this help'],
 ];
 
@@ -209,7 +214,8 @@ export function cliUsage(commands: readonly CliCommandSpec[]): string {
     ...OPTION_HELP.map(row),
     ...ownRows.flatMap((own) => ['', `Options of ${own.name}:`, ...own.rows.map(row)]),
     '',
-    'Exits with 0 on success, 1 on failure. Passwords are never printed.',
+    'Exit codes: 0 done, 1 failed, 2 usage error, 3 not found, 4 doctor found problems.',
+    'Passwords are never printed.',
   ].join('\n');
 }
 

@@ -3,13 +3,14 @@ import { isKeywordConnectionString, keywordsToUrl } from '../config/keyword-conn
 import { scrubPassword } from '../database/to-queue-database-error.js';
 import { QueueError } from '../errors/queue.error.js';
 import { CLI_NAME, cliUsage, parseCliArgs, type CliEnv } from './cli-args.js';
-import { type CliCommand, type CliOutput } from './cli-command.js';
+import { CLI_EXIT, type CliCommand, type CliOutput } from './cli-command.js';
 import { CLI_COMMANDS } from './commands/index.js';
 
 /**
- * Runs one command line and answers the process's exit code: 0 when the command did its work, 1
- * when it could not (a usage error, an option refused, the database unreachable, a migration
- * failed). Failures are one line on `err`: the error's message, which the package's errors keep
+ * Runs one command line and answers the process's exit code (see {@link CLI_EXIT}): 0 when the
+ * command did its work, 1 when it could not (an option refused, the database unreachable, a
+ * migration failed), 2 for a command line that cannot be run, or the command's own code. Failures
+ * are one line on `err`, with `--json` too: the error's message, which the package's errors keep
  * free of passwords.
  */
 export async function runCli(
@@ -21,26 +22,27 @@ export async function runCli(
   const invocation = parseCliArgs(argv, env, commands);
   if (invocation.kind === 'help') {
     output.out(cliUsage(commands));
-    return 0;
+    return CLI_EXIT.ok;
   }
   if (invocation.kind === 'usage-error') {
     output.err(`${CLI_NAME}: ${invocation.problem}`);
     output.err(`Run '${CLI_NAME} --help' for the commands and options.`);
-    return 1;
+    return CLI_EXIT.usage;
   }
   const command = commands.find((candidate) => candidate.name === invocation.command);
   if (command === undefined) throw new Error(`unreachable: ${invocation.command} was parsed`);
   try {
-    await command.run(invocation.target, output, {
+    const code = await command.run(invocation.target, output, {
       ...(invocation.argument === undefined ? {} : { argument: invocation.argument }),
       options: invocation.options ?? {},
+      json: invocation.json === true,
     });
-    return 0;
+    return code ?? CLI_EXIT.ok;
   } catch (error) {
     output.err(
       `${CLI_NAME} ${command.name} failed: ${failureText(error, invocation.target.connectionString)}`,
     );
-    return 1;
+    return CLI_EXIT.failed;
   }
 }
 

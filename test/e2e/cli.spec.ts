@@ -124,17 +124,17 @@ describe('fetchcraft-queue migrate and migrate:status', () => {
     );
   }, 30_000);
 
-  it('a bad option or command line exits 1 before connecting, pointing at the problem', async () => {
+  it('a refused option exits 1 and a bad command line exits 2, before connecting, pointing at the problem', async () => {
     const badSchema = await cli(['migrate', '--schema', 'Queue'], { DATABASE_URL: db.url });
     expect(badSchema.code).toBe(1);
     expect(badSchema.stderr).toContain('Invalid QueueModule option "schema": must contain only');
 
     const noDatabase = await cli(['migrate']);
-    expect(noDatabase.code).toBe(1);
+    expect(noDatabase.code).toBe(2);
     expect(noDatabase.stderr).toContain('no database given: set DATABASE_URL or pass --url');
 
     const unknown = await cli(['migrate-all'], { DATABASE_URL: db.url });
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain("unknown command 'migrate-all'");
     expect(unknown.stderr).toContain("Run 'fetchcraft-queue --help'");
   }, 30_000);

@@ -397,9 +397,9 @@ describe('fetchcraft-queue import-sqlite', () => {
     expect(batches).toEqual([0, 3, 6, 9, 10]);
   }, 60_000);
 
-  it('a command line it cannot run exits 1 before connecting, saying why', async () => {
+  it('a command line it cannot run exits 2 (a refused value 1) before connecting, saying why', async () => {
     const missing = await cli(['import-sqlite']);
-    expect(missing).toMatchObject({ code: 1 });
+    expect(missing).toMatchObject({ code: 2 });
     expect(missing.stderr).toContain('fetchcraft-queue: import-sqlite needs <file>');
 
     const batch = await cli(['import-sqlite', 'x.db', '--batch-size', '0']);
@@ -413,6 +413,7 @@ describe('fetchcraft-queue import-sqlite', () => {
     expect(notThere.stderr).toContain(`Cannot read ${join(dir, 'nothing.db')}: no such file`);
 
     const misplaced = await cli(['migrate', '--skip-done']);
+    expect(misplaced.code).toBe(2);
     expect(misplaced.stderr).toContain("option '--skip-done' is not one of migrate's");
   }, 60_000);
 });

@@ -172,9 +172,9 @@ describe('runCli', () => {
     expect(out.join('\n')).toContain('Usage: fetchcraft-queue');
   });
 
-  it('a usage error exits 1 and points at --help', async () => {
+  it('a usage error exits 2 and points at --help', async () => {
     const { out, err, output } = capture();
-    expect(await runCli(['migrate'], {}, output, [command(() => Promise.resolve())])).toBe(1);
+    expect(await runCli(['migrate'], {}, output, [command(() => Promise.resolve())])).toBe(2);
     expect(out).toEqual([]);
     expect(err).toEqual([
       'fetchcraft-queue: no database given: set DATABASE_URL or pass --url',

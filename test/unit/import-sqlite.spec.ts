@@ -204,7 +204,8 @@ describe('import-sqlite on the command line', () => {
       command: 'import-sqlite',
       target: { connectionString: 'postgres://u@h/db', schema: 's' },
       argument: './q.db',
-      options: { 'skip-done': true, 'batch-size': '500', json: true },
+      options: { 'skip-done': true, 'batch-size': '500' },
+      json: true,
     });
   });
 
@@ -218,7 +219,7 @@ describe('import-sqlite on the command line', () => {
   });
 
   it('reads the settings, with defaults, and refuses a bad number naming the option', () => {
-    expect(importSqliteSettings({ argument: 'q.db', options: {} })).toEqual({
+    expect(importSqliteSettings({ argument: 'q.db', options: {}, json: false })).toEqual({
       file: 'q.db',
       skipDone: false,
       dryRun: false,
@@ -230,11 +231,12 @@ describe('import-sqlite on the command line', () => {
       importSqliteSettings({
         argument: 'q.db',
         options: { 'dry-run': true, 'batch-size': '10000', 'max-body-bytes': '5242880' },
+        json: false,
       }),
     ).toMatchObject({ dryRun: true, batchSize: 10_000, maxBodyBytes: 5_242_880 });
     for (const value of ['0', '10001', '1e3', '-5', '']) {
       expect(() =>
-        importSqliteSettings({ argument: 'q.db', options: { 'batch-size': value } }),
+        importSqliteSettings({ argument: 'q.db', options: { 'batch-size': value }, json: false }),
       ).toThrow(`Invalid --batch-size: must be a whole number from 1 to 10000 (got '${value}')`);
     }
   });

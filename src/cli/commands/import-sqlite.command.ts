@@ -57,7 +57,7 @@ export function importSqliteSettings(input: CliCommandInput): ImportSqliteSettin
     file: argument,
     skipDone: options['skip-done'] === true,
     dryRun: options['dry-run'] === true,
-    json: options.json === true,
+    json: input.json,
     batchSize: wholeOption(options, 'batch-size', IMPORT_BATCH, DEFAULT_IMPORT_BATCH),
     maxBodyBytes: wholeOption(
       options,
@@ -94,7 +94,6 @@ export const importSqliteCommand: CliCommand = {
   options: [
     { name: 'skip-done', type: 'boolean', summary: 'Leave out messages in state done' },
     { name: 'dry-run', type: 'boolean', summary: 'Read and check everything; write nothing' },
-    { name: 'json', type: 'boolean', summary: 'Print only a JSON summary on stdout' },
     {
       name: 'batch-size',
       type: 'string',
