@@ -27,8 +27,14 @@ export function ownedDataSourceOptions(
       min: connection.poolMinSize,
       max: connection.poolMaxSize,
       connectionTimeoutMillis: poolConnectTimeoutMs(config, connection),
-      ...(config.statementTimeoutMs > 0 ? { statement_timeout: config.statementTimeoutMs } : {}),
-      ...(config.lockTimeoutMs > 0 ? { lock_timeout: config.lockTimeoutMs } : {}),
+      // A pooler in transaction mode refuses these at connect ("unsupported startup parameter"):
+      // there the role's settings apply, and the client's wait stays bounded (QueueConnection).
+      ...(config.statementTimeoutMs > 0 && !config.transactionPooling
+        ? { statement_timeout: config.statementTimeoutMs }
+        : {}),
+      ...(config.lockTimeoutMs > 0 && !config.transactionPooling
+        ? { lock_timeout: config.lockTimeoutMs }
+        : {}),
       ...KEEPALIVE,
       // Idle pooled connections do not keep the process alive: a bootstrap that fails after the
       // module opened its pool (in another module's hook) still lets `node` exit. A running app

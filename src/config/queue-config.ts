@@ -4,6 +4,7 @@ import { type ProcessorDefaults } from '../interfaces/processor-options.interfac
 import { type ScheduleDeclaration } from '../interfaces/schedule-options.interface.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 import { type PgConnectionConfig } from './connection-string.js';
+import { type ListenConnection } from './transaction-pooling.js';
 import {
   type HostAddress,
   type LoadBalanceHosts,
@@ -54,6 +55,10 @@ export interface QueueConfig {
   readonly migrationLockTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly preparedStatements: boolean;
+  /** Statements go through a pooler in transaction mode (see `transactionPooling`). */
+  readonly transactionPooling: boolean;
+  /** A direct connection for LISTEN, apart from the pooled statements; undefined: the pool's. */
+  readonly listenConnection: ListenConnection | undefined;
   readonly workers: WorkersConfig;
   readonly maintenance: MaintenanceConfig;
   readonly health: HealthConfig;

@@ -87,6 +87,15 @@ export class QueueOptionsSchema {
   listen?: boolean;
 
   @IsOptional()
+  @IsBoolean()
+  transactionPooling?: boolean;
+
+  @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  listenConnectionString?: string;
+
+  @IsOptional()
   @IsWithin(LIMITS.pollIntervalMs)
   pollIntervalMs?: number;
 

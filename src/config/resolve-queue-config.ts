@@ -41,6 +41,7 @@ import {
 } from './queue-config.js';
 import { QueueOptionsSchema } from './queue-options.schema.js';
 import { firstViolation } from './schema-validation.js';
+import { resolvePooling, type PoolingSettings } from './transaction-pooling.js';
 
 /**
  * Validates the module options once at boot and returns them defaulted and frozen.
@@ -59,8 +60,9 @@ export function resolveQueueConfig(
   if (violation !== undefined) throw new QueueOptionsError(violation.property, violation.rule);
 
   const names = queueTableNames(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
+  const pooling = resolvePooling(options);
   const common = {
-    workers: resolveWorkers(options),
+    workers: resolveWorkers(options, pooling),
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
     // Checked by the schedule explorer at module init, before any connection opens.
@@ -70,10 +72,12 @@ export function resolveQueueConfig(
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     applicationName: options.applicationName ?? DEFAULT_APPLICATION_NAME,
     names,
-    migrationsRun: options.migrationsRun ?? true,
+    migrationsRun: pooling.migrationsRun,
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
-    preparedStatements: options.preparedStatements ?? true,
+    preparedStatements: pooling.preparedStatements,
+    transactionPooling: pooling.transactionPooling,
+    listenConnection: pooling.listenConnection,
   };
 
   if (options.dataSource !== undefined) {
@@ -137,7 +141,7 @@ export function resolveQueueConfig(
   });
 }
 
-function resolveWorkers(options: QueueModuleOptions): WorkersConfig {
+function resolveWorkers(options: QueueModuleOptions, pooling: PoolingSettings): WorkersConfig {
   const defaults = options.processorDefaults ?? {};
   for (const perProcessor of ['body', 'shareQueue'] as const) {
     if (perProcessor in defaults) {
@@ -153,7 +157,7 @@ function resolveWorkers(options: QueueModuleOptions): WorkersConfig {
   }
   return Object.freeze({
     enabled: options.workers ?? true,
-    listen: options.listen ?? true,
+    listen: pooling.listen,
     pollIntervalMs: options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
     shutdownTimeoutMs: options.shutdownTimeoutMs ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
     defaults: Object.freeze({ ...defaults }),

@@ -224,6 +224,22 @@ export class QueueConnection implements OnApplicationShutdown {
   }
 
   /**
+   * A new connection for LISTEN: to `listenConnectionString` when given (a direct one, while the
+   * statements go through a pooler in transaction mode), else as {@link newClient}.
+   *
+   * @internal
+   */
+  listenClient(overrides: pg.ClientConfig): pg.Client {
+    const direct = this.config.listenConnection;
+    if (direct === undefined) return this.newClient(overrides);
+    return new pg.Client({
+      ...(direct.config as pg.ClientConfig),
+      application_name: this.config.applicationName,
+      ...overrides,
+    });
+  }
+
+  /**
    * Calls `listener` with the host's label each time a multi-host URL's connections move to
    * another host; never for one host.
    *
@@ -329,8 +345,13 @@ export class QueueConnection implements OnApplicationShutdown {
     this.adopt(masterPool(dataSource));
     await this.run('connect', () => this.warmUp(connection.poolMinSize), connection.redacted);
     this.logger.log(
-      `Connected to ${connection.redacted} (pool ${connection.poolMinSize}-${connection.poolMaxSize})`,
+      `Connected to ${connection.redacted} (pool ${connection.poolMinSize}-${connection.poolMaxSize})${this.config.listenConnection === undefined ? '' : `; LISTEN on ${this.config.listenConnection.redacted}`}`,
     );
+    if (this.config.transactionPooling) {
+      this.logger.log(
+        "Behind a transaction pooler: statement_timeout and lock_timeout are the role's (ALTER ROLE … SET statement_timeout = …), not sent at connect; migrations run on a direct URL",
+      );
+    }
   }
 
   private adopt(pool: pg.Pool): void {

@@ -89,6 +89,24 @@ export interface QueueModuleOptions {
    * mode, where LISTEN does not work. Workers poll either way.
    */
   readonly listen?: boolean;
+  /**
+   * `connectionString` (or the shared `dataSource`) goes through a pooler in transaction mode,
+   * PgBouncer's `pool_mode = transaction`, which hands each transaction to whichever server
+   * connection is free and keeps no session state. Then `statement_timeout` and `lock_timeout`
+   * are not sent when connecting (PgBouncer refuses them; set them on the role:
+   * `ALTER ROLE app SET statement_timeout = '30s'`), while the client still stops waiting after
+   * `statementTimeoutMs` plus two seconds; `preparedStatements` defaults to `false`; `listen`
+   * defaults to `false` unless `listenConnectionString` is given; and migrations do not run at
+   * boot (run `fetchcraft-queue migrate` on a direct URL). Default `false`.
+   */
+  readonly transactionPooling?: boolean;
+  /**
+   * A direct `postgres://` URL (not through PgBouncer) for the LISTEN connections, the workers'
+   * wake-ups and `waitFor`'s, while every statement goes through `connectionString`. One host,
+   * the primary. Read by the rules of `connectionString`; the `ssl` option applies to it too.
+   * Cannot be combined with `listen: false`.
+   */
+  readonly listenConnectionString?: string;
   /** How often an idle worker looks for due messages without a notification. Default 2,000 ms. */
   readonly pollIntervalMs?: number;
   /**

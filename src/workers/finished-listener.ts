@@ -87,7 +87,7 @@ export class FinishedListener {
 
   private async connect(): Promise<void> {
     const { names } = this.config;
-    const client = this.connection.newClient({
+    const client = this.connection.listenClient({
       application_name: `${this.config.applicationName}:wait`,
       connectionTimeoutMillis: this.config.connectionTimeoutMs,
       ...KEEPALIVE,

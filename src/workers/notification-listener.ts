@@ -83,7 +83,7 @@ export class NotificationListener {
   }
 
   private async connect(): Promise<void> {
-    const client = this.connection.newClient({
+    const client = this.connection.listenClient({
       application_name: `${this.config.applicationName}:listen`,
       connectionTimeoutMillis: this.config.connectionTimeoutMs,
       ...KEEPALIVE,
