@@ -66,10 +66,18 @@ export function toQueueDatabaseError(
  */
 export function couldNotConnect(typed: QueueError, cause: unknown, target: string): QueueError {
   if (!(typed instanceof QueueDatabaseError)) return typed;
-  return new QueueDatabaseError('connect', `could not connect to ${target}: ${typed.reason}`, {
-    ...(typed.code === undefined ? {} : { code: typed.code }),
-    cause,
-  });
+  // PgBouncer's answer to the timeouts the module sends at connect.
+  const hint = /unsupported startup parameter/i.test(typed.reason)
+    ? ' (a pooler in transaction mode, such as PgBouncer? set transactionPooling: true)'
+    : '';
+  return new QueueDatabaseError(
+    'connect',
+    `could not connect to ${target}: ${typed.reason}${hint}`,
+    {
+      ...(typed.code === undefined ? {} : { code: typed.code }),
+      cause,
+    },
+  );
 }
 
 /**

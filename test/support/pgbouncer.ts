@@ -5,6 +5,7 @@ import {
   chownSync,
   constants,
   mkdtempSync,
+  readFileSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -127,6 +128,7 @@ export async function startPgBouncer(
       'listen_addr = 127.0.0.1',
       `listen_port = ${port}`,
       'unix_socket_dir =',
+      `pidfile = ${join(dir, 'pgbouncer.pid')}`,
       'pool_mode = transaction',
       'auth_type = scram-sha-256',
       `auth_file = ${authFile}`,
@@ -169,9 +171,17 @@ export async function startPgBouncer(
   };
   const stop = async (): Promise<void> => {
     if (running) {
-      // runuser passes SIGTERM on to PgBouncer, which then closes every connection at once.
-      child.kill('SIGTERM');
-      await Promise.race([exited, delay(STOP_TIMEOUT_MS)]);
+      // SIGTERM: PgBouncer closes every connection and exits at once. Sent to PgBouncer itself:
+      // runuser would pass it on, then sleep two seconds before it exits in turn.
+      const pid = readPid(join(dir, 'pgbouncer.pid'));
+      if (pid === undefined) child.kill('SIGTERM');
+      else process.kill(pid, 'SIGTERM');
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        exited,
+        new Promise((resolve) => (timer = setTimeout(resolve, STOP_TIMEOUT_MS))),
+      ]);
+      clearTimeout(timer);
       if (running) child.kill('SIGKILL');
       await exited;
     }
@@ -204,6 +214,15 @@ export async function startPgBouncer(
     log: () => output,
     stop,
   };
+}
+
+function readPid(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function postgresOwner(): { uid: number; gid: number } {
