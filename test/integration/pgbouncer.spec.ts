@@ -7,6 +7,7 @@ import {
   QueueHealthIndicator,
   type ProcessorMessage,
 } from '../../src/index.js';
+import { queueOptions } from '../../examples/behind-pgbouncer.js';
 import { MaintenanceScheduler } from '../../src/maintenance/maintenance.scheduler.js';
 import { bootHttpApp, sleep, waitFor } from '../support/boot.js';
 import { startPgBouncer, type RunningPgBouncer } from '../support/pgbouncer.js';
@@ -172,9 +173,7 @@ describe('behind PgBouncer in transaction mode', () => {
   it('wakes an idle worker within 2 s through a direct listenConnectionString, with a 30 s poll', async () => {
     const app = await boot(
       {
-        connectionString: pooledUrl,
-        transactionPooling: true,
-        listenConnectionString: db.url,
+        ...queueOptions({ DATABASE_URL: pooledUrl, DIRECT_DATABASE_URL: db.url }),
         pollIntervalMs: 30_000,
       },
       [Stamps],
