@@ -68,7 +68,7 @@ export function couldNotConnect(typed: QueueError, cause: unknown, target: strin
   if (!(typed instanceof QueueDatabaseError)) return typed;
   // PgBouncer's answer to the timeouts the module sends at connect.
   const hint = /unsupported startup parameter/i.test(typed.reason)
-    ? ' (a pooler in transaction mode, such as PgBouncer? set transactionPooling: true)'
+    ? ' (a pooler in transaction mode, such as PgBouncer? the module takes transactionPooling: true there; migrations need a direct URL)'
     : '';
   return new QueueDatabaseError(
     'connect',

@@ -207,14 +207,21 @@ describe('behind PgBouncer in transaction mode', () => {
     expect(new Set(direct)).toEqual(new Set(['fetchcraft-queue:listen', 'fetchcraft-queue:wait']));
   });
 
-  it('says what to set when the timeouts sent at connect are refused', async () => {
+  it('says what to set when the timeouts sent at connect are refused, to the module and to migrations', async () => {
     const error = await boot({ connectionString: pooledUrl, migrationsRun: false }).then(
       () => undefined,
       (failure: unknown) => failure,
     );
     expect(error).toBeInstanceOf(QueueDatabaseError);
     expect((error as Error).message).toContain('unsupported startup parameter');
-    expect((error as Error).message).toContain('set transactionPooling: true');
+    expect((error as Error).message).toContain('transactionPooling: true');
     expect((error as Error).message).not.toContain(':postgres@');
+    // Nor do migrations go through it: they need a direct URL, and the same error says so.
+    const migration = await migrateQueue({ connectionString: pooledUrl }).then(
+      () => undefined,
+      (failure: unknown) => failure,
+    );
+    expect(migration).toBeInstanceOf(QueueDatabaseError);
+    expect((migration as Error).message).toContain('migrations need a direct URL');
   });
 });
