@@ -13,6 +13,7 @@ import { type SqlStatement } from '../sql/sql-statement.js';
 import { hostSelectingClient, hostSelectorFor, isHostBound } from './host-selecting-client.js';
 import { type HostSelector } from './host-selector.js';
 import { runQueueMigrations } from './migration-runner.js';
+import { onMigrationsConnection } from './separate-migrations-connection.js';
 import {
   couldNotConnect,
   errorContextOf,
@@ -289,16 +290,22 @@ export class QueueConnection implements OnApplicationShutdown {
   }
 
   private async migrate(): Promise<void> {
-    const { names } = this.config;
-    const applied = await this.run('migrate', () =>
-      runQueueMigrations(this.requireDataSource(), names, {
+    const { names, migrationsConnection } = this.config;
+    const migrateOn = (dataSource: DataSource, scrub: (text: string) => string) =>
+      runQueueMigrations(dataSource, names, {
         lockTimeoutMs: this.config.migrationLockTimeoutMs,
         onRetry: (error, delayMs) =>
           this.logger.warn(
-            `Migrating ${names.schema}.${names.table} waits for a table lock another transaction holds (${this.scrub(describeError(error))}); trying again in ${delayMs} ms`,
+            `Migrating ${names.schema}.${names.table} waits for a table lock another transaction holds (${scrub(describeError(error))}); trying again in ${delayMs} ms`,
           ),
-      }),
-    );
+      });
+    // With migrationsConnectionString, the owner's role migrates on a connection of its own.
+    const applied =
+      migrationsConnection === undefined
+        ? await this.run('migrate', () =>
+            migrateOn(this.requireDataSource(), (text) => this.scrub(text)),
+          )
+        : await onMigrationsConnection(this.config, migrationsConnection, migrateOn);
     this.logger.log(
       applied.length > 0
         ? `Migrated ${names.schema}.${names.table}: ${applied.join(', ')}`
