@@ -27,8 +27,10 @@ export function roleNameViolation(role: unknown): string | undefined {
   return undefined;
 }
 
-/** `role` double-quoted for SQL; call after {@link roleNameViolation} found nothing wrong. */
+/**
+ * `role` double-quoted for SQL, any quote in it doubled: for a name the rule above admitted, or
+ * one the server gave (`current_user`).
+ */
 export function quoteRoleName(role: string): string {
-  // The rule admits no double quote, so there is none to double.
-  return `"${role}"`;
+  return `"${role.replaceAll('"', '""')}"`;
 }

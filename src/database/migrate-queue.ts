@@ -1,7 +1,7 @@
 import { type DataSource } from 'typeorm';
 import { type QueueConfig } from '../config/queue-config.js';
 import { resolveQueueConfig } from '../config/resolve-queue-config.js';
-import { quoteRoleName, roleNameViolation } from '../config/role-name.js';
+import { roleNameViolation } from '../config/role-name.js';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import {
@@ -10,11 +10,10 @@ import {
   type QueueMigrationStatus,
 } from '../interfaces/queue-migration.interface.js';
 import { queueMigrations } from '../migrations/index.js';
-import { queueGrantsStatements } from '../sql/grants.sql.js';
-import { type QueueTableNames } from '../sql/table-names.js';
 import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
 import { errorContextOf, toQueueDatabaseError } from './to-queue-database-error.js';
 import { openOneOffDataSource } from './one-off-data-source.js';
+import { grantQueuePrivileges } from './queue-grants.js';
 
 /**
  * Applies the queue table's pending migrations, as `QueueModule` does at boot, and returns which
@@ -107,19 +106,6 @@ function resolveMigrationConfig(options: QueueMigrationOptions): {
       : moduleOptions,
   );
   return { config, onRetry, grantTo };
-}
-
-/** The application role's grants (see `grants.sql.ts`), all or none. */
-async function grantQueuePrivileges(
-  dataSource: DataSource,
-  names: QueueTableNames,
-  role: string,
-): Promise<void> {
-  await dataSource.transaction(async (manager) => {
-    for (const statement of queueGrantsStatements(names, quoteRoleName(role))) {
-      await manager.query(statement.text, [...statement.values]);
-    }
-  });
 }
 
 type ToError = (error: unknown) => QueueError;

@@ -1,3 +1,4 @@
+import { type DataSource } from 'typeorm';
 import { quoteRoleName, roleNameViolation } from '../config/role-name.js';
 import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { queueGrantsStatements } from '../sql/grants.sql.js';
@@ -24,4 +25,20 @@ export function queueGrantsSql(names: QueueTableNames, role: string): string[] {
   const violation = roleNameViolation(role);
   if (violation !== undefined) throw new QueueValidationError('role', violation);
   return queueGrantsStatements(names, quoteRoleName(role)).map((statement) => statement.text);
+}
+
+/**
+ * Runs the grants of {@link queueGrantsSql} for `role`, all or none, on `dataSource` (a role
+ * that owns the tables). `role` was validated, or read from the server (`current_user`).
+ */
+export async function grantQueuePrivileges(
+  dataSource: DataSource,
+  names: QueueTableNames,
+  role: string,
+): Promise<void> {
+  await dataSource.transaction(async (manager) => {
+    for (const statement of queueGrantsStatements(names, quoteRoleName(role))) {
+      await manager.query(statement.text, [...statement.values]);
+    }
+  });
 }

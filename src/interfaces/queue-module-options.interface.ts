@@ -66,10 +66,11 @@ export interface QueueModuleOptions {
   /**
    * Where the boot's migrations run, when not on the application's own connection: the URL of a
    * role that owns the queue's tables (or may create them), in the forms `connectionString`
-   * takes. One connection is opened for the migrations and closed after them; everything else
-   * goes through the application's connection, whose role then needs only the grants of
-   * `queueGrantsSql`. Requires `migrationsRun` (default `true`). Its password never appears in a
-   * log line or an error.
+   * takes. One connection is opened for the migrations and closed after them; on it the owner
+   * then grants the application's role (`current_user` of `connectionString`) the privileges of
+   * `queueGrantsSql` and no more. Everything else goes through the application's connection.
+   * Requires `migrationsRun` (default `true`). Its password never appears in a log line or an
+   * error.
    */
   readonly migrationsConnectionString?: string;
   /**
