@@ -12,6 +12,7 @@ import {
   UnrecoverableError,
   type ProcessorMessage,
 } from '../../src/index.js';
+import { grantsFor } from '../../examples/least-privilege-roles.js';
 import { runCli } from '../../src/cli/run-cli.js';
 import { bootError, waitFor } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
@@ -244,6 +245,29 @@ describe('an application role without ownership', () => {
     const lease = await app.queue.leaseNext('lp.cli');
     expect(lease?.id).toBe(id);
     expect(await app.queue.ack('lp.cli', lease!)).toBe(true);
+  });
+
+  it("boots as the app role on tables the owner migrated and granted by hand (the README's grants)", async () => {
+    expect(await migrateQueue({ connectionString: ownerUrl(), schema: 'queue' })).toMatchObject({
+      applied: expect.arrayContaining(['CreateQueueTable1795556400000']),
+    });
+    // Without the grants, the app role may not even read the bookkeeping.
+    const ungranted = await bootError({
+      imports: [QueueModule.forRoot({ connectionString: appUrl(), schema: 'queue' })],
+    });
+    expect(ungranted).toBeInstanceOf(QueuePrivilegeError);
+    expect((ungranted as Error).message).toContain('queueGrantsSql');
+
+    const owner = new pg.Client({ connectionString: ownerUrl() });
+    await owner.connect();
+    try {
+      await owner.query(grantsFor('queue_app'));
+    } finally {
+      await owner.end();
+    }
+    const app = await boot({ connectionString: appUrl(), schema: 'queue', workers: false });
+    const id = await app.queue.enqueue('lp.manual', {});
+    expect((await app.queue.leaseNext('lp.manual'))?.id).toBe(id);
   });
 
   it('refuses to boot on an unmigrated schema, saying to migrate as the owner', async () => {
