@@ -117,6 +117,8 @@ export {
   type QueueDatabaseErrorDetails,
 } from './errors/queue-database.error.js';
 export { QueuePoolTimeoutError } from './errors/queue-pool-timeout.error.js';
+/** Boot's role may not apply pending migrations or read the queue's tables (code 42501). */
+export { QueuePrivilegeError } from './errors/queue-privilege.error.js';
 export { NoSuitableHostError } from './errors/no-suitable-host.error.js';
 export { QueueProcessorError } from './errors/queue-processor.error.js';
 export { QueueEventListenerError } from './errors/queue-event-listener.error.js';
@@ -138,6 +140,8 @@ export type { QueueMessageDetail, WaitForOptions } from './interfaces/message-de
 export { type CancelOptions, type CancelResult } from './interfaces/queue-control.interface.js';
 export { queueMigrations, type QueueMigrationClass } from './migrations/index.js';
 export { migrateQueue, queueMigrationStatus } from './database/migrate-queue.js';
+/** The GRANT statements of an application role that does not own the queue's tables. */
+export { queueGrantsSql } from './database/queue-grants.js';
 export {
   type QueueMigrationOptions,
   type QueueMigrationResult,

@@ -52,6 +52,11 @@ export interface QueueConfig {
   readonly applicationName: string;
   readonly names: QueueTableNames;
   readonly migrationsRun: boolean;
+  /**
+   * The one connection the boot's migrations run on (`migrationsConnectionString`), opened for
+   * them and closed after; undefined: they run on `connection`.
+   */
+  readonly migrationsConnection?: OwnedConnection;
   readonly migrationLockTimeoutMs: number;
   readonly maxBodyBytes: number;
   readonly preparedStatements: boolean;

@@ -59,6 +59,11 @@ export class QueueOptionsSchema {
   migrationsRun?: boolean;
 
   @IsOptional()
+  @IsString()
+  @IsNotEmpty()
+  migrationsConnectionString?: string;
+
+  @IsOptional()
   @IsWithin(LIMITS.migrationLockTimeoutMs)
   migrationLockTimeoutMs?: number;
 

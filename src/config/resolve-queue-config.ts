@@ -26,6 +26,7 @@ import {
   DEFAULT_REAPER_INTERVAL_MS,
 } from './defaults.js';
 import { queueTableNames } from './identifier-rules.js';
+import { hostSelectionOf, resolveMigrationsConnection } from './migrations-connection.js';
 import {
   CleanupSchema,
   HealthSchema,
@@ -61,18 +62,21 @@ export function resolveQueueConfig(
 
   const names = queueTableNames(options.schema ?? DEFAULT_SCHEMA, options.table ?? DEFAULT_TABLE);
   const pooling = resolvePooling(options);
+  const connectionTimeoutMs = options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS;
+  const migrationsConnection = resolveMigrationsConnection(options, connectionTimeoutMs);
   const common = {
     workers: resolveWorkers(options, pooling),
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
     // Checked by the schedule explorer at module init, before any connection opens.
     schedules: Object.freeze([...(options.schedules ?? [])]),
-    connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
+    connectionTimeoutMs,
     statementTimeoutMs: options.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
     applicationName: options.applicationName ?? DEFAULT_APPLICATION_NAME,
     names,
     migrationsRun: pooling.migrationsRun,
+    ...(migrationsConnection === undefined ? {} : { migrationsConnection }),
     migrationLockTimeoutMs: options.migrationLockTimeoutMs ?? DEFAULT_MIGRATION_LOCK_TIMEOUT_MS,
     maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
     preparedStatements: pooling.preparedStatements,
@@ -117,7 +121,6 @@ export function resolveQueueConfig(
     );
   }
   const config = options.ssl === undefined ? parsed.config : { ...parsed.config, ssl: options.ssl };
-  const selects = parsed.hosts.length > 1 || parsed.targetSessionAttrs !== 'any';
   return Object.freeze({
     ...common,
     connection: Object.freeze({
@@ -126,17 +129,7 @@ export function resolveQueueConfig(
       redacted: parsed.redacted,
       poolMinSize,
       poolMaxSize,
-      hostSelection: selects
-        ? Object.freeze({
-            hosts: Object.freeze(parsed.hosts),
-            targetSessionAttrs: parsed.targetSessionAttrs,
-            loadBalanceHosts: parsed.loadBalanceHosts,
-            hostConnectTimeoutMs:
-              parsed.connectTimeoutSeconds === undefined
-                ? common.connectionTimeoutMs
-                : parsed.connectTimeoutSeconds * 1_000,
-          })
-        : undefined,
+      hostSelection: hostSelectionOf(parsed, common.connectionTimeoutMs),
     }),
   });
 }

@@ -54,10 +54,10 @@ export function resolvePooling(options: QueueModuleOptions): PoolingSettings {
         'needs listenConnectionString behind a transaction pooler: a LISTEN sent through it stays on a server connection other clients use, and its notifications never arrive (or set listen: false, and the workers poll)',
       );
     }
-    if (options.migrationsRun === true) {
+    if (options.migrationsRun === true && options.migrationsConnectionString === undefined) {
       throw new QueueOptionsError(
         'migrationsRun',
-        'cannot be true behind a transaction pooler: migrations hold session advisory locks and settings, which the pooler does not keep; run `fetchcraft-queue migrate` with a direct URL instead',
+        'cannot be true behind a transaction pooler without migrationsConnectionString: migrations hold session advisory locks and settings, which the pooler does not keep; give them a direct URL there, or run `fetchcraft-queue migrate` with one',
       );
     }
   }
@@ -65,7 +65,10 @@ export function resolvePooling(options: QueueModuleOptions): PoolingSettings {
     transactionPooling,
     preparedStatements: options.preparedStatements ?? !transactionPooling,
     listen: options.listen ?? (!transactionPooling || listenConnection !== undefined),
-    migrationsRun: options.migrationsRun ?? !transactionPooling,
+    // Through the pooler they cannot run; over their own direct URL they can.
+    migrationsRun:
+      options.migrationsRun ??
+      (!transactionPooling || options.migrationsConnectionString !== undefined),
     listenConnection,
   };
 }

@@ -1,6 +1,7 @@
 import { type DataSource } from 'typeorm';
 import { type QueueConfig } from '../config/queue-config.js';
 import { resolveQueueConfig } from '../config/resolve-queue-config.js';
+import { roleNameViolation } from '../config/role-name.js';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { type QueueError } from '../errors/queue.error.js';
 import {
@@ -12,6 +13,7 @@ import { queueMigrations } from '../migrations/index.js';
 import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
 import { errorContextOf, toQueueDatabaseError } from './to-queue-database-error.js';
 import { openOneOffDataSource } from './one-off-data-source.js';
+import { grantQueuePrivileges } from './queue-grants.js';
 
 /**
  * Applies the queue table's pending migrations, as `QueueModule` does at boot, and returns which
@@ -27,6 +29,8 @@ import { openOneOffDataSource } from './one-off-data-source.js';
  * The connection is closed before the promise settles, whether the migration succeeded or not;
  * a shared `dataSource` is left open.
  *
+ * With `grantTo`, the application role is then granted what it needs (see `queueGrantsSql`).
+ *
  * ```ts
  * const { applied } = await migrateQueue({ connectionString: process.env.DATABASE_URL, schema: 'queue' });
  * ```
@@ -36,20 +40,23 @@ import { openOneOffDataSource } from './one-off-data-source.js';
  *   code `42P07` when the table exists but was not created by this package.
  */
 export async function migrateQueue(options: QueueMigrationOptions): Promise<QueueMigrationResult> {
-  const { config, onRetry } = resolveMigrationConfig(options);
+  const { config, onRetry, grantTo } = resolveMigrationConfig(options);
   const { names } = config;
-  const applied = await withConnection(config, 'migrate', (dataSource, toError) =>
-    runQueueMigrations(dataSource, names, {
+  const applied = await withConnection(config, 'migrate', async (dataSource, toError) => {
+    const ran = await runQueueMigrations(dataSource, names, {
       lockTimeoutMs: config.migrationLockTimeoutMs,
       ...(onRetry === undefined
         ? {}
         : { onRetry: (error, delayMs) => onRetry(toError(error), delayMs) }),
-    }),
-  );
+    });
+    if (grantTo !== undefined) await grantQueuePrivileges(dataSource, names, grantTo);
+    return ran;
+  });
   return Object.freeze({
     schema: names.schema,
     table: names.table,
     applied: Object.freeze(applied),
+    ...(grantTo === undefined ? {} : { grantedTo: grantTo }),
   });
 }
 
@@ -80,14 +87,17 @@ export async function queueMigrationStatus(
 function resolveMigrationConfig(options: QueueMigrationOptions): {
   config: QueueConfig;
   onRetry: QueueMigrationOptions['onRetry'];
+  grantTo: string | undefined;
 } {
   if (options === null || typeof options !== 'object') {
     throw new QueueOptionsError('options', 'must be an object');
   }
-  const { onRetry, ...moduleOptions } = options;
+  const { onRetry, grantTo, ...moduleOptions } = options;
   if (onRetry !== undefined && typeof onRetry !== 'function') {
     throw new QueueOptionsError('onRetry', 'must be a function');
   }
+  const refusedRole = grantTo === undefined ? undefined : roleNameViolation(grantTo);
+  if (refusedRole !== undefined) throw new QueueOptionsError('grantTo', refusedRole);
   // One connection is all a migration uses. A shared DataSource brings its own pool, and pool
   // options beside it are refused, as the module refuses them.
   const config = resolveQueueConfig(
@@ -95,7 +105,7 @@ function resolveMigrationConfig(options: QueueMigrationOptions): {
       ? { ...moduleOptions, poolMinSize: 0, poolMaxSize: 1 }
       : moduleOptions,
   );
-  return { config, onRetry };
+  return { config, onRetry, grantTo };
 }
 
 type ToError = (error: unknown) => QueueError;

@@ -17,6 +17,7 @@ import {
   type FlowPreparationStep,
 } from '../migrations/prepare-flow-control.js';
 import { type QueueTableNames } from '../sql/table-names.js';
+import { privilegeFailure } from './privilege-failure.js';
 
 /** Pauses before each new try of a migration that gave up waiting for a table lock. */
 export const MIGRATION_RETRY_DELAYS_MS: readonly number[] = [1_000, 2_000, 4_000, 8_000];
@@ -71,6 +72,15 @@ export async function runQueueMigrations(
   names: QueueTableNames,
   options: MigrationRunOptions,
 ): Promise<string[]> {
+  let pending: string[];
+  try {
+    pending = await pendingMigrations(dataSource, names, options.stopBefore);
+  } catch (error) {
+    throw (await privilegeFailure(dataSource, names, error, undefined)) ?? error;
+  }
+  // Up to date: nothing to lock or create, so an application role that owns nothing boots too
+  // (CREATE TABLE IF NOT EXISTS needs CREATE on the schema even when the table exists).
+  if (pending.length === 0) return [];
   let adopted = false;
   const prepared: string[] = [];
   const once = async (): Promise<string[]> => {
@@ -98,8 +108,11 @@ export async function runQueueMigrations(
     delaysMs: options.retryDelaysMs ?? MIGRATION_RETRY_DELAYS_MS,
     retryable: isLockTimeout,
     ...(options.onRetry === undefined ? {} : { onRetry: options.onRetry }),
-  }).catch((error: unknown) => {
-    throw refuseForeignTable(error, names);
+  }).catch(async (error: unknown) => {
+    throw (
+      (await privilegeFailure(dataSource, names, error, pending)) ??
+      refuseForeignTable(error, names)
+    );
   });
   return [...(adopted ? [ADOPTED_MIGRATION] : []), ...prepared, ...ran];
 }
@@ -331,6 +344,25 @@ export async function ensureQueueSchema(
   if (schemas.length === 0) {
     await queryRunner.query(`CREATE SCHEMA ${names.quotedSchema}`);
   }
+}
+
+/**
+ * The migrations of this version not recorded in `<table>_migrations`, oldest first, up to
+ * `stopBefore`; all of them when the table does not exist. Reads only.
+ */
+async function pendingMigrations(
+  dataSource: DataSource,
+  names: QueueTableNames,
+  stopBefore: string | undefined,
+): Promise<string[]> {
+  const applied = new Set(await readAppliedMigrations(dataSource, names));
+  const pending: string[] = [];
+  for (const Migration of queueMigrations(names)) {
+    const { name } = new Migration();
+    if (name === stopBefore) break;
+    if (!applied.has(name)) pending.push(name);
+  }
+  return pending;
 }
 
 /**

@@ -3,13 +3,14 @@ import { ownedDataSourceOptions } from '../config/data-source-options.js';
 import { type OwnedConnection, type QueueConfig } from '../config/queue-config.js';
 import { type QueueError } from '../errors/queue.error.js';
 import { hostSelectingClient, hostSelectorFor } from './host-selecting-client.js';
-import { couldNotConnect, errorContextOf, scrubPassword } from './to-queue-database-error.js';
+import { couldNotConnect, scrubPassword } from './to-queue-database-error.js';
 
 /** A one-off run says where it connected through its result or its error, not through log lines. */
 const SILENT = { log: () => undefined, warn: () => undefined };
 
 /**
- * Opens the DataSource of a one-off run (`migrateQueue`, the import): the module's connection
+ * Opens the DataSource of a one-off run (`migrateQueue`, the import, the boot's migrations over
+ * `migrationsConnectionString`): the module's connection
  * settings, and with several hosts the host the module's own connections would go to
  * (read-write, say), so a run never migrates one host and writes another. A connection that dies
  * while idle is of no concern to a run this short (the next statement on it fails, and that is
@@ -22,7 +23,7 @@ export async function openOneOffDataSource(
   connection: OwnedConnection,
   toError: (error: unknown) => QueueError,
 ): Promise<DataSource> {
-  const { password } = errorContextOf(config);
+  const { password } = connection.config;
   const selector = hostSelectorFor(config, connection, SILENT, (error) =>
     scrubPassword(error instanceof Error ? error.message : String(error), password),
   );

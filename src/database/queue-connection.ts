@@ -4,7 +4,7 @@ import pg from 'pg';
 import { DataSource } from 'typeorm';
 import { ownedDataSourceOptions } from '../config/data-source-options.js';
 import { hostLabel, type HostAddress } from '../config/target-session-attrs.js';
-import { type QueueConfig } from '../config/queue-config.js';
+import { type OwnedConnection, type QueueConfig } from '../config/queue-config.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { describeError } from '../errors/describe-error.js';
 import { type QueueError } from '../errors/queue.error.js';
@@ -13,6 +13,8 @@ import { type SqlStatement } from '../sql/sql-statement.js';
 import { hostSelectingClient, hostSelectorFor, isHostBound } from './host-selecting-client.js';
 import { type HostSelector } from './host-selector.js';
 import { runQueueMigrations } from './migration-runner.js';
+import { grantQueuePrivileges } from './queue-grants.js';
+import { onMigrationsConnection } from './separate-migrations-connection.js';
 import {
   couldNotConnect,
   errorContextOf,
@@ -305,21 +307,44 @@ export class QueueConnection implements OnApplicationShutdown {
   }
 
   private async migrate(): Promise<void> {
-    const { names } = this.config;
-    const applied = await this.run('migrate', () =>
-      runQueueMigrations(this.requireDataSource(), names, {
+    const { names, migrationsConnection } = this.config;
+    const migrateOn = (dataSource: DataSource, scrub: (text: string) => string) =>
+      runQueueMigrations(dataSource, names, {
         lockTimeoutMs: this.config.migrationLockTimeoutMs,
         onRetry: (error, delayMs) =>
           this.logger.warn(
-            `Migrating ${names.schema}.${names.table} waits for a table lock another transaction holds (${this.scrub(describeError(error))}); trying again in ${delayMs} ms`,
+            `Migrating ${names.schema}.${names.table} waits for a table lock another transaction holds (${scrub(describeError(error))}); trying again in ${delayMs} ms`,
           ),
-      }),
-    );
+      });
+    // With migrationsConnectionString, the owner's role migrates on a connection of its own,
+    // then grants the application's role (as the server names it) what it needs.
+    const applied =
+      migrationsConnection === undefined
+        ? await this.run('migrate', () =>
+            migrateOn(this.requireDataSource(), (text) => this.scrub(text)),
+          )
+        : await this.migrateAsOwner(migrationsConnection, migrateOn);
     this.logger.log(
       applied.length > 0
         ? `Migrated ${names.schema}.${names.table}: ${applied.join(', ')}`
         : `Table ${names.schema}.${names.table} is up to date`,
     );
+  }
+
+  private async migrateAsOwner(
+    connection: OwnedConnection,
+    migrateOn: (dataSource: DataSource, scrub: (text: string) => string) => Promise<string[]>,
+  ): Promise<string[]> {
+    const { names } = this.config;
+    const [row] = await this.run('migrate', () =>
+      this.requireDataSource().query<Array<{ role: string }>>('SELECT current_user AS role'),
+    );
+    const appRole = row!.role;
+    return onMigrationsConnection(this.config, connection, async (dataSource, scrub) => {
+      const applied = await migrateOn(dataSource, scrub);
+      await grantQueuePrivileges(dataSource, names, appRole);
+      return applied;
+    });
   }
 
   private async open(): Promise<void> {

@@ -23,6 +23,13 @@ export interface QueueMigrationOptions extends Pick<
    * transaction holds, before the pause (`delayMs`) that precedes the next try.
    */
   readonly onRetry?: (error: QueueError, delayMs: number) => void;
+  /**
+   * `migrateQueue` only: after migrating, grant this role what the application needs and no
+   * more (the statements of `queueGrantsSql`), in one transaction on the same connection, so
+   * that an application connecting as it runs without owning the tables. A role name, not
+   * `public`; refused with a `QueueOptionsError` before anything is opened.
+   */
+  readonly grantTo?: string;
 }
 
 /** What `migrateQueue` did. */
@@ -31,6 +38,8 @@ export interface QueueMigrationResult {
   readonly table: string;
   /** The migrations this call applied, oldest first; empty when the table was up to date. */
   readonly applied: readonly string[];
+  /** The role granted the application's privileges (`grantTo`), when one was given. */
+  readonly grantedTo?: string;
 }
 
 /** Where a queue table stands, as recorded in `<table>_migrations`. */

@@ -64,6 +64,16 @@ export interface QueueModuleOptions {
   /** Apply pending migrations at boot under an advisory lock. Default `true`. */
   readonly migrationsRun?: boolean;
   /**
+   * Where the boot's migrations run, when not on the application's own connection: the URL of a
+   * role that owns the queue's tables (or may create them), in the forms `connectionString`
+   * takes. One connection is opened for the migrations and closed after them; on it the owner
+   * then grants the application's role (`current_user` of `connectionString`) the privileges of
+   * `queueGrantsSql` and no more. Everything else goes through the application's connection.
+   * Requires `migrationsRun` (default `true`). Its password never appears in a log line or an
+   * error.
+   */
+  readonly migrationsConnectionString?: string;
+  /**
    * How long a migration's DDL statement may wait for its table lock. A statement that waits
    * would queue every worker's statements behind it, so past this the migration is rolled back
    * and tried again after 1, 2, 4 and 8 s, then the boot fails. Default 5,000 ms.

@@ -7,13 +7,24 @@ import { CLI_APPLICATION_NAME, targetTable, type CliCommand } from '../cli-comma
 export const migrateCommand: CliCommand = {
   name: 'migrate',
   summary: 'Create the schema if missing and apply pending migrations, as the module does at boot',
-  async run(target, output) {
+  options: [
+    {
+      name: 'grant-to',
+      type: 'string',
+      valueName: '<role>',
+      summary:
+        "then grant this role the application's privileges on the queue's tables, and no more",
+    },
+  ],
+  async run(target, output, input) {
+    const grantTo = input.options['grant-to'];
     output.out(
       `Migrating ${targetTable(target)} on ${redactConnectionString(target.connectionString)}`,
     );
     const result = await migrateQueue({
       ...target,
       applicationName: CLI_APPLICATION_NAME,
+      ...(typeof grantTo === 'string' ? { grantTo } : {}),
       onRetry: (error, delayMs) =>
         output.err(
           `Waiting for a table lock another transaction holds (${describeError(error)}); trying again in ${delayMs} ms`,
@@ -26,5 +37,8 @@ export const migrateCommand: CliCommand = {
         ? `${table} is up to date`
         : `${table}: ${result.applied.length} migration${result.applied.length === 1 ? '' : 's'} applied`,
     );
+    if (result.grantedTo !== undefined) {
+      output.out(`Granted ${result.grantedTo} the application's privileges on ${table}`);
+    }
   },
 };
