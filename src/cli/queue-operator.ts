@@ -79,16 +79,3 @@ export class QueueOperator {
     await this.dataSource.destroy().catch(() => undefined);
   }
 }
-
-/** Runs `work` on an operator opened for it, closed after it whatever happens. */
-export async function withOperator<T>(
-  target: CliTarget,
-  work: (operator: QueueOperator) => Promise<T>,
-): Promise<T> {
-  const operator = await QueueOperator.open(target);
-  try {
-    return await work(operator);
-  } finally {
-    await operator.close();
-  }
-}

@@ -2,7 +2,7 @@ import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { idArgument, queueOption } from '../operator-args.js';
 import { cancelLine } from '../operator-format.js';
 import { targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `cancel <id>`: `QueueService.cancel`, its flow's descendants with it. */
 export const cancelCommand: CliCommand = {

@@ -2,7 +2,7 @@ import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { clearSettings, isUsageProblem } from '../operator-args.js';
 import { STATE_NAMES } from '../operator-format.js';
 import { refuseUsage, targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `clear`: deletes a queue's messages, or those in one state; only with `--yes`. */
 export const clearCommand: CliCommand = {

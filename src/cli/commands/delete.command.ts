@@ -1,7 +1,7 @@
 import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { idArgument } from '../operator-args.js';
 import { targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `delete <id>`: one message, whatever its state. */
 export const deleteCommand: CliCommand = {

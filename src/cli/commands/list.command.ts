@@ -4,7 +4,7 @@ import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { isUsageProblem, listSettings } from '../operator-args.js';
 import { listLines, STATE_NAMES } from '../operator-format.js';
 import { refuseUsage, targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `list`: one page of a queue's messages in enqueue order, filtered, and the next page's cursor. */
 export const listCommand: CliCommand = {

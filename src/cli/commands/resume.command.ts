@@ -1,7 +1,7 @@
 import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { isUsageProblem, pausedQueueSettings } from '../operator-args.js';
 import { refuseUsage, targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `resume`: the queue's workers lease again (`QueueService.resume`). */
 export const resumeCommand: CliCommand = {

@@ -1,7 +1,7 @@
 import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { isUsageProblem, retrySettings } from '../operator-args.js';
 import { refuseUsage, targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /**
  * `retry`: dead letters back where they failed, due now with fresh attempts, as

@@ -1,7 +1,7 @@
 import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { scheduleLines } from '../operator-format.js';
 import { targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `schedules`: the recurring messages of the table, soonest next tick first. */
 export const schedulesCommand: CliCommand = {

@@ -2,7 +2,7 @@ import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { idArgument } from '../operator-args.js';
 import { messageLines } from '../operator-format.js';
 import { targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /** `show <id>`: one message in full, whatever its queue or state. */
 export const showCommand: CliCommand = {

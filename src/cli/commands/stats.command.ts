@@ -2,7 +2,7 @@ import { CLI_EXIT, printJson, type CliCommand } from '../cli-command.js';
 import { queueOption } from '../operator-args.js';
 import { statsLines, statsReport } from '../operator-format.js';
 import { targetLine } from '../operator-output.js';
-import { withOperator } from '../queue-operator.js';
+import { withOperator } from '../with-operator.js';
 
 /**
  * `stats`: counts per queue and state, with the oldest due message's age and the pause. Two
