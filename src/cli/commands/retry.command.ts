@@ -32,14 +32,17 @@ export const retryCommand: CliCommand = {
       return CLI_EXIT.ok;
     }
     output.out(targetLine(target));
-    const asked = settings.ids === undefined ? '' : ` of the ${settings.ids.length} ids given`;
-    output.out(
-      `Put back ${retried} dead letter${retried === 1 ? '' : 's'}${asked} of ${settings.queue}`,
-    );
-    if (settings.ids !== undefined && retried < settings.ids.length) {
+    if (settings.ids === undefined) {
+      output.out(`Put back ${retried} dead letter${retried === 1 ? '' : 's'} of ${settings.queue}`);
+    } else {
       output.out(
-        'The others are not dead letters of this queue, are leased, or their unique key is taken',
+        `Put back ${retried} of the ${settings.ids.length} dead letter${settings.ids.length === 1 ? '' : 's'} given, of ${settings.queue}`,
       );
+      if (retried < settings.ids.length) {
+        output.out(
+          'The others are not dead letters of this queue, are leased, or their unique key is taken',
+        );
+      }
     }
     return CLI_EXIT.ok;
   },
