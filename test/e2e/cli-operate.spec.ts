@@ -311,6 +311,19 @@ describe('fetchcraft-queue operator commands', () => {
     const data = await json<{ pending: string[]; migrations: unknown[] }>(['migrate:sql']);
     expect(data).toMatchObject({ schema: 'ops', table: 'messages', pending: [], migrations: [] });
     expect((await cli(['migrate:sql'])).out).toContain('-- Up to date: no pending migration');
+
+    // A table it did not create: refused as migrate refuses it, still changing nothing.
+    await db.query('CREATE SCHEMA ops_foreign; CREATE TABLE ops_foreign.messages (id int)');
+    expect(await cli(['migrate:sql'], 'ops_foreign')).toMatchObject({
+      code: 1,
+      err: expect.stringContaining(
+        'ops_foreign.messages exists but messages_migrations has no record of creating it',
+      ),
+    });
+    const left = await db.query<{ name: string | null }>(
+      "SELECT to_regclass('ops_foreign.messages_migrations')::text AS name",
+    );
+    expect(left.rows).toEqual([{ name: null }]);
   }, 20_000);
 
   it('the bin exits 3 with one JSON document for an unknown message', async () => {
