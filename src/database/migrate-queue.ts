@@ -11,6 +11,7 @@ import {
 } from '../interfaces/queue-migration.interface.js';
 import { queueMigrations } from '../migrations/index.js';
 import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
+import { previewPendingMigrations, type MigrationPreview } from './migration-preview.js';
 import { errorContextOf, toQueueDatabaseError } from './to-queue-database-error.js';
 import { openOneOffDataSource } from './one-off-data-source.js';
 import { grantQueuePrivileges } from './queue-grants.js';
@@ -82,6 +83,22 @@ export async function queueMigrationStatus(
     pending: Object.freeze(known.filter((name) => !recorded.has(name))),
     unknown: Object.freeze(applied.filter((name) => !known.includes(name))),
   });
+}
+
+/**
+ * The statements `migrateQueue` would send now, without changing anything: the pending
+ * migrations run in a transaction that is rolled back (see `previewPendingMigrations`). Same
+ * options and errors as {@link migrateQueue}.
+ */
+export async function previewQueueMigrations(
+  options: QueueMigrationOptions,
+): Promise<MigrationPreview & { readonly schema: string; readonly table: string }> {
+  const { config } = resolveMigrationConfig(options);
+  const { names } = config;
+  const preview = await withConnection(config, 'migrationSql', (dataSource) =>
+    previewPendingMigrations(dataSource, names, config.migrationLockTimeoutMs),
+  );
+  return { schema: names.schema, table: names.table, ...preview };
 }
 
 function resolveMigrationConfig(options: QueueMigrationOptions): {

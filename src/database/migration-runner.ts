@@ -299,28 +299,7 @@ async function migrateOnce(
     try {
       // Another replica migrating is worth waiting for; a table lock held elsewhere is not.
       await takeMigrationLocksThenBoundTableLocks(queryRunner, names, lockTimeoutMs);
-      await ensureQueueSchema(queryRunner, names);
-      await queryRunner.query(`CREATE TABLE IF NOT EXISTS ${names.qualifiedMigrations} (
-  "id" SERIAL NOT NULL PRIMARY KEY,
-  "timestamp" bigint NOT NULL,
-  "name" character varying NOT NULL
-)`);
-      const rows = (await queryRunner.query(
-        `SELECT name FROM ${names.qualifiedMigrations}`,
-      )) as Array<{ name: string }>;
-      const applied = new Set(rows.map((row) => row.name));
-      const ran: string[] = [];
-      for (const Migration of queueMigrations(names)) {
-        const migration = new Migration();
-        if (migration.name === stopBefore) break;
-        if (applied.has(migration.name)) continue;
-        await migration.up(queryRunner);
-        await queryRunner.query(
-          `INSERT INTO ${names.qualifiedMigrations} ("timestamp", "name") VALUES ($1, $2)`,
-          [Number(migration.name.slice(-13)), migration.name],
-        );
-        ran.push(migration.name);
-      }
+      const ran = await applyPendingMigrations(queryRunner, names, stopBefore);
       await queryRunner.commitTransaction();
       return ran;
     } catch (error) {
@@ -330,6 +309,43 @@ async function migrateOnce(
   } finally {
     await queryRunner.release();
   }
+}
+
+/**
+ * The body of a migrating transaction, after its locks: the schema and `<table>_migrations`
+ * created when missing, then each pending migration applied and recorded, oldest first, up to
+ * `stopBefore`. The caller commits (`migrate`) or rolls back (`migrate:sql`'s preview).
+ *
+ * @returns the names of the migrations applied.
+ */
+export async function applyPendingMigrations(
+  queryRunner: QueryRunner,
+  names: QueueTableNames,
+  stopBefore?: string,
+): Promise<string[]> {
+  await ensureQueueSchema(queryRunner, names);
+  await queryRunner.query(`CREATE TABLE IF NOT EXISTS ${names.qualifiedMigrations} (
+  "id" SERIAL NOT NULL PRIMARY KEY,
+  "timestamp" bigint NOT NULL,
+  "name" character varying NOT NULL
+)`);
+  const rows = (await queryRunner.query(`SELECT name FROM ${names.qualifiedMigrations}`)) as Array<{
+    name: string;
+  }>;
+  const applied = new Set(rows.map((row) => row.name));
+  const ran: string[] = [];
+  for (const Migration of queueMigrations(names)) {
+    const migration = new Migration();
+    if (migration.name === stopBefore) break;
+    if (applied.has(migration.name)) continue;
+    await migration.up(queryRunner);
+    await queryRunner.query(
+      `INSERT INTO ${names.qualifiedMigrations} ("timestamp", "name") VALUES ($1, $2)`,
+      [Number(migration.name.slice(-13)), migration.name],
+    );
+    ran.push(migration.name);
+  }
+  return ran;
 }
 
 /** Creates the queue's schema when it is missing. */

@@ -47,6 +47,7 @@ import {
   retryFailedSql,
 } from '../sql/operator.sql.js';
 import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
+import { listMessagesSql, type MessageListFilter } from '../sql/list-messages.sql.js';
 import {
   advanceScheduleSql,
   claimDueScheduleSql,
@@ -159,6 +160,15 @@ export interface LeasePolicy {
  * lease was no longer held: nothing changed).
  */
 export type FailureSettlement = 'recorded' | 'cancelled' | 'lost';
+
+/** One page of `listMessages`. */
+export interface MessagePage<T = unknown> {
+  readonly messages: QueueMessage<T>[];
+  /** Whether messages follow the last one of this page. */
+  readonly more: boolean;
+  /** False when the page was asked after a message that no longer exists. */
+  readonly afterFound: boolean;
+}
 
 /** What one worker's ack batch did. */
 export interface AckBatchResult {
@@ -724,6 +734,28 @@ export class MessageStore {
         if (!keyTaken || attempt === UNIQUE_LOOKUP_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /**
+   * One page of a queue's messages in enqueue order (see `listMessagesSql`), and whether another
+   * page follows. A page after a message that no longer exists is empty, and `afterFound` says
+   * why (one more read, only then).
+   */
+  async listMessages<T>(filter: MessageListFilter): Promise<MessagePage<T>> {
+    const result = await this.connection.query<MessageRow>(
+      'listMessages',
+      listMessagesSql(this.names, filter),
+    );
+    const rows = result.rows.slice(0, filter.limit);
+    const afterFound =
+      result.rows.length > 0 ||
+      filter.afterId === undefined ||
+      (await this.getMessage(filter.afterId)) !== null;
+    return {
+      messages: rows.map((row) => toMessage<T>(row)),
+      more: result.rows.length > filter.limit,
+      afterFound,
+    };
   }
 
   /** @returns how many messages were deleted. */
