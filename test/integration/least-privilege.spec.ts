@@ -14,7 +14,8 @@ import {
 } from '../../src/index.js';
 import { grantsFor } from '../../examples/least-privilege-roles.js';
 import { runCli } from '../../src/cli/run-cli.js';
-import { bootError, waitFor } from '../support/boot.js';
+import { bootError, RecordingLogger, waitFor } from '../support/boot.js';
+import { MIGRATION_NAMES as MIGRATIONS } from '../support/queue-migrations.js';
 import { eventually } from '../support/eventually.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -118,6 +119,7 @@ class Handlers {
 
 describe('an application role without ownership', () => {
   it('boots after the owner migrates over migrationsConnectionString and runs every feature', async () => {
+    const logger = new RecordingLogger();
     const app = await boot(
       {
         connectionString: appUrl(),
@@ -128,7 +130,17 @@ describe('an application role without ownership', () => {
         ],
       },
       [Handlers],
+      { logger },
     );
+    expect(logger.lines).toContain('log Migrated lp.messages: ' + MIGRATIONS.join(', '));
+    expect(logger.lines.join('\n')).not.toContain(OWNER_PASSWORD);
+    // The owner's one connection was closed after the migrations.
+    const ownerConnections = async () =>
+      Number(
+        (await db.query("SELECT count(*) AS n FROM pg_stat_activity WHERE usename = 'queue_owner'"))
+          .rows[0]!.n,
+      );
+    expect(await eventually(ownerConnections, 0)).toBe(0);
     const { rows: owners } = await db.query<{ relname: string; owner: string }>(
       `SELECT c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class AS c
        WHERE c.relnamespace = 'lp'::regnamespace AND c.relkind IN ('r', 'S') ORDER BY 1`,
