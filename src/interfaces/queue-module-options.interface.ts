@@ -61,7 +61,10 @@ export interface QueueModuleOptions {
   readonly schema?: string;
   /** Name of the queue table. Lower-case identifier of at most 40 characters; default `messages`. */
   readonly table?: string;
-  /** Apply pending migrations at boot under an advisory lock. Default `true`. */
+  /**
+   * Apply pending migrations at boot under an advisory lock. Default `true`; `false` with
+   * `transactionPooling`, where `true` is refused.
+   */
   readonly migrationsRun?: boolean;
   /**
    * Where the boot's migrations run, when not on the application's own connection: the URL of a
@@ -84,8 +87,9 @@ export interface QueueModuleOptions {
   /**
    * Send statements as named prepared statements, planned once per connection (the lease and
    * batch statements excepted: they are planned for their values every time, since a generic
-   * plan of theirs can read the whole table). Default `true`; turn it off behind PgBouncer in
-   * transaction mode before 1.21 (or without `max_prepared_statements`), which cannot route them.
+   * plan of theirs can read the whole table). Default `true`, `false` with `transactionPooling`:
+   * PgBouncer in transaction mode before 1.21 (or without `max_prepared_statements`) cannot
+   * route them.
    */
   readonly preparedStatements?: boolean;
   /**
@@ -95,8 +99,9 @@ export interface QueueModuleOptions {
   readonly workers?: boolean;
   /**
    * LISTEN for enqueue notifications on one dedicated connection, so idle workers start new
-   * messages within milliseconds. Default `true`; turn it off behind PgBouncer in transaction
-   * mode, where LISTEN does not work. Workers poll either way.
+   * messages within milliseconds. Default `true`; with `transactionPooling`, `false` unless
+   * `listenConnectionString` is given (LISTEN through PgBouncer in transaction mode hears
+   * nothing). Workers poll either way.
    */
   readonly listen?: boolean;
   /**

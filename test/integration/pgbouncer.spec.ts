@@ -6,6 +6,7 @@ import {
   QueueDatabaseError,
   QueueHealthIndicator,
   type ProcessorMessage,
+  type TransactionalMessage,
 } from '../../src/index.js';
 import { queueOptions } from '../../examples/behind-pgbouncer.js';
 import { MaintenanceScheduler } from '../../src/maintenance/maintenance.scheduler.js';
@@ -35,6 +36,21 @@ class FailsOnce {
   }
 }
 
+/**
+ * Writes in the handler's transaction, then outlasts its lease twice over: the lease keeper's
+ * heartbeats keep it (the reaper runs every 200 ms), and the ack commits with the write.
+ */
+@Injectable()
+class SlowTransactional {
+  readonly attempts: number[] = [];
+  @Processor('pgb.tx', { transaction: true, leaseSeconds: 2 })
+  async handle(message: TransactionalMessage): Promise<void> {
+    this.attempts.push(message.attempts);
+    await message.manager.query('INSERT INTO pgb_effects (id) VALUES ($1)', [message.id]);
+    await sleep(4_000);
+  }
+}
+
 @Injectable()
 class Stamps {
   readonly started: number[] = [];
@@ -53,6 +69,7 @@ let pooledUrl: string;
 beforeAll(async () => {
   // Migrations hold session locks: they run on the direct URL, before anything boots.
   await migrateQueue({ connectionString: db.url });
+  await db.query('CREATE TABLE pgb_effects (id text PRIMARY KEY)');
   bouncer = await startPgBouncer(adminUrl(), { defaultPoolSize: 4 });
   pooledUrl = bouncer.urlFor(db.url);
 });
@@ -92,7 +109,7 @@ async function state(id: string): Promise<string | undefined> {
 }
 
 describe('behind PgBouncer in transaction mode', () => {
-  it('drains, retries, waits for results, pauses, reaps, cleans up and reports healthy, with LISTEN off', async () => {
+  it('drains, retries, runs a transactional handler past its lease, waits for results, pauses, reaps, cleans up and reports healthy, with LISTEN off', async () => {
     const before = await queriesThroughBouncer();
     const app = await bootHttpApp(
       {
@@ -104,9 +121,10 @@ describe('behind PgBouncer in transaction mode', () => {
         reaper: { intervalMs: 200 },
         cleanup: { cron: '0 0 1 1 *' },
       },
-      [Drain, FailsOnce],
+      [Drain, FailsOnce, SlowTransactional],
     );
     try {
+      const transactional = await app.queue.enqueue('pgb.tx', { n: 1 });
       const ids = await app.queue.enqueueMany(
         'pgb.drain',
         Array.from({ length: 30 }, (_, n) => ({ n })),
@@ -151,6 +169,14 @@ describe('behind PgBouncer in transaction mode', () => {
         "SELECT count(*)::int AS n FROM messages WHERE queue = 'pgb.drain'",
       );
       expect(left[0]!.n).toBe(0);
+
+      await waitFor(
+        async () => (await state(transactional)) === 'done',
+        15_000,
+        'the transactional handler',
+      );
+      expect(app.get(SlowTransactional).attempts).toEqual([1]);
+      expect((await db.query('SELECT id FROM pgb_effects')).rows).toEqual([{ id: transactional }]);
 
       const indicator = app.get(QueueHealthIndicator);
       await expect(indicator.pingCheck()).resolves.toEqual({ database: { status: 'up' } });
