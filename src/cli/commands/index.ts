@@ -1,4 +1,5 @@
 import { type CliCommand } from '../cli-command.js';
+import { doctorCommand } from './doctor.command.js';
 import { importSqliteCommand } from './import-sqlite.command.js';
 import { migrateStatusCommand } from './migrate-status.command.js';
 import { migrateCommand } from './migrate.command.js';
@@ -8,4 +9,5 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   migrateCommand,
   migrateStatusCommand,
   importSqliteCommand,
+  doctorCommand,
 ];
