@@ -407,7 +407,7 @@ describe('the doctor command', () => {
     });
     expect(() => doctorThresholds(input({ 'lease-grace': '-1' }))).toThrow(QueueValidationError);
     expect(() => doctorThresholds(input({ 'max-horizon-age': '1.5' }))).toThrow(
-      '--max-horizon-age must be a whole number of seconds from 0 to',
+      'Invalid --max-horizon-age: must be a whole number of seconds from 0 to',
     );
   });
 
