@@ -183,7 +183,22 @@ function describe(object: CatalogObject): string {
  * adopted from the Python backend keeps its own.
  */
 export function driftFindings(facts: DoctorFacts): DoctorFinding[] {
-  const { shapes, schema } = facts;
+  const { shapes, schema, migrations } = facts;
+  // Compared with this release's last migration, a table behind it or ahead of it would show
+  // every change in between as drift: the migrations finding says what to do instead.
+  if (migrations.pending.length > 0 || migrations.unknown.length > 0) {
+    return [
+      {
+        check: 'schema',
+        severity: 'warning',
+        summary: `not compared with the migrations: the table is ${migrations.pending.length > 0 ? 'behind' : 'ahead of'} this release`,
+        action:
+          migrations.pending.length > 0
+            ? 'apply the pending migrations, then run the doctor again'
+            : 'run the doctor of the release that migrated the table',
+      },
+    ];
+  }
   if (shapes.expected === null) {
     return [
       {

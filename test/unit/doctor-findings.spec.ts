@@ -128,9 +128,15 @@ describe('diagnose', () => {
     const pending = diagnose(
       facts({ migrations: { applied: ['A1'], pending: ['B2'], unknown: ['Z9'] } }),
     );
-    expect(pending.slice(0, 2)).toEqual([
+    expect(pending.slice(0, 3)).toEqual([
       expect.objectContaining({ severity: 'problem', summary: '1 migration pending: B2' }),
       expect.objectContaining({ severity: 'warning', summary: 'applied by a newer release: Z9' }),
+      // A table behind the migrations would show each pending change as drift: not compared.
+      expect.objectContaining({
+        check: 'schema',
+        severity: 'warning',
+        summary: 'not compared with the migrations: the table is behind this release',
+      }),
     ]);
     expect(hasProblems(pending)).toBe(true);
   });
