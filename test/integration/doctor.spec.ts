@@ -116,7 +116,7 @@ describe('fetchcraft-queue doctor', () => {
     await db.query('ALTER TABLE sick.messages ADD COLUMN stray text');
     const pin = await pinHorizon(db.url);
     try {
-      await sleep(1_500);
+      await sleep(1_100);
       const { code, json } = await doctorJson(['--schema', 'sick', '--max-horizon-age', '1']);
       expect(code).toBe(CLI_EXIT.findings);
       const found = problems(json).map((finding) => [finding.check, finding.summary]);
