@@ -10,6 +10,9 @@ export {
 } from './interfaces/queue-types.interface.js';
 export { InjectQueue, getQueueToken } from './inject-queue.decorator.js';
 export { QueueHealthIndicator } from './health/queue.health-indicator.js';
+/** The `vacuum` check of the health report: the xmin horizon's age and the queue table's dead tuples. */
+export { QueueVacuumHealthIndicator } from './health/vacuum.health-indicator.js';
+export { type VacuumHealthDetails } from './health/vacuum-limits.js';
 /**
  * HTTP answers for the queue's errors (400 with `field`/`rule`, 503 with `Retry-After`):
  * `providers: [{ provide: APP_FILTER, useClass: QueueExceptionFilter }]`.

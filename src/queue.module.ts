@@ -6,6 +6,7 @@ import { resolveQueueConfig } from './config/resolve-queue-config.js';
 import { QueueConnection } from './database/queue-connection.js';
 import { ProcessHealthIndicator } from './health/process-health.indicator.js';
 import { QueueHealthIndicator } from './health/queue.health-indicator.js';
+import { QueueVacuumHealthIndicator } from './health/vacuum.health-indicator.js';
 import { getQueueToken } from './inject-queue.decorator.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
 import { MaintenanceScheduler } from './maintenance/maintenance.scheduler.js';
@@ -58,10 +59,16 @@ const ROOT_PROVIDERS: Provider[] = [
   ScheduleExplorer,
   RecurringScheduler,
   QueueHealthIndicator,
+  QueueVacuumHealthIndicator,
   ProcessHealthIndicator,
 ];
 
-const ROOT_EXPORTS = [QueueService, ProcessorRegistry, QueueHealthIndicator];
+const ROOT_EXPORTS = [
+  QueueService,
+  ProcessorRegistry,
+  QueueHealthIndicator,
+  QueueVacuumHealthIndicator,
+];
 
 /**
  * The PostgreSQL queue as a Nest module.

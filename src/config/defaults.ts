@@ -34,6 +34,16 @@ export const DEFAULT_FAILED_RETENTION_DAYS = 30;
 export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;
 export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;
 /**
+ * An hour: a report or a backup may hold a snapshot for minutes on end without harm; an hour of
+ * a queue table's churn kept from vacuum is a table several times its size.
+ */
+export const DEFAULT_HEALTH_MAX_HORIZON_AGE_SECONDS = 3_600;
+/**
+ * Ten million: autovacuum clears a busy queue table's dead tuples every minute or so; this many
+ * means it has not for a long while, whatever the load.
+ */
+export const DEFAULT_HEALTH_MAX_DEAD_TUPLES = 10_000_000;
+/**
  * Body bytes (as stored) one `leaseNext`/`leaseMany` call returns at most, beyond its first
  * message: 10,000 leased bodies of 1 MiB would otherwise be 10 GiB in one result.
  */

@@ -62,4 +62,14 @@ export class HealthSchema extends ThresholdsSchema {
   @IsOptional()
   @IsObject()
   queues?: object;
+
+  @IsOptional()
+  @ValidateIf((_object, value) => value !== false)
+  @IsWithin(LIMITS.threshold, 'false')
+  maxHorizonAgeSeconds?: number | false;
+
+  @IsOptional()
+  @ValidateIf((_object, value) => value !== false)
+  @IsWithin(LIMITS.threshold, 'false')
+  maxDeadTuples?: number | false;
 }

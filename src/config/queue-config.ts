@@ -94,6 +94,11 @@ export interface HealthConfig {
   readonly countLimit: number;
   readonly thresholds: QueueHealthThresholds;
   readonly queues: Readonly<Record<string, QueueHealthThresholds>>;
+  /** The `vacuum` check's limits; `false`: not checked. */
+  readonly vacuum: {
+    readonly maxHorizonAgeSeconds: number | false;
+    readonly maxDeadTuples: number | false;
+  };
 }
 
 export interface WorkersConfig {

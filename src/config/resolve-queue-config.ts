@@ -19,6 +19,8 @@ import {
   DEFAULT_DONE_RETENTION_DAYS,
   DEFAULT_FAILED_RETENTION_DAYS,
   DEFAULT_HEALTH_COUNT_LIMIT,
+  DEFAULT_HEALTH_MAX_DEAD_TUPLES,
+  DEFAULT_HEALTH_MAX_HORIZON_AGE_SECONDS,
   DEFAULT_HEALTH_TIMEOUT_MS,
   DEFAULT_LOCK_TIMEOUT_MS,
   DEFAULT_STATEMENT_TIMEOUT_MS,
@@ -206,7 +208,14 @@ function resolveMaintenance(options: QueueModuleOptions): MaintenanceConfig {
 }
 
 function resolveHealth(options: QueueModuleOptions): HealthConfig {
-  const { timeoutMs, countLimit, queues = {}, ...thresholds } = options.health ?? {};
+  const {
+    timeoutMs,
+    countLimit,
+    queues = {},
+    maxHorizonAgeSeconds,
+    maxDeadTuples,
+    ...thresholds
+  } = options.health ?? {};
   checked(HealthSchema, options.health ?? {}, 'health');
   for (const [queue, perQueue] of Object.entries(queues)) {
     if (perQueue === null || typeof perQueue !== 'object') {
@@ -224,6 +233,10 @@ function resolveHealth(options: QueueModuleOptions): HealthConfig {
     ),
     thresholds: Object.freeze(thresholds),
     queues: Object.freeze({ ...queues }),
+    vacuum: Object.freeze({
+      maxHorizonAgeSeconds: maxHorizonAgeSeconds ?? DEFAULT_HEALTH_MAX_HORIZON_AGE_SECONDS,
+      maxDeadTuples: maxDeadTuples ?? DEFAULT_HEALTH_MAX_DEAD_TUPLES,
+    }),
   });
 }
 

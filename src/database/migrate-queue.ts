@@ -101,7 +101,7 @@ export async function previewQueueMigrations(
   return { schema: names.schema, table: names.table, ...preview };
 }
 
-function resolveMigrationConfig(options: QueueMigrationOptions): {
+export function resolveMigrationConfig(options: QueueMigrationOptions): {
   config: QueueConfig;
   onRetry: QueueMigrationOptions['onRetry'];
   grantTo: string | undefined;
@@ -125,13 +125,13 @@ function resolveMigrationConfig(options: QueueMigrationOptions): {
   return { config, onRetry, grantTo };
 }
 
-type ToError = (error: unknown) => QueueError;
+export type ToError = (error: unknown) => QueueError;
 
 /**
  * Runs `work` on the configured connection: a DataSource opened for it and closed after it, or
  * the shared one, left open. Every failure is typed, and the password scrubbed from it.
  */
-async function withConnection<T>(
+export async function withConnection<T>(
   config: QueueConfig,
   operation: string,
   work: (dataSource: DataSource, toError: ToError) => Promise<T>,

@@ -2,6 +2,7 @@ import { Controller, Get, Inject, ServiceUnavailableException, type Type } from 
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import { ProcessHealthIndicator } from './process-health.indicator.js';
 import { QueueHealthIndicator } from './queue.health-indicator.js';
+import { QueueVacuumHealthIndicator } from './vacuum.health-indicator.js';
 
 /**
  * The ready-made probe endpoints under `path`:
@@ -11,7 +12,8 @@ import { QueueHealthIndicator } from './queue.health-indicator.js';
  *   restart every pod.
  * - `GET <path>/ready`: readiness. The database answers within the timeout and the application
  *   is not shutting down.
- * - `GET <path>`: the full report with queue depths and thresholds, 503 when one is crossed.
+ * - `GET <path>`: the full report with queue depths and thresholds, and the `vacuum` check (the
+ *   xmin horizon's age, the queue table's dead tuples), 503 when one is crossed.
  */
 export function createQueueHealthController(path: string): Type<unknown> {
   @Controller(path)
@@ -20,6 +22,7 @@ export function createQueueHealthController(path: string): Type<unknown> {
       @Inject(HealthCheckService) private readonly health: HealthCheckService,
       @Inject(QueueHealthIndicator) private readonly queue: QueueHealthIndicator,
       @Inject(ProcessHealthIndicator) private readonly process: ProcessHealthIndicator,
+      @Inject(QueueVacuumHealthIndicator) private readonly vacuum: QueueVacuumHealthIndicator,
     ) {}
 
     @Get('live')
@@ -55,6 +58,7 @@ export function createQueueHealthController(path: string): Type<unknown> {
       return this.health.check([
         () => this.queue.pingCheck('database'),
         () => this.queue.isHealthy('queues'),
+        () => this.vacuum.isHealthy('vacuum'),
       ]);
     }
   }

@@ -2,13 +2,13 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { type QueueConfig } from '../config/queue-config.js';
 import { describeError } from '../errors/describe-error.js';
-import { QueueDatabaseError } from '../errors/queue-database.error.js';
-import { QueuePoolTimeoutError } from '../errors/queue-pool-timeout.error.js';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
+import { ProcessorCatalog } from '../processor/processor.catalog.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
 import { withDeadline } from '../async/with-deadline.js';
+import { failureReason, notInTime } from './failure-reason.js';
 
 /**
  * Terminus health indicator for the queue, for applications that build their own health
@@ -25,6 +25,7 @@ export class QueueHealthIndicator {
     @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+    @Inject(ProcessorCatalog) private readonly catalog: ProcessorCatalog,
   ) {}
 
   /** `up` when the database answers `SELECT 1` within the health timeout. */
@@ -42,9 +43,11 @@ export class QueueHealthIndicator {
   }
 
   /**
-   * Depth of every queue holding live messages, checked against the thresholds of the module's
-   * `health` option (or `thresholds`, when given): `down` when one is crossed or the database
-   * does not answer in time.
+   * Depth of every queue holding live messages, and of every queue this process has a processor
+   * for or the `health.queues` option names (zeros when empty, so a dashboard sees the queue
+   * before its first message), checked against the thresholds of the module's `health` option
+   * (or `thresholds`, when given): `down` when one is crossed or the database does not answer
+   * in time.
    */
   async isHealthy<const Key extends string = 'queues'>(
     key: Key = 'queues' as Key,
@@ -53,7 +56,7 @@ export class QueueHealthIndicator {
     const session = this.health.check(key);
     let queues: Record<string, QueueDepth>;
     try {
-      queues = await this.withinTimeout(this.depths());
+      queues = { ...this.emptyKnownQueues(), ...(await this.withinTimeout(this.depths())) };
     } catch (error) {
       return session.down({ message: this.reasonOf(error) });
     }
@@ -66,32 +69,28 @@ export class QueueHealthIndicator {
     return crossed.length === 0 ? session.up({ queues }) : session.down({ queues, crossed });
   }
 
-  /**
-   * What a probe's answer may say about a failure: a fixed phrase and the error code. The driver's
-   * own text can name the host, the port, the role or the database, which an unauthenticated
-   * health endpoint must not hand out; it goes to the log instead, once per distinct failure.
-   */
+  /** The reason a probe answers (see `failureReason`); the details go to the log, once. */
   private reasonOf(error: unknown): string {
     const detail = describeError(error);
     if (detail !== this.lastFailure) {
       this.lastFailure = detail;
       this.logger.warn(`Health check failed: ${detail}`);
     }
-    const { timeoutMs } = this.config.health;
-    if (error instanceof QueuePoolTimeoutError) {
-      return 'no database connection became available in time';
-    }
-    // The probe's own deadline, or the statement's (a query or statement timeout).
-    if (detail === notInTime(timeoutMs) || /timeout/i.test(detail)) return notInTime(timeoutMs);
-    const code = error instanceof QueueDatabaseError ? error.code : undefined;
-    return code === undefined
-      ? 'the database check failed'
-      : `the database check failed (code ${code})`;
+    return failureReason(error, this.config.health.timeoutMs);
   }
 
   /** Depth of every queue holding live messages, in one statement (see `queueDepthSql`). */
   depths(): Promise<Record<string, QueueDepth>> {
     return this.store.depths(this.config.health.countLimit, this.config.health.timeoutMs);
+  }
+
+  /** The queues a report always lists, each as empty; live depths replace them. */
+  private emptyKnownQueues(): Record<string, QueueDepth> {
+    const names = [
+      ...this.catalog.definitions.map((definition) => definition.queue),
+      ...Object.keys(this.config.health.queues),
+    ];
+    return Object.fromEntries(names.sort().map((queue) => [queue, { ...EMPTY_DEPTH }]));
   }
 
   private withinTimeout<T>(work: Promise<T>): Promise<T> {
@@ -102,9 +101,15 @@ export class QueueHealthIndicator {
   }
 }
 
-function notInTime(timeoutMs: number): string {
-  return `the database did not answer within ${timeoutMs} ms`;
-}
+const EMPTY_DEPTH: QueueDepth = {
+  ready: 0,
+  readyCapped: false,
+  leased: 0,
+  failed: 0,
+  oldestReadyAgeSeconds: 0,
+  expiredLeases: 0,
+  paused: false,
+};
 
 function crossedThresholds(
   queue: string,

@@ -39,4 +39,14 @@ export interface QueueHealthOptions extends QueueHealthThresholds {
   readonly countLimit?: number;
   /** Per-queue thresholds, replacing the global ones field by field. */
   readonly queues?: Readonly<Record<string, QueueHealthThresholds>>;
+  /**
+   * Seconds the oldest transaction holding back vacuum (the database's xmin horizon) may stay
+   * open before the `vacuum` check turns down; `false` turns it off. Default 3,600.
+   */
+  readonly maxHorizonAgeSeconds?: number | false;
+  /**
+   * Dead tuples in the queue table past which the `vacuum` check turns down; `false` turns it
+   * off. Default 10,000,000.
+   */
+  readonly maxDeadTuples?: number | false;
 }

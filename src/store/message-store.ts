@@ -79,6 +79,16 @@ import { awaitMessageSql, getMessageSql, progressSql, waitStatesSql } from '../s
 import { type SqlStatement } from '../sql/sql-statement.js';
 import { databaseIdentitySql } from '../sql/identity.sql.js';
 import { pingSql, queueDepthSql, statsSql } from '../sql/stats.sql.js';
+import { horizonHoldersSql, statsVisibilitySql, tableVacuumSql } from '../sql/diagnostics.sql.js';
+import {
+  toHorizonFacts,
+  toTableVacuumFacts,
+  type HorizonFacts,
+  type HorizonRow,
+  type TableVacuumFacts,
+  type TableVacuumRow,
+  type VisibilityRow,
+} from './diagnostics-rows.js';
 import { type QueueMessageDetail } from '../interfaces/message-detail.interface.js';
 import { toMessageDetail, type MessageDetailRow, type WaitStateRow } from './message-detail-row.js';
 import { CallerTransactions, type DatabaseIdentity } from './caller-transactions.js';
@@ -680,6 +690,35 @@ export class MessageStore {
       { timeoutMs },
     );
     return toQueueDepths(result.rows, countLimit);
+  }
+
+  /**
+   * What holds the xmin horizon back, and the queue table's dead tuples (null when the table is
+   * missing): the statements the doctor reads them with.
+   */
+  async vacuumFacts(
+    timeoutMs?: number,
+  ): Promise<{ horizon: HorizonFacts; table: TableVacuumFacts | null }> {
+    const options = { timeoutMs };
+    const holders = await this.connection.query<HorizonRow>(
+      'healthVacuum',
+      horizonHoldersSql(),
+      options,
+    );
+    const visibility = await this.connection.query<VisibilityRow>(
+      'healthVacuum',
+      statsVisibilitySql(),
+      options,
+    );
+    const table = await this.connection.query<TableVacuumRow>(
+      'healthVacuum',
+      tableVacuumSql(this.names),
+      options,
+    );
+    return {
+      horizon: toHorizonFacts(holders.rows, visibility.rows[0]),
+      table: toTableVacuumFacts(table.rows[0]),
+    };
   }
 
   async ping(timeoutMs?: number): Promise<void> {

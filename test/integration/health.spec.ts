@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import pg from 'pg';
 import { Injectable, type Provider } from '@nestjs/common';
 import { Processor, QueueHealthIndicator } from '../../src/index.js';
 import {
@@ -30,6 +31,16 @@ async function get(url: string): Promise<{ status: number; body: Record<string, 
 }
 
 const { db } = useQueueFixture('health', { reset: 'none' });
+
+const EMPTY = {
+  ready: 0,
+  readyCapped: false,
+  leased: 0,
+  failed: 0,
+  oldestReadyAgeSeconds: 0,
+  expiredLeases: 0,
+  paused: false,
+};
 
 describe('QueueHealthIndicator', () => {
   it('reports per-queue depth in one query and turns down when a threshold is crossed', async () => {
@@ -84,6 +95,8 @@ describe('QueueHealthIndicator', () => {
               expiredLeases: 0,
               paused: false,
             },
+            // Empty, but this process has a processor for it: listed with zeros.
+            'health.worked': EMPTY,
           },
         },
       });
@@ -161,6 +174,125 @@ describe('depth on a deep backlog', () => {
       ]);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('queues listed without messages', () => {
+  it('lists every queue with a processor here or a threshold in the options, with zeros', async () => {
+    const app = await startHttp({
+      connectionString: db.url,
+      schema: 'listed',
+      workers: false,
+      health: { queues: { 'watched.only': { maxFailed: 0 } } },
+    });
+    try {
+      const report = await app.get(QueueHealthIndicator).isHealthy();
+      expect(report).toEqual({
+        queues: { status: 'up', queues: { 'health.worked': EMPTY, 'watched.only': EMPTY } },
+      });
+      await app.queue.enqueue('watched.only', { n: 1 });
+      const depths = (await app.get(QueueHealthIndicator).isHealthy()).queues as unknown as {
+        queues: Record<string, { ready: number }>;
+      };
+      expect(depths.queues).toMatchObject({ 'watched.only': { ready: 1 }, 'health.worked': EMPTY });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the vacuum check', () => {
+  it('turns down with the reason while a transaction pins the horizon, and up once it ends', async () => {
+    const http = await startHttp({
+      connectionString: db.url,
+      schema: 'vacuum',
+      healthEndpoints: true,
+      health: { maxHorizonAgeSeconds: 1, maxDeadTuples: 2_000 },
+    });
+    const pin = new pg.Client({ connectionString: db.url, application_name: 'health-pin' });
+    let pinned = false;
+    try {
+      const before = await get(`${http.url}/health`);
+      expect(before.status).toBe(200);
+      expect(before.body).toMatchObject({
+        info: {
+          vacuum: {
+            status: 'up',
+            horizonAgeSeconds: expect.any(Number),
+            deadTuples: expect.any(Number),
+            liveTuples: expect.any(Number),
+          },
+        },
+      });
+
+      await pin.connect();
+      await pin.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await pin.query('SELECT 1');
+      pinned = true;
+      await http.queue.enqueueMany(
+        'vacuum.churn',
+        Array.from({ length: 1_000 }, (_, i) => ({ i })),
+      );
+      // Each update leaves a dead version that the pinned snapshot keeps vacuum from removing.
+      const churn = new pg.Client({ connectionString: db.url });
+      await churn.connect();
+      try {
+        for (let round = 0; round < 3; round++) {
+          await churn.query('UPDATE vacuum.messages SET attempts = attempts + 1');
+        }
+        // An idle session reports its counts up to 10 s late; this one at once.
+        await churn.query('SELECT pg_stat_force_next_flush()');
+      } finally {
+        await churn.end();
+      }
+      let down: Awaited<ReturnType<typeof get>> | undefined;
+      await waitFor(
+        async () => {
+          down = await get(`${http.url}/health`);
+          const crossed = (down.body.error as { vacuum?: { crossed?: string[] } } | undefined)
+            ?.vacuum?.crossed;
+          return down.status === 503 && crossed?.length === 2;
+        },
+        20_000,
+        'the vacuum check to cross both limits',
+      );
+      expect(down!.body).toMatchObject({
+        status: 'error',
+        error: {
+          vacuum: {
+            status: 'down',
+            horizonHeldBy: 'a session (idle in transaction)',
+            crossed: [
+              expect.stringMatching(
+                /^vacuum held back by a session \(idle in transaction\) open \d+ s > maxHorizonAgeSeconds 1$/,
+              ),
+              expect.stringMatching(/^dead tuples \d+ > maxDeadTuples 2000$/),
+            ],
+          },
+        },
+      });
+      // Numbers only: no host, port, role or application in the answer.
+      const { port } = new URL(db.url);
+      expect(JSON.stringify(down!.body)).not.toMatch(
+        new RegExp(`127\\.0\\.0\\.1|${port}|postgres|health-pin`),
+      );
+
+      await pin.query('ROLLBACK');
+      pinned = false;
+      await db.query('VACUUM vacuum.messages');
+      await waitFor(
+        async () => (await get(`${http.url}/health`)).status === 200,
+        20_000,
+        'the vacuum check to turn up again',
+      );
+      expect((await get(`${http.url}/health`)).body).toMatchObject({
+        info: { vacuum: { status: 'up', horizonAgeSeconds: expect.any(Number) } },
+      });
+    } finally {
+      if (pinned) await pin.query('ROLLBACK').catch(() => undefined);
+      await pin.end().catch(() => undefined);
+      await http.close();
     }
   });
 });

@@ -56,7 +56,13 @@ describe('the module defaults', () => {
           batchSize: 10_000,
         },
       },
-      health: { timeoutMs: 1_000, countLimit: 10_000, thresholds: {}, queues: {} },
+      health: {
+        timeoutMs: 1_000,
+        countLimit: 10_000,
+        thresholds: {},
+        queues: {},
+        vacuum: { maxHorizonAgeSeconds: 3_600, maxDeadTuples: 10_000_000 },
+      },
     });
     expect(Object.isFrozen(config)).toBe(true);
     expect(Object.isFrozen(config.workers)).toBe(true);
@@ -67,6 +73,17 @@ describe('the module defaults', () => {
     expect(cleanup).toMatchObject({ doneRetentionSeconds: undefined });
     expect(resolve({ cleanup: false }).maintenance.cleanup).toBe(false);
     expect(resolve({ reaper: false }).maintenance.reaper).toBe(false);
+  });
+
+  it('take false as "not checked" for the vacuum limits of health, and nothing else', () => {
+    const { vacuum, thresholds } = resolve({
+      health: { maxHorizonAgeSeconds: false, maxDeadTuples: 5, maxFailed: 1 },
+    }).health;
+    expect(vacuum).toEqual({ maxHorizonAgeSeconds: false, maxDeadTuples: 5 });
+    expect(thresholds).toEqual({ maxFailed: 1 });
+    expect(() => resolve({ health: { maxDeadTuples: true as unknown as false } })).toThrow(
+      /health\.maxDeadTuples/,
+    );
   });
 
   it('open connections on demand: no warm minimum, whatever the maximum', () => {
@@ -112,6 +129,12 @@ const wholeNumberOptions: Array<[string, Bounds, (value: number) => Partial<Queu
       (v) => ({ health: { maxOldestReadyAgeSeconds: v } }),
     ],
     ['health.maxReadyDepth', LIMITS.readyDepthThreshold, (v) => ({ health: { maxReadyDepth: v } })],
+    [
+      'health.maxHorizonAgeSeconds',
+      LIMITS.threshold,
+      (v) => ({ health: { maxHorizonAgeSeconds: v } }),
+    ],
+    ['health.maxDeadTuples', LIMITS.threshold, (v) => ({ health: { maxDeadTuples: v } })],
     [
       'processorDefaults.concurrency',
       LIMITS.concurrency,

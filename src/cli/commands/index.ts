@@ -2,6 +2,7 @@ import { type CliCommand } from '../cli-command.js';
 import { cancelCommand } from './cancel.command.js';
 import { clearCommand } from './clear.command.js';
 import { deleteCommand } from './delete.command.js';
+import { doctorCommand } from './doctor.command.js';
 import { importSqliteCommand } from './import-sqlite.command.js';
 import { listCommand } from './list.command.js';
 import { migrateSqlCommand } from './migrate-sql.command.js';
@@ -30,4 +31,5 @@ export const CLI_COMMANDS: readonly CliCommand[] = [
   resumeCommand,
   cancelCommand,
   schedulesCommand,
+  doctorCommand,
 ];

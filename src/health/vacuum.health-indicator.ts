@@ -1,0 +1,58 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { withDeadline } from '../async/with-deadline.js';
+import { type QueueConfig } from '../config/queue-config.js';
+import { describeError } from '../errors/describe-error.js';
+import { QUEUE_CONFIG } from '../queue.constants.js';
+import { MessageStore } from '../store/message-store.js';
+import { failureReason, notInTime } from './failure-reason.js';
+import { judgeVacuum } from './vacuum-limits.js';
+
+/**
+ * Terminus health indicator for what keeps the queue table clean: the age of the oldest
+ * transaction holding back vacuum (the xmin horizon; while it stays open, no row version a
+ * queue table's churn leaves behind can be removed, on any table of the database) and the queue
+ * table's dead tuples, against the `health` option's `maxHorizonAgeSeconds` and
+ * `maxDeadTuples`. It never throws: a crossed limit or a failed query is `down` with the
+ * reason, which names no host, role or statement.
+ *
+ * The application's role sees the transactions of other roles only with `pg_read_all_stats`;
+ * without it `hiddenSessions` counts those it could not inspect. `fetchcraft-queue doctor`
+ * names the holder and what to do.
+ */
+@Injectable()
+export class QueueVacuumHealthIndicator {
+  private readonly logger = new Logger('QueueHealth');
+  private lastFailure: string | undefined;
+
+  constructor(
+    @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
+    @Inject(MessageStore) private readonly store: MessageStore,
+    @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
+  ) {}
+
+  /** `down` when the horizon is older, or the dead tuples more, than the limits allow. */
+  async isHealthy<const Key extends string = 'vacuum'>(
+    key: Key = 'vacuum' as Key,
+  ): Promise<HealthIndicatorResult<Key>> {
+    const session = this.health.check(key);
+    const { timeoutMs, vacuum } = this.config.health;
+    try {
+      const facts = await withDeadline(this.store.vacuumFacts(timeoutMs), timeoutMs, (): never => {
+        throw new Error(notInTime(timeoutMs));
+      });
+      this.lastFailure = undefined;
+      const { details, crossed } = judgeVacuum(facts, vacuum);
+      return crossed.length === 0
+        ? session.up({ ...details })
+        : session.down({ ...details, crossed });
+    } catch (error) {
+      const detail = describeError(error);
+      if (detail !== this.lastFailure) {
+        this.lastFailure = detail;
+        this.logger.warn(`Health check failed: ${detail}`);
+      }
+      return session.down({ message: failureReason(error, timeoutMs) });
+    }
+  }
+}
