@@ -42,8 +42,14 @@ export function partitionArchive(t: QueueTableNames): QueueMigrationClass {
     async up(queryRunner: QueryRunner): Promise<void> {
       await takeMigrationLocks(queryRunner, t);
       const legacy = archiveLegacyNames(t);
-      const upper = await ensureLegacyRange(queryRunner, t, 'validate');
-      await ensureLegacyIdIndex(queryRunner, t, false);
+      // Held to the commit by the DDL below anyway; taken first so that "empty" stays true.
+      await queryRunner.query(`LOCK TABLE ${t.qualifiedArchive} IN ACCESS EXCLUSIVE MODE`);
+      const [{ empty } = { empty: true }] = (await queryRunner.query(
+        `SELECT NOT EXISTS (SELECT 1 FROM ${t.qualifiedArchive}) AS empty`,
+      )) as Array<{ empty: boolean }>;
+      // An empty archive (a new install) is replaced outright: weekly partitions from the start.
+      const upper = empty ? null : await ensureLegacyRange(queryRunner, t, 'validate');
+      if (!empty) await ensureLegacyIdIndex(queryRunner, t, false);
       // The old table's primary key would keep one partition unique on id and no other.
       const [primary] = (await queryRunner.query(
         `SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'p'`,
@@ -67,12 +73,16 @@ export function partitionArchive(t: QueueTableNames): QueueMigrationClass {
       await queryRunner.query(
         `CREATE INDEX ${t.indexes.archivedAt} ON ${t.qualifiedArchive} (archived_at)`,
       );
-      await queryRunner.query(
-        `ALTER TABLE ${t.qualifiedArchive} ATTACH PARTITION ${legacy.qualified} FOR VALUES FROM (MINVALUE) TO (${upper})`,
-      );
-      await queryRunner.query(
-        `ALTER TABLE ${legacy.qualified} DROP CONSTRAINT ${legacy.rangeCheck}`,
-      );
+      if (upper === null) {
+        await queryRunner.query(`DROP TABLE ${legacy.qualified}`);
+      } else {
+        await queryRunner.query(
+          `ALTER TABLE ${t.qualifiedArchive} ATTACH PARTITION ${legacy.qualified} FOR VALUES FROM (MINVALUE) TO (${upper})`,
+        );
+        await queryRunner.query(
+          `ALTER TABLE ${legacy.qualified} DROP CONSTRAINT ${legacy.rangeCheck}`,
+        );
+      }
       await queryRunner.query(
         `CREATE TABLE ${t.quotedSchema}.${quoteIdentifier(`${t.table}_archive_default`)} PARTITION OF ${t.qualifiedArchive} DEFAULT`,
       );
