@@ -179,7 +179,7 @@ describe.each(wholeNumberOptions)('%s', (option, bounds, options) => {
 describe('retention days', () => {
   const { min, max } = LIMITS.retentionDays;
 
-  it.each(['doneRetentionDays', 'failedRetentionDays'] as const)(
+  it.each(['doneRetentionDays', 'failedRetentionDays', 'archiveRetentionDays'] as const)(
     'cleanup.%s takes fractions of days, up to the limit',
     (field) => {
       expect(resolve({ cleanup: { [field]: 0.5 } }).maintenance.cleanup).toBeTruthy();
