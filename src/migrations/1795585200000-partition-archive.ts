@@ -220,8 +220,10 @@ WHERE c.relnamespace = $1::regnamespace AND c.relname = $2::text`,
  *    overlaps (the old archive's). A week with rows in the default partition is created apart,
  *    filled with them (deleted from the default) and attached: attaching a partition checks that
  *    the default holds no row of its range.
- * 2. With `keep_seconds`, drops every range partition whose upper bound is at least that old:
- *    its every row was archived before the retention. The default partition is never dropped.
+ * 2. With `keep_seconds`, drops the oldest range partition whose upper bound is at least that
+ *    old (its every row was archived before the retention), one a call: a drop holds the parent
+ *    exclusively until the commit, so a backlog of weeks goes one short transaction at a time
+ *    (the caller calls again while one was dropped). The default partition is never dropped.
  *
  * One caller at a time per table (a transaction advisory lock), so replicas running it together
  * do not create the same partition twice. It runs as its owner (SECURITY DEFINER) with a fixed
@@ -309,6 +311,8 @@ BEGIN
       CONTINUE WHEN expired.u > now_s - keep_seconds;
       EXECUTE format('DROP TABLE %s.%I', expired.nsp, expired.relname);
       dropped := dropped || expired.relname::text;
+      -- One a call: the parent is held exclusively from a drop to the commit (files unlinked).
+      EXIT;
     END LOOP;
   END IF;
   RETURN NEXT;

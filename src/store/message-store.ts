@@ -665,16 +665,25 @@ export class MessageStore {
     ahead: number,
     keepSeconds: number | undefined,
   ): Promise<ArchivePartitionsResult> {
-    const result = await this.connection.query<{
-      created: string[];
-      dropped: string[];
-      moved: number;
-    }>(
-      'maintainArchivePartitions',
-      maintainArchivePartitionsSql(this.names, ahead, keepSeconds ?? null),
-    );
-    const row = result.rows[0]!;
-    return { created: row.created, dropped: row.dropped, moved: row.moved };
+    const created: string[] = [];
+    const dropped: string[] = [];
+    let moved = 0;
+    // The keeper drops one partition a call (one short exclusive hold of the archive each).
+    for (;;) {
+      const result = await this.connection.query<{
+        created: string[];
+        dropped: string[];
+        moved: number;
+      }>(
+        'maintainArchivePartitions',
+        maintainArchivePartitionsSql(this.names, ahead, keepSeconds ?? null),
+      );
+      const row = result.rows[0]!;
+      created.push(...row.created);
+      dropped.push(...row.dropped);
+      moved += row.moved;
+      if (row.dropped.length === 0) return { created, dropped, moved };
+    }
   }
 
   /** Counts of every queue, or of `queue` only. */
