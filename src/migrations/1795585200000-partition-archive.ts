@@ -103,7 +103,7 @@ export function partitionArchive(t: QueueTableNames): QueueMigrationClass {
       );
       // An id archived twice (possible without the primary key) keeps its latest row.
       await queryRunner.query(
-        `INSERT INTO ${plain} SELECT DISTINCT ON (id) * FROM ${t.qualifiedArchive} ORDER BY id, archived_at DESC`,
+        `INSERT INTO ${plain} SELECT DISTINCT ON (id) * FROM ${t.qualifiedArchive} ORDER BY id, archived_at DESC, seq DESC`,
       );
       await queryRunner.query(`DROP TABLE ${t.qualifiedArchive}`);
       await queryRunner.query(`DROP FUNCTION ${t.functions.archivePartitions}(integer, bigint)`);
