@@ -65,6 +65,11 @@ describe('the module defaults', () => {
   it('keep a retention of false as "keep everything"', () => {
     const { cleanup } = resolve({ cleanup: { doneRetentionDays: false } }).maintenance;
     expect(cleanup).toMatchObject({ doneRetentionSeconds: undefined });
+    // The archive is kept forever unless asked.
+    expect(resolve({}).maintenance.cleanup).toMatchObject({ archiveRetentionSeconds: undefined });
+    expect(resolve({ cleanup: { archiveRetentionDays: 365 } }).maintenance.cleanup).toMatchObject({
+      archiveRetentionSeconds: 365 * 86_400,
+    });
     expect(resolve({ cleanup: false }).maintenance.cleanup).toBe(false);
     expect(resolve({ reaper: false }).maintenance.reaper).toBe(false);
   });
