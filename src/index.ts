@@ -89,6 +89,7 @@ export {
 export {
   type CleanupOptions,
   type CleanupResult,
+  type ArchivePartitionsResult,
   type EnqueueFlowOptions,
   type EnqueueManyOptions,
   type EnqueueOptions,

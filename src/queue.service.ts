@@ -52,6 +52,7 @@ import { type FlowChild, type FlowNode, type FlowTree } from './interfaces/flow.
 import { flowIds } from './flow/flow-ids.js';
 import { flattenFlow } from './flow/flow-tree.js';
 import { QUEUE_CONFIG } from './queue.constants.js';
+import { ARCHIVE_PARTITIONS_AHEAD } from './config/archive-span.js';
 import { QueueEvents } from './events/queue-events.js';
 import { type BatchFlow, type EachOrAll, type MessageFlow } from './sql/enqueue.sql.js';
 import { type UniqueRule } from './sql/unique.sql.js';
@@ -356,19 +357,29 @@ export class QueueService {
    * Deletes old `done` messages and archives old dead letters into `<table>_archive`, in batches
    * of `batchSize` rows per statement (each its own short transaction), until none are left. The
    * module's scheduled cleanup does the same; operators may call it too. Safe on many replicas.
+   * With `archiveRetentionDays` it first keeps the archive's partitions (see `CleanupOptions`).
    */
   async cleanup(options?: CleanupOptions): Promise<CleanupResult> {
     const {
       doneRetentionDays = DEFAULT_DONE_RETENTION_DAYS,
       failedRetentionDays = DEFAULT_FAILED_RETENTION_DAYS,
       batchSize = DEFAULT_MAINTENANCE_BATCH,
+      archiveRetentionDays,
     } = assertOptionsObject(options, 'options');
     assertWholeNumber(batchSize, 'batchSize', LIMITS.maintenanceBatch);
-    return this.store.cleanup({
+    const plan = {
       doneRetentionSeconds: retentionSeconds(doneRetentionDays, 'doneRetentionDays'),
       failedRetentionSeconds: retentionSeconds(failedRetentionDays, 'failedRetentionDays'),
       batchSize,
-    });
+    };
+    if (archiveRetentionDays === undefined) return this.store.cleanup(plan);
+    const keep = retentionSeconds(archiveRetentionDays, 'archiveRetentionDays');
+    // Partitions first, so that the rows archived below find theirs.
+    const archivePartitions = await this.store.maintainArchivePartitions(
+      ARCHIVE_PARTITIONS_AHEAD,
+      keep,
+    );
+    return { ...(await this.store.cleanup(plan)), archivePartitions };
   }
 
   /**

@@ -31,6 +31,11 @@ export const DEFAULT_CLEANUP_CRON = '0 * * * *';
 /** The Python backend's guide deletes `done` messages after seven days. */
 export const DEFAULT_DONE_RETENTION_DAYS = 7;
 export const DEFAULT_FAILED_RETENTION_DAYS = 30;
+/**
+ * The archive is kept forever unless asked: it is where failures are kept for audit, and an
+ * upgrade must not start deleting what an operator relied on.
+ */
+export const DEFAULT_ARCHIVE_RETENTION_DAYS = false;
 export const DEFAULT_HEALTH_TIMEOUT_MS = 1_000;
 export const DEFAULT_HEALTH_COUNT_LIMIT = 10_000;
 /**

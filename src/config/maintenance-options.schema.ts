@@ -32,6 +32,13 @@ export class CleanupSchema {
   failedRetentionDays?: number | false;
 
   @IsOptional()
+  @ValidateIf((_object, value) => value !== false)
+  @IsNumber({ allowNaN: false, allowInfinity: false })
+  @Min(LIMITS.retentionDays.min)
+  @Max(LIMITS.retentionDays.max)
+  archiveRetentionDays?: number | false;
+
+  @IsOptional()
   @IsWithin(LIMITS.maintenanceBatch)
   batchSize?: number;
 }

@@ -84,6 +84,8 @@ export interface MaintenanceConfig {
         readonly doneRetentionSeconds: number | undefined;
         /** Dead letters older than this are archived; undefined keeps them. */
         readonly failedRetentionSeconds: number | undefined;
+        /** Archive partitions whose rows are all older than this are dropped; undefined keeps them. */
+        readonly archiveRetentionSeconds: number | undefined;
         readonly batchSize: number;
       };
 }

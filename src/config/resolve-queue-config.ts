@@ -15,6 +15,7 @@ import {
   DEFAULT_POLL_INTERVAL_MS,
   DEFAULT_SHUTDOWN_TIMEOUT_MS,
   DEFAULT_TABLE,
+  DEFAULT_ARCHIVE_RETENTION_DAYS,
   DEFAULT_CLEANUP_CRON,
   DEFAULT_DONE_RETENTION_DAYS,
   DEFAULT_FAILED_RETENTION_DAYS,
@@ -201,6 +202,10 @@ function resolveMaintenance(options: QueueModuleOptions): MaintenanceConfig {
             failedRetentionSeconds: retentionSeconds(
               cleanup.failedRetentionDays ?? DEFAULT_FAILED_RETENTION_DAYS,
               'cleanup.failedRetentionDays',
+            ),
+            archiveRetentionSeconds: retentionSeconds(
+              cleanup.archiveRetentionDays ?? DEFAULT_ARCHIVE_RETENTION_DAYS,
+              'cleanup.archiveRetentionDays',
             ),
             batchSize: cleanup.batchSize ?? DEFAULT_MAINTENANCE_BATCH,
           }),

@@ -16,6 +16,11 @@ import {
   prepareFlowControlIfPending,
   type FlowPreparationStep,
 } from '../migrations/prepare-flow-control.js';
+import {
+  PARTITION_ARCHIVE_MIGRATION,
+  preparePartitionArchiveIfPending,
+  type ArchivePreparationStep,
+} from '../migrations/prepare-partition-archive.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 import { privilegeFailure } from './privilege-failure.js';
 
@@ -32,6 +37,8 @@ export interface MigrationRunOptions {
   readonly onAdoptionStep?: (step: AdoptionStep, durationMs: number) => void;
   /** Told after each step of preparing a big table for flow control, with its duration. */
   readonly onFlowControlStep?: (step: FlowPreparationStep, durationMs: number) => void;
+  /** Told after each step of preparing a big archive for partitioning, with its duration. */
+  readonly onArchiveStep?: (step: ArchivePreparationStep, durationMs: number) => void;
   /** The first migration not to apply (it and those after it stay pending); all when absent. */
   readonly stopBefore?: string;
 }
@@ -94,6 +101,17 @@ export async function runQueueMigrations(
         ...(options.onFlowControlStep === undefined ? {} : { onStep: options.onFlowControlStep }),
       })),
     );
+    // A big archive gets its bound validated and its id index built without being held.
+    if (archivePreparationWanted(names, options.stopBefore)) {
+      prepared.push(
+        ...(await preparePartitionArchiveIfPending(dataSource, names, {
+          lockTimeoutMs: options.lockTimeoutMs,
+          migrateEarlier: () =>
+            migrateOnce(dataSource, names, options.lockTimeoutMs, PARTITION_ARCHIVE_MIGRATION),
+          ...(options.onArchiveStep === undefined ? {} : { onStep: options.onArchiveStep }),
+        })),
+      );
+    }
     try {
       return await migrateOnce(dataSource, names, options.lockTimeoutMs, options.stopBefore);
     } catch (error) {
@@ -115,6 +133,14 @@ export async function runQueueMigrations(
     );
   });
   return [...(adopted ? [ADOPTED_MIGRATION] : []), ...prepared, ...ran];
+}
+
+/** Whether a run that stops before `stopBefore` reaches the archive's partitioning. */
+function archivePreparationWanted(names: QueueTableNames, stopBefore: string | undefined): boolean {
+  if (stopBefore === undefined) return true;
+  const order = queueMigrations(names).map((Migration) => new Migration().name);
+  const stop = order.indexOf(stopBefore);
+  return stop === -1 || stop > order.indexOf(PARTITION_ARCHIVE_MIGRATION);
 }
 
 /** The columns of the Python backend's `messages` table: type, and whether NOT NULL. */

@@ -14,6 +14,12 @@ export interface CleanupScheduleOptions {
   readonly doneRetentionDays?: number | false;
   /** Archive dead letters created more than this many days ago; `false` keeps them. Default 30. */
   readonly failedRetentionDays?: number | false;
+  /**
+   * Drop the archive's weekly partitions whose every row was archived more than this many days
+   * ago; `false` keeps the archive forever. Default `false`. Each run also creates the partitions
+   * of the coming weeks.
+   */
+  readonly archiveRetentionDays?: number | false;
   /** Rows per statement. Default 10,000. */
   readonly batchSize?: number;
 }

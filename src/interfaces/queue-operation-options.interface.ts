@@ -120,6 +120,12 @@ export interface CleanupOptions {
   readonly doneRetentionDays?: number | false;
   /** Archive dead letters created more than this many days ago into `<table>_archive`. Default 30. */
   readonly failedRetentionDays?: number | false;
+  /**
+   * Given, the cleanup also keeps the archive's weekly partitions: it creates those of the
+   * coming weeks and drops those whose every row was archived more than this many days ago
+   * (none with `false`). Absent, the archive's partitions are left alone.
+   */
+  readonly archiveRetentionDays?: number | false;
   /** Rows per statement, so no statement holds locks for long. Default 10,000. */
   readonly batchSize?: number;
 }
@@ -130,4 +136,16 @@ export interface CleanupResult {
   readonly deleted: number;
   /** Dead letters moved to the archive. */
   readonly archived: number;
+  /** What the archive's partition keeper did, when the cleanup ran it. */
+  readonly archivePartitions?: ArchivePartitionsResult;
+}
+
+/** What one run of the archive's partition keeper did. */
+export interface ArchivePartitionsResult {
+  /** Partitions created (the coming weeks', or a week's whose rows sat in the default partition). */
+  readonly created: readonly string[];
+  /** Partitions dropped, with their rows, by the archive retention. */
+  readonly dropped: readonly string[];
+  /** Rows moved from the default partition into a partition just created. */
+  readonly moved: number;
 }

@@ -45,6 +45,11 @@ export interface QueueTableNames {
    */
   readonly functions: {
     readonly messageEnded: string;
+    /**
+     * The archive's partition keeper (see `1795585200000-partition-archive.ts`): creates the
+     * partitions ahead and drops those past retention, as the migrating role.
+     */
+    readonly archivePartitions: string;
   };
   /** Text hashed into the advisory lock key that serialises migrations of this table. */
   readonly lockKey: string;
@@ -115,6 +120,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     }),
     functions: Object.freeze({
       messageEnded: `${quote(schema)}.${quote(`${table}_message_ended`)}`,
+      archivePartitions: `${quote(schema)}.${quote(`${table}_archive_partitions`)}`,
     }),
     lockKey: qualifiedName,
     channel,

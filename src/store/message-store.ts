@@ -12,11 +12,15 @@ import {
   type QueueMessage,
 } from '../interfaces/queue-message.interface.js';
 import { type BlockedGroup, type GroupBlock } from '../interfaces/blocked-group.interface.js';
-import { type CleanupResult } from '../interfaces/queue-operation-options.interface.js';
+import {
+  type ArchivePartitionsResult,
+  type CleanupResult,
+} from '../interfaces/queue-operation-options.interface.js';
 import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
 import { type CancelResult } from '../interfaces/queue-control.interface.js';
 import { type FlowChild } from '../interfaces/flow.interface.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
+import { maintainArchivePartitionsSql } from '../sql/archive-partitions.sql.js';
 import { archiveOldFailedSql, deleteOldDoneSql } from '../sql/cleanup.sql.js';
 import {
   cancelSql,
@@ -671,6 +675,35 @@ export class MessageStore {
             archiveOldFailedSql(this.names, failed, batchSize),
           );
     return { deleted, archived };
+  }
+
+  /**
+   * Runs the archive's partition keeper: the current week's partition and `ahead` more created,
+   * partitions whose rows are all older than `keepSeconds` dropped (none when undefined).
+   */
+  async maintainArchivePartitions(
+    ahead: number,
+    keepSeconds: number | undefined,
+  ): Promise<ArchivePartitionsResult> {
+    const created: string[] = [];
+    const dropped: string[] = [];
+    let moved = 0;
+    // The keeper drops one partition a call (one short exclusive hold of the archive each).
+    for (;;) {
+      const result = await this.connection.query<{
+        created: string[];
+        dropped: string[];
+        moved: number;
+      }>(
+        'maintainArchivePartitions',
+        maintainArchivePartitionsSql(this.names, ahead, keepSeconds ?? null),
+      );
+      const row = result.rows[0]!;
+      created.push(...row.created);
+      dropped.push(...row.dropped);
+      moved += row.moved;
+      if (row.dropped.length === 0) return { created, dropped, moved };
+    }
   }
 
   /** Counts of every queue, or of `queue` only. */

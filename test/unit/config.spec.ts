@@ -71,6 +71,11 @@ describe('the module defaults', () => {
   it('keep a retention of false as "keep everything"', () => {
     const { cleanup } = resolve({ cleanup: { doneRetentionDays: false } }).maintenance;
     expect(cleanup).toMatchObject({ doneRetentionSeconds: undefined });
+    // The archive is kept forever unless asked.
+    expect(resolve({}).maintenance.cleanup).toMatchObject({ archiveRetentionSeconds: undefined });
+    expect(resolve({ cleanup: { archiveRetentionDays: 365 } }).maintenance.cleanup).toMatchObject({
+      archiveRetentionSeconds: 365 * 86_400,
+    });
     expect(resolve({ cleanup: false }).maintenance.cleanup).toBe(false);
     expect(resolve({ reaper: false }).maintenance.reaper).toBe(false);
   });
@@ -202,7 +207,7 @@ describe.each(wholeNumberOptions)('%s', (option, bounds, options) => {
 describe('retention days', () => {
   const { min, max } = LIMITS.retentionDays;
 
-  it.each(['doneRetentionDays', 'failedRetentionDays'] as const)(
+  it.each(['doneRetentionDays', 'failedRetentionDays', 'archiveRetentionDays'] as const)(
     'cleanup.%s takes fractions of days, up to the limit',
     (field) => {
       expect(resolve({ cleanup: { [field]: 0.5 } }).maintenance.cleanup).toBeTruthy();
