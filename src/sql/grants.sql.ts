@@ -9,8 +9,12 @@ import { type QueueTableNames } from './table-names.js';
  *   backend, the cleanup, `delete`). `UPDATE` also covers `SELECT … FOR UPDATE` and the flow
  *   trigger, which runs with the rights of the role whose statement fired it (it locks and updates
  *   the parent row, and calls `pg_notify`, which needs no privilege).
- * - the archive: the cleanup inserts dead letters, `ON CONFLICT (id) DO UPDATE` (so `UPDATE`);
- *   nothing of ours deletes from it.
+ * - the archive: the cleanup inserts dead letters and, in the same statement, deletes an older
+ *   row of the same id (a partitioned table has no unique id to conflict on); nothing of ours
+ *   updates it.
+ * - the archive's partition keeper, `<table>_archive_partitions(integer, bigint)`: `EXECUTE`.
+ *   It runs with its owner's rights (SECURITY DEFINER) to create and drop partitions, and its
+ *   EXECUTE is revoked from PUBLIC, since it drops archived rows.
  * - `<table>_queues`: pause and resume upsert a row; nothing deletes one.
  * - `<table>_schedules`: boot upserts the declared schedules and deletes the undeclared ones.
  * - `<table>_migrations`: read at boot to see that nothing is pending; the owner writes it.
@@ -26,7 +30,8 @@ export function queueGrantsStatements(t: QueueTableNames, quotedRole: string): S
   const grants: Array<readonly [string, string]> = [
     ['USAGE', `SCHEMA ${t.quotedSchema}`],
     ['SELECT, INSERT, UPDATE, DELETE', `TABLE ${t.qualified}`],
-    ['SELECT, INSERT, UPDATE', `TABLE ${t.qualifiedArchive}`],
+    ['SELECT, INSERT, DELETE', `TABLE ${t.qualifiedArchive}`],
+    ['EXECUTE', `FUNCTION ${t.functions.archivePartitions}(integer, bigint)`],
     ['SELECT, INSERT, UPDATE', `TABLE ${t.qualifiedQueues}`],
     ['SELECT, INSERT, UPDATE, DELETE', `TABLE ${t.qualifiedSchedules}`],
     ['SELECT', `TABLE ${t.qualifiedMigrations}`],

@@ -328,7 +328,7 @@ describe('an application role without ownership', () => {
       'TRUNCATE lp.messages',
       'CREATE INDEX ON lp.messages (queue)',
       'CREATE TABLE lp.other (id integer)',
-      'DELETE FROM lp.messages_archive',
+      'UPDATE lp.messages_archive SET attempts = 0',
       "INSERT INTO lp.messages_migrations (timestamp, name) VALUES (1, 'x')",
       'DELETE FROM lp.messages_queues',
       'DROP FUNCTION lp.messages_message_ended()',
@@ -368,5 +368,11 @@ describe('an application role without ownership', () => {
             : 1,
       );
     expect(held).toEqual(expected);
+    // And the one function it may run: the archive's partition keeper, revoked from PUBLIC.
+    const { rows: keeper } = await db.query<{ app: boolean; anyone: boolean }>(
+      `SELECT has_function_privilege('queue_app', 'lp.messages_archive_partitions(integer, bigint)', 'EXECUTE') AS app,
+         has_function_privilege('public', 'lp.messages_archive_partitions(integer, bigint)', 'EXECUTE') AS anyone`,
+    );
+    expect(keeper).toEqual([{ app: true, anyone: false }]);
   });
 });

@@ -31,7 +31,8 @@ describe('queueGrantsSql', () => {
     expect(queueGrantsSql(queueTableNames('public', 'messages'), 'queue_app')).toEqual([
       'GRANT USAGE ON SCHEMA "public" TO "queue_app"',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."messages" TO "queue_app"',
-      'GRANT SELECT, INSERT, UPDATE ON TABLE "public"."messages_archive" TO "queue_app"',
+      'GRANT SELECT, INSERT, DELETE ON TABLE "public"."messages_archive" TO "queue_app"',
+      'GRANT EXECUTE ON FUNCTION "public"."messages_archive_partitions"(integer, bigint) TO "queue_app"',
       'GRANT SELECT, INSERT, UPDATE ON TABLE "public"."messages_queues" TO "queue_app"',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."messages_schedules" TO "queue_app"',
       'GRANT SELECT ON TABLE "public"."messages_migrations" TO "queue_app"',
