@@ -53,6 +53,7 @@ export const ARCHIVE_COLUMNS = [
   'awaited',
   'parent_id',
   'child_failure',
+  'trace_context',
   'archived_at',
 ] as const;
 
