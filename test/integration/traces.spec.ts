@@ -9,6 +9,7 @@ import {
   type ReadableSpan,
 } from '@opentelemetry/sdk-trace';
 import { Processor, UnrecoverableError, type ProcessorMessage } from '../../src/index.js';
+import { Checkout, OrderConfirmations } from '../../examples/tracing.js';
 import { waitFor } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -37,7 +38,7 @@ class Handlers {
 
 const fixture = useQueueFixture('traces', {
   shared: { pollIntervalMs: 50 },
-  sharedProviders: [Handlers],
+  sharedProviders: [Handlers, Checkout, OrderConfirmations],
 });
 const { db } = fixture;
 
@@ -134,6 +135,20 @@ describe('OpenTelemetry traces', () => {
       (span) => span.parentSpanContext?.spanId === process.spanContext().spanId,
     );
     expect(work?.spanContext().traceId).toBe(request!.traceId);
+  });
+
+  it("the README's example: one trace from the order to the confirmation email", async () => {
+    const id = await fixture.app.get(Checkout).placeOrder('o-1');
+    const email = await oneSpan('send confirmation email');
+    const process = await oneSpan('process orders.confirm', id);
+    const send = await oneSpan('send orders.confirm', id);
+    const order = spansOf('place order')[0]!;
+    expect(email.parentSpanContext?.spanId).toBe(process.spanContext().spanId);
+    expect(process.parentSpanContext?.spanId).toBe(send.spanContext().spanId);
+    expect(send.parentSpanContext?.spanId).toBe(order.spanContext().spanId);
+    expect(
+      new Set([email, process, send, order].map((span) => span.spanContext().traceId)).size,
+    ).toBe(1);
   });
 
   it("a failing handler's span has status ERROR, the exception, and what became of the message", async () => {
