@@ -1,23 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { context, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BatchSpanProcessor, ConsoleSpanExporter, TracerProvider } from '@opentelemetry/sdk-trace';
+import { trace } from '@opentelemetry/api';
 import { Processor, QueueService, type ProcessorMessage } from '@fetchcraft/queue';
 
-/**
- * Call first in main.ts, before `NestFactory.create`. (`NodeSDK` of `@opentelemetry/sdk-node`
- * does the same and more; any registered tracer provider will do.)
- */
-export function startTracing(): TracerProvider {
-  const provider = new TracerProvider({
-    spanProcessors: [new BatchSpanProcessor({ exporter: new ConsoleSpanExporter() })],
-  });
-  // Spans follow async calls, so the queue sees the span of the request it was called in.
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  trace.setGlobalTracerProvider(provider);
-  return provider;
-}
-
+// Spans are recorded once the application registers a tracer provider (the OpenTelemetry SDK,
+// started before `NestFactory.create`); until then every call below is a no-op.
 const tracer = trace.getTracer('shop');
 
 @Injectable()
