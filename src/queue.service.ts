@@ -69,6 +69,7 @@ import {
 import { CronSchedule } from './schedule/cron-ticks.js';
 import { RecurringScheduler } from './schedule/recurring-scheduler.js';
 import { resolveSchedule } from './schedule/schedule-rules.js';
+import { tracedSend, tracingLive } from './tracing/queue-tracing.js';
 
 /**
  * The queue: enqueue, lease, ack/nack, and the operator's tools. The TypeScript counterpart of
@@ -167,6 +168,17 @@ export class QueueService {
     const flow = messageFlowOf(assertOptionsObject(options, 'options'));
     const json = serializeBody(body, 'body', this.config.maxBodyBytes);
     const manager = options?.manager;
+    if (tracingLive()) {
+      return tracedSend(
+        queue,
+        1,
+        async (traceContext) => {
+          const via = manager && (await this.store.through(manager, 'options.manager'));
+          return this.store.enqueue(queue, json, delay, withTrace(flow, traceContext), via);
+        },
+        (id) => [id],
+      );
+    }
     if (manager === undefined) return this.store.enqueue(queue, json, delay, flow);
     const via = await this.store.through(manager, 'options.manager');
     return this.store.enqueue(queue, json, delay, flow, via);
@@ -203,6 +215,17 @@ export class QueueService {
     }
     assertBatchBytes(json, length);
     const manager = options?.manager;
+    if (tracingLive()) {
+      return tracedSend(
+        queue,
+        json.length,
+        async (traceContext) => {
+          const via = manager && (await this.store.through(manager, 'options.manager'));
+          return this.store.enqueueMany(queue, json, delay, withTrace(flow, traceContext), via);
+        },
+        (ids) => ids,
+      );
+    }
     if (manager === undefined) return this.store.enqueueMany(queue, json, delay, flow);
     const via = await this.store.through(manager, 'options.manager');
     return this.store.enqueueMany(queue, json, delay, flow, via);
@@ -232,7 +255,13 @@ export class QueueService {
     const flat = flattenFlow(flow, this.config.maxBodyBytes, flowIds);
     const via =
       manager === undefined ? undefined : await this.store.through(manager, 'options.manager');
-    await this.store.enqueueFlow(flat, via);
+    // One send span for the whole flow, named for its root's queue.
+    await tracedSend(
+      flat.tree.queue,
+      flat.ids.length,
+      (traceContext) => this.store.enqueueFlow(withTrace(flat, traceContext), via),
+      () => (flat.ids.length === 1 ? flat.ids : []),
+    );
     return flat.tree;
   }
 
@@ -641,6 +670,20 @@ function uniqueRuleOf(options: EnqueueManyOptions<never>, keyed: boolean): Uniqu
 
 function assertPriority(value: unknown, field: string): number {
   return assertWholeNumber(value, field, LIMITS.priority);
+}
+
+/** `flow` with the trace context to store, when there is one. */
+function withTrace<F extends object>(flow: F, traceContext: string | undefined): F;
+function withTrace<F extends object>(
+  flow: F | undefined,
+  traceContext: string | undefined,
+): F | undefined;
+function withTrace<F extends object>(
+  flow: F | undefined,
+  traceContext: string | undefined,
+): F | undefined {
+  if (traceContext === undefined) return flow;
+  return { ...flow, traceContext } as F;
 }
 
 /** One message's flow control, checked; undefined when it uses none (the hot path). */

@@ -63,4 +63,11 @@ export interface LeasedMessage<T = unknown> extends QueueMessage<T>, QueueLease 
   readonly state: 'leased';
   readonly leaseUntil: Date;
   readonly leaseToken: string;
+  /**
+   * The W3C trace context of the OpenTelemetry span it was sent under, as a JSON carrier
+   * (`{"traceparent": "00-…", "tracestate": "…"}`) that any propagator's `extract` takes; null
+   * when no tracer provider was registered when it was enqueued. `@Processor` handlers run in a
+   * span that continues it already; a caller of `leaseNext`/`leaseMany` may continue it itself.
+   */
+  readonly traceContext?: string | null;
 }

@@ -6,6 +6,7 @@ import { timeOrderedIds } from './1795567200000-time-ordered-ids.js';
 import { addFlowControl } from './1795570800000-add-flow-control.js';
 import { addWorkflows } from './1795574400000-add-workflows.js';
 import { addSchedules } from './1795578000000-add-schedules.js';
+import { addTraceContext } from './1795581600000-add-trace-context.js';
 import { partitionArchive } from './1795585200000-partition-archive.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
@@ -26,6 +27,7 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     addFlowControl(names),
     addWorkflows(names),
     addSchedules(names),
+    addTraceContext(names),
     partitionArchive(names),
   ];
 }

@@ -22,6 +22,7 @@ import { NotificationListener } from '../workers/notification-listener.js';
 import { CronSchedule, planTicks, tickUniqueKey } from './cron-ticks.js';
 import { ScheduleCatalog } from './schedule.catalog.js';
 import { storedMissedRule } from './schedule-rules.js';
+import { SendSpan, TRACE_ATTRIBUTES, tracingLive } from '../tracing/queue-tracing.js';
 
 /** Schedules one run enqueues before it lets the event loop breathe (and goes on at once). */
 const RUN_BATCH = 100;
@@ -179,7 +180,7 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
       let count = 0;
       for (; count < RUN_BATCH && !this.stopping; count++) {
         claimed = undefined;
-        const fired = await this.store.fireDueSchedule(this.excluded(), (definition, next, now) => {
+        const fired = await this.fire((definition, next, now) => {
           claimed = definition.name;
           try {
             return this.plan(definition, next, now);
@@ -217,6 +218,38 @@ export class RecurringScheduler implements OnApplicationBootstrap, BeforeApplica
       }
     }
     if (!this.stopping) this.arm(delay);
+  }
+
+  /**
+   * Claims a due schedule and enqueues its ticks; in a PRODUCER `send <queue>` span when an
+   * OpenTelemetry tracer provider is registered, whose context the messages carry.
+   */
+  private async fire(
+    plan: (definition: ScheduleDefinition, nextMs: number, nowMs: number) => ScheduleTicks,
+  ): Promise<FiredSchedule | null> {
+    if (!tracingLive()) return this.store.fireDueSchedule(this.excluded(), plan);
+    let span: SendSpan | undefined;
+    try {
+      const fired = await this.store.fireDueSchedule(this.excluded(), (definition, next, now) => {
+        const planned = plan(definition, next, now);
+        // A transaction sent again plans again: the first attempt's span ends unsent.
+        span?.end();
+        span = undefined;
+        if (planned.ticks.length === 0) return planned;
+        span = new SendSpan(definition.queue, planned.ticks.length, {
+          [TRACE_ATTRIBUTES.schedule]: definition.name,
+        });
+        const { traceContext } = span;
+        return traceContext === undefined ? planned : { ...planned, traceContext };
+      });
+      if (fired !== null) span?.sent(fired.ids);
+      return fired;
+    } catch (error) {
+      span?.failed(error);
+      throw error;
+    } finally {
+      span?.end();
+    }
   }
 
   /** The sleep until the earliest tick `dueIn` ms away (null: there is no schedule). */

@@ -54,6 +54,7 @@ export const ARCHIVE_COLUMNS = [
   'awaited',
   'parent_id',
   'child_failure',
+  'trace_context',
   'archived_at',
 ] as const;
 

@@ -14,6 +14,11 @@ export interface MessageFlow {
   readonly priority?: number;
   readonly unique?: { readonly key: string; readonly rule: UniqueRule };
   readonly groupKey?: string;
+  /**
+   * The W3C trace context to store in `trace_context` (see `src/tracing/trace-context.ts`);
+   * only while an OpenTelemetry tracer provider is registered.
+   */
+  readonly traceContext?: string;
 }
 
 /** One value for every message of a batch, or one per message (`null`: none for that one). */
@@ -24,6 +29,8 @@ export interface BatchFlow {
   readonly priority?: EachOrAll<number>;
   readonly unique?: { readonly key: EachOrAll<string>; readonly rule: UniqueRule };
   readonly groupKey?: EachOrAll<string>;
+  /** As `MessageFlow.traceContext`: one batch, one send span, one context for all. */
+  readonly traceContext?: string;
 }
 
 /** Binds values after the ones a statement starts with, and lays out a batch's rows. */
@@ -82,8 +89,8 @@ function uniqueColumns(
 const FLOW_COLUMNS = 'priority, unique_key, unique_scope, unique_window, group_key';
 
 /**
- * Inserts one message. Without flow control it is the statement the Python backend's `enqueue`
- * sends, which stays the hot path's.
+ * Inserts one message. Without flow control and without a trace context it is the statement the
+ * Python backend's `enqueue` sends, which stays the hot path's.
  *
  * With a unique key, the insert does nothing when the key is held (the unique index decides, so
  * concurrent enqueues cannot both insert), and the statement returns the holder's id instead,
@@ -101,8 +108,13 @@ export function enqueueSql(
 ): SqlStatement {
   // A delayed message wakes nobody: workers would find nothing due. Polling picks it up.
   const wake = delaySeconds === 0;
-  const { priority = 0, unique, groupKey } = flow;
-  if (priority === 0 && unique === undefined && groupKey === undefined) {
+  const { priority = 0, unique, groupKey, traceContext } = flow;
+  if (
+    priority === 0 &&
+    unique === undefined &&
+    groupKey === undefined &&
+    traceContext === undefined
+  ) {
     return {
       text: `INSERT INTO ${t.qualified} (queue, body, available_at, created_at)
 VALUES ($1::text, $2::jsonb, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS})
@@ -113,10 +125,17 @@ RETURNING id${wake ? `, ${notify('$4', '$1::text')}` : ''}`,
   const p = new Parameters([queue, bodyJson, delaySeconds]);
   const key = unique === undefined ? 'NULL' : p.bind(unique.key, 'text');
   const { scope, window } = uniqueColumns(p, unique?.rule);
-  const row = [p.bind(priority, 'integer'), key, scope, window, p.bind(groupKey ?? null, 'text')];
+  const row = [
+    p.bind(priority, 'integer'),
+    key,
+    scope,
+    window,
+    p.bind(groupKey ?? null, 'text'),
+    p.bind(traceContext ?? null, 'text'),
+  ];
   // RETURNING runs for inserted rows only: a duplicate wakes nobody.
   const returning = `RETURNING id${wake ? `, ${notify(p.placeholder(t.channel), '$1::text')}` : ''}`;
-  const insert = `INSERT INTO ${t.qualified} (queue, body, available_at, created_at, ${FLOW_COLUMNS})
+  const insert = `INSERT INTO ${t.qualified} (queue, body, available_at, created_at, ${FLOW_COLUMNS}, trace_context)
 VALUES ($1::text, $2::jsonb, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS}, ${row.join(', ')})`;
   if (unique === undefined) return { text: `${insert}\n${returning}`, values: p.values };
   return {
@@ -153,7 +172,11 @@ export function enqueueManySql(
   if (flow.unique !== undefined) {
     return enqueueUniqueManySql(t, queue, bodiesJsonArray, delaySeconds, flow, flow.unique);
   }
-  if (flow.priority === undefined && flow.groupKey === undefined) {
+  if (
+    flow.priority === undefined &&
+    flow.groupKey === undefined &&
+    flow.traceContext === undefined
+  ) {
     return {
       text: `WITH inserted AS (
   INSERT INTO ${t.qualified} (queue, body, available_at, created_at)
@@ -173,10 +196,11 @@ SELECT array_agg(id ORDER BY seq) AS ids${wake ? `, ${notify('$4', '$1::text')}`
     { value: flow.priority, type: 'integer', name: 'priority', absent: '0' },
     { value: flow.groupKey, type: 'text', name: 'group_key', absent: 'NULL' },
   ]);
+  const traceContext = p.bind(flow.traceContext ?? null, 'text');
   return {
     text: `WITH inserted AS (
-  INSERT INTO ${t.qualified} (queue, body, available_at, created_at, priority, group_key)
-  SELECT $1::text, e.value, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS}, ${columns.join(', ')}
+  INSERT INTO ${t.qualified} (queue, body, available_at, created_at, priority, group_key, trace_context)
+  SELECT $1::text, e.value, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS}, ${columns.join(', ')}, ${traceContext}
   FROM ${from}
   ORDER BY e.ord
   RETURNING id, seq
@@ -221,6 +245,7 @@ function enqueueUniqueManySql(
     { value: flow.groupKey, type: 'text', name: 'group_key', absent: 'NULL' },
   ]);
   const { scope, window } = uniqueColumns(p, unique.rule);
+  const traceContext = p.bind(flow.traceContext ?? null, 'text');
   const holder = keyHolderSql(t, unique.rule.scope, '$1::text', 'x.unique_key', window);
   const woken = wake
     ? `, (SELECT count(*) FROM (SELECT ${notify(p.placeholder(t.channel), '$1::text')} FROM inserted LIMIT 1) AS w) AS woken`
@@ -237,12 +262,12 @@ function enqueueUniqueManySql(
   SELECT c.*, CASE WHEN c.ord = c.first THEN nextval((SELECT pg_get_serial_sequence('${t.qualified}', 'seq'))::regclass) END AS seq
   FROM (SELECT * FROM chosen ORDER BY ord) AS c
 ), inserted AS (
-  INSERT INTO ${t.qualified} (queue, body, available_at, created_at, ${FLOW_COLUMNS}, seq)
+  INSERT INTO ${t.qualified} (queue, body, available_at, created_at, ${FLOW_COLUMNS}, seq, trace_context)
   OVERRIDING SYSTEM VALUE
   SELECT $1::text, d.value, ${secondsFromNow('$3::integer')}, ${NOW_SECONDS}, d.priority, d.unique_key,
     CASE WHEN d.unique_key IS NOT NULL THEN ${scope} END,
     CASE WHEN d.unique_key IS NOT NULL THEN ${window} END,
-    d.group_key, d.seq
+    d.group_key, d.seq, ${traceContext}
   FROM drawn AS d
   WHERE d.seq IS NOT NULL
   ORDER BY d.unique_key, d.ord

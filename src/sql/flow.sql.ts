@@ -13,6 +13,8 @@ export interface FlowRows {
   readonly priorities: readonly number[];
   readonly groupKeys: readonly (string | null)[];
   readonly childFailures: readonly (string | null)[];
+  /** The trace context every message of the flow carries (one send span): see `MessageFlow`. */
+  readonly traceContext?: string;
 }
 
 /**
@@ -29,10 +31,11 @@ export interface FlowRows {
 export function enqueueFlowSql(t: QueueTableNames, rows: FlowRows): SqlStatement {
   return {
     text: `WITH inserted AS (
-  INSERT INTO ${t.qualified} (id, queue, body, state, available_at, created_at, priority, group_key, parent_id, child_failure)
+  INSERT INTO ${t.qualified} (id, queue, body, state, available_at, created_at, priority, group_key, parent_id, child_failure, trace_context)
   SELECT e.id, e.queue, e.value,
     CASE WHEN e.waiting THEN 'waiting_children' ELSE 'ready' END,
-    ${secondsFromNow('e.delay')}, ${NOW_SECONDS}, e.priority, e.group_key, e.parent_id, e.child_failure
+    ${secondsFromNow('e.delay')}, ${NOW_SECONDS}, e.priority, e.group_key, e.parent_id, e.child_failure,
+    $11::text
   FROM ROWS FROM (
     jsonb_array_elements($1::jsonb), unnest($2::text[]), unnest($3::text[]), unnest($4::text[]),
     unnest($5::boolean[]), unnest($6::integer[]), unnest($7::integer[]), unnest($8::text[]),
@@ -56,6 +59,7 @@ SELECT (SELECT count(*) FROM inserted)::integer AS inserted,
       rows.groupKeys,
       rows.childFailures,
       t.channel,
+      rows.traceContext ?? null,
     ],
   };
 }

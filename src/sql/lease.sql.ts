@@ -90,11 +90,12 @@ SELECT ${LEASED_COLUMNS} FROM leased ORDER BY priority DESC, available_at, seq`,
 
 /**
  * The columns a lease returns: the message's, plus what the worker needs to place it (its lease
- * order and group) and its body's stored size.
+ * order and group), the trace context it was sent under (for the handler's span), and its
+ * body's stored size.
  */
 export const LEASED_COLUMNS = [
   MESSAGE_COLUMNS,
-  ...['seq', 'priority', 'group_key'].filter(
+  ...['seq', 'priority', 'group_key', 'trace_context'].filter(
     (column) => !MESSAGE_COLUMNS.split(', ').includes(column),
   ),
   'pg_column_size(body) AS body_bytes',

@@ -30,6 +30,8 @@ export interface LeasedRow extends MessageRow {
   /** bigint, as a string. */
   readonly seq: string;
   readonly priority: number;
+  /** See `LeasedMessage.traceContext`. */
+  readonly trace_context: string | null;
 }
 
 function fromEpochSeconds(value: string): Date {
@@ -58,6 +60,10 @@ export function toMessage<T>(row: MessageRow): QueueMessage<T> {
 }
 
 /** A row the lease statement returned: state `leased`, with its token and lease end. */
-export function toLeasedMessage<T>(row: MessageRow): LeasedMessage<T> {
-  return toMessage<T>(row) as LeasedMessage<T>;
+export function toLeasedMessage<T>(row: LeasedRow): LeasedMessage<T> {
+  const message = toMessage<T>(row) as {
+    -readonly [K in keyof LeasedMessage<T>]: LeasedMessage<T>[K];
+  };
+  message.traceContext = row.trace_context;
+  return message;
 }

@@ -268,6 +268,8 @@ export interface ScheduleTicks {
   readonly keyOf: (tick: number) => string;
   /** How long a tick's key is held (`uniqueWindowSeconds`). */
   readonly keyWindowSeconds: number;
+  /** The trace context the ticks' messages carry (see `MessageFlow.traceContext`). */
+  readonly traceContext?: string;
 }
 
 /** What the claim of one due schedule enqueued. */
@@ -948,7 +950,11 @@ export class MessageStore {
       const row = (await send<DueScheduleRow>(claimDueScheduleSql(this.names, excluded))).rows[0];
       if (row === undefined) return null;
       const definition = toScheduleDefinition(row);
-      const { ticks, next, keyOf, keyWindowSeconds } = plan(definition, row.next_ms, row.now_ms);
+      const { ticks, next, keyOf, keyWindowSeconds, traceContext } = plan(
+        definition,
+        row.next_ms,
+        row.now_ms,
+      );
       const ids: string[] = [];
       for (const tick of ticks) {
         const statement = enqueueSql(
@@ -963,6 +969,7 @@ export class MessageStore {
               rule: { scope: 'window', windowSeconds: keyWindowSeconds },
             },
             ...(definition.groupKey === null ? {} : { groupKey: definition.groupKey }),
+            ...(traceContext === undefined ? {} : { traceContext }),
           },
         );
         ids.push(await insertedId('scheduleTick', () => send<{ id: string }>(statement)));

@@ -25,6 +25,7 @@ import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { ResultValidationError } from '../errors/result-validation.error.js';
 import { ProgressWriter } from './progress-writer.js';
 import { runInTransaction } from './transactional-completion.js';
+import { ProcessSpan, tracingLive } from '../tracing/queue-tracing.js';
 
 /** One handler running one leased message. */
 interface Execution {
@@ -46,6 +47,8 @@ interface Execution {
   progress?: ProgressWriter;
   /** A `transaction: true` handler's transaction, discarded if shutdown abandons it. */
   transaction?: { discard(): void };
+  /** Its OpenTelemetry process span; none unless a tracer provider is registered. */
+  readonly span: ProcessSpan | undefined;
 }
 
 export interface MessageExecutorDependencies {
@@ -147,7 +150,13 @@ export class MessageExecutor {
 
   /** Starts the handler for `message`; it runs on its own, its slot counted until it settles. */
   start(message: LeasedMessage): void {
-    const execution: Execution = { message, controller: new AbortController(), finished: false };
+    const span = tracingLive() ? new ProcessSpan(message) : undefined;
+    const execution: Execution = {
+      message,
+      controller: new AbortController(),
+      finished: false,
+      span,
+    };
     if (this.recentCancels.size > 0 && this.recentlyCancelled(message.id)) {
       this.markCancelled(execution);
     }
@@ -155,8 +164,12 @@ export class MessageExecutor {
     // while the first handler is still running.
     this.inFlight.set(message.leaseToken, execution);
     const began = performance.now();
-    execution.done = this.execute(execution)
+    // The handler runs with the span active, so the spans it starts are the span's children.
+    const running =
+      span === undefined ? this.execute(execution) : span.run(() => this.execute(execution));
+    execution.done = running
       .catch((error: unknown) => {
+        span?.failed(error);
         this.deps.logger.error(
           `Queue "${this.queue}": message ${message.id} could not be settled (${describeError(error)}); it will be retried when its lease expires`,
         );
@@ -165,6 +178,7 @@ export class MessageExecutor {
         execution.finished = true;
         this.meanMs = nextMeanMs(this.meanMs, performance.now() - began);
         this.inFlight.delete(message.leaseToken);
+        span?.end();
         this.deps.onSlotFreed();
       });
   }
@@ -317,6 +331,7 @@ export class MessageExecutor {
       execution.finished = true;
       // Committed with its ack, or its lease found lost and its transaction rolled back.
       if ('settled' in ran) {
+        execution.span?.settled(ran.settled === 'committed' ? 'ack' : 'lease_lost');
         if (ran.settled === 'committed') this.completed(message, ran.value);
         return;
       }
@@ -329,6 +344,9 @@ export class MessageExecutor {
         execution,
       );
       execution.finished = true;
+    }
+    if (execution.relinquished !== undefined) {
+      execution.span?.settled(execution.relinquished === 'lost' ? 'lease_lost' : 'shutdown');
     }
     if (execution.relinquished === 'shutdown') {
       // Intended: the deadline passed, the message went back to ready and runs again later.
@@ -356,20 +374,25 @@ export class MessageExecutor {
       case 'ack': {
         // `result.ok` always holds here; the check narrows the type.
         const value = result.ok ? result.value : undefined;
-        if (value === undefined) {
-          this.ack(message, undefined, undefined);
+        const json = value === undefined ? undefined : this.resultJson(value);
+        if (typeof json === 'object') {
+          await this.deadLetter(message, json);
           return;
         }
-        const json = this.resultJson(value);
-        if (typeof json === 'string') this.ack(message, json, value);
-        else await this.deadLetter(message, json);
+        execution.span?.settled('ack');
+        this.ack(message, json, value);
         return;
       }
       case 'snooze':
         // Not a failure: the handler asked for later, and no attempt is spent. No line.
+        execution.span?.settled('snooze', { delaySeconds: outcome.delaySeconds });
         await this.deps.store.snooze(message, outcome.delaySeconds);
         return;
       case 'retry': {
+        execution.span?.settled('retry', {
+          error: outcome.error,
+          delaySeconds: outcome.delaySeconds,
+        });
         const retried = await this.settleFailure(
           message,
           outcome.error,
@@ -469,6 +492,7 @@ export class MessageExecutor {
 
   /** Not a failure: one log line, no `lastError`, never retried. */
   private async settleCancelled(message: LeasedMessage, when: string): Promise<void> {
+    this.inFlight.get(message.leaseToken)?.span?.settled('cancelled');
     const settled = await this.deps.store.cancelLease(message);
     if (settled && this.hears.cancelled) {
       this.deps.events!.emit('cancelled', {
@@ -487,6 +511,9 @@ export class MessageExecutor {
 
   private async deadLetter(message: LeasedMessage, error: unknown): Promise<void> {
     const { deadLetterQueue } = this.deps.definition.options;
+    this.inFlight
+      .get(message.leaseToken)
+      ?.span?.settled('dead_letter', { error, ...(deadLetterQueue && { deadLetterQueue }) });
     const settled = await this.settleFailure(
       message,
       error,

@@ -7,5 +7,6 @@ export const MIGRATION_NAMES = [
   'AddFlowControl1795570800000',
   'AddWorkflows1795574400000',
   'AddSchedules1795578000000',
+  'AddTraceContext1795581600000',
   'PartitionArchive1795585200000',
 ];
