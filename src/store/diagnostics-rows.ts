@@ -151,6 +151,8 @@ export function toCatalogObjects(
     [`'${names.finishedChannel}'`, "'<finished channel>'"],
     [`'${names.controlChannel}'`, "'<control channel>'"],
     [`'${names.channel}'`, "'<channel>'"],
+    // The archive's partition keeper names its schema as a text literal.
+    [`'${names.schema}'`, "'<schema>'"],
   ];
   const comparable = (definition: string): string =>
     withoutSchema(
