@@ -24,7 +24,9 @@ import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_REAPER_INTERVAL_MS,
+  DEFAULT_METRICS_DEPTH_INTERVAL_MS,
 } from './defaults.js';
+import { MetricsSchema } from './metrics-options.schema.js';
 import { queueTableNames } from './identifier-rules.js';
 import {
   CleanupSchema,
@@ -36,6 +38,7 @@ import { processorOptionsViolation } from './processor-options.js';
 import {
   type HealthConfig,
   type MaintenanceConfig,
+  type MetricsConfig,
   type QueueConfig,
   type WorkersConfig,
 } from './queue-config.js';
@@ -63,6 +66,7 @@ export function resolveQueueConfig(
     workers: resolveWorkers(options),
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
+    metrics: resolveMetrics(options),
     // Checked by the schedule explorer at module init, before any connection opens.
     schedules: Object.freeze([...(options.schedules ?? [])]),
     connectionTimeoutMs: options.connectionTimeoutMs ?? DEFAULT_CONNECTION_TIMEOUT_MS,
@@ -227,6 +231,26 @@ function resolveHealth(options: QueueModuleOptions): HealthConfig {
     ),
     thresholds: Object.freeze(thresholds),
     queues: Object.freeze({ ...queues }),
+  });
+}
+
+function resolveMetrics(options: QueueModuleOptions): MetricsConfig | false {
+  const { metrics = false } = options;
+  if (metrics === false) return false;
+  const given = metrics === true ? {} : metrics;
+  checked(MetricsSchema, given, 'metrics');
+  const { registry } = given;
+  if (
+    registry !== undefined &&
+    (typeof registry.registerMetric !== 'function' || typeof registry.metrics !== 'function')
+  ) {
+    throw new QueueOptionsError('metrics.registry', 'must be a prom-client Registry');
+  }
+  return Object.freeze({
+    // The application's object: referenced, never frozen or copied.
+    registry,
+    prefix: given.prefix ?? '',
+    depthIntervalMs: given.depthIntervalMs ?? DEFAULT_METRICS_DEPTH_INTERVAL_MS,
   });
 }
 
