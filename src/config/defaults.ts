@@ -96,8 +96,9 @@ export const SCHEDULE_MAX_SLEEP_MS = 30_000;
 /** How often each process samples the depth gauges of the metrics. */
 export const DEFAULT_METRICS_DEPTH_INTERVAL_MS = 15_000;
 /**
- * Ready messages the depth gauge counts per queue, past which it reports this number: counting
- * walks the ready index, so its cost follows the count (about 10 ms per 100,000 rows).
+ * Ready messages the depth gauge counts per queue, past which it reports this number. Ten times
+ * the health check's default: a graph should follow a backlog further than a threshold needs,
+ * and counting walks the ready index, so the cost follows the count, once per interval.
  */
 export const METRICS_DEPTH_COUNT_LIMIT = 100_000;
 /** Bounds of the latency histograms, in seconds: 1 ms to five minutes. */
