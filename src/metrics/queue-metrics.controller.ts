@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Inject, Res, type Type } from '@nestjs/common';
+import { Controller, Get, Inject, Res, type Type } from '@nestjs/common';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import { type PrometheusRegistry } from '../interfaces/metrics-options.interface.js';
 import { QueueMetrics } from './queue-metrics.js';
@@ -31,11 +31,12 @@ export function createQueueMetricsController(path: string): Type<unknown> {
     }
 
     @Get()
-    @Header('Cache-Control', 'no-store')
     async scrape(@Res() response: ScrapeResponse): Promise<void> {
       const registry = this.registry;
       const text = await registry.metrics();
       response.header('Content-Type', registry.contentType);
+      // Every scrape must see the values of now, never a proxy's copy.
+      response.header('Cache-Control', 'no-store');
       response.send(text);
     }
   }

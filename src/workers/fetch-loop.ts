@@ -226,8 +226,9 @@ export class FetchLoop {
         }
         continue;
       }
-      const arrivedAt = this.deps.metrics === undefined ? 0 : performance.now();
-      if (arrivedAt !== 0) this.deps.metrics!.leaseStatementSeconds((arrivedAt - leasedAt) / 1000);
+      const { metrics } = this.deps;
+      const arrivedAt = metrics === undefined ? 0 : performance.now();
+      if (metrics !== undefined) metrics.leaseStatementSeconds((arrivedAt - leasedAt) / 1000);
       this.connectionBack = false;
       if (failures > 0) {
         this.deps.logger.log(`Queue "${queue}": leasing works again after ${failures} failures`);

@@ -176,6 +176,7 @@ describe('Prometheus metrics', () => {
       const response = await fetch(`${http.url}/metrics`);
       expect(response.status).toBe(200);
       expect(response.headers.get('content-type')).toBe(registry.contentType);
+      expect(response.headers.get('cache-control')).toBe('no-store');
       const text = await response.text();
       expect(text).toContain('fetchcraft_queue_processed_total{queue="m.ok"} 5');
       expect(text).toContain('# TYPE fetchcraft_queue_handler_duration_seconds histogram');
