@@ -55,6 +55,11 @@ export {
   type QueueStalledEvent,
   type QueueStalledOutcome,
 } from './interfaces/queue-events.interface.js';
+/** Prometheus metrics through prom-client (an optional peer dependency): the `metrics` option. */
+export {
+  type PrometheusRegistry,
+  type QueueMetricsOptions,
+} from './interfaces/metrics-options.interface.js';
 export {
   type CleanupScheduleOptions,
   type QueueHealthOptions,

@@ -1,6 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import { createQueueHealthController } from './health/queue-health.controller.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
+import { createQueueMetricsController } from './metrics/queue-metrics.controller.js';
 
 /** Options known when the module is declared, before any async factory runs. */
 export interface QueueModuleExtras {
@@ -15,6 +16,12 @@ export interface QueueModuleExtras {
    * path `health`. Needs an HTTP platform (for example @nestjs/platform-express). Default off.
    */
   healthEndpoints?: boolean | { path?: string };
+  /**
+   * Serve `GET <path>` in the Prometheus text format, from the registry of the `metrics` option
+   * (a boot without that option fails); `true` means path `metrics`. Leave it off when the
+   * application already serves that registry. Needs an HTTP platform. Default off.
+   */
+  metricsEndpoint?: boolean | { path?: string };
 }
 
 export const {
@@ -26,11 +33,14 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createQueueOptions')
   .setExtras<QueueModuleExtras>(
-    { isGlobal: true, healthEndpoints: false },
+    { isGlobal: true, healthEndpoints: false, metricsEndpoint: false },
     (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,
-      controllers: healthControllers(extras.healthEndpoints),
+      controllers: [
+        ...healthControllers(extras.healthEndpoints),
+        ...metricsControllers(extras.metricsEndpoint),
+      ],
     }),
   )
   .build();
@@ -39,4 +49,10 @@ function healthControllers(endpoints: QueueModuleExtras['healthEndpoints']) {
   if (endpoints === undefined || endpoints === false) return [];
   const path = endpoints === true ? 'health' : (endpoints.path ?? 'health');
   return [createQueueHealthController(path)];
+}
+
+function metricsControllers(endpoint: QueueModuleExtras['metricsEndpoint']) {
+  if (endpoint === undefined || endpoint === false) return [];
+  const path = endpoint === true ? 'metrics' : (endpoint.path ?? 'metrics');
+  return [createQueueMetricsController(path)];
 }

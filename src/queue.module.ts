@@ -27,6 +27,7 @@ import { QueueService } from './queue.service.js';
 import { RecurringScheduler } from './schedule/recurring-scheduler.js';
 import { ScheduleCatalog } from './schedule/schedule.catalog.js';
 import { ScheduleExplorer } from './schedule/schedule.explorer.js';
+import { QUEUE_METRICS_PROVIDER } from './metrics/queue-metrics.js';
 import { MessageStore } from './store/message-store.js';
 import { NotificationListener } from './workers/notification-listener.js';
 import { ProcessorRegistry } from './workers/processor.registry.js';
@@ -61,6 +62,7 @@ const ROOT_PROVIDERS: Provider[] = [
   QueueHealthIndicator,
   QueueVacuumHealthIndicator,
   ProcessHealthIndicator,
+  QUEUE_METRICS_PROVIDER,
 ];
 
 const ROOT_EXPORTS = [

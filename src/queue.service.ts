@@ -604,6 +604,9 @@ export class QueueService {
     const { queue } = assertOptionsObject(options, 'options');
     if (queue !== undefined) assertQueueName(queue);
     const cancelled = await this.store.cancel(id, queue);
+    if (cancelled.result === 'cancelled' && cancelled.queue !== null) {
+      this.events.metrics?.forQueue(cancelled.queue).cancelled('waiting');
+    }
     // A waiting message is settled here, by this call: its event is heard in this process.
     if (
       cancelled.result === 'cancelled' &&

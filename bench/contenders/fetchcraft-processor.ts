@@ -1,4 +1,5 @@
 import { type INestApplicationContext } from '@nestjs/common';
+import { Registry } from 'prom-client';
 import { Processor, type ProcessorMessage, type ProcessorOptions } from '../../src/index.js';
 import {
   type BenchBody,
@@ -10,6 +11,8 @@ import { bootContext, FetchcraftProducer, QUEUE, VERSION } from './fetchcraft-co
 
 /** The documented throughput setting: lease ahead of free slots (see ProcessorOptions.prefetch). */
 const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 1_000);
+/** `BENCH_METRICS=1` runs the workers with the Prometheus metrics on, to measure what they cost. */
+const METRICS = process.env.BENCH_METRICS === '1';
 
 /** This library the way users run it: a `@Processor` handler in a Nest application context. */
 export function createContender(): Contender {
@@ -23,14 +26,20 @@ export function createContender(): Contender {
         return handle(message.body);
       }
     }
-    workers = await bootContext({ connectionString: producer.url }, [BenchHandlers]);
+    workers = await bootContext(
+      {
+        connectionString: producer.url,
+        ...(METRICS ? { metrics: { registry: new Registry(), depthIntervalMs: 1_000 } } : {}),
+      },
+      [BenchHandlers],
+    );
   };
 
   return {
     info: {
       name: 'fetchcraft-processor',
       version: VERSION,
-      settings: `@Processor with concurrency N and prefetch ${PREFETCH} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20; flow scenarios: enqueueMany with priority / groupKey functions, @Processor groupConcurrency / globalConcurrency / rateLimit (prefetch 0 with any of these three, as required)`,
+      settings: `@Processor with concurrency N and prefetch ${PREFETCH}${METRICS ? ', Prometheus metrics on' : ''} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20; flow scenarios: enqueueMany with priority / groupKey functions, @Processor groupConcurrency / globalConcurrency / rateLimit (prefetch 0 with any of these three, as required)`,
     },
     setup: (url) => producer.setup(url),
     enqueueOne: (body) => producer.enqueueOne(body),

@@ -108,3 +108,15 @@ export const SCHEDULE_TICK_KEY_WINDOW_SECONDS = 7 * 86_400;
  * schedule another replica added when no notification reached it.
  */
 export const SCHEDULE_MAX_SLEEP_MS = 30_000;
+/** How often each process samples the depth gauges of the metrics. */
+export const DEFAULT_METRICS_DEPTH_INTERVAL_MS = 15_000;
+/**
+ * Ready messages the depth gauge counts per queue, past which it reports this number. Ten times
+ * the health check's default: a graph should follow a backlog further than a threshold needs,
+ * and counting walks the ready index, so the cost follows the count, once per interval.
+ */
+export const METRICS_DEPTH_COUNT_LIMIT = 100_000;
+/** Bounds of the latency histograms, in seconds: 1 ms to five minutes. */
+export const METRICS_LATENCY_BUCKETS: readonly number[] = Object.freeze([
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+]);

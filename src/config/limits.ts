@@ -103,6 +103,8 @@ export const LIMITS = {
   shutdownTimeoutMs: { min: 0, max: 3_600_000 },
   reaperIntervalMs: { min: 100, max: 3_600_000 },
   healthTimeoutMs: { min: 1, max: 60_000 },
+  /** `metrics.depthIntervalMs`: one depth statement per interval per process. */
+  metricsDepthIntervalMs: { min: 100, max: 3_600_000 },
   healthCountLimit: { min: 1, max: 100_000_000 },
   /**
    * `maxReadyDepth`: ready messages are counted one past it, so it stays within the count limit

@@ -1,4 +1,5 @@
 import { type DataSource } from 'typeorm';
+import { type PrometheusRegistry } from '../interfaces/metrics-options.interface.js';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type ProcessorDefaults } from '../interfaces/processor-options.interface.js';
 import { type ScheduleDeclaration } from '../interfaces/schedule-options.interface.js';
@@ -72,6 +73,17 @@ export interface QueueConfig {
    * init (`resolveModuleSchedules`), before any connection opens, and upserts them at boot.
    */
   readonly schedules: readonly ScheduleDeclaration[];
+  /** The Prometheus metrics, or false when they are off (prom-client is then never loaded). */
+  readonly metrics: MetricsConfig | false;
+}
+
+export interface MetricsConfig {
+  /** The application's registry; prom-client's default `register` when undefined. */
+  readonly registry: PrometheusRegistry | undefined;
+  /** Put before every metric name; '' for none. */
+  readonly prefix: string;
+  /** How often this process samples the depth gauges; false for never. */
+  readonly depthIntervalMs: number | false;
 }
 
 export interface MaintenanceConfig {

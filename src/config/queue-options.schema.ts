@@ -129,4 +129,9 @@ export class QueueOptionsSchema {
   @IsOptional()
   @IsArray()
   schedules?: object[];
+
+  @IsOptional()
+  @ValidateIf((_object, value) => typeof value !== 'boolean')
+  @IsObject({ message: 'metrics must be a boolean or a metrics options object' })
+  metrics?: boolean | object;
 }

@@ -27,7 +27,9 @@ import {
   DEFAULT_STATEMENT_TIMEOUT_MS,
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_REAPER_INTERVAL_MS,
+  DEFAULT_METRICS_DEPTH_INTERVAL_MS,
 } from './defaults.js';
+import { MetricsSchema } from './metrics-options.schema.js';
 import { queueTableNames } from './identifier-rules.js';
 import { hostSelectionOf, resolveMigrationsConnection } from './migrations-connection.js';
 import {
@@ -40,6 +42,7 @@ import { processorOptionsViolation } from './processor-options.js';
 import {
   type HealthConfig,
   type MaintenanceConfig,
+  type MetricsConfig,
   type QueueConfig,
   type WorkersConfig,
 } from './queue-config.js';
@@ -71,6 +74,7 @@ export function resolveQueueConfig(
     workers: resolveWorkers(options, pooling),
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
+    metrics: resolveMetrics(options),
     // Checked by the schedule explorer at module init, before any connection opens.
     schedules: Object.freeze([...(options.schedules ?? [])]),
     connectionTimeoutMs,
@@ -242,6 +246,26 @@ function resolveHealth(options: QueueModuleOptions): HealthConfig {
       maxHorizonAgeSeconds: maxHorizonAgeSeconds ?? DEFAULT_HEALTH_MAX_HORIZON_AGE_SECONDS,
       maxDeadTuples: maxDeadTuples ?? DEFAULT_HEALTH_MAX_DEAD_TUPLES,
     }),
+  });
+}
+
+function resolveMetrics(options: QueueModuleOptions): MetricsConfig | false {
+  const { metrics = false } = options;
+  if (metrics === false) return false;
+  const given = metrics === true ? {} : metrics;
+  checked(MetricsSchema, given, 'metrics');
+  const { registry } = given;
+  if (
+    registry !== undefined &&
+    (typeof registry.registerMetric !== 'function' || typeof registry.metrics !== 'function')
+  ) {
+    throw new QueueOptionsError('metrics.registry', 'must be a prom-client Registry');
+  }
+  return Object.freeze({
+    // The application's object: referenced, never frozen or copied.
+    registry,
+    prefix: given.prefix ?? '',
+    depthIntervalMs: given.depthIntervalMs ?? DEFAULT_METRICS_DEPTH_INTERVAL_MS,
   });
 }
 

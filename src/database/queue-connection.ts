@@ -281,6 +281,16 @@ export class QueueConnection implements OnApplicationShutdown {
   }
 
   /**
+   * The pool's connections now, for the metrics gauges (read at scrape time, no round trip):
+   * open ones, idle ones, and checkouts waiting for one. Undefined before the pool opens.
+   */
+  poolCounts(): { total: number; idle: number; waiting: number } | undefined {
+    const pool = this.pool;
+    if (pool === undefined) return undefined;
+    return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+  }
+
+  /**
    * The most connections the pool opens: `poolMaxSize`, or a shared DataSource's pool size (pg's
    * default 10 when it set none).
    */

@@ -5,6 +5,7 @@ import {
   type QueueEventMap,
   type QueueEventName,
 } from '../interfaces/queue-events.interface.js';
+import { type MetricHooks } from '../interfaces/metric-hooks.interface.js';
 import { type QueueMessage } from '../interfaces/queue-message.interface.js';
 import { type ReapOutcome } from '../store/message-store.js';
 
@@ -66,6 +67,17 @@ export class QueueEvents {
   private readonly interests = new Map<string, QueueEventInterest>();
   private pending: PendingEvent[] = [];
   private scheduled = false;
+  /**
+   * The Prometheus metrics, when the module's `metrics` option is on: the workers take their
+   * queue's hooks from here, and what settles messages outside a worker (the reaper, a cancel of
+   * a waiting message) reports through it.
+   */
+  metrics: MetricHooks | undefined;
+
+  /** Set once, by the metrics provider, before any worker is built. */
+  attachMetrics(metrics: MetricHooks): void {
+    this.metrics = metrics;
+  }
 
   /** Every declared listener, in discovery order. */
   get listeners(): readonly QueueEventListenerDefinition[] {
@@ -135,6 +147,7 @@ export class QueueEvents {
    * those it made dead letters or cancelled.
    */
   reaped(outcomes: readonly ReapOutcome[]): void {
+    if (this.metrics !== undefined) countReaped(this.metrics, outcomes);
     if (this.definitions.length === 0) return;
     for (const { outcome, ids, queue, fromQueue } of outcomes) {
       // A moved message is reported where it failed; `queue` is its dead-letter queue now.
@@ -224,6 +237,16 @@ export class QueueEvents {
     this.logger.error(
       `@OnQueueEvent("${event}") listener ${definition.listenerName} failed for message ${payload.id} of "${payload.queue}" (${describeFailure(error)}); the message is not affected`,
     );
+  }
+}
+
+/** The reaper's outcomes as counts, each in the queue the message failed in. */
+function countReaped(metrics: MetricHooks, outcomes: readonly ReapOutcome[]): void {
+  for (const { outcome, count, queue, fromQueue } of outcomes) {
+    const hooks = metrics.forQueue(outcome === 'moved' ? (fromQueue ?? queue) : queue);
+    hooks.stalled(count);
+    if (outcome === 'cancelled') hooks.cancelled('leaseExpired', count);
+    else if (outcome !== 'ready') hooks.deadLettered('reaper', count);
   }
 }
 

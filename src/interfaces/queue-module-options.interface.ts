@@ -5,6 +5,7 @@ import {
   type QueueHealthOptions,
   type ReaperOptions,
 } from './maintenance-options.interface.js';
+import { type QueueMetricsOptions } from './metrics-options.interface.js';
 import { type ProcessorDefaults } from './processor-options.interface.js';
 import { type ScheduleDeclaration } from './schedule-options.interface.js';
 
@@ -153,6 +154,13 @@ export interface QueueModuleOptions {
    * time.
    */
   readonly schedules?: readonly ScheduleDeclaration[];
+  /**
+   * Prometheus metrics (counters, histograms and gauges named `fetchcraft_queue_…`) through
+   * prom-client, which must then be installed; `true` takes every default. Off by default, and
+   * then prom-client is never loaded. Serve them with the `metricsEndpoint` extra, or through the
+   * application's own `/metrics` endpoint on the same registry.
+   */
+  readonly metrics?: boolean | QueueMetricsOptions;
 }
 
 /** Implemented by a class given to `forRootAsync({ useClass })`. */

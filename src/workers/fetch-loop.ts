@@ -2,6 +2,7 @@ import { type LoggerService } from '@nestjs/common';
 import { isFlowControlled, type ResolvedProcessorOptions } from '../config/processor-options.js';
 import { describeError } from '../errors/describe-error.js';
 import { type WorkerState } from '../interfaces/processor-message.interface.js';
+import { type QueueMetricHooks } from '../interfaces/metric-hooks.interface.js';
 import { type LeasedMessage } from '../interfaces/queue-message.interface.js';
 import { type LeasePolicy, type MessageStore } from '../store/message-store.js';
 import { MAX_ACK_BATCH } from './ack-batcher.js';
@@ -38,6 +39,8 @@ export interface FetchLoopDependencies {
   /** How often a waiting loop looks for due messages without being notified. */
   readonly pollIntervalMs: number;
   readonly logger: LoggerService;
+  /** The queue's metrics; undefined when they are off. */
+  readonly metrics?: QueueMetricHooks;
 }
 
 /**
@@ -223,6 +226,9 @@ export class FetchLoop {
         }
         continue;
       }
+      const { metrics } = this.deps;
+      const arrivedAt = metrics === undefined ? 0 : performance.now();
+      if (metrics !== undefined) metrics.leaseStatementSeconds((arrivedAt - leasedAt) / 1000);
       this.connectionBack = false;
       if (failures > 0) {
         this.deps.logger.log(`Queue "${queue}": leasing works again after ${failures} failures`);
@@ -230,7 +236,12 @@ export class FetchLoop {
         backoffStep = 0;
       }
       this.backlog = leased.backlog;
-      this.buffer.push(leased.messages, leased.bodyBytes, leasedAt + options.leaseSeconds * 1000);
+      this.buffer.push(
+        leased.messages,
+        leased.bodyBytes,
+        leasedAt + options.leaseSeconds * 1000,
+        arrivedAt,
+      );
       if (leased.limitedForMs !== undefined) {
         // The limits, not the queue, stopped this lease: look again once they may have room,
         // woken early only by news from this process (a slot freed, an ack landed).
@@ -308,13 +319,16 @@ export class FetchLoop {
    * it twice.
    */
   private dispatch(): void {
-    const { slots, options } = this.deps;
+    const { slots, options, metrics } = this.deps;
     if (this.stopping || this.deps.isPaused()) return;
     const lapsed: LeasedMessage[] = [];
     const now = performance.now();
     while (slots.running < options.concurrency) {
       const message = this.buffer.takeLive(now, lapsed);
       if (message === undefined) break;
+      if (metrics !== undefined) {
+        metrics.leaseToStartSeconds(Math.max(0, now - this.buffer.lastArrivedAt) / 1000);
+      }
       slots.start(message);
     }
     if (lapsed.length > 0) void this.giveBack(lapsed);

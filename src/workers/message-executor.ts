@@ -7,6 +7,7 @@ import { LeaseLostError } from '../errors/lease-lost.error.js';
 import { MessageCancelledError } from '../errors/message-cancelled.error.js';
 import { ShutdownError } from '../errors/shutdown.error.js';
 import { type FlowChild } from '../interfaces/flow.interface.js';
+import { type QueueMetricHooks } from '../interfaces/metric-hooks.interface.js';
 import { type LeasedMessage, type QueueLease } from '../interfaces/queue-message.interface.js';
 import { NO_INTEREST, type QueueEventInterest, type QueueEvents } from '../events/queue-events.js';
 import { type ProcessorDefinition } from '../processor/processor-definition.js';
@@ -90,6 +91,8 @@ export class MessageExecutor {
   private readonly recentCancels = new Map<string, number>();
   /** Which events of this queue have listeners: checked before any payload is built. */
   private readonly hears: QueueEventInterest;
+  /** This queue's metrics; undefined when they are off, and then every report is one check. */
+  private readonly metrics: QueueMetricHooks | undefined;
 
   /*
    * `message.progress` and `message.children`: one function each per executor rather than two
@@ -109,9 +112,20 @@ export class MessageExecutor {
       return deps.store.children<R>(this.id);
     };
     this.hears = deps.events?.interest(queue) ?? NO_INTEREST;
+    const metrics = deps.events?.metrics?.forQueue(queue);
+    this.metrics = metrics;
     this.failureLines = new FailureLines(queue, deps.logger, deps.now ?? (() => performance.now()));
     this.acks = new AckBatcher(
-      (leases, results) => deps.store.ackBatch(queue, leases, results),
+      metrics === undefined
+        ? (leases, results) => deps.store.ackBatch(queue, leases, results)
+        : async (leases, results) => {
+            const sent = performance.now();
+            try {
+              return await deps.store.ackBatch(queue, leases, results);
+            } finally {
+              metrics.ackStatementSeconds((performance.now() - sent) / 1000);
+            }
+          },
       (error, leases) => {
         deps.logger.error(
           `Queue "${queue}": ack of ${leases.length} message(s) failed, retries included (${describeError(error)}); they will be retried when their leases expire`,
@@ -163,6 +177,7 @@ export class MessageExecutor {
     // Keyed by lease token: the same message may come back to this worker after a lost lease
     // while the first handler is still running.
     this.inFlight.set(message.leaseToken, execution);
+    if (this.metrics !== undefined && message.attempts > 1) this.metrics.retried();
     const began = performance.now();
     // The handler runs with the span active, so the spans it starts are the span's children.
     const running =
@@ -320,7 +335,10 @@ export class MessageExecutor {
         {
           message: given,
           handler,
-          wait: (running) => withinTimeout(running, options.timeoutMs, execution),
+          wait: (running) =>
+            this.metrics === undefined
+              ? withinTimeout(running, options.timeoutMs, execution)
+              : this.timed(withinTimeout(running, options.timeoutMs, execution)),
           mayCommit: () => !execution.relinquished && !execution.cancelled,
           opened: (transaction) => (execution.transaction = transaction),
           resultJson: (value) => this.resultJson(value),
@@ -337,6 +355,7 @@ export class MessageExecutor {
       }
       result = ran;
     } else {
+      const called = this.metrics === undefined ? 0 : performance.now();
       result = await withinTimeout(
         // Through a promise, so a handler that throws before it awaits anything is caught too.
         Promise.resolve().then(() => handler(given)),
@@ -344,6 +363,9 @@ export class MessageExecutor {
         execution,
       );
       execution.finished = true;
+      if (this.metrics !== undefined) {
+        this.metrics.handlerSeconds((performance.now() - called) / 1000);
+      }
     }
     if (execution.relinquished !== undefined) {
       execution.span?.settled(execution.relinquished === 'lost' ? 'lease_lost' : 'shutdown');
@@ -404,6 +426,7 @@ export class MessageExecutor {
               errorRecordJson(outcome.error, message.attempts),
             ),
         );
+        if (retried && this.metrics !== undefined) this.metrics.failed();
         if (retried && this.hears.failed) {
           this.deps.events!.emit('failed', {
             id: message.id,
@@ -481,6 +504,7 @@ export class MessageExecutor {
 
   /** The `completed` event, once the ack landed, with what the handler returned. */
   private completed(message: LeasedMessage, result: unknown): void {
+    if (this.metrics !== undefined) this.metrics.processed();
     if (!this.hears.completed) return;
     this.deps.events!.emit('completed', {
       id: message.id,
@@ -494,6 +518,9 @@ export class MessageExecutor {
   private async settleCancelled(message: LeasedMessage, when: string): Promise<void> {
     this.inFlight.get(message.leaseToken)?.span?.settled('cancelled');
     const settled = await this.deps.store.cancelLease(message);
+    if (settled && this.metrics !== undefined) {
+      this.metrics.cancelled(when === 'before it started' ? 'beforeStart' : 'running');
+    }
     if (settled && this.hears.cancelled) {
       this.deps.events!.emit('cancelled', {
         id: message.id,
@@ -527,6 +554,7 @@ export class MessageExecutor {
           deadLetterQueue,
         ),
     );
+    if (settled && this.metrics !== undefined) this.metrics.deadLettered('worker');
     if (settled && this.hears['dead-lettered']) {
       this.deps.events!.emit('dead-lettered', {
         id: message.id,
@@ -569,6 +597,7 @@ export class MessageExecutor {
     }
     // A cancel requested after the handler failed, before this worker heard of it, wins: the
     // statement made the message `cancelled`, and that is the event its listeners hear.
+    if (settled === 'cancelled' && this.metrics !== undefined) this.metrics.cancelled('running');
     if (settled === 'cancelled' && this.hears.cancelled) {
       this.deps.events!.emit('cancelled', {
         id: message.id,
@@ -578,6 +607,16 @@ export class MessageExecutor {
       });
     }
     return settled === 'recorded';
+  }
+
+  /** A transactional handler's wait, its duration reported to the metrics. */
+  private async timed(waiting: Promise<HandlerResult>): Promise<HandlerResult> {
+    const called = performance.now();
+    try {
+      return await waiting;
+    } finally {
+      this.metrics?.handlerSeconds((performance.now() - called) / 1000);
+    }
   }
 
   private async abandon(execution: Execution): Promise<void> {

@@ -13,6 +13,8 @@ interface Entry {
    * and leased by another worker, so it must not be started here.
    */
   deadline: number;
+  /** When it arrived (`performance.now()` ms), for the lease-to-start metric; 0 without metrics. */
+  readonly arrivedAt: number;
 }
 
 /**
@@ -24,6 +26,8 @@ export class PrefetchBuffer {
   private items: Entry[] = [];
   private head = 0;
   private bytesNow = 0;
+  /** `arrivedAt` of the message {@link takeLive} returned last. */
+  lastArrivedAt = 0;
 
   get size(): number {
     return this.items.length - this.head;
@@ -36,12 +40,13 @@ export class PrefetchBuffer {
 
   /**
    * Adds messages with their body sizes (`bodyBytes[i]` is `messages[i]`'s; 0 when missing) and
-   * the time their leases may run out.
+   * the time their leases may run out, and when they arrived (0 when nobody measures it).
    */
   push(
     messages: readonly LeasedMessage[],
     bodyBytes: readonly number[] = [],
     deadline = Number.POSITIVE_INFINITY,
+    arrivedAt = 0,
   ): void {
     if (this.head > 0 && this.head === this.items.length) {
       this.items = [];
@@ -49,7 +54,7 @@ export class PrefetchBuffer {
     }
     messages.forEach((message, index) => {
       const bytes = bodyBytes[index] ?? 0;
-      this.items.push({ message, bytes, deadline });
+      this.items.push({ message, bytes, deadline, arrivedAt });
       this.bytesNow += bytes;
     });
   }
@@ -61,7 +66,11 @@ export class PrefetchBuffer {
   takeLive(now: number, lapsed: LeasedMessage[]): LeasedMessage | undefined {
     for (;;) {
       const entry = this.takeEntry();
-      if (entry === undefined || entry.deadline >= now) return entry?.message;
+      if (entry === undefined) return undefined;
+      if (entry.deadline >= now) {
+        this.lastArrivedAt = entry.arrivedAt;
+        return entry.message;
+      }
       lapsed.push(entry.message);
     }
   }

@@ -58,6 +58,7 @@ export class QueueWorker {
       isPaused: deps.isPaused,
       pollIntervalMs: deps.pollIntervalMs,
       logger: deps.logger,
+      metrics: deps.events?.metrics?.forQueue(queue),
     });
     this.keeper = new LeaseKeeper({
       queue,
