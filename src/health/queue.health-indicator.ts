@@ -7,6 +7,7 @@ import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
 import { ProcessorCatalog } from '../processor/processor.catalog.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
+import { EMPTY_QUEUE_DEPTH } from '../store/stats-rows.js';
 import { withDeadline } from '../async/with-deadline.js';
 import { failureReason, notInTime } from './failure-reason.js';
 
@@ -90,7 +91,7 @@ export class QueueHealthIndicator {
       ...this.catalog.definitions.map((definition) => definition.queue),
       ...Object.keys(this.config.health.queues),
     ];
-    return Object.fromEntries(names.sort().map((queue) => [queue, { ...EMPTY_DEPTH }]));
+    return Object.fromEntries(names.sort().map((queue) => [queue, { ...EMPTY_QUEUE_DEPTH }]));
   }
 
   private withinTimeout<T>(work: Promise<T>): Promise<T> {
@@ -100,16 +101,6 @@ export class QueueHealthIndicator {
     });
   }
 }
-
-const EMPTY_DEPTH: QueueDepth = {
-  ready: 0,
-  readyCapped: false,
-  leased: 0,
-  failed: 0,
-  oldestReadyAgeSeconds: 0,
-  expiredLeases: 0,
-  paused: false,
-};
 
 function crossedThresholds(
   queue: string,

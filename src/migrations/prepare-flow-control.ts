@@ -9,8 +9,8 @@ import {
   unvalidatedFlowChecks,
   upgradeArchive,
 } from './1795570800000-add-flow-control.js';
-import { queueMigrations } from './index.js';
-import { upgradeSteps, withSessionLock } from './migration-lock.js';
+import { upgradeSteps } from './migration-lock.js';
+import { prepareAheadIfPending, type PreparationContext } from './prepare-ahead.js';
 
 /** The migration whose slow parts are done ahead of it on a big table. */
 export const FLOW_CONTROL_MIGRATION = 'AddFlowControl1795570800000';
@@ -28,83 +28,37 @@ export const FLOW_PREPARE_MIN_ROWS = 10_000;
 export type FlowPreparationStep =
   'archive (locks the archive)' | 'columns (locks)' | 'validate' | 'index';
 
-export interface FlowPreparationContext {
-  /** How long a statement may wait for a table lock before the try gives up. */
-  readonly lockTimeoutMs: number;
-  /** Told after each step, with its duration. */
-  readonly onStep?: (step: FlowPreparationStep, durationMs: number) => void;
-  /**
-   * Applies the pending migrations before flow control, in their transaction (after adopting
-   * the Python backend's table, say): the columns added here must come after theirs.
-   * @returns the names it applied.
-   */
-  readonly migrateEarlier: () => Promise<string[]>;
-}
-
-/**
- * First half of the preparation lock's key ('prep'), apart from the migrations', the adoption's
- * and the flow-controlled leases'.
- */
-const PREPARATION_LOCK_CLASS = 0x70726570;
+/** What the runner tells the flow-control preparation. */
+export type FlowPreparationContext = PreparationContext<FlowPreparationStep>;
 
 /**
  * Prepares the queue table for `AddFlowControl1795570800000` while producers and workers (ours and
  * the Python backend's) keep using it, when that migration is pending on a table of at least
  * {@link FLOW_PREPARE_MIN_ROWS} rows; otherwise does nothing. The migration then finds its columns,
  * checks and indexes in place and only records itself. Every step may be run again: a boot after
- * a crash anywhere resumes, and one preparation at a time runs per table (a session lock).
+ * a crash anywhere resumes, and one preparation at a time runs per table (a session lock, class
+ * 'prep').
  *
  * @returns the earlier migrations it applied first (see `migrateEarlier`).
  */
-export async function prepareFlowControlIfPending(
+export function prepareFlowControlIfPending(
   dataSource: DataSource,
   t: QueueTableNames,
   context: FlowPreparationContext,
 ): Promise<string[]> {
-  // The common case, nothing pending or a small table, costs catalog reads and takes no lock.
-  const seen = await pendingOnBigTable(dataSource, t);
-  if (seen === 'no') return [];
-  const earlier = seen === 'after earlier' ? await context.migrateEarlier() : [];
-  return withSessionLock(
+  return prepareAheadIfPending(
     dataSource,
-    { lockClass: PREPARATION_LOCK_CLASS, key: `flow:${t.lockKey}` },
-    context.lockTimeoutMs,
-    async (queryRunner) => {
-      if ((await pendingOnBigTable(queryRunner, t)) !== 'yes') return earlier;
-      await prepareFlowControl(queryRunner, t, context);
-      return earlier;
+    t,
+    {
+      migration: FLOW_CONTROL_MIGRATION,
+      relation: t.qualified,
+      minRows: FLOW_PREPARE_MIN_ROWS,
+      lockClass: 0x70726570,
+      lockKey: `flow:${t.lockKey}`,
     },
+    context,
+    (queryRunner) => prepareFlowControl(queryRunner, t, context),
   );
-}
-
-/**
- * Whether flow control is pending on a table of ours with enough rows to prepare, and whether
- * migrations before it are pending too. A table with no record of being created (the Python
- * backend's before adoption, someone else's) is left to the runner.
- */
-async function pendingOnBigTable(
-  source: DataSource | QueryRunner,
-  t: QueueTableNames,
-): Promise<'no' | 'yes' | 'after earlier'> {
-  const [found] = (await source.query(
-    `SELECT to_regclass($1::text) IS NOT NULL AND to_regclass($2::text) IS NOT NULL AS found`,
-    [t.qualified, t.qualifiedMigrations],
-  )) as Array<{ found: boolean }>;
-  if (found?.found !== true) return 'no';
-  const applied = new Set(
-    (
-      (await source.query(`SELECT name FROM ${t.qualifiedMigrations}`)) as Array<{ name: string }>
-    ).map((row) => row.name),
-  );
-  const names = queueMigrations(t).map((Migration) => new Migration().name);
-  const earlier = names.slice(0, names.indexOf(FLOW_CONTROL_MIGRATION));
-  if (applied.has(FLOW_CONTROL_MIGRATION) || !applied.has(earlier[0]!)) return 'no';
-  const [counted] = (await source.query(
-    `SELECT count(*)::integer AS n FROM (SELECT 1 FROM ${t.qualified} LIMIT $1::integer) AS sample`,
-    [FLOW_PREPARE_MIN_ROWS],
-  )) as Array<{ n: number }>;
-  if (counted!.n < FLOW_PREPARE_MIN_ROWS) return 'no';
-  return earlier.every((name) => applied.has(name)) ? 'yes' : 'after earlier';
 }
 
 /**

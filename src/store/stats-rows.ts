@@ -70,6 +70,17 @@ export function toQueueStats(rows: readonly StatsRow[]): QueueStats {
   };
 }
 
+/** A queue with no live message: what a depth report says of it. */
+export const EMPTY_QUEUE_DEPTH: Readonly<QueueDepth> = Object.freeze({
+  ready: 0,
+  readyCapped: false,
+  leased: 0,
+  failed: 0,
+  oldestReadyAgeSeconds: 0,
+  expiredLeases: 0,
+  paused: false,
+});
+
 /**
  * Depth per queue. The statement counted ready rows up to `countLimit + 1`, so a count past
  * `countLimit` means the backlog is at least that deep: it is reported capped.
@@ -80,15 +91,7 @@ export function toQueueDepths(
 ): Record<string, QueueDepth> {
   const queues = Object.create(null) as Record<string, QueueDepth>;
   for (const row of rows) {
-    const depth = (queues[row.queue] ??= {
-      ready: 0,
-      readyCapped: false,
-      leased: 0,
-      failed: 0,
-      oldestReadyAgeSeconds: 0,
-      expiredLeases: 0,
-      paused: false,
-    });
+    const depth = (queues[row.queue] ??= { ...EMPTY_QUEUE_DEPTH });
     if (row.state === 'paused') {
       depth.paused = true;
       continue;
