@@ -98,6 +98,9 @@ beforeAll(async () => {
   const quiet = ['--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
   // No automatic peer installs: the README's line alone must bring every package the app needs.
   await run('npm', ['install', ...quiet, '--legacy-peer-deps', ...packages], project);
+  // The metrics section's example needs prom-client, the optional peer that section says to
+  // install; nothing else of the README does.
+  await run('npm', ['install', ...quiet, `prom-client@${versionOf('prom-client')}`], project);
   await run(
     'npm',
     [
