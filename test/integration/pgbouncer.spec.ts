@@ -219,7 +219,15 @@ describe('behind PgBouncer in transaction mode', () => {
       const sent = performance.now();
       const id = await app.queue.enqueue('pgb.wake', { i });
       // waitFor hears the end on its own direct LISTEN connection, not on a 30 s poll.
-      await app.queue.waitFor(id, { timeoutMs: 10_000 });
+      await app.queue.waitFor(id, { timeoutMs: 10_000 }).catch(async (error: unknown) => {
+        // Where it stopped, for the failure's message: the row, the handler, the connections.
+        const seen = {
+          row: await state(id),
+          started: stamps.started.length,
+          ...(await backends()),
+        };
+        throw new Error(`message ${i} not seen to end: ${JSON.stringify(seen)}`, { cause: error });
+      });
       ended.push(performance.now() - sent);
       wake.push(stamps.started[i]! - sent);
     }
