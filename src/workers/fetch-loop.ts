@@ -89,6 +89,12 @@ export class FetchLoop {
   private backlog = true;
   /** The LISTEN connection came back since the last lease attempt: the database answers. */
   private connectionBack = false;
+  /**
+   * How many times the loop was poked. A poke that lands while a lease statement is in flight
+   * may announce a message that statement's snapshot could not see: the lease's own verdict on
+   * the backlog must not overwrite it, or the loop sleeps through it until the next poll.
+   */
+  private pokes = 0;
   private stopping = false;
   private done: Promise<void> | undefined;
   private readonly policy: LeasePolicy;
@@ -126,6 +132,7 @@ export class FetchLoop {
 
   /** Something may be due now: a NOTIFY for this queue, the listener came back, a resume. */
   poke(): void {
+    this.pokes += 1;
     this.backlog = true;
     this.deps.signal.wake();
   }
@@ -208,6 +215,7 @@ export class FetchLoop {
       this.stateNow = 'leasing';
       const leasedAt = performance.now();
       const maxBytes = Math.max(1, options.prefetchBytes - this.buffer.bytes);
+      const pokesBefore = this.pokes;
       let leased: Leased;
       try {
         leased = await this.leaseOnce(want, leasedAt, maxBytes);
@@ -235,7 +243,7 @@ export class FetchLoop {
         failures = 0;
         backoffStep = 0;
       }
-      this.backlog = leased.backlog;
+      this.backlog = leased.backlog || this.pokes !== pokesBefore;
       this.buffer.push(
         leased.messages,
         leased.bodyBytes,

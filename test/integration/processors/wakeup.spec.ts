@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
-import { Processor, type ProcessorMessage } from '../../../src/index.js';
+import { Processor, queueTableNames, type ProcessorMessage } from '../../../src/index.js';
 import { useQueueFixture } from '../../support/queue-fixture.js';
+import { MessageStore } from '../../../src/store/message-store.js';
 import { sleep, waitFor } from '../../support/boot.js';
 
 @Injectable()
@@ -106,6 +107,54 @@ describe('NOTIFY wake-ups', () => {
       5_000,
       'the message sent during the outage',
     );
+  });
+});
+
+describe('a notification heard while a lease is in flight', () => {
+  it('is not lost when that lease comes back empty: the worker leases again at once', async () => {
+    const stamps = fixture.app.get(Stamps);
+    const store = fixture.app.get(MessageStore);
+    const lease = store.lease.bind(store);
+    let gate: Promise<void> | undefined;
+    let entered: () => void = () => undefined;
+    const inFlight = new Promise<void>((resolve) => (entered = resolve));
+    // The next lease of 'wake' finds nothing, then stays "in flight" until the gate opens.
+    store.lease = (async (...args: Parameters<MessageStore['lease']>) => {
+      const batch = await lease(...args);
+      if (args[0] === 'wake' && gate !== undefined) {
+        const held = gate;
+        gate = undefined;
+        entered();
+        await held;
+      }
+      return batch;
+    }) as MessageStore['lease'];
+    try {
+      let open: () => void = () => undefined;
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const before = stamps.started.length;
+      await sleep(50);
+      // A notification with nothing behind it makes the idle worker lease; that lease is empty.
+      await db.query('SELECT pg_notify($1, $2)', [
+        queueTableNames('public', 'messages').channel,
+        'wake',
+      ]);
+      await inFlight;
+      // While it is in flight, a message arrives and its NOTIFY pokes the worker.
+      const sent = performance.now();
+      await fixture.app.queue.enqueue('wake', { during: 'lease' });
+      await sleep(200);
+      open();
+      await waitFor(() => stamps.started.length > before, 9_000, 'the handler to start');
+      const latency = stamps.started[before]! - sent;
+      process.stdout.write(
+        `wake-up with the NOTIFY during an empty lease: ${latency.toFixed(0)} ms\n`,
+      );
+      // The poll is 10 s: well under it, the poke was kept.
+      expect(latency).toBeLessThan(3_000);
+    } finally {
+      store.lease = lease;
+    }
   });
 });
 
