@@ -1,15 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { type QueueConfig } from '../config/queue-config.js';
-import { describeError } from '../errors/describe-error.js';
 import { type QueueHealthThresholds } from '../interfaces/maintenance-options.interface.js';
 import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
 import { ProcessorCatalog } from '../processor/processor.catalog.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
 import { EMPTY_QUEUE_DEPTH } from '../store/stats-rows.js';
-import { withDeadline } from '../async/with-deadline.js';
-import { failureReason, notInTime } from './failure-reason.js';
+import { HealthProbe } from './health-probe.js';
 
 /**
  * Terminus health indicator for the queue, for applications that build their own health
@@ -18,16 +16,16 @@ import { failureReason, notInTime } from './failure-reason.js';
  */
 @Injectable()
 export class QueueHealthIndicator {
-  private readonly logger = new Logger('QueueHealth');
-  /** The last failure written to the log, so that a probe every few seconds logs it once. */
-  private lastFailure: string | undefined;
+  private readonly probe: HealthProbe;
 
   constructor(
     @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
     @Inject(ProcessorCatalog) private readonly catalog: ProcessorCatalog,
-  ) {}
+  ) {
+    this.probe = new HealthProbe(new Logger('QueueHealth'), config.health.timeoutMs);
+  }
 
   /** `up` when the database answers `SELECT 1` within the health timeout. */
   async pingCheck<const Key extends string = 'database'>(
@@ -35,11 +33,11 @@ export class QueueHealthIndicator {
   ): Promise<HealthIndicatorResult<Key>> {
     const session = this.health.check(key);
     try {
-      await this.withinTimeout(this.store.ping(this.config.health.timeoutMs));
-      this.lastFailure = undefined;
+      await this.probe.within(this.store.ping(this.config.health.timeoutMs));
+      this.probe.answered();
       return session.up();
     } catch (error) {
-      return session.down({ message: this.reasonOf(error) });
+      return session.down({ message: this.probe.reasonOf(error) });
     }
   }
 
@@ -57,9 +55,9 @@ export class QueueHealthIndicator {
     const session = this.health.check(key);
     let queues: Record<string, QueueDepth>;
     try {
-      queues = { ...this.emptyKnownQueues(), ...(await this.withinTimeout(this.depths())) };
+      queues = { ...this.emptyKnownQueues(), ...(await this.probe.within(this.depths())) };
     } catch (error) {
-      return session.down({ message: this.reasonOf(error) });
+      return session.down({ message: this.probe.reasonOf(error) });
     }
     const crossed = Object.entries(queues).flatMap(([queue, depth]) =>
       crossedThresholds(queue, depth, {
@@ -68,16 +66,6 @@ export class QueueHealthIndicator {
       }),
     );
     return crossed.length === 0 ? session.up({ queues }) : session.down({ queues, crossed });
-  }
-
-  /** The reason a probe answers (see `failureReason`); the details go to the log, once. */
-  private reasonOf(error: unknown): string {
-    const detail = describeError(error);
-    if (detail !== this.lastFailure) {
-      this.lastFailure = detail;
-      this.logger.warn(`Health check failed: ${detail}`);
-    }
-    return failureReason(error, this.config.health.timeoutMs);
   }
 
   /** Depth of every queue holding live messages, in one statement (see `queueDepthSql`). */
@@ -92,13 +80,6 @@ export class QueueHealthIndicator {
       ...Object.keys(this.config.health.queues),
     ];
     return Object.fromEntries(names.sort().map((queue) => [queue, { ...EMPTY_QUEUE_DEPTH }]));
-  }
-
-  private withinTimeout<T>(work: Promise<T>): Promise<T> {
-    const { timeoutMs } = this.config.health;
-    return withDeadline(work, timeoutMs, (): never => {
-      throw new Error(notInTime(timeoutMs));
-    });
   }
 }
 

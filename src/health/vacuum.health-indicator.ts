@@ -1,11 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
-import { withDeadline } from '../async/with-deadline.js';
 import { type QueueConfig } from '../config/queue-config.js';
-import { describeError } from '../errors/describe-error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
-import { failureReason, notInTime } from './failure-reason.js';
+import { HealthProbe } from './health-probe.js';
 import { judgeVacuum } from './vacuum-limits.js';
 
 /**
@@ -22,14 +20,15 @@ import { judgeVacuum } from './vacuum-limits.js';
  */
 @Injectable()
 export class QueueVacuumHealthIndicator {
-  private readonly logger = new Logger('QueueHealth');
-  private lastFailure: string | undefined;
+  private readonly probe: HealthProbe;
 
   constructor(
     @Inject(HealthIndicatorService) private readonly health: HealthIndicatorService,
     @Inject(MessageStore) private readonly store: MessageStore,
     @Inject(QUEUE_CONFIG) private readonly config: QueueConfig,
-  ) {}
+  ) {
+    this.probe = new HealthProbe(new Logger('QueueHealth'), config.health.timeoutMs);
+  }
 
   /** `down` when the horizon is older, or the dead tuples more, than the limits allow. */
   async isHealthy<const Key extends string = 'vacuum'>(
@@ -38,21 +37,14 @@ export class QueueVacuumHealthIndicator {
     const session = this.health.check(key);
     const { timeoutMs, vacuum } = this.config.health;
     try {
-      const facts = await withDeadline(this.store.vacuumFacts(timeoutMs), timeoutMs, (): never => {
-        throw new Error(notInTime(timeoutMs));
-      });
-      this.lastFailure = undefined;
+      const facts = await this.probe.within(this.store.vacuumFacts(timeoutMs));
+      this.probe.answered();
       const { details, crossed } = judgeVacuum(facts, vacuum);
       return crossed.length === 0
         ? session.up({ ...details })
         : session.down({ ...details, crossed });
     } catch (error) {
-      const detail = describeError(error);
-      if (detail !== this.lastFailure) {
-        this.lastFailure = detail;
-        this.logger.warn(`Health check failed: ${detail}`);
-      }
-      return session.down({ message: failureReason(error, timeoutMs) });
+      return session.down({ message: this.probe.reasonOf(error) });
     }
   }
 }
