@@ -9,6 +9,7 @@ import {
   QueueValidationError,
   type QueueModuleOptions,
 } from '../../src/index.js';
+import { thrownBy } from '../support/thrown-by.js';
 
 const URL = 'postgres://unit:secret@127.0.0.1:5432/db';
 
@@ -17,13 +18,7 @@ function resolve(options: Partial<QueueModuleOptions>) {
 }
 
 function optionsError(options: Partial<QueueModuleOptions>): QueueOptionsError {
-  try {
-    resolve(options);
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueueOptionsError);
-    return error as QueueOptionsError;
-  }
-  throw new Error(`expected ${JSON.stringify(options)} to be refused`);
+  return thrownBy(() => resolve(options), QueueOptionsError);
 }
 
 describe('the module defaults', () => {

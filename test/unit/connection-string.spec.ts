@@ -6,15 +6,10 @@ import {
 } from '../../src/config/connection-string.js';
 import { resolveQueueConfig } from '../../src/config/resolve-queue-config.js';
 import { QueueOptionsError } from '../../src/index.js';
+import { thrownBy } from '../support/thrown-by.js';
 
 function optionsError(call: () => unknown): QueueOptionsError {
-  try {
-    call();
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueueOptionsError);
-    return error as QueueOptionsError;
-  }
-  throw new Error('expected a QueueOptionsError');
+  return thrownBy(call, QueueOptionsError);
 }
 
 describe('parseConnectionString', () => {

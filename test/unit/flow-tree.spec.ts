@@ -7,19 +7,17 @@ import {
   QueueValidationError,
   type FlowNode,
 } from '../../src/index.js';
+import { thrownBy } from '../support/thrown-by.js';
 
 const LIMIT = 1024;
 const sequential = (count: number) => Array.from({ length: count }, (_, index) => `id${index}`);
 
 function refusal(flow: unknown, maxBodyBytes = LIMIT): { field: string; rule: string } {
-  try {
-    flattenFlow(flow as FlowNode, maxBodyBytes, sequential);
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueueValidationError);
-    const { field, rule } = error as QueueValidationError;
-    return { field, rule };
-  }
-  throw new Error('expected the flow to be refused');
+  const { field, rule } = thrownBy(
+    () => flattenFlow(flow as FlowNode, maxBodyBytes, sequential),
+    QueueValidationError,
+  );
+  return { field, rule };
 }
 
 describe('flattenFlow', () => {

@@ -9,21 +9,13 @@ import {
   queueTableNames,
   type QueueModuleOptions,
 } from '../../src/index.js';
+import { thrownBy } from '../support/thrown-by.js';
 
 const APP_URL = 'postgres://queue_app:app-secret@127.0.0.1:5432/db';
 const OWNER_URL = 'postgres://queue_owner:owner-secret@127.0.0.1:5432/db?max_size=9';
 
 function resolve(options: Partial<QueueModuleOptions>) {
   return resolveQueueConfig({ connectionString: APP_URL, ...options }, {});
-}
-
-function refusal(work: () => unknown): Error {
-  try {
-    work();
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a refusal');
 }
 
 describe('queueGrantsSql', () => {
@@ -58,10 +50,13 @@ describe('queueGrantsSql', () => {
     ['1app', 'must start with a letter'],
     ['a'.repeat(64), 'must be at most 63 bytes'],
   ])('refuses the role %j', (role, rule) => {
-    const error = refusal(() => queueGrantsSql(queueTableNames('public', 'messages'), role));
+    const error = thrownBy(
+      () => queueGrantsSql(queueTableNames('public', 'messages'), role),
+      QueueValidationError,
+    );
     expect(error).toBeInstanceOf(QueueValidationError);
-    expect((error as QueueValidationError).field).toBe('role');
-    expect((error as QueueValidationError).rule).toContain(rule);
+    expect(error.field).toBe('role');
+    expect(error.rule).toContain(rule);
   });
 
   it('accepts the longest role name Postgres keeps whole', () => {
@@ -106,20 +101,25 @@ describe('migrationsConnectionString', () => {
     ['not a url with a pass:word', 'must be a postgres:// or postgresql:// URL'],
     ['postgres://o:s3cret-pw@h/db?target_session_attrs=sometimes', 'target_session_attrs'],
   ])('is refused under its own name, never echoing it: %s', (url, rule) => {
-    const error = refusal(() => resolve({ migrationsConnectionString: url }));
+    const error = thrownBy(() => resolve({ migrationsConnectionString: url }), QueueOptionsError);
     expect(error).toBeInstanceOf(QueueOptionsError);
-    expect((error as QueueOptionsError).option).toBe('migrationsConnectionString');
+    expect(error.option).toBe('migrationsConnectionString');
     expect(error.message).toContain(rule);
     expect(error.message).not.toContain('pass:word');
     expect(error.message).not.toContain('s3cret-pw');
   });
 
   it('is refused empty, or where no migration runs at boot', () => {
-    expect(refusal(() => resolve({ migrationsConnectionString: '' }))).toMatchObject({
+    expect(
+      thrownBy(() => resolve({ migrationsConnectionString: '' }), QueueOptionsError),
+    ).toMatchObject({
       option: 'migrationsConnectionString',
     });
     expect(
-      refusal(() => resolve({ migrationsConnectionString: OWNER_URL, migrationsRun: false })),
+      thrownBy(
+        () => resolve({ migrationsConnectionString: OWNER_URL, migrationsRun: false }),
+        QueueOptionsError,
+      ),
     ).toMatchObject({
       option: 'migrationsConnectionString',
       rule: expect.stringContaining('migrationsRun: false'),

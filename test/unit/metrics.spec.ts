@@ -4,6 +4,7 @@ import { type MetricsConfig } from '../../src/config/queue-config.js';
 import { resolveQueueConfig } from '../../src/config/resolve-queue-config.js';
 import { QueueOptionsError, type QueueModuleOptions } from '../../src/index.js';
 import { QueueMetricSet } from '../../src/metrics/queue-metric-set.js';
+import { thrownBy } from '../support/thrown-by.js';
 
 const URL = 'postgres://unit:secret@127.0.0.1:5432/db';
 
@@ -12,14 +13,8 @@ function resolveMetrics(metrics: unknown) {
 }
 
 function refusal(metrics: unknown): { option: string; rule: string } {
-  try {
-    resolveMetrics(metrics);
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueueOptionsError);
-    const { option, rule } = error as QueueOptionsError;
-    return { option, rule };
-  }
-  throw new Error(`expected ${String(metrics)} to be refused`);
+  const { option, rule } = thrownBy(() => resolveMetrics(metrics), QueueOptionsError);
+  return { option, rule };
 }
 
 describe('the metrics option', () => {

@@ -3,6 +3,7 @@ import { ownedDataSourceOptions } from '../../src/config/data-source-options.js'
 import { type OwnedConnection } from '../../src/config/queue-config.js';
 import { resolveQueueConfig } from '../../src/config/resolve-queue-config.js';
 import { QueueOptionsError, type QueueModuleOptions } from '../../src/index.js';
+import { thrownBy } from '../support/thrown-by.js';
 
 const POOLED = 'postgres://app:s3cret-pw@127.0.0.1:6432/db';
 const DIRECT = 'postgres://app:s3cret-pw@127.0.0.1:5432/db';
@@ -12,13 +13,7 @@ function resolve(options: Partial<QueueModuleOptions>) {
 }
 
 function refusal(options: Partial<QueueModuleOptions>): QueueOptionsError {
-  try {
-    resolve(options);
-  } catch (error) {
-    expect(error).toBeInstanceOf(QueueOptionsError);
-    return error as QueueOptionsError;
-  }
-  throw new Error(`expected ${JSON.stringify(options)} to be refused`);
+  return thrownBy(() => resolve(options), QueueOptionsError);
 }
 
 function startupParameters(options: Partial<QueueModuleOptions>): Record<string, unknown> {
