@@ -9,8 +9,7 @@ import {
   type QueueMigrationResult,
   type QueueMigrationStatus,
 } from '../interfaces/queue-migration.interface.js';
-import { queueMigrations } from '../migrations/index.js';
-import { readAppliedMigrations, runQueueMigrations } from './migration-runner.js';
+import { readMigrationStatus, runQueueMigrations } from './migration-runner.js';
 import { previewPendingMigrations, type MigrationPreview } from './migration-preview.js';
 import { errorContextOf, toQueueDatabaseError } from './to-queue-database-error.js';
 import { openOneOffDataSource } from './one-off-data-source.js';
@@ -71,17 +70,17 @@ export async function queueMigrationStatus(
 ): Promise<QueueMigrationStatus> {
   const { config } = resolveMigrationConfig(options);
   const { names } = config;
-  const applied = await withConnection(config, 'migrationStatus', (dataSource) =>
-    readAppliedMigrations(dataSource, names),
+  const { applied, pending, unknown } = await withConnection(
+    config,
+    'migrationStatus',
+    (dataSource) => readMigrationStatus(dataSource, names),
   );
-  const known = queueMigrations(names).map((Migration) => new Migration().name);
-  const recorded = new Set(applied);
   return Object.freeze({
     schema: names.schema,
     table: names.table,
     applied: Object.freeze(applied),
-    pending: Object.freeze(known.filter((name) => !recorded.has(name))),
-    unknown: Object.freeze(applied.filter((name) => !known.includes(name))),
+    pending: Object.freeze(pending),
+    unknown: Object.freeze(unknown),
   });
 }
 

@@ -6,7 +6,7 @@ import {
   adoptPythonTable,
   type AdoptionStep,
 } from '../migrations/adopt-python-table.js';
-import { queueMigrations } from '../migrations/index.js';
+import { queueMigrationNames, queueMigrations } from '../migrations/index.js';
 import {
   takeMigrationLocksThenBoundTableLocks,
   withSessionLock,
@@ -93,16 +93,18 @@ export async function runQueueMigrations(
   const once = async (): Promise<string[]> => {
     adopted = (await adoptIfPythonTable(dataSource, names, options)) || adopted;
     // A big table gets flow control's columns, checks and indexes without being held for long.
-    prepared.push(
-      ...(await prepareFlowControlIfPending(dataSource, names, {
-        lockTimeoutMs: options.lockTimeoutMs,
-        migrateEarlier: () =>
-          migrateOnce(dataSource, names, options.lockTimeoutMs, FLOW_CONTROL_MIGRATION),
-        ...(options.onFlowControlStep === undefined ? {} : { onStep: options.onFlowControlStep }),
-      })),
-    );
+    if (reaches(names, options.stopBefore, FLOW_CONTROL_MIGRATION)) {
+      prepared.push(
+        ...(await prepareFlowControlIfPending(dataSource, names, {
+          lockTimeoutMs: options.lockTimeoutMs,
+          migrateEarlier: () =>
+            migrateOnce(dataSource, names, options.lockTimeoutMs, FLOW_CONTROL_MIGRATION),
+          ...(options.onFlowControlStep === undefined ? {} : { onStep: options.onFlowControlStep }),
+        })),
+      );
+    }
     // A big archive gets its bound validated and its id index built without being held.
-    if (archivePreparationWanted(names, options.stopBefore)) {
+    if (reaches(names, options.stopBefore, PARTITION_ARCHIVE_MIGRATION)) {
       prepared.push(
         ...(await preparePartitionArchiveIfPending(dataSource, names, {
           lockTimeoutMs: options.lockTimeoutMs,
@@ -135,12 +137,16 @@ export async function runQueueMigrations(
   return [...(adopted ? [ADOPTED_MIGRATION] : []), ...prepared, ...ran];
 }
 
-/** Whether a run that stops before `stopBefore` reaches the archive's partitioning. */
-function archivePreparationWanted(names: QueueTableNames, stopBefore: string | undefined): boolean {
+/** Whether a run that stops before `stopBefore` (all of them when absent) applies `migration`. */
+function reaches(
+  names: QueueTableNames,
+  stopBefore: string | undefined,
+  migration: string,
+): boolean {
   if (stopBefore === undefined) return true;
-  const order = queueMigrations(names).map((Migration) => new Migration().name);
+  const order = queueMigrationNames(names);
   const stop = order.indexOf(stopBefore);
-  return stop === -1 || stop > order.indexOf(PARTITION_ARCHIVE_MIGRATION);
+  return stop === -1 || stop > order.indexOf(migration);
 }
 
 /** The columns of the Python backend's `messages` table: type, and whether NOT NULL. */
@@ -399,8 +405,7 @@ async function pendingMigrations(
 ): Promise<string[]> {
   const applied = new Set(await readAppliedMigrations(dataSource, names));
   const pending: string[] = [];
-  for (const Migration of queueMigrations(names)) {
-    const { name } = new Migration();
+  for (const name of queueMigrationNames(names)) {
     if (name === stopBefore) break;
     if (!applied.has(name)) pending.push(name);
   }
@@ -425,4 +430,23 @@ export async function readAppliedMigrations(
     `SELECT name FROM ${names.qualifiedMigrations} ORDER BY id`,
   );
   return rows.map((row) => row.name);
+}
+
+/**
+ * What `<table>_migrations` records against this version's migrations: `applied` in the order
+ * they ran, `pending` (this version's, not recorded) and `unknown` (recorded by a newer release).
+ * Reads only.
+ */
+export async function readMigrationStatus(
+  dataSource: DataSource,
+  names: QueueTableNames,
+): Promise<{ applied: string[]; pending: string[]; unknown: string[] }> {
+  const applied = await readAppliedMigrations(dataSource, names);
+  const known = queueMigrationNames(names);
+  const recorded = new Set(applied);
+  return {
+    applied,
+    pending: known.filter((name) => !recorded.has(name)),
+    unknown: applied.filter((name) => !known.includes(name)),
+  };
 }

@@ -31,3 +31,8 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     partitionArchive(names),
   ];
 }
+
+/** The names of the queue table's migrations, oldest first: what a fresh table records. */
+export function queueMigrationNames(names: QueueTableNames): string[] {
+  return queueMigrations(names).map((Migration) => new Migration().name);
+}

@@ -1,6 +1,6 @@
 import { type DataSource, type QueryRunner } from 'typeorm';
 import { type QueueTableNames } from '../sql/table-names.js';
-import { queueMigrations } from './index.js';
+import { queueMigrationNames } from './index.js';
 import { type StepContext, withSessionLock } from './migration-lock.js';
 
 /** What a preparation ahead of a migration is told by the runner. */
@@ -79,7 +79,7 @@ async function pendingOnBigRelation(
       (await source.query(`SELECT name FROM ${t.qualifiedMigrations}`)) as Array<{ name: string }>
     ).map((row) => row.name),
   );
-  const names = queueMigrations(t).map((Migration) => new Migration().name);
+  const names = queueMigrationNames(t);
   const earlier = names.slice(0, names.indexOf(target.migration));
   if (applied.has(target.migration) || !applied.has(earlier[0]!)) return 'no';
   const [counted] = (await source.query(

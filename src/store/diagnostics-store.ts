@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { type DataSource, type QueryRunner } from 'typeorm';
-import { readAppliedMigrations } from '../database/migration-runner.js';
+import { readMigrationStatus } from '../database/migration-runner.js';
 import { queueMigrations } from '../migrations/index.js';
 import {
   catalogShapeSql,
@@ -113,13 +113,7 @@ export class DiagnosticsStore {
 
   /** The migrations recorded in `<table>_migrations`, and those of this release not among them. */
   async migrations(): Promise<{ applied: string[]; pending: string[]; unknown: string[] }> {
-    const applied = await readAppliedMigrations(this.dataSource, this.names);
-    const known = queueMigrations(this.names).map((Migration) => new Migration().name);
-    return {
-      applied,
-      pending: known.filter((name) => !applied.includes(name)),
-      unknown: applied.filter((name) => !known.includes(name)),
-    };
+    return readMigrationStatus(this.dataSource, this.names);
   }
 
   async invalidIndexes(): Promise<InvalidIndex[]> {
