@@ -161,8 +161,21 @@ describe('ordered groups (groupConcurrency: 1) across processes', () => {
     const sampled = await sampling;
     expect(sampled.max).toBe(1);
 
+    // The kill can land after a handler of the victim printed its end but before its ack
+    // committed: that message is redelivered and ends again (at least once). Such an end is
+    // superseded by the later one, and only the victim's ends can be.
+    const superseded = new Set(
+      workers.events.filter(
+        (event, index, all) =>
+          event.kind === 'end' &&
+          event.worker === victim.worker &&
+          all.slice(index + 1).some((later) => later.kind === 'end' && later.id === event.id),
+      ),
+    );
     for (let group = 0; group < groups; group++) {
-      const events = workers.events.filter((event) => event.group === `g${group}`);
+      const events = workers.events.filter(
+        (event) => event.group === `g${group}` && !superseded.has(event),
+      );
       // Completed in enqueue order.
       expect(events.filter((event) => event.kind === 'end').map((event) => event.id)).toEqual(
         ids[group],
@@ -181,8 +194,9 @@ describe('ordered groups (groupConcurrency: 1) across processes', () => {
     // The retries and the killed attempt ran again, later.
     const attemptsOf = (id: string) =>
       workers.events.filter((event) => event.kind === 'start' && event.id === id).length;
-    expect(attemptsOf(ids[1]![2]!)).toBe(2);
-    expect(attemptsOf(ids[5]![0]!)).toBe(2);
+    const redelivered = (id: string) => [...superseded].filter((event) => event.id === id).length;
+    expect(attemptsOf(ids[1]![2]!)).toBe(2 + redelivered(ids[1]![2]!));
+    expect(attemptsOf(ids[5]![0]!)).toBe(2 + redelivered(ids[5]![0]!));
     expect(attemptsOf(hung)).toBe(2);
   }, 90_000);
 });
