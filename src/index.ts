@@ -111,6 +111,8 @@ export {
   type StateCounts,
 } from './interfaces/queue-stats.interface.js';
 export type { BlockedGroup, GroupBlock } from './interfaces/blocked-group.interface.js';
+export type { ListSamplesOptions, QueueSample } from './interfaces/queue-sample.interface.js';
+export type { QueueReplica, ReplicaProcessor } from './interfaces/queue-replica.interface.js';
 export type {
   ChildFailure,
   FlowChild,
