@@ -4,7 +4,17 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-demo/', 'coverage/', 'node_modules/', '.data/', 'test-artifacts/'] },
+  {
+    ignores: [
+      'dist/',
+      'dist-demo/',
+      'coverage/',
+      'node_modules/',
+      '.data/',
+      '.tmp/',
+      'test-artifacts/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

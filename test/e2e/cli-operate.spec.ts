@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import { runCli } from '../../src/cli/run-cli.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { MIGRATION_NAMES } from '../support/queue-migrations.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 /**
  * The operator commands on a seeded queue table: driven in-process through `runCli` (as the bin
@@ -334,7 +335,7 @@ describe('fetchcraft-queue operator commands', () => {
       (resolve) => {
         execFile(
           'node',
-          ['--import', 'tsx', 'src/cli/main.ts', 'show', 'no-such-id', '--json'],
+          [...tsChildArgs('src/cli/main.ts'), 'show', 'no-such-id', '--json'],
           {
             cwd: root,
             env: { ...base, DATABASE_URL: db.url, QUEUE_SCHEMA: SCHEMA },

@@ -4,6 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { bootApp } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { MIGRATION_NAMES } from '../support/queue-migrations.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 /**
  * The package's CLI as a deploy step runs it: a process of its own, configured by the
@@ -39,7 +40,7 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
 }
 
 const cli = (args: string[], env: Record<string, string> = {}) =>
-  run('node', ['--import', 'tsx', 'src/cli/main.ts', ...args], env);
+  run('node', [...tsChildArgs('src/cli/main.ts'), ...args], env);
 
 describe('fetchcraft-queue migrate and migrate:status', () => {
   it('migrates a new schema from DATABASE_URL and QUEUE_SCHEMA, then finds it up to date', async () => {

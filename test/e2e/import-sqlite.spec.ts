@@ -8,6 +8,7 @@ import { Processor, type ProcessorMessage } from '../../src/index.js';
 import { bootApp, waitFor } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { tempDir, writeSqlite } from '../support/sqlite-files.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 /**
  * `fetchcraft-queue import-sqlite` as a user runs it: a process of its own, on files written by
@@ -33,7 +34,7 @@ function cli(args: string[], env: Record<string, string> = {}): Promise<Finished
   return new Promise((resolve) => {
     execFile(
       'node',
-      ['--import', 'tsx', 'src/cli/main.ts', ...args],
+      [...tsChildArgs('src/cli/main.ts'), ...args],
       { cwd: root, env: { ...base, DATABASE_URL: db.url, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;

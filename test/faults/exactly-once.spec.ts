@@ -4,6 +4,7 @@ import { afterAll, describe, expect, it } from '@jest/globals';
 import { sleep, waitFor } from '../support/boot.js';
 import { stopProcess } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 /*
  * Six handler slots sleeping 20 to 60 ms inside most transactions drain at most ~200 messages a
@@ -34,7 +35,7 @@ interface Worker {
 
 /** Starts one worker process; `ready` turns true once it is. */
 function startWorker(url: string): Worker {
-  const child = spawn('node', ['--import', 'tsx', 'test/support/exactly-once-worker.ts'], {
+  const child = spawn('node', tsChildArgs('test/support/exactly-once-worker.ts'), {
     env: { ...process.env, DATABASE_URL: url },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

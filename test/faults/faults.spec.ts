@@ -367,10 +367,23 @@ describe('faults', () => {
       withFaultRun(1, { FAULT_LEASE_SECONDS: '1', FAULT_MAX_ATTEMPTS: '3' }, async (run) => {
         const [id] = await run.producer.queue.enqueueMany('faults.main', [{ i: 0, kind: 'kill' }]);
         const started = performance.now();
+        // Every worker that leases the message dies, until its third attempt dead-letters it;
+        // from then on none may. Waiting for the dead letter (plus a grace for a late death)
+        // instead of for 20 s of no death ends the loop as soon as that is known.
+        const deadLettered = settled(run.url, [id!], 90_000);
+        const noMoreDeaths = deadLettered.then(() => sleep(2_000)).then(() => undefined);
         let deaths = 0;
         while (deaths < 5) {
           const worker = run.workers[0]!;
-          const exit = await Promise.race([worker.exited, sleep(20_000).then(() => undefined)]);
+          let timer: NodeJS.Timeout | undefined;
+          const exit = await Promise.race([
+            worker.exited,
+            noMoreDeaths,
+            new Promise<undefined>(
+              (resolve) => (timer = setTimeout(() => resolve(undefined), 20_000)),
+            ),
+          ]);
+          clearTimeout(timer);
           if (exit === undefined) break;
           deaths += 1;
           run.killed.add(worker.pid);
@@ -379,7 +392,7 @@ describe('faults', () => {
             FAULT_MAX_ATTEMPTS: '3',
           });
         }
-        await settled(run.url, [id!], 30_000);
+        await deadLettered;
         await verify(
           run,
           'poison-kill',

@@ -22,6 +22,7 @@ import { QueueEvents } from '../../src/events/queue-events.js';
 import { MaintenanceScheduler } from '../../src/maintenance/maintenance.scheduler.js';
 import { bootError, RecordingLogger, sleep, waitFor } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 const fixture = useQueueFixture('events');
 const { db } = fixture;
@@ -417,7 +418,7 @@ describe('stalled messages, reaped', () => {
     const app = await fixture.boot({ connectionString: db.url, workers: false }, [Listener]);
     const listener = app.get(Listener);
     const id = await app.queue.enqueue('crash', { n: 1 });
-    const child = spawn('node', ['--import', 'tsx', 'test/support/crash-worker.ts'], {
+    const child = spawn('node', tsChildArgs('test/support/crash-worker.ts'), {
       env: { ...process.env, DATABASE_URL: db.url },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

@@ -14,6 +14,7 @@ import {
 import { waitFor } from '../support/boot.js';
 import { PythonBackendClient } from '../support/python-backend-client.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 /** What a table of the previous release applies: flow control and every migration after it. */
 const FROM_FLOW_CONTROL = MIGRATION_NAMES.slice(MIGRATION_NAMES.indexOf(FLOW_CONTROL_MIGRATION));
@@ -410,7 +411,7 @@ describe('AddFlowControl1795570800000 on a live table', () => {
     async (killAfter) => {
       await previousRelease(FLOW_PREPARE_MIN_ROWS + 1_000, 100);
       const before = await checksum();
-      const child = spawn('node', ['--import', 'tsx', 'test/support/flow-migrate-child.ts'], {
+      const child = spawn('node', tsChildArgs('test/support/flow-migrate-child.ts'), {
         env: { ...process.env, DATABASE_URL: db.url, KILL_AFTER: killAfter },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

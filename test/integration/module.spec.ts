@@ -25,6 +25,7 @@ import { bootError, bootApp, RecordingLogger, waitFor } from '../support/boot.js
 import { eventually } from '../support/eventually.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { freePort } from '../../dev/embedded-postgres.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 const { db } = useQueueFixture('module', { reset: 'none' });
 
@@ -684,7 +685,7 @@ describe('boot failures', () => {
   /** Runs test/support/failing-boot.ts; resolves with its output once it exits by itself. */
   function failingBoot(env: Record<string, string>): Promise<{ output: string; exitMs: number }> {
     const started = Date.now();
-    const child = spawn('node', ['--import', 'tsx', 'test/support/failing-boot.ts'], {
+    const child = spawn('node', tsChildArgs('test/support/failing-boot.ts'), {
       env: { ...process.env, DATABASE_URL: db.url, ...env },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

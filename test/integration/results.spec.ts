@@ -18,6 +18,7 @@ import { MessageStore } from '../../src/store/message-store.js';
 import { waitFor } from '../support/boot.js';
 import { stopProcess } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 /** Gates the tests open by hand, by message id. */
 const gates = new Map<string, () => void>();
@@ -92,7 +93,7 @@ afterAll(async () => {
 
 /** Starts a worker process (test/support/result-worker.ts); resolves once it is ready. */
 async function startResultWorker(env: Record<string, string> = {}): Promise<ChildProcess> {
-  const child = spawn('node', ['--import', 'tsx', 'test/support/result-worker.ts'], {
+  const child = spawn('node', tsChildArgs('test/support/result-worker.ts'), {
     env: { ...process.env, DATABASE_URL: fixture.db.url, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

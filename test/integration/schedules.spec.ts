@@ -22,6 +22,7 @@ import { bootError, waitFor } from '../support/boot.js';
 import { eventually } from '../support/eventually.js';
 import { stopProcess } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { tsChildArgs } from '../support/ts-child.js';
 
 const { db, boot } = useQueueFixture('schedules', { reset: 'none' });
 
@@ -422,7 +423,7 @@ describe('three replicas running one every-second schedule', () => {
     const fired: { replica: number; tick: number; id: string }[] = [];
     let ready = 0;
     for (let replica = 0; replica < 3; replica++) {
-      const child = spawn('node', ['--import', 'tsx', 'test/support/schedule-worker.ts'], {
+      const child = spawn('node', tsChildArgs('test/support/schedule-worker.ts'), {
         env: { ...process.env, DATABASE_URL: db.url, SCHEDULE_QUEUE: 'sched.multi' },
         stdio: ['ignore', 'pipe', 'inherit'],
       });

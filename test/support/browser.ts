@@ -134,6 +134,9 @@ export async function watchPage(page: Page): Promise<PageWatch> {
     pageErrors.push(error instanceof Error ? (error.stack ?? error.message) : String(error));
   });
   page.on('requestfailed', (request) => {
+    // A response with an error status came through 'response' already; full Chrome fails the
+    // request as well (ERR_HTTP_RESPONSE_CODE_FAILURE), headless shell does not.
+    if (request.response() !== null) return;
     failedRequests.push(
       `${request.method()} ${request.url()}: ${request.failure()?.errorText ?? 'failed'}`,
     );

@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { afterEach } from '@jest/globals';
 import { type ProcessorInfo } from '../../src/index.js';
 import { waitFor } from './boot.js';
+import { tsChildArgs } from './ts-child.js';
 
 /** A running `control-worker.ts` process and what it printed. */
 export interface ControlChild {
@@ -23,7 +24,7 @@ export async function startControlChild(
   databaseUrl: string,
   env: Record<string, string> = {},
 ): Promise<ControlChild> {
-  const child = spawn('node', ['--import', 'tsx', 'test/support/control-worker.ts'], {
+  const child = spawn('node', tsChildArgs('test/support/control-worker.ts'), {
     env: { ...process.env, DATABASE_URL: databaseUrl, ...env },
     stdio: ['pipe', 'pipe', 'inherit'],
   });

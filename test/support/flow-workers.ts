@@ -3,6 +3,7 @@ import { createInterface } from 'node:readline';
 import { type ProcessorOptions } from '../../src/index.js';
 import { sleep, waitFor } from './boot.js';
 import { type TestDatabase } from './test-database.js';
+import { tsChildArgs } from './ts-child.js';
 
 /** One line a flow worker printed (see test/support/flow-worker.ts). */
 export interface FlowEvent {
@@ -40,7 +41,7 @@ export async function startFlowWorkers(
 ): Promise<FlowWorkers> {
   const events: FlowEvent[] = [];
   const children = Array.from({ length: count }, (_, worker) => {
-    const child = spawn('node', ['--import', 'tsx', 'test/support/flow-worker.ts'], {
+    const child = spawn('node', tsChildArgs('test/support/flow-worker.ts'), {
       env: {
         ...process.env,
         DATABASE_URL: db.url,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import pg from 'pg';
+import { tsChildArgs } from '../../support/ts-child.js';
 
 /** Every handler start and finish, as the workers record them. */
 export const FAULT_EVENTS_SQL = `
@@ -38,7 +39,7 @@ export async function startWorker(
   url: string,
   env: Record<string, string> = {},
 ): Promise<WorkerProcess> {
-  const child = spawn('node', ['--import', 'tsx', 'test/faults/support/fault-worker.ts'], {
+  const child = spawn('node', tsChildArgs('test/faults/support/fault-worker.ts'), {
     env: { ...process.env, DATABASE_URL: url, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -5,6 +5,7 @@ import { Injectable } from '@nestjs/common';
 import { Processor, type ProcessorMessage } from '../../../src/index.js';
 import { useQueueFixture } from '../../support/queue-fixture.js';
 import { bootApp, sleep, waitFor } from '../../support/boot.js';
+import { tsChildArgs } from '../../support/ts-child.js';
 
 const fixture = useQueueFixture('crash', { shared: { workers: false }, reset: 'none' });
 const { db } = fixture;
@@ -13,7 +14,7 @@ const { db } = fixture;
 async function startWorker(
   env: Record<string, string> = {},
 ): Promise<{ child: ChildProcess; lines: string[] }> {
-  const child = spawn('node', ['--import', 'tsx', 'test/support/crash-worker.ts'], {
+  const child = spawn('node', tsChildArgs('test/support/crash-worker.ts'), {
     env: { ...process.env, DATABASE_URL: db.url, ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
