@@ -139,9 +139,9 @@ describe('forRoot and forRootAsync', () => {
     const { rows } = await db.query(
       "SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory' AND tablename NOT IN (SELECT relname FROM pg_class WHERE relispartition)",
     );
-    // The queue table, its archive (its weekly partitions apart), its migrations, its queues and
-    // its schedules.
-    expect(rows.length).toBe(5);
+    // The queue table, its archive (its weekly partitions apart), its migrations, its queues,
+    // its schedules, its samples with their minutes, and its replicas.
+    expect(rows.length).toBe(8);
   });
 
   it('forRootAsync with useClass', async () => {
