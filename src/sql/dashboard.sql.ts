@@ -12,8 +12,9 @@ const THIS_MINUTE = "date_trunc('minute', now())";
 
 /**
  * Claims the minute that just closed for this replica: a row of `<table>_sample_minutes`. Only
- * the replica whose insert returns the minute samples it; another one that comes while the
- * claim is not committed waits for it, then finds it taken (ON CONFLICT DO NOTHING).
+ * the replica whose insert returns the minute samples it; the others find it taken (ON CONFLICT
+ * DO NOTHING). Sent on its own, committed at once, so that another replica's claim waits for a
+ * one-row insert, never for the scan that follows.
  */
 export function claimSampleMinuteSql(t: QueueTableNames): SqlStatement {
   return {
@@ -21,6 +22,14 @@ export function claimSampleMinuteSql(t: QueueTableNames): SqlStatement {
 ON CONFLICT (minute) DO NOTHING
 RETURNING minute`,
     values: [],
+  };
+}
+
+/** Gives a claimed minute back, when its sample failed: another replica may sample it. */
+export function releaseSampleMinuteSql(t: QueueTableNames, minute: Date): SqlStatement {
+  return {
+    text: `DELETE FROM ${t.qualifiedSampleMinutes} WHERE minute = $1::timestamptz`,
+    values: [minute],
   };
 }
 

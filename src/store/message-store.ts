@@ -59,6 +59,7 @@ import {
   listReplicasSql,
   listSamplesSql,
   recordSamplesSql,
+  releaseSampleMinuteSql,
   replicaBeatSql,
   type ReplicaBeat,
 } from '../sql/dashboard.sql.js';
@@ -870,22 +871,30 @@ export class MessageStore {
 
   /**
    * Samples the minute that just closed, if no replica did yet, then deletes samples past
-   * `retentionHours` (up to `expireMinutes` minutes of them), in one transaction: a failure
-   * leaves the minute unclaimed for another replica.
+   * `retentionHours` (up to `expireMinutes` minutes of them). The claim is its own statement
+   * (see `claimSampleMinuteSql`); a sample that fails gives it back.
    */
-  recordSamples(retentionHours: number, expireMinutes: number): Promise<RecordedSamples> {
-    return this.connection.transaction('recordSamples', async (send) => {
-      const claim = await send<{ minute: Date }>(claimSampleMinuteSql(this.names));
-      const minute = claim.rows[0]?.minute;
-      if (minute === undefined) return { minute: null, queues: 0, expiredMinutes: 0 };
-      const inserted = await send(recordSamplesSql(this.names, minute));
-      const expired = await send(deleteOldSamplesSql(this.names, retentionHours, expireMinutes));
-      return {
-        minute,
-        queues: inserted.rowCount ?? 0,
-        expiredMinutes: expired.rowCount ?? 0,
-      };
-    });
+  async recordSamples(retentionHours: number, expireMinutes: number): Promise<RecordedSamples> {
+    const claim = await this.connection.query<{ minute: Date }>(
+      'recordSamples',
+      claimSampleMinuteSql(this.names),
+    );
+    const minute = claim.rows[0]?.minute;
+    if (minute === undefined) return { minute: null, queues: 0, expiredMinutes: 0 };
+    let queues: number;
+    try {
+      queues = await this.count('recordSamples', recordSamplesSql(this.names, minute));
+    } catch (error) {
+      await this.connection
+        .query('recordSamples', releaseSampleMinuteSql(this.names, minute))
+        .catch(() => undefined);
+      throw error;
+    }
+    const expiredMinutes = await this.count(
+      'recordSamples',
+      deleteOldSamplesSql(this.names, retentionHours, expireMinutes),
+    );
+    return { minute, queues, expiredMinutes };
   }
 
   async listSamples(sinceMinutes: number, queue: string | undefined): Promise<QueueSample[]> {

@@ -146,6 +146,24 @@ describe('per-minute samples', () => {
         "SELECT count(*)::integer AS n FROM messages_sample_minutes WHERE minute < now() - interval '48 hours'",
       ),
     ).toEqual([{ n: 0 }]);
+
+    // A sample that fails gives its minute back, for another replica to sample.
+    for (const table of ['messages_samples', 'messages_sample_minutes']) {
+      await db.query(`DELETE FROM ${table} WHERE minute > now() - interval '1 hour'`);
+    }
+    const [{ taken }] = (
+      await db.query(
+        `INSERT INTO messages_samples VALUES (date_trunc('minute', now()), 'ds.a', 0, 0, 0, 0, 0, 0, 0) RETURNING minute AS taken`,
+      )
+    ).rows as [{ taken: Date }];
+    const failed = await first.get(SampleRecorder).recordNow();
+    // Unless the minute turned in between, and the sample went to the next one.
+    if (failed?.minute?.getTime() !== taken.getTime() + 60_000) {
+      expect(failed).toBeUndefined();
+      expect(
+        await rows('SELECT 1 FROM messages_sample_minutes WHERE minute = $1', [taken]),
+      ).toEqual([]);
+    }
     await db.query("DELETE FROM messages WHERE queue LIKE 'ds.%'");
   });
 
