@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import pg from 'pg';
 import { Processor, QueueValidationError, type ProcessorMessage } from '../../src/index.js';
 import { SampleRecorder } from '../../src/maintenance/sample-recorder.js';
@@ -186,6 +187,25 @@ describe('per-minute samples', () => {
       'warn "unmigrated"."messages_samples" does not exist (migrations not applied): no samples until it does',
     ]);
     await app.close();
+  });
+});
+
+describe('the writers’ timers', () => {
+  it('are registered in the application’s SchedulerRegistry, and removed at shutdown', async () => {
+    const app = await boot({ connectionString: db.url, workers: false }, [], {
+      imports: [ScheduleModule.forRoot()],
+    });
+    const registry = app.get(SchedulerRegistry);
+    const id = app.get(ReplicaHeartbeat).id;
+    expect(registry.getIntervals()).toContain(`queue-heartbeat:public.messages:${id}`);
+    expect(registry.getTimeouts().filter((name) => name.startsWith('queue-samples:'))).toEqual([
+      expect.stringMatching(/^queue-samples:public\.messages:[0-9a-f]{8}$/),
+    ]);
+    await app.close();
+    expect(registry.getIntervals()).toEqual([]);
+    expect(registry.getTimeouts()).toEqual([]);
+    // Its row left with it.
+    expect(await rows('SELECT 1 FROM messages_replicas WHERE id = $1', [id])).toEqual([]);
   });
 });
 
