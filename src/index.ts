@@ -114,6 +114,11 @@ export type { BlockedGroup, GroupBlock } from './interfaces/blocked-group.interf
 export type { ListSamplesOptions, QueueSample } from './interfaces/queue-sample.interface.js';
 export type { QueueReplica, ReplicaProcessor } from './interfaces/queue-replica.interface.js';
 export type {
+  QueueHeartbeatOptions,
+  QueueSamplesOptions,
+  RetryFailedInBatchesOptions,
+} from './interfaces/dashboard-data-options.interface.js';
+export type {
   ChildFailure,
   FlowChild,
   FlowNode,
