@@ -21,7 +21,7 @@ export class QueueOverview {
   async lastHour(queue: string): Promise<void> {
     for (const sample of await this.queue.listSamples({ queue, sinceMinutes: 60 })) {
       console.log(
-        `${sample.minute.toISOString()} ready ${sample.ready} in ${sample.enqueued} out ${sample.completed}`,
+        `${sample.minute.toISOString()} ready ${sample.ready} in ${sample.enqueued} out ${sample.completed ?? 'unknown'}`,
       );
     }
   }

@@ -13,8 +13,12 @@ export interface QueueSample {
   readonly cancelled: number;
   /** Messages enqueued during that minute (rate in). */
   readonly enqueued: number;
-  /** Messages that ended (done, dead-lettered or cancelled) during that minute (rate out). */
-  readonly completed: number;
+  /**
+   * Messages that left the active states (ready, leased) during that minute (rate out): enqueued
+   * during it, plus the active ones of the minute before, minus the active ones now. `null` when
+   * the minute before was not sampled (every replica down).
+   */
+  readonly completed: number | null;
 }
 
 /** `QueueService.listSamples`' options. */

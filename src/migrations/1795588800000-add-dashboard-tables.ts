@@ -37,7 +37,7 @@ export function addDashboardTables(t: QueueTableNames): QueueMigrationClass {
   done       BIGINT      NOT NULL,
   cancelled  BIGINT      NOT NULL,
   enqueued   BIGINT      NOT NULL,
-  completed  BIGINT      NOT NULL,
+  completed  BIGINT,
   PRIMARY KEY (minute, queue)
 )`);
       await queryRunner.query(`CREATE TABLE ${t.qualifiedReplicas} (

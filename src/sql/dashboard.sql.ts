@@ -36,9 +36,16 @@ export function releaseSampleMinuteSql(t: QueueTableNames, minute: Date): SqlSta
 /**
  * One row per queue of the table for minute `$1` (claimed by `claimSampleMinuteSql`): its
  * messages by state now, those enqueued during the minute before `$1` (`created_at`, epoch
- * seconds), and those that ended during it: done, failed or cancelled, last leased within it
- * (`leased_at`). A lease of the Python backend, and of a processor without a rate limit, leaves
- * `leased_at` NULL: such messages are not counted as ended.
+ * seconds), and those that left the active states (ready, leased) during it.
+ *
+ * No statement stamps the end of a message (the Python backend's ack sets only `state`, and
+ * stamping ours would cost the hot path a column write), so what left is counted by
+ * conservation: enqueued during the minute, plus the active messages of the sample before, minus
+ * the active messages now. It counts every worker's acks, the Python backend's too, and is
+ * untouched by the cleanup, which deletes only ended messages. It is NULL when the minute before
+ * was not sampled (every replica down), rather than a guess; a dead letter moved into a queue
+ * adds to that queue's active messages without being enqueued there, so its rate out is a lower
+ * bound (never below 0).
  *
  * One full scan of the queue table, grouped by queue, once per minute for the whole cluster (not
  * per replica): on a table of millions of rows that is a second or so of one core every minute,
@@ -48,20 +55,27 @@ export function releaseSampleMinuteSql(t: QueueTableNames, minute: Date): SqlSta
 export function recordSamplesSql(t: QueueTableNames, minute: Date): SqlStatement {
   const from = `$1::timestamptz - interval '1 minute'`;
   return {
-    text: `INSERT INTO ${t.qualifiedSamples}
+    text: `WITH now_counts AS (
+  SELECT m.queue,
+    count(*) FILTER (WHERE m.state = 'ready') AS ready,
+    count(*) FILTER (WHERE m.state = 'leased') AS leased,
+    count(*) FILTER (WHERE m.state = 'failed') AS failed,
+    count(*) FILTER (WHERE m.state = 'done') AS done,
+    count(*) FILTER (WHERE m.state = 'cancelled') AS cancelled,
+    count(*) FILTER (WHERE m.created_at >= extract(epoch FROM ${from})
+                       AND m.created_at < extract(epoch FROM $1::timestamptz)) AS enqueued
+  FROM ${t.qualified} AS m
+  GROUP BY m.queue
+), before AS (
+  SELECT s.queue, s.ready + s.leased AS active FROM ${t.qualifiedSamples} AS s
+  WHERE s.minute = ${from}
+)
+INSERT INTO ${t.qualifiedSamples}
   (minute, queue, ready, leased, failed, done, cancelled, enqueued, completed)
-SELECT $1::timestamptz, m.queue,
-  count(*) FILTER (WHERE m.state = 'ready'),
-  count(*) FILTER (WHERE m.state = 'leased'),
-  count(*) FILTER (WHERE m.state = 'failed'),
-  count(*) FILTER (WHERE m.state = 'done'),
-  count(*) FILTER (WHERE m.state = 'cancelled'),
-  count(*) FILTER (WHERE m.created_at >= extract(epoch FROM ${from})
-                     AND m.created_at < extract(epoch FROM $1::timestamptz)),
-  count(*) FILTER (WHERE m.state IN ('done', 'failed', 'cancelled')
-                     AND m.leased_at >= ${from} AND m.leased_at < $1::timestamptz)
-FROM ${t.qualified} AS m
-GROUP BY m.queue`,
+SELECT $1::timestamptz, c.queue, c.ready, c.leased, c.failed, c.done, c.cancelled, c.enqueued,
+  CASE WHEN EXISTS (SELECT FROM ${t.qualifiedSampleMinutes} WHERE minute = ${from})
+    THEN greatest(0, c.enqueued + coalesce(b.active, 0) - (c.ready + c.leased)) END
+FROM now_counts AS c LEFT JOIN before AS b ON b.queue = c.queue`,
     values: [minute],
   };
 }

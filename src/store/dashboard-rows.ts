@@ -11,7 +11,7 @@ export interface SampleRow {
   readonly done: string;
   readonly cancelled: string;
   readonly enqueued: string;
-  readonly completed: string;
+  readonly completed: string | null;
 }
 
 /** A row of `listReplicasSql`. */
@@ -36,7 +36,7 @@ export function toQueueSample(row: SampleRow): QueueSample {
     done: Number(row.done),
     cancelled: Number(row.cancelled),
     enqueued: Number(row.enqueued),
-    completed: Number(row.completed),
+    completed: row.completed === null ? null : Number(row.completed),
   };
 }
 

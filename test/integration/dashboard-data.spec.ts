@@ -65,19 +65,16 @@ describe('per-minute samples', () => {
         ids.slice(6, 9),
       ]);
       await db.query("UPDATE messages SET created_at = $1 WHERE queue = 'ds.b'", [inside - 60]);
-      // Ended during it: one done, the failed and the cancelled one; the other done one before.
+      // The minute before was sampled, with 9 of ds.a active (ds.b had none): 3 enqueued since,
+      // 6 active now, so 6 left; ds.b's 3 arrived without being enqueued in the minute (0 left).
       await db.query(
-        "UPDATE messages SET leased_at = to_timestamp($1) WHERE id = ANY ($2) AND state <> 'leased'",
-        [inside, [ids[2], ids[4], ids[5]]],
+        `INSERT INTO messages_sample_minutes (minute) VALUES ($1::timestamptz - interval '1 minute')`,
+        [minute],
       );
-      await db.query('UPDATE messages SET leased_at = to_timestamp($1) WHERE id = $2', [
-        inside - 60,
-        ids[3],
-      ]);
-      await db.query('UPDATE messages SET leased_at = to_timestamp($1) WHERE id = $2', [
-        inside,
-        ids[0],
-      ]);
+      await db.query(
+        `INSERT INTO messages_samples VALUES ($1::timestamptz - interval '1 minute', 'ds.a', 8, 1, 0, 0, 0, 0, NULL)`,
+        [minute],
+      );
       recorded = await Promise.all(
         [first, second].map((app) => app.get(SampleRecorder).recordNow()),
       );
@@ -88,9 +85,13 @@ describe('per-minute samples', () => {
     // One replica sampled the minute, the other found it taken.
     expect(recorded.map((r) => r?.minute === null).sort()).toEqual([false, true]);
     expect(recorded.find((r) => r?.minute !== null)).toMatchObject({ queues: 2 });
-    expect(await rows('SELECT count(*)::integer AS n FROM messages_samples')).toEqual([{ n: 2 }]);
+    expect(
+      await rows('SELECT count(*)::integer AS n FROM messages_samples WHERE minute = $1', [minute]),
+    ).toEqual([{ n: 2 }]);
 
-    const samples = await second.queue.listSamples();
+    const samples = (await second.queue.listSamples()).filter(
+      (sample) => sample.minute.getTime() === minute!.getTime(),
+    );
     expect(samples).toEqual([
       {
         queue: 'ds.a',
@@ -101,7 +102,7 @@ describe('per-minute samples', () => {
         done: 2,
         cancelled: 1,
         enqueued: 3,
-        completed: 3,
+        completed: 6,
       },
       {
         queue: 'ds.b',
@@ -131,12 +132,18 @@ describe('per-minute samples', () => {
     await db.query(
       `INSERT INTO messages_samples SELECT minute, 'ds.old', 1, 0, 0, 0, 0, 0, 0 FROM messages_sample_minutes WHERE minute < now() - interval '1 hour'`,
     );
-    expect(await first.queue.listSamples({ sinceMinutes: 10_080 })).toHaveLength(4);
+    expect(await first.queue.listSamples({ sinceMinutes: 10_080 })).toHaveLength(5);
     for (const table of ['messages_samples', 'messages_sample_minutes']) {
       await db.query(`DELETE FROM ${table} WHERE minute > now() - interval '1 hour'`);
     }
     const expiring = await first.get(SampleRecorder).recordNow();
     expect(expiring).toMatchObject({ expiredMinutes: 1 });
+    // The minute before this one was not sampled: no rate out, rather than a guess.
+    expect(
+      await rows(
+        "SELECT DISTINCT completed FROM messages_samples WHERE minute > now() - interval '1 hour'",
+      ),
+    ).toEqual([{ completed: null }]);
     expect(
       await rows(
         "SELECT (extract(epoch FROM date_trunc('minute', now()) - minute) / 3600)::integer AS h FROM messages_samples WHERE queue = 'ds.old'",
