@@ -1,5 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { createDashboardController } from './dashboard/dashboard.controller.js';
 import { createQueueHealthController } from './health/queue-health.controller.js';
+import { type DashboardOptions } from './interfaces/dashboard-options.interface.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
 import { createQueueMetricsController } from './metrics/queue-metrics.controller.js';
 
@@ -22,6 +24,13 @@ export interface QueueModuleExtras {
    * application already serves that registry. Needs an HTTP platform. Default off.
    */
   metricsEndpoint?: boolean | { path?: string };
+  /**
+   * Serve the operator's dashboard (pages of queues, messages, processors, schedules, blocked
+   * groups, and actions on them) under `path` (default `queues`), behind `guard`. A dashboard
+   * without a guard stops the boot unless `public: true`. Needs @nestjs/platform-express.
+   * Default off.
+   */
+  dashboard?: DashboardOptions;
 }
 
 export const {
@@ -40,6 +49,7 @@ export const {
       controllers: [
         ...healthControllers(extras.healthEndpoints),
         ...metricsControllers(extras.metricsEndpoint),
+        ...(extras.dashboard === undefined ? [] : [createDashboardController(extras.dashboard)]),
       ],
     }),
   )

@@ -1,0 +1,581 @@
+import {
+  type ArgumentsHost,
+  Catch,
+  Controller,
+  type ExceptionFilter,
+  Get,
+  HttpException,
+  Inject,
+  Logger,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  type Type,
+  UseFilters,
+  UseGuards,
+} from '@nestjs/common';
+import { MESSAGE_STATES, type MessageState } from '../interfaces/queue-message.interface.js';
+import { type DashboardOptions } from '../interfaces/dashboard-options.interface.js';
+import { QueueValidationError } from '../errors/queue-validation.error.js';
+import { QueueService } from '../queue.service.js';
+import { MessageStore } from '../store/message-store.js';
+import { ActionProgress } from './action-progress.js';
+import {
+  csrfCookie,
+  csrfTokensMatch,
+  crossSiteRefusal,
+  CSRF_COOKIE,
+  CSRF_FIELD,
+  isCsrfToken,
+  newCsrfToken,
+  parseCookies,
+} from './csrf.js';
+import { dashboardFeeds, type DashboardFeeds } from './dashboard-feeds.js';
+import {
+  backWithFlash,
+  basePathOf,
+  DASHBOARD_ASSETS,
+  type DashboardHttpRequest,
+  type DashboardHttpResponse,
+  formOf,
+  pathOf,
+  redirect,
+  safeBack,
+  sendResponse,
+} from './dashboard-http.js';
+import { resolveDashboardSettings, type DashboardSettings } from './dashboard-settings.js';
+import { type SafeHtml } from './html.js';
+import { parseMessageSearch } from './message-search.js';
+import { chartDataOf, chartHoursOf, latestSamples } from './pages/charts.js';
+import { confirmPage } from './pages/confirm.page.js';
+import { errorPage } from './pages/error.page.js';
+import { groupsPage } from './pages/groups.page.js';
+import { messagePage } from './pages/message.page.js';
+import { overviewPage, type OverviewQueue } from './pages/overview.page.js';
+import { type PageContext } from './pages/page-context.js';
+import { progressPage } from './pages/progress.page.js';
+import { queuePage } from './pages/queue.page.js';
+import { replicasPage } from './pages/replicas.page.js';
+import { schedulesPage } from './pages/schedules.page.js';
+
+const HTML = 'text/html; charset=utf-8';
+const PAGE_SIZE = 50;
+const GROUPS_PER_QUEUE = 100;
+const RETRY_BATCH = 1000;
+
+/** A refusal the dashboard answers itself (403 of read-only or CSRF, 404, 400). */
+class DashboardRefusal extends HttpException {}
+
+/**
+ * Every exception of the dashboard's routes (its guard's refusal included) as an HTML page
+ * with the dashboard's headers; the message is rendered as text.
+ */
+function createDashboardFilter(settings: () => DashboardSettings | undefined, path: string) {
+  @Catch()
+  class DashboardExceptionFilter implements ExceptionFilter {
+    private readonly logger = new Logger('QueueDashboard');
+
+    catch(exception: unknown, host: ArgumentsHost): void {
+      const http = host.switchToHttp();
+      const request = http.getRequest<DashboardHttpRequest>();
+      const response = http.getResponse<DashboardHttpResponse>();
+      let status = 500;
+      let message = 'The dashboard failed to answer; the application log says why.';
+      if (exception instanceof HttpException) {
+        status = exception.getStatus();
+        message = exception.message;
+      } else if (exception instanceof QueueValidationError) {
+        status = 400;
+        message = exception.message;
+      } else {
+        this.logger.error(
+          `${request.method ?? 'GET'} ${pathOf(request)} failed`,
+          exception instanceof Error ? exception.stack : String(exception),
+        );
+      }
+      const base = basePathOf(pathOf(request), settings()?.path ?? path);
+      const context: PageContext = {
+        base,
+        csrfToken: '',
+        readOnly: true,
+        self: base,
+        now: new Date(),
+      };
+      sendResponse(response, status, HTML, errorPage(context, { status, message }).text);
+    }
+  }
+  return DashboardExceptionFilter;
+}
+
+/** The path of `options` as mounted (checked again, with the rest, when the controller is built). */
+function mountPath(options: DashboardOptions): string {
+  return (options.path ?? 'queues').replace(/^\/+|\/+$/g, '') || 'queues';
+}
+
+/**
+ * The dashboard's controller for `options`: its pages, its assets and its actions under
+ * `options.path`, behind `options.guard`. Built here rather than declared, because the path and
+ * the guard are the application's.
+ */
+export function createDashboardController(options: DashboardOptions): Type<unknown> {
+  const path = mountPath(options);
+  let resolved: DashboardSettings | undefined;
+  const Filter = createDashboardFilter(() => resolved, path);
+
+  @Controller(path)
+  @UseFilters(Filter)
+  class QueueDashboardController {
+    private readonly logger = new Logger('QueueDashboard');
+    private readonly settings: DashboardSettings;
+    private readonly feeds: DashboardFeeds;
+    private readonly actions = new ActionProgress();
+
+    constructor(
+      @Inject(QueueService) private readonly queue: QueueService,
+      @Inject(MessageStore) private readonly store: MessageStore,
+    ) {
+      this.settings = resolveDashboardSettings(options);
+      resolved = this.settings;
+      this.feeds = dashboardFeeds(queue);
+      if (this.settings.isPublic && this.settings.guard === undefined) {
+        this.logger.warn(
+          `The queue dashboard at /${this.settings.path} is public (dashboard.public: true, no guard): anyone who reaches it can see messages and act on them`,
+        );
+      }
+    }
+
+    @Get()
+    async overview(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Query('hours') hoursParam?: string,
+      @Query('flash') flash?: string,
+    ): Promise<void> {
+      const hours = chartHoursOf(hoursParam);
+      const [stats, depths, samples] = await Promise.all([
+        this.queue.getStats(),
+        this.store.depths(1),
+        this.feeds.listSamples({ sinceMinutes: hours * 60 }),
+      ]);
+      const latest = latestSamples(samples);
+      const names = [...new Set([...Object.keys(stats.byQueue), ...latest.keys()])].sort();
+      const queues = names.map((queue): OverviewQueue => {
+        const counts = stats.byQueue[queue];
+        const sample = latest.get(queue);
+        return {
+          queue,
+          ready: counts?.ready ?? 0,
+          leased: counts?.leased ?? 0,
+          failed: counts?.failed ?? 0,
+          done: counts?.done ?? 0,
+          cancelled: counts?.cancelled ?? 0,
+          oldestReadyAgeSeconds: depths[queue]?.oldestReadyAgeSeconds ?? 0,
+          paused: depths[queue]?.paused ?? false,
+          ratePerMinuteIn: sample?.enqueued ?? null,
+          ratePerMinuteOut: sample?.completed ?? null,
+        };
+      });
+      this.page(request, response, flash, (context) =>
+        overviewPage(context, { queues, hours, charts: chartDataOf(samples, names) }),
+      );
+    }
+
+    @Get('queues/:queue')
+    async queuePage(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Param('queue') queue: string,
+      @Query() query: Record<string, unknown>,
+    ): Promise<void> {
+      const text = (name: string) => (typeof query[name] === 'string' ? query[name] : undefined);
+      const stateParam = text('state');
+      const state =
+        stateParam !== undefined && (MESSAGE_STATES as readonly string[]).includes(stateParam)
+          ? (stateParam as MessageState)
+          : undefined;
+      const hours = chartHoursOf(text('hours'));
+      const searchText = text('q');
+      const search = parseMessageSearch(searchText);
+      const base = basePathOf(pathOf(request), this.settings.path);
+      if (search?.kind === 'id') {
+        const found = await this.queue.getMessage(search.id);
+        if (found !== null) {
+          redirect(response, `${base}/messages/${encodeURIComponent(found.id)}`);
+          return;
+        }
+      }
+      const after = text('after');
+      const [stats, paused, samples] = await Promise.all([
+        this.queue.getStats(queue),
+        this.queue.isPaused(queue),
+        this.feeds.listSamples({ queue, sinceMinutes: hours * 60 }),
+      ]);
+      const page =
+        search?.kind === 'invalid' || search?.kind === 'id'
+          ? { messages: [], more: false, afterFound: true }
+          : await this.store.listMessages({
+              queue,
+              limit: PAGE_SIZE,
+              ...(state === undefined ? {} : { state }),
+              ...(search?.kind === 'body' ? { bodyContains: search.json } : {}),
+              ...(after === undefined || after === '' ? {} : { afterId: after }),
+            });
+      const counts = stats.byQueue[queue] ?? {
+        ready: 0,
+        leased: 0,
+        done: 0,
+        failed: 0,
+        cancelled: 0,
+        waiting_children: 0,
+      };
+      const searchError =
+        search?.kind === 'invalid'
+          ? search.reason
+          : search?.kind === 'id'
+            ? `No message has the id ${search.id}.`
+            : page.afterFound
+              ? undefined
+              : 'The page started after a message that no longer exists; start again from the first page.';
+      const last = page.messages.at(-1);
+      this.page(request, response, text('flash'), (context) =>
+        queuePage(context, {
+          queue,
+          counts,
+          paused,
+          ...(state === undefined ? {} : { state }),
+          ...(searchText === undefined || searchText === '' ? {} : { search: searchText }),
+          ...(searchError === undefined ? {} : { searchError }),
+          messages: page.messages,
+          ...(page.more && last !== undefined ? { next: last.id } : {}),
+          hours,
+          charts: chartDataOf(samples, [queue]),
+        }),
+      );
+    }
+
+    @Get('messages/:id')
+    async messagePage(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Param('id') id: string,
+      @Query('flash') flash?: string,
+    ): Promise<void> {
+      const message = await this.queue.getMessage(id);
+      if (message === null) throw new DashboardRefusal(`No message has the id ${id}.`, 404);
+      const children = await this.queue.getChildren(id);
+      this.page(request, response, flash, (context) => messagePage(context, { message, children }));
+    }
+
+    @Get('replicas')
+    async replicasPage(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Query('flash') flash?: string,
+    ): Promise<void> {
+      const replicas = await this.feeds.listReplicas();
+      this.page(request, response, flash, (context) => replicasPage(context, { replicas }));
+    }
+
+    @Get('schedules')
+    async schedulesPage(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Query('flash') flash?: string,
+    ): Promise<void> {
+      const schedules = await this.queue.listSchedules();
+      this.page(request, response, flash, (context) => schedulesPage(context, { schedules }));
+    }
+
+    @Get('groups')
+    async groupsPage(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Query('queue') only?: string,
+      @Query('flash') flash?: string,
+    ): Promise<void> {
+      const names =
+        typeof only === 'string' && only !== ''
+          ? [only]
+          : Object.keys((await this.queue.getStats()).byQueue).sort();
+      const queues = await Promise.all(
+        names.map(async (queue) => ({
+          queue,
+          groups: await this.queue.listBlockedGroups(queue, GROUPS_PER_QUEUE),
+        })),
+      );
+      this.page(request, response, flash, (context) => groupsPage(context, { queues }));
+    }
+
+    @Get('assets/:file')
+    async asset(
+      @Res() response: DashboardHttpResponse,
+      @Param('file') file: string,
+    ): Promise<void> {
+      const asset = Object.hasOwn(DASHBOARD_ASSETS, file) ? DASHBOARD_ASSETS[file] : undefined;
+      if (asset === undefined) throw new DashboardRefusal('No such file.', 404);
+      sendResponse(response, 200, asset.contentType, await asset.load());
+    }
+
+    @Get('actions/:id')
+    async progressPage(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Param('id') id: string,
+      @Query('queue') queue?: string,
+    ): Promise<void> {
+      const data = await this.progressOf(id, queue);
+      this.page(request, response, undefined, (context) => progressPage(context, data));
+    }
+
+    @Get('actions/:id/state')
+    async progressState(
+      @Res() response: DashboardHttpResponse,
+      @Param('id') id: string,
+      @Query('queue') queue?: string,
+    ): Promise<void> {
+      const data = await this.progressOf(id, queue);
+      sendResponse(
+        response,
+        200,
+        'application/json; charset=utf-8',
+        JSON.stringify({ progress: data.progress ?? null, remaining: data.remaining }),
+      );
+    }
+
+    @Post('actions/:action')
+    async act(
+      @Req() request: DashboardHttpRequest,
+      @Res() response: DashboardHttpResponse,
+      @Param('action') action: string,
+    ): Promise<void> {
+      if (this.settings.readOnly(request)) {
+        throw new DashboardRefusal(
+          'The dashboard is read-only for you: no action is allowed.',
+          403,
+        );
+      }
+      const crossSite = crossSiteRefusal({
+        host: header(request, 'host'),
+        origin: header(request, 'origin'),
+        secFetchSite: header(request, 'sec-fetch-site'),
+      });
+      if (crossSite !== undefined) {
+        throw new DashboardRefusal(`Refused: a cross-site request (${crossSite}).`, 403);
+      }
+      const form = await formOf(request);
+      const cookie = parseCookies(header(request, 'cookie')).get(CSRF_COOKIE);
+      if (!csrfTokensMatch(cookie, form[CSRF_FIELD])) {
+        throw new DashboardRefusal(
+          'Refused: the form token is missing or does not match (reload the page and try again).',
+          403,
+        );
+      }
+      const base = basePathOf(pathOf(request), this.settings.path);
+      const actor = this.settings.actor(request);
+      const done = (what: string, count: number, target: Record<string, string | undefined>) => {
+        this.logger.log(
+          `${JSON.stringify(actor)} ${action} ${Object.entries(target)
+            .filter(([, value]) => value !== undefined)
+            .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+            .join(' ')}: ${count}`,
+        );
+        redirect(response, backWithFlash(base, form['back'], what));
+      };
+      const { id, queue, name, group } = form;
+      switch (action) {
+        case 'retry': {
+          const count = await this.queue.retryFailed(required(queue, 'queue'), [
+            required(id, 'id'),
+          ]);
+          return done(
+            count === 1
+              ? 'Retried 1 message.'
+              : 'Nothing retried: the message is not a dead letter of this queue any more.',
+            count,
+            { queue, id },
+          );
+        }
+        case 'cancel': {
+          const result = await this.queue.cancel(required(id, 'id'));
+          return done(
+            `Cancel: ${result}.`,
+            result === 'cancelled' || result === 'requested' ? 1 : 0,
+            { id },
+          );
+        }
+        case 'delete': {
+          const existed = await this.queue.deleteMessage(required(id, 'id'));
+          const back = queue === undefined ? base : `${base}/queues/${encodeURIComponent(queue)}`;
+          this.logger.log(
+            `${JSON.stringify(actor)} delete id=${JSON.stringify(id)}: ${existed ? 1 : 0}`,
+          );
+          redirect(
+            response,
+            backWithFlash(
+              base,
+              back,
+              existed ? 'Deleted 1 message.' : 'Nothing deleted: no message has this id.',
+            ),
+          );
+          return;
+        }
+        case 'pause':
+          await this.queue.pause(required(queue, 'queue'));
+          return done(`Paused ${queue} for every replica.`, 1, { queue });
+        case 'resume':
+          await this.queue.resume(required(queue, 'queue'));
+          return done(`Resumed ${queue}.`, 1, { queue });
+        case 'release-group': {
+          const count = await this.queue.releaseGroup(
+            required(queue, 'queue'),
+            required(group, 'group'),
+          );
+          return done(
+            `Released group ${group}: ${count} dead letter${count === 1 ? '' : 's'} left it.`,
+            count,
+            { queue, group },
+          );
+        }
+        case 'run-schedule': {
+          const created = await this.queue.runScheduleNow(required(name, 'name'));
+          if (created === null) throw new DashboardRefusal(`No schedule is named ${name}.`, 404);
+          return done(`Enqueued ${created} from schedule ${name}.`, 1, {
+            schedule: name,
+            id: created,
+          });
+        }
+        case 'retry-all':
+        case 'delete-failed':
+          return this.bulk(request, response, action, required(queue, 'queue'), form, base, actor);
+        default:
+          throw new DashboardRefusal(`No action is named ${action}.`, 404);
+      }
+    }
+
+    /** A bulk action: a confirmation page first, then (with `confirm=yes`) the work. */
+    private async bulk(
+      request: DashboardHttpRequest,
+      response: DashboardHttpResponse,
+      action: 'retry-all' | 'delete-failed',
+      queue: string,
+      form: Record<string, string>,
+      base: string,
+      actor: string,
+    ): Promise<void> {
+      const stats = await this.queue.getStats(queue);
+      const count =
+        action === 'retry-all' ? stats.failedMessages : (stats.byQueue[queue]?.failed ?? 0);
+      const description =
+        action === 'retry-all'
+          ? 'Retry every dead letter of'
+          : 'Delete every dead letter (state failed) of';
+      const back = safeBack(base, form['back']);
+      if (form['confirm'] !== 'yes') {
+        this.page(request, response, undefined, (context) =>
+          confirmPage(context, { action, description, queue, count, back }),
+        );
+        return;
+      }
+      if (action === 'delete-failed') {
+        const deleted = await this.queue.clearQueue(queue, 'failed');
+        this.logger.log(
+          `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)}: ${deleted}`,
+        );
+        redirect(
+          response,
+          backWithFlash(base, back, `Deleted ${deleted} dead letter${deleted === 1 ? '' : 's'}.`),
+        );
+        return;
+      }
+      this.logger.log(
+        `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)}: started, ${count} dead letters`,
+      );
+      const id = this.actions.start(
+        queue,
+        'Retry every dead letter of',
+        count,
+        (onBatch) => this.feeds.retryFailedInBatches(queue, { batchSize: RETRY_BATCH, onBatch }),
+        (state) =>
+          state.error === undefined
+            ? this.logger.log(
+                `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)}: ${state.done}`,
+              )
+            : this.logger.error(
+                `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)} failed after ${state.done}: ${state.error}`,
+              ),
+      );
+      redirect(response, `${base}/actions/${id}?queue=${encodeURIComponent(queue)}`);
+    }
+
+    private async progressOf(id: string, queue: string | undefined) {
+      const state = this.actions.get(id);
+      const target = state?.queue ?? queue;
+      if (target === undefined)
+        throw new DashboardRefusal('No such action here, and no queue given.', 404);
+      const remaining = (await this.queue.getStats(target)).failedMessages;
+      return {
+        id,
+        queue: target,
+        description: state?.description ?? 'Retry every dead letter of',
+        ...(state === undefined
+          ? {}
+          : {
+              progress: {
+                done: state.done,
+                total: state.total,
+                finished: state.finished,
+                ...(state.error === undefined ? {} : { error: state.error }),
+              },
+            }),
+        remaining,
+      };
+    }
+
+    /** Renders a page with this request's context: its base path, its CSRF token (set once). */
+    private page(
+      request: DashboardHttpRequest,
+      response: DashboardHttpResponse,
+      flash: string | undefined,
+      render: (context: PageContext) => SafeHtml,
+    ): void {
+      const requestPath = pathOf(request);
+      const base = basePathOf(requestPath, this.settings.path);
+      const existing = parseCookies(header(request, 'cookie')).get(CSRF_COOKIE);
+      const token = isCsrfToken(existing) ? existing : newCsrfToken();
+      const url = request.originalUrl ?? request.url ?? base;
+      const context: PageContext = {
+        base,
+        csrfToken: token,
+        readOnly: this.settings.readOnly(request),
+        ...(typeof flash === 'string' && flash !== '' ? { flash } : {}),
+        self: safeBack(base, url),
+        now: new Date(),
+      };
+      const secure = request.secure === true || request.protocol === 'https';
+      sendResponse(
+        response,
+        200,
+        HTML,
+        render(context).text,
+        token === existing ? {} : { 'Set-Cookie': csrfCookie(token, base, secure) },
+      );
+    }
+  }
+
+  if (options.guard !== undefined) UseGuards(options.guard)(QueueDashboardController);
+  return QueueDashboardController;
+}
+
+function header(request: DashboardHttpRequest, name: string): string | undefined {
+  const value = request.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function required(value: string | undefined, field: string): string {
+  if (value === undefined || value === '') {
+    throw new DashboardRefusal(`The form lacks ${field}.`, 400);
+  }
+  return value;
+}
