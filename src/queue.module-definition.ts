@@ -42,7 +42,7 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createQueueOptions')
   .setExtras<QueueModuleExtras>(
-    { isGlobal: true, healthEndpoints: false, metricsEndpoint: false },
+    { isGlobal: true, healthEndpoints: false, metricsEndpoint: false, dashboard: undefined },
     (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,

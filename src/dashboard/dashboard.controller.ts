@@ -139,6 +139,10 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       this.settings = resolveDashboardSettings(options);
       resolved = this.settings;
       this.feeds = dashboardFeeds(queue);
+    }
+
+    /** At boot, once the application's logger is in place: a public dashboard is said aloud. */
+    onModuleInit(): void {
       if (this.settings.isPublic && this.settings.guard === undefined) {
         this.logger.warn(
           `The queue dashboard at /${this.settings.path} is public (dashboard.public: true, no guard): anyone who reaches it can see messages and act on them`,
