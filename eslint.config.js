@@ -4,7 +4,7 @@ import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'dist-demo/', 'coverage/', 'node_modules/', '.data/'] },
+  { ignores: ['dist/', 'dist-demo/', 'coverage/', 'node_modules/', '.data/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
