@@ -27,7 +27,7 @@ const PATH = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
  */
 export function resolveDashboardSettings(options: DashboardOptions): DashboardSettings {
   const path = (options.path ?? 'queues').replace(/^\/+|\/+$/g, '');
-  if (!PATH.test(path)) {
+  if (!PATH.test(path) || path.split('/').some((segment) => /^\.+$/.test(segment))) {
     throw new QueueOptionsError(
       'dashboard.path',
       'must be one or more URL path segments of letters, digits and . _ ~ -, e.g. "queues" or "admin/queues"',
