@@ -19,7 +19,7 @@ export interface ProgressPageData {
 }
 
 /**
- * A long action's progress, refreshed by dashboard.js from `<id>.json` while it runs (the
+ * A long action's progress, refreshed by dashboard.js from `actions/<id>/state` while it runs (the
  * `data-` attributes say where). Without JavaScript the numbers are those of the page's load.
  */
 export function progressPage(context: PageContext, data: ProgressPageData): SafeHtml {
@@ -30,7 +30,7 @@ export function progressPage(context: PageContext, data: ProgressPageData): Safe
     <div
       class="progress-box"
       data-testid="progress"
-      data-progress-url="${context.base}/actions/${data.id}.json"
+      data-progress-url="${context.base}/actions/${encodeURIComponent(data.id)}/state?queue=${encodeURIComponent(data.queue)}"
       data-finished="${p === undefined || p.finished ? 'yes' : 'no'}"
     >
       ${
