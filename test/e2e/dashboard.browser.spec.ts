@@ -12,7 +12,7 @@ import {
   type PageWatch,
 } from '../support/browser.js';
 import { HeaderUserGuard } from '../support/dashboard-http.js';
-import { startFlowWorkers, stopProcess, type FlowWorkers } from '../support/flow-workers.js';
+import { startFlowWorkers, type FlowWorkers } from '../support/flow-workers.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 /*
@@ -60,10 +60,20 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const child of children) await stopProcess(child);
+  for (const child of children) await stopChild(child);
   await closeBrowser(browser);
   await app?.close();
 });
+
+/** SIGTERM, SIGKILL after 5 s; no timer outlives the child (jest would wait for it). */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
 
 /** Clicks the element and waits for the page it leads to. */
 async function clickAndWait(selector: string): Promise<void> {
