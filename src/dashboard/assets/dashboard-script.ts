@@ -3,7 +3,7 @@
  * element with uPlot and refreshes a long action's progress. A file of its own (no inline
  * script), shipped as a string so that `tsc` puts it in `dist/` with the rest.
  */
-export const DASHBOARD_SCRIPT = String.raw`(function () {
+export const DASHBOARD_SCRIPT: string = String.raw`(function () {
   'use strict';
   var COLORS = { enqueued: '#2563eb', completed: '#16a34a', ready: '#2563eb', leased: '#d97706', failed: '#dc2626' };
 

@@ -1,5 +1,5 @@
 /** dashboard.css, served from the dashboard's own route (no style attribute, no inline style). */
-export const DASHBOARD_STYLE = `:root { --fg: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #f9fafb; --accent: #2563eb; }
+export const DASHBOARD_STYLE: string = `:root { --fg: #1f2937; --muted: #6b7280; --line: #e5e7eb; --bg: #f9fafb; --accent: #2563eb; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 a { color: var(--accent); text-decoration: none; }
