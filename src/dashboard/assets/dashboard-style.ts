@@ -19,7 +19,7 @@ table.grid { border-collapse: collapse; width: 100%; background: #fff; border: 1
 table.grid th, table.grid td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left; vertical-align: top; }
 table.grid th { background: #f3f4f6; font-weight: 600; font-size: 12px; text-transform: uppercase; letter-spacing: .03em; color: #4b5563; }
 table.grid tr:hover td { background: #f9fafb; }
-th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
+th.num, td.num, table.grid .num { text-align: right; font-variant-numeric: tabular-nums; }
 td.actions { text-align: right; white-space: nowrap; }
 .body-preview { max-width: 480px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 table.facts { border-collapse: collapse; background: #fff; border: 1px solid var(--line); min-width: 360px; }

@@ -80,23 +80,24 @@ export function chartsSection(
     <h2>Throughput and depth, last ${hours} h <span class="windows">${windows}</span></h2>
     ${empty ? html`<p class="muted" data-testid="charts-empty">No samples yet: one is written per minute.</p>` : ''}
     <div class="chart-grid">
-      ${data.map(
-        (queue, index) =>
-          html`<div class="chart-card">
-            <h3>${queue.queue}</h3>
-            <div
-              class="chart"
-              data-chart="throughput"
-              data-index="${index}"
-              data-testid="chart-throughput"
-            ></div>
-            <div
-              class="chart"
-              data-chart="depth"
-              data-index="${index}"
-              data-testid="chart-depth"
-            ></div>
-          </div>`,
+      ${data.map((queue, index) =>
+        queue.minutes.length === 0
+          ? ''
+          : html`<div class="chart-card">
+              <h3>${queue.queue}</h3>
+              <div
+                class="chart"
+                data-chart="throughput"
+                data-index="${index}"
+                data-testid="chart-throughput"
+              ></div>
+              <div
+                class="chart"
+                data-chart="depth"
+                data-index="${index}"
+                data-testid="chart-depth"
+              ></div>
+            </div>`,
       )}
     </div>
     <script type="application/json" id="dashboard-charts">
