@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Test } from '@nestjs/testing';
 import {
   QueueModule,
   QueueOptionsError,
+  QueueService,
   type DashboardOptions,
-  type QueueService,
 } from '../../src/index.js';
 import { bootError, bootHttpApp, RecordingLogger, waitFor } from '../support/boot.js';
 import { DashboardClient, HeaderUserGuard } from '../support/dashboard-http.js';
@@ -274,16 +275,48 @@ describe('mounting the dashboard', () => {
     expect((error as QueueOptionsError).option).toBe('dashboard.guard');
     expect((error as Error).message).toContain('public: true');
 
-    const open = await start({ public: true, path: 'ops/queues' });
+    // Public, under a global prefix, and with Nest's body parser off: the dashboard reads the
+    // form from the request itself.
+    const logger = new RecordingLogger();
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        QueueModule.forRoot({
+          connectionString: db.url,
+          workers: false,
+          poolMaxSize: 2,
+          dashboard: { public: true, path: 'ops/queues' },
+        }),
+      ],
+    }).compile();
+    const open = moduleRef.createNestApplication({ logger, bodyParser: false });
+    open.setGlobalPrefix('api');
+    await open.listen(0, '127.0.0.1');
     try {
       expect(
-        open.logger.lines.some((line) =>
+        logger.lines.some((line) =>
           line.startsWith('warn The queue dashboard at /ops/queues is public'),
         ),
       ).toBe(true);
-      const page = await new DashboardClient(open.origin, undefined).get('/ops/queues');
+      const client = new DashboardClient(await open.getUrl(), undefined);
+      const page = await client.get('/api/ops/queues');
       expect(page.status).toBe(200);
-      expect(page.text).toContain('href="/ops/queues/schedules"');
+      expect(page.text).toContain('href="/api/ops/queues/schedules"');
+      expect(page.headers.get('set-cookie')).toContain('Path=/api/ops/queues;');
+      const paused = await client.post('/api/ops/queues/actions/pause', {
+        queue: 'dash.public',
+        _csrf: client.token(page),
+        back: '/api/ops/queues',
+      });
+      expect(paused.status).toBe(303);
+      expect(paused.headers.get('location')).toBe(
+        '/api/ops/queues?flash=Paused+dash.public+for+every+replica.',
+      );
+      const queueService = moduleRef.get(QueueService);
+      expect(await queueService.isPaused('dash.public')).toBe(true);
+      await queueService.enqueue('dash.public', {});
+      const overview = await client.get('/api/ops/queues');
+      expect(overview.text).toMatch(/data-queue="dash.public">\s*<td>[\s\S]*?data-testid="paused"/);
+      expect(overview.text).toContain('action="/api/ops/queues/actions/resume"');
     } finally {
       await open.close();
     }
