@@ -1,10 +1,6 @@
 import {
-  type ArgumentsHost,
-  Catch,
   Controller,
-  type ExceptionFilter,
   Get,
-  HttpException,
   Inject,
   Logger,
   Param,
@@ -18,10 +14,12 @@ import {
 } from '@nestjs/common';
 import { MESSAGE_STATES, type MessageState } from '../interfaces/queue-message.interface.js';
 import { type DashboardOptions } from '../interfaces/dashboard-options.interface.js';
-import { QueueValidationError } from '../errors/queue-validation.error.js';
 import { QueueService } from '../queue.service.js';
 import { MessageStore } from '../store/message-store.js';
 import { ActionProgress } from './action-progress.js';
+import { DashboardActions } from './dashboard-actions.js';
+import { createDashboardFilter } from './dashboard-exception.filter.js';
+import { DashboardRefusal } from './dashboard-refusal.js';
 import {
   csrfCookie,
   csrfTokensMatch,
@@ -50,7 +48,6 @@ import { type SafeHtml } from './html.js';
 import { parseMessageSearch } from './message-search.js';
 import { chartDataOf, chartHoursOf, latestSamples } from './pages/charts.js';
 import { confirmPage } from './pages/confirm.page.js';
-import { errorPage } from './pages/error.page.js';
 import { groupsPage } from './pages/groups.page.js';
 import { messagePage } from './pages/message.page.js';
 import { overviewPage, type OverviewQueue } from './pages/overview.page.js';
@@ -63,51 +60,6 @@ import { schedulesPage } from './pages/schedules.page.js';
 const HTML = 'text/html; charset=utf-8';
 const PAGE_SIZE = 50;
 const GROUPS_PER_QUEUE = 100;
-const RETRY_BATCH = 1000;
-
-/** A refusal the dashboard answers itself (403 of read-only or CSRF, 404, 400). */
-class DashboardRefusal extends HttpException {}
-
-/**
- * Every exception of the dashboard's routes (its guard's refusal included) as an HTML page
- * with the dashboard's headers; the message is rendered as text.
- */
-function createDashboardFilter(settings: () => DashboardSettings | undefined, path: string) {
-  @Catch()
-  class DashboardExceptionFilter implements ExceptionFilter {
-    private readonly logger = new Logger('QueueDashboard');
-
-    catch(exception: unknown, host: ArgumentsHost): void {
-      const http = host.switchToHttp();
-      const request = http.getRequest<DashboardHttpRequest>();
-      const response = http.getResponse<DashboardHttpResponse>();
-      let status = 500;
-      let message = 'The dashboard failed to answer; the application log says why.';
-      if (exception instanceof HttpException) {
-        status = exception.getStatus();
-        message = exception.message;
-      } else if (exception instanceof QueueValidationError) {
-        status = 400;
-        message = exception.message;
-      } else {
-        this.logger.error(
-          `${request.method ?? 'GET'} ${pathOf(request)} failed`,
-          exception instanceof Error ? exception.stack : String(exception),
-        );
-      }
-      const base = basePathOf(pathOf(request), settings()?.path ?? path);
-      const context: PageContext = {
-        base,
-        csrfToken: '',
-        readOnly: true,
-        self: base,
-        now: new Date(),
-      };
-      sendResponse(response, status, HTML, errorPage(context, { status, message }).text);
-    }
-  }
-  return DashboardExceptionFilter;
-}
 
 /** The path of `options` as mounted (checked again, with the rest, when the controller is built). */
 function mountPath(options: DashboardOptions): string {
@@ -130,7 +82,8 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
     private readonly logger = new Logger('QueueDashboard');
     private readonly settings: DashboardSettings;
     private readonly feeds: DashboardFeeds;
-    private readonly actions = new ActionProgress();
+    private readonly progress = new ActionProgress();
+    private readonly actions: DashboardActions;
 
     constructor(
       @Inject(QueueService) private readonly queue: QueueService,
@@ -139,6 +92,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       this.settings = resolveDashboardSettings(options);
       resolved = this.settings;
       this.feeds = dashboardFeeds(queue);
+      this.actions = new DashboardActions(queue, this.feeds, this.progress, this.logger);
     }
 
     /** At boot, once the application's logger is in place: a public dashboard is said aloud. */
@@ -354,167 +308,59 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       @Res() response: DashboardHttpResponse,
       @Param('action') action: string,
     ): Promise<void> {
+      const actor = this.settings.actor(request);
+      const refuse = (message: string): never => {
+        this.logger.warn(`${JSON.stringify(actor)} ${action} refused: ${message}`);
+        throw new DashboardRefusal(message, 403);
+      };
       if (this.settings.readOnly(request)) {
-        throw new DashboardRefusal(
-          'The dashboard is read-only for you: no action is allowed.',
-          403,
-        );
+        refuse('The dashboard is read-only for you: no action is allowed.');
       }
       const crossSite = crossSiteRefusal({
         host: header(request, 'host'),
         origin: header(request, 'origin'),
         secFetchSite: header(request, 'sec-fetch-site'),
       });
-      if (crossSite !== undefined) {
-        throw new DashboardRefusal(`Refused: a cross-site request (${crossSite}).`, 403);
-      }
+      if (crossSite !== undefined) refuse(`Refused: a cross-site request (${crossSite}).`);
       const form = await formOf(request);
       const cookie = parseCookies(header(request, 'cookie')).get(CSRF_COOKIE);
       if (!csrfTokensMatch(cookie, form[CSRF_FIELD])) {
-        throw new DashboardRefusal(
+        refuse(
           'Refused: the form token is missing or does not match (reload the page and try again).',
-          403,
         );
       }
       const base = basePathOf(pathOf(request), this.settings.path);
-      const actor = this.settings.actor(request);
-      const done = (what: string, count: number, target: Record<string, string | undefined>) => {
-        this.logger.log(
-          `${JSON.stringify(actor)} ${action} ${Object.entries(target)
-            .filter(([, value]) => value !== undefined)
-            .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
-            .join(' ')}: ${count}`,
-        );
-        redirect(response, backWithFlash(base, form['back'], what));
-      };
-      const { id, queue, name, group } = form;
-      switch (action) {
-        case 'retry': {
-          const count = await this.queue.retryFailed(required(queue, 'queue'), [
-            required(id, 'id'),
-          ]);
-          return done(
-            count === 1
-              ? 'Retried 1 message.'
-              : 'Nothing retried: the message is not a dead letter of this queue any more.',
-            count,
-            { queue, id },
-          );
-        }
-        case 'cancel': {
-          const result = await this.queue.cancel(required(id, 'id'));
-          return done(
-            `Cancel: ${result}.`,
-            result === 'cancelled' || result === 'requested' ? 1 : 0,
-            { id },
-          );
-        }
-        case 'delete': {
-          const existed = await this.queue.deleteMessage(required(id, 'id'));
-          const back = queue === undefined ? base : `${base}/queues/${encodeURIComponent(queue)}`;
-          this.logger.log(
-            `${JSON.stringify(actor)} delete id=${JSON.stringify(id)}: ${existed ? 1 : 0}`,
-          );
+      const outcome = await this.actions.run(action, form, actor);
+      const back = safeBack(base, form['back']);
+      switch (outcome.kind) {
+        case 'done':
           redirect(
             response,
             backWithFlash(
               base,
-              back,
-              existed ? 'Deleted 1 message.' : 'Nothing deleted: no message has this id.',
+              outcome.queuePage === undefined
+                ? back
+                : `${base}/queues/${encodeURIComponent(outcome.queuePage)}`,
+              outcome.flash,
             ),
           );
           return;
-        }
-        case 'pause':
-          await this.queue.pause(required(queue, 'queue'));
-          return done(`Paused ${queue} for every replica.`, 1, { queue });
-        case 'resume':
-          await this.queue.resume(required(queue, 'queue'));
-          return done(`Resumed ${queue}.`, 1, { queue });
-        case 'release-group': {
-          const count = await this.queue.releaseGroup(
-            required(queue, 'queue'),
-            required(group, 'group'),
+        case 'confirm':
+          this.page(request, response, undefined, (context) =>
+            confirmPage(context, { ...outcome, back }),
           );
-          return done(
-            `Released group ${group}: ${count} dead letter${count === 1 ? '' : 's'} left it.`,
-            count,
-            { queue, group },
+          return;
+        case 'started':
+          redirect(
+            response,
+            `${base}/actions/${outcome.id}?queue=${encodeURIComponent(outcome.queue)}`,
           );
-        }
-        case 'run-schedule': {
-          const created = await this.queue.runScheduleNow(required(name, 'name'));
-          if (created === null) throw new DashboardRefusal(`No schedule is named ${name}.`, 404);
-          return done(`Enqueued ${created} from schedule ${name}.`, 1, {
-            schedule: name,
-            id: created,
-          });
-        }
-        case 'retry-all':
-        case 'delete-failed':
-          return this.bulk(request, response, action, required(queue, 'queue'), form, base, actor);
-        default:
-          throw new DashboardRefusal(`No action is named ${action}.`, 404);
+          return;
       }
-    }
-
-    /** A bulk action: a confirmation page first, then (with `confirm=yes`) the work. */
-    private async bulk(
-      request: DashboardHttpRequest,
-      response: DashboardHttpResponse,
-      action: 'retry-all' | 'delete-failed',
-      queue: string,
-      form: Record<string, string>,
-      base: string,
-      actor: string,
-    ): Promise<void> {
-      const stats = await this.queue.getStats(queue);
-      const count =
-        action === 'retry-all' ? stats.failedMessages : (stats.byQueue[queue]?.failed ?? 0);
-      const description =
-        action === 'retry-all'
-          ? 'Retry every dead letter of'
-          : 'Delete every dead letter (state failed) of';
-      const back = safeBack(base, form['back']);
-      if (form['confirm'] !== 'yes') {
-        this.page(request, response, undefined, (context) =>
-          confirmPage(context, { action, description, queue, count, back }),
-        );
-        return;
-      }
-      if (action === 'delete-failed') {
-        const deleted = await this.queue.clearQueue(queue, 'failed');
-        this.logger.log(
-          `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)}: ${deleted}`,
-        );
-        redirect(
-          response,
-          backWithFlash(base, back, `Deleted ${deleted} dead letter${deleted === 1 ? '' : 's'}.`),
-        );
-        return;
-      }
-      this.logger.log(
-        `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)}: started, ${count} dead letters`,
-      );
-      const id = this.actions.start(
-        queue,
-        'Retry every dead letter of',
-        count,
-        (onBatch) => this.feeds.retryFailedInBatches(queue, { batchSize: RETRY_BATCH, onBatch }),
-        (state) =>
-          state.error === undefined
-            ? this.logger.log(
-                `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)}: ${state.done}`,
-              )
-            : this.logger.error(
-                `${JSON.stringify(actor)} ${action} queue=${JSON.stringify(queue)} failed after ${state.done}: ${state.error}`,
-              ),
-      );
-      redirect(response, `${base}/actions/${id}?queue=${encodeURIComponent(queue)}`);
     }
 
     private async progressOf(id: string, queue: string | undefined) {
-      const state = this.actions.get(id);
+      const state = this.progress.get(id);
       const target = state?.queue ?? queue;
       if (target === undefined)
         throw new DashboardRefusal('No such action here, and no queue given.', 404);
@@ -575,11 +421,4 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
 function header(request: DashboardHttpRequest, name: string): string | undefined {
   const value = request.headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-function required(value: string | undefined, field: string): string {
-  if (value === undefined || value === '') {
-    throw new DashboardRefusal(`The form lacks ${field}.`, 400);
-  }
-  return value;
 }

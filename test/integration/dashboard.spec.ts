@@ -133,6 +133,9 @@ describe('the dashboard behind a guard', () => {
     );
     expect(crossSite.status).toBe(403);
     expect(crossSite.text).toContain('cross-site');
+    expect(app.logger.lines).toContain(
+      'warn "alice" retry refused: Refused: a cross-site request (Origin is another host).',
+    );
     expect(
       (
         await admin.post(
