@@ -118,6 +118,11 @@ export type {
   DashboardRequest,
 } from './interfaces/dashboard-options.interface.js';
 export type {
+  QueueHeartbeatOptions,
+  QueueSamplesOptions,
+  RetryFailedInBatchesOptions,
+} from './interfaces/dashboard-data-options.interface.js';
+export type {
   ChildFailure,
   FlowChild,
   FlowNode,

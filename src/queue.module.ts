@@ -10,6 +10,7 @@ import { QueueVacuumHealthIndicator } from './health/vacuum.health-indicator.js'
 import { getQueueToken } from './inject-queue.decorator.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
 import { MaintenanceScheduler } from './maintenance/maintenance.scheduler.js';
+import { SampleRecorder } from './maintenance/sample-recorder.js';
 import { ProcessorCatalog } from './processor/processor.catalog.js';
 import { ProcessorExplorer } from './processor/processor.explorer.js';
 import { QueueEventExplorer } from './events/queue-event.explorer.js';
@@ -31,6 +32,7 @@ import { QUEUE_METRICS_PROVIDER } from './metrics/queue-metrics.js';
 import { MessageStore } from './store/message-store.js';
 import { NotificationListener } from './workers/notification-listener.js';
 import { ProcessorRegistry } from './workers/processor.registry.js';
+import { ReplicaHeartbeat } from './workers/replica-heartbeat.js';
 import { ResultWaiters } from './workers/result-waiters.js';
 import { RunningWorkers } from './workers/running-workers.js';
 import { WorkerOrchestrator } from './workers/worker.orchestrator.js';
@@ -63,6 +65,8 @@ const ROOT_PROVIDERS: Provider[] = [
   QueueVacuumHealthIndicator,
   ProcessHealthIndicator,
   QUEUE_METRICS_PROVIDER,
+  SampleRecorder,
+  ReplicaHeartbeat,
 ];
 
 const ROOT_EXPORTS = [

@@ -12,6 +12,8 @@ import {
   retentionSeconds,
 } from './config/argument-rules.js';
 import {
+  DEFAULT_RETRY_BATCH,
+  DEFAULT_SAMPLE_MINUTES,
   DEFAULT_DONE_RETENTION_DAYS,
   DEFAULT_FAILED_RETENTION_DAYS,
   DEFAULT_LEASE_MAX_BYTES,
@@ -70,6 +72,9 @@ import { CronSchedule } from './schedule/cron-ticks.js';
 import { RecurringScheduler } from './schedule/recurring-scheduler.js';
 import { resolveSchedule } from './schedule/schedule-rules.js';
 import { tracedSend, tracingLive } from './tracing/queue-tracing.js';
+import { type ListSamplesOptions, type QueueSample } from './interfaces/queue-sample.interface.js';
+import { type QueueReplica } from './interfaces/queue-replica.interface.js';
+import { type RetryFailedInBatchesOptions } from './interfaces/dashboard-data-options.interface.js';
 
 /**
  * The queue: enqueue, lease, ack/nack, and the operator's tools. The TypeScript counterpart of
@@ -513,6 +518,78 @@ export class QueueService {
       if (ids.length === 0) return 0;
     }
     return this.store.retryFailed(queue, ids);
+  }
+
+  /**
+   * Puts back every dead letter of `queue` as {@link retryFailed} does (the same messages, the
+   * same destinations), in batches of `batchSize`, each one short statement that skips rows
+   * locked elsewhere instead of waiting, so that no lock is held for long however many there
+   * are; `onBatch` hears the running total after each batch (a progress bar). Dead letters are
+   * walked in id order, once: one that another transaction held while its batch passed is tried
+   * once more at the end, and stays a dead letter if it is still held; one that fails while the
+   * run is past its id is left for the next retry. The batches before a failure stay retried.
+   *
+   * @returns how many were put back.
+   * @throws QueueValidationError naming `queue`, `options`, `options.batchSize` (1 to 10,000) or
+   *   `options.onBatch` (a function).
+   */
+  async retryFailedInBatches(
+    queue: string,
+    options?: RetryFailedInBatchesOptions,
+  ): Promise<number> {
+    assertQueueName(queue);
+    const { batchSize = DEFAULT_RETRY_BATCH, onBatch } = assertOptionsObject(options, 'options');
+    assertWholeNumber(batchSize, 'options.batchSize', LIMITS.retryBatch);
+    if (onBatch !== undefined && typeof onBatch !== 'function') {
+      throw new QueueValidationError('options.onBatch', 'must be a function');
+    }
+    let total = 0;
+    let after: string | null = null;
+    const skipped: string[] = [];
+    for (;;) {
+      const batch = await this.store.retryFailedBatch(queue, { after, limit: batchSize });
+      if (batch.seen === 0) break;
+      total += batch.retried;
+      skipped.push(...batch.skipped);
+      onBatch?.(total);
+      if (batch.seen < batchSize || batch.last === null) break;
+      after = batch.last;
+    }
+    for (let start = 0; start < skipped.length; start += batchSize) {
+      const ids = skipped.slice(start, start + batchSize);
+      const batch = await this.store.retryFailedBatch(queue, { ids });
+      if (batch.retried === 0) continue;
+      total += batch.retried;
+      onBatch?.(total);
+    }
+    return total;
+  }
+
+  /**
+   * The per-minute samples of the queues (see the `samples` module option), oldest minute first,
+   * then by queue: each queue's counts by state at the end of the minute, and how many messages
+   * were enqueued and ended during it. A minute no replica sampled (all down) has no rows.
+   *
+   * @throws QueueValidationError naming `options`, `options.queue` or `options.sinceMinutes`
+   *   (1 to 10,080).
+   */
+  async listSamples(options?: ListSamplesOptions): Promise<QueueSample[]> {
+    const { queue, sinceMinutes = DEFAULT_SAMPLE_MINUTES } = assertOptionsObject(
+      options,
+      'options',
+    );
+    if (queue !== undefined) assertQueueName(queue, 'options.queue');
+    assertWholeNumber(sinceMinutes, 'options.sinceMinutes', LIMITS.sampleMinutes);
+    return this.store.listSamples(sinceMinutes, queue);
+  }
+
+  /**
+   * The processes running this module on this table (see the `heartbeat` module option) that
+   * were heard of within their last three heartbeat intervals, by application name, host name
+   * and pid, each with its processors as of its last heartbeat.
+   */
+  async listReplicas(): Promise<QueueReplica[]> {
+    return this.store.listReplicas();
   }
 
   /**

@@ -120,3 +120,24 @@ export const METRICS_DEPTH_COUNT_LIMIT = 100_000;
 export const METRICS_LATENCY_BUCKETS: readonly number[] = Object.freeze([
   0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
 ]);
+
+/**
+ * Two days of per-minute samples: a row per queue and minute, 2,880 per queue, enough for the
+ * dashboard's charts over the last hours and yesterday's same hour.
+ */
+export const DEFAULT_SAMPLE_RETENTION_HOURS = 48;
+/** Sampled minutes one sampler run deletes at most past retention (about one, once caught up). */
+export const SAMPLE_EXPIRE_MINUTES = 1_000;
+/** What `listSamples` returns without `sinceMinutes`: the last three hours. */
+export const DEFAULT_SAMPLE_MINUTES = 180;
+/**
+ * How long after a minute starts (by this process's clock) its sampler looks: the database's
+ * clock decides the minute, and a skew of up to this much still samples the one that closed.
+ */
+export const SAMPLE_DELAY_MS = 2_000;
+/** How often each process writes its heartbeat row. */
+export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 10;
+/** A replica not heard of for this long died without its shutdown hook: its row is deleted. */
+export const REPLICA_FORGET_SECONDS = 3_600;
+/** Dead letters one batch of `retryFailedInBatches` puts back. */
+export const DEFAULT_RETRY_BATCH = 1_000;

@@ -115,6 +115,14 @@ export const LIMITS = {
   backfillTicks: { min: 1, max: 1_000 },
   /** `maxOldestReadyAgeSeconds` and `maxFailed`. */
   threshold: { min: 0, max: MAX_SECONDS },
+  /** `samples.retentionHours`: a month at most; the table holds a row per queue and minute. */
+  sampleRetentionHours: { min: 1, max: 720 },
+  /** `listSamples`' `sinceMinutes`: a week. */
+  sampleMinutes: { min: 1, max: 10_080 },
+  /** `heartbeat.intervalSeconds`. */
+  heartbeatIntervalSeconds: { min: 1, max: 300 },
+  /** `retryFailedInBatches`' `batchSize`: one batch is one short statement, as a lease batch. */
+  retryBatch: { min: 1, max: MAX_LEASE_BATCH },
 } as const satisfies Record<string, Bounds>;
 
 /** Most messages (parents and children, at every level) one `enqueueFlow` call may carry. */

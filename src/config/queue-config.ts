@@ -75,6 +75,18 @@ export interface QueueConfig {
   readonly schedules: readonly ScheduleDeclaration[];
   /** The Prometheus metrics, or false when they are off (prom-client is then never loaded). */
   readonly metrics: MetricsConfig | false;
+  /** The per-minute samples; false when off. */
+  readonly samples: SamplesConfig | false;
+  /** This process's heartbeat row; false when off. */
+  readonly heartbeat: HeartbeatConfig | false;
+}
+
+export interface SamplesConfig {
+  readonly retentionHours: number;
+}
+
+export interface HeartbeatConfig {
+  readonly intervalSeconds: number;
 }
 
 export interface MetricsConfig {

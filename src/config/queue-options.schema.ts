@@ -134,4 +134,12 @@ export class QueueOptionsSchema {
   @ValidateIf((_object, value) => typeof value !== 'boolean')
   @IsObject({ message: 'metrics must be a boolean or a metrics options object' })
   metrics?: boolean | object;
+
+  @IsOptional()
+  @IsObject()
+  samples?: object;
+
+  @IsOptional()
+  @IsObject()
+  heartbeat?: object;
 }

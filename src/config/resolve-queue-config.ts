@@ -28,7 +28,10 @@ import {
   DEFAULT_MAINTENANCE_BATCH,
   DEFAULT_REAPER_INTERVAL_MS,
   DEFAULT_METRICS_DEPTH_INTERVAL_MS,
+  DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
+  DEFAULT_SAMPLE_RETENTION_HOURS,
 } from './defaults.js';
+import { HeartbeatSchema, SamplesSchema } from './dashboard-data-options.schema.js';
 import { MetricsSchema } from './metrics-options.schema.js';
 import { queueTableNames } from './identifier-rules.js';
 import { hostSelectionOf, resolveMigrationsConnection } from './migrations-connection.js';
@@ -41,6 +44,8 @@ import {
 import { processorOptionsViolation } from './processor-options.js';
 import {
   type HealthConfig,
+  type HeartbeatConfig,
+  type SamplesConfig,
   type MaintenanceConfig,
   type MetricsConfig,
   type QueueConfig,
@@ -75,6 +80,8 @@ export function resolveQueueConfig(
     maintenance: resolveMaintenance(options),
     health: resolveHealth(options),
     metrics: resolveMetrics(options),
+    samples: resolveSamples(options),
+    heartbeat: resolveHeartbeat(options),
     // Checked by the schedule explorer at module init, before any connection opens.
     schedules: Object.freeze([...(options.schedules ?? [])]),
     connectionTimeoutMs,
@@ -266,6 +273,24 @@ function resolveMetrics(options: QueueModuleOptions): MetricsConfig | false {
     registry,
     prefix: given.prefix ?? '',
     depthIntervalMs: given.depthIntervalMs ?? DEFAULT_METRICS_DEPTH_INTERVAL_MS,
+  });
+}
+
+function resolveSamples(options: QueueModuleOptions): SamplesConfig | false {
+  const given = options.samples ?? {};
+  checked(SamplesSchema, given, 'samples');
+  if (given.enabled === false) return false;
+  return Object.freeze({
+    retentionHours: given.retentionHours ?? DEFAULT_SAMPLE_RETENTION_HOURS,
+  });
+}
+
+function resolveHeartbeat(options: QueueModuleOptions): HeartbeatConfig | false {
+  const given = options.heartbeat ?? {};
+  checked(HeartbeatSchema, given, 'heartbeat');
+  if (given.enabled === false) return false;
+  return Object.freeze({
+    intervalSeconds: given.intervalSeconds ?? DEFAULT_HEARTBEAT_INTERVAL_SECONDS,
   });
 }
 

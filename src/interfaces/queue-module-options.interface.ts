@@ -6,6 +6,10 @@ import {
   type ReaperOptions,
 } from './maintenance-options.interface.js';
 import { type QueueMetricsOptions } from './metrics-options.interface.js';
+import {
+  type QueueHeartbeatOptions,
+  type QueueSamplesOptions,
+} from './dashboard-data-options.interface.js';
 import { type ProcessorDefaults } from './processor-options.interface.js';
 import { type ScheduleDeclaration } from './schedule-options.interface.js';
 
@@ -161,6 +165,16 @@ export interface QueueModuleOptions {
    * application's own `/metrics` endpoint on the same registry.
    */
   readonly metrics?: boolean | QueueMetricsOptions;
+  /**
+   * Per-minute counts of each queue in `<table>_samples`, written once per minute for the whole
+   * cluster, for `QueueService.listSamples` (the dashboard's charts). Default on, kept 48 hours.
+   */
+  readonly samples?: QueueSamplesOptions;
+  /**
+   * This process's row in `<table>_replicas` with its processors, every 10 s by default, for
+   * `QueueService.listReplicas`. Default on.
+   */
+  readonly heartbeat?: QueueHeartbeatOptions;
 }
 
 /** Implemented by a class given to `forRootAsync({ useClass })`. */

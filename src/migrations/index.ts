@@ -8,6 +8,7 @@ import { addWorkflows } from './1795574400000-add-workflows.js';
 import { addSchedules } from './1795578000000-add-schedules.js';
 import { addTraceContext } from './1795581600000-add-trace-context.js';
 import { partitionArchive } from './1795585200000-partition-archive.js';
+import { addDashboardTables } from './1795588800000-add-dashboard-tables.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -29,6 +30,7 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     addSchedules(names),
     addTraceContext(names),
     partitionArchive(names),
+    addDashboardTables(names),
   ];
 }
 

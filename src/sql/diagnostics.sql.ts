@@ -14,6 +14,9 @@ export function queueRelations(t: QueueTableNames): ReadonlyArray<readonly [stri
     [`${t.table}_archive`, t.qualifiedArchive],
     [`${t.table}_queues`, t.qualifiedQueues],
     [`${t.table}_schedules`, t.qualifiedSchedules],
+    [`${t.table}_samples`, t.qualifiedSamples],
+    [`${t.table}_sample_minutes`, t.qualifiedSampleMinutes],
+    [`${t.table}_replicas`, t.qualifiedReplicas],
   ];
 }
 

@@ -17,6 +17,9 @@ import { type QueueTableNames } from './table-names.js';
  *   EXECUTE is revoked from PUBLIC, since it drops archived rows.
  * - `<table>_queues`: pause and resume upsert a row; nothing deletes one.
  * - `<table>_schedules`: boot upserts the declared schedules and deletes the undeclared ones.
+ * - `<table>_samples` and `<table>_sample_minutes`: the sampler claims a minute, inserts its
+ *   counts and deletes those past retention. `<table>_replicas`: each process upserts its
+ *   heartbeat and deletes its row at shutdown, and those of replicas gone for an hour.
  * - `<table>_migrations`: read at boot to see that nothing is pending; the owner writes it.
  * - the identity sequence of `seq`: enqueue draws numbers with `nextval` (`USAGE`).
  *
@@ -34,6 +37,9 @@ export function queueGrantsStatements(t: QueueTableNames, quotedRole: string): S
     ['EXECUTE', `FUNCTION ${t.functions.archivePartitions}(integer, bigint)`],
     ['SELECT, INSERT, UPDATE', `TABLE ${t.qualifiedQueues}`],
     ['SELECT, INSERT, UPDATE, DELETE', `TABLE ${t.qualifiedSchedules}`],
+    ['SELECT, INSERT, UPDATE, DELETE', `TABLE ${t.qualifiedSamples}`],
+    ['SELECT, INSERT, UPDATE, DELETE', `TABLE ${t.qualifiedSampleMinutes}`],
+    ['SELECT, INSERT, UPDATE, DELETE', `TABLE ${t.qualifiedReplicas}`],
     ['SELECT', `TABLE ${t.qualifiedMigrations}`],
     ['USAGE', `SEQUENCE ${identitySequence(t)}`],
   ];

@@ -138,3 +138,63 @@ RETURNING ${notify('$2', 'm.queue')}`,
     values: ids === undefined ? [queue, t.channel] : [queue, t.channel, ids],
   };
 }
+
+/** Where one batch of `retryFailedBatchSql` starts: past a cursor, or at given ids. */
+export type RetryBatchScope =
+  { readonly after: string | null; readonly limit: number } | { readonly ids: readonly string[] };
+
+/**
+ * One batch of `retryFailedSql` for a long run (`retryFailedInBatches`): the same dead letters,
+ * put back the same way, but only up to `limit` of them in id order past `after` (or those in
+ * `ids`), and never waiting for a lock: a row locked elsewhere is skipped (`FOR UPDATE SKIP
+ * LOCKED`), so the statement holds its locks for one batch and blocks nobody. A single row of
+ * `seen` (the candidates read), `retried`, `last` (the cursor of the next batch) and `skipped`
+ * (candidates it could not lock, for the caller to try once more at the end).
+ *
+ * Walking by id, not again from the start, matters: a dead letter put back in its own queue
+ * keeps its `origin_queue` and would match again, and one whose key is taken stays a dead
+ * letter; both would be found by every batch.
+ */
+export function retryFailedBatchSql(
+  t: QueueTableNames,
+  queue: string,
+  scope: RetryBatchScope,
+): SqlStatement {
+  const dead = `${DEAD_LETTERS_OF} AND m.state <> 'leased'`;
+  const candidates =
+    'ids' in scope
+      ? `SELECT m.id FROM ${t.qualified} AS m WHERE m.id = ANY ($3::text[]) AND ${dead}`
+      : `SELECT m.id FROM ${t.qualified} AS m
+  WHERE ${dead}${scope.after === null ? '' : ' AND m.id > $4::text'}
+  ORDER BY m.id LIMIT $3::integer`;
+  const values =
+    'ids' in scope
+      ? [queue, t.channel, scope.ids]
+      : scope.after === null
+        ? [queue, t.channel, scope.limit]
+        : [queue, t.channel, scope.limit, scope.after];
+  return {
+    text: `WITH candidates AS MATERIALIZED (
+  ${candidates}
+), target AS MATERIALIZED (
+  SELECT m.id FROM ${t.qualified} AS m
+  WHERE m.id = ANY (ARRAY(SELECT id FROM candidates)) AND ${dead}
+  ORDER BY m.id FOR UPDATE SKIP LOCKED
+)${shadowedSql(t)}, put_back AS (
+  UPDATE ${t.qualified} AS m
+  SET queue = ${retriedQueue('m')},
+      origin_queue = ${retriedOrigin('m')},
+      state = 'ready', attempts = 0,
+      available_at = ${NOW_SECONDS}, lease_until = NULL, lease_token = NULL,
+      cancel_requested_at = NULL
+  WHERE m.id = ANY (ARRAY(SELECT id FROM retried)) AND NOT ${keyTaken(t)}
+  RETURNING ${notify('$2', 'm.queue')}
+)
+SELECT (SELECT count(*) FROM candidates)::integer AS seen,
+  (SELECT count(*) FROM put_back)::integer AS retried,
+  (SELECT max(id) FROM candidates) AS last,
+  ARRAY(SELECT id FROM candidates EXCEPT SELECT id FROM target) AS skipped`,
+    values,
+    planEachTime: true,
+  };
+}

@@ -23,6 +23,12 @@ export interface QueueTableNames {
   readonly qualifiedQueues: string;
   /** `"schema"."<table>_schedules"`: recurring messages, one row per schedule. */
   readonly qualifiedSchedules: string;
+  /** `"schema"."<table>_samples"`: per-minute counts of each queue, for the dashboard's charts. */
+  readonly qualifiedSamples: string;
+  /** `"schema"."<table>_sample_minutes"`: one row per sampled minute, claimed by one replica. */
+  readonly qualifiedSampleMinutes: string;
+  /** `"schema"."<table>_replicas"`: one row per running process, its heartbeat and processors. */
+  readonly qualifiedReplicas: string;
   /** Quoted index names; for the default table they are the Python backend's own. */
   readonly indexes: {
     readonly queueAvailable: string;
@@ -103,6 +109,9 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     qualifiedArchive: `${quote(schema)}.${quote(`${table}_archive`)}`,
     qualifiedQueues: `${quote(schema)}.${quote(`${table}_queues`)}`,
     qualifiedSchedules: `${quote(schema)}.${quote(`${table}_schedules`)}`,
+    qualifiedSamples: `${quote(schema)}.${quote(`${table}_samples`)}`,
+    qualifiedSampleMinutes: `${quote(schema)}.${quote(`${table}_sample_minutes`)}`,
+    qualifiedReplicas: `${quote(schema)}.${quote(`${table}_replicas`)}`,
     indexes: Object.freeze({
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),

@@ -48,8 +48,29 @@ import {
   clearQueueSql,
   deleteMessageSql,
   listFailedSql,
+  retryFailedBatchSql,
   retryFailedSql,
+  type RetryBatchScope,
 } from '../sql/operator.sql.js';
+import {
+  claimSampleMinuteSql,
+  deleteOldSamplesSql,
+  deleteReplicaSql,
+  listReplicasSql,
+  listSamplesSql,
+  recordSamplesSql,
+  releaseSampleMinuteSql,
+  replicaBeatSql,
+  type ReplicaBeat,
+} from '../sql/dashboard.sql.js';
+import {
+  toQueueReplica,
+  toQueueSample,
+  type ReplicaRow,
+  type SampleRow,
+} from './dashboard-rows.js';
+import { type QueueSample } from '../interfaces/queue-sample.interface.js';
+import { type QueueReplica } from '../interfaces/queue-replica.interface.js';
 import { reapExpiredLeasesSql } from '../sql/reap.sql.js';
 import { listMessagesSql, type MessageListFilter } from '../sql/list-messages.sql.js';
 import {
@@ -281,6 +302,24 @@ export interface FiredSchedule {
   /** Ids of the messages of `ticks`, in order (an id held already by its key, if any). */
   readonly ids: readonly string[];
   readonly next: number;
+}
+
+/** What one sampler run wrote: nothing when another replica had claimed the minute. */
+export interface RecordedSamples {
+  /** The minute sampled, or null when it was taken already. */
+  readonly minute: Date | null;
+  /** Rows written: one per queue. */
+  readonly queues: number;
+  /** Sampled minutes deleted past retention. */
+  readonly expiredMinutes: number;
+}
+
+/** One batch of `retryFailedBatchSql`. */
+export interface RetryBatch {
+  readonly seen: number;
+  readonly retried: number;
+  readonly last: string | null;
+  readonly skipped: string[];
 }
 
 /**
@@ -809,6 +848,82 @@ export class MessageStore {
         if (!keyTaken || attempt === UNIQUE_LOOKUP_ATTEMPTS) throw error;
       }
     }
+  }
+
+  /** One batch of a long retry (see `retryFailedBatchSql`), sent again as `retryFailed` is. */
+  async retryFailedBatch(queue: string, scope: RetryBatchScope): Promise<RetryBatch> {
+    const statement = retryFailedBatchSql(this.names, queue, scope);
+    const uniqueIndexes = [this.names.indexes.unique, this.names.indexes.uniqueWindow].map((name) =>
+      name.slice(1, -1),
+    );
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const result = await this.connection.query<RetryBatch>('retryFailed', statement);
+        return result.rows[0]!;
+      } catch (error) {
+        const keyTaken =
+          error instanceof QueueDatabaseError &&
+          error.code === UNIQUE_VIOLATION &&
+          uniqueIndexes.includes(error.constraint ?? '');
+        if (!keyTaken || attempt === UNIQUE_LOOKUP_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /**
+   * Samples the minute that just closed, if no replica did yet, then deletes samples past
+   * `retentionHours` (up to `expireMinutes` minutes of them). The claim is its own statement
+   * (see `claimSampleMinuteSql`); a sample that fails gives it back.
+   */
+  async recordSamples(retentionHours: number, expireMinutes: number): Promise<RecordedSamples> {
+    const claim = await this.connection.query<{ minute: Date }>(
+      'recordSamples',
+      claimSampleMinuteSql(this.names),
+    );
+    const minute = claim.rows[0]?.minute;
+    if (minute === undefined) return { minute: null, queues: 0, expiredMinutes: 0 };
+    let queues: number;
+    try {
+      queues = await this.count('recordSamples', recordSamplesSql(this.names, minute));
+    } catch (error) {
+      await this.connection
+        .query('recordSamples', releaseSampleMinuteSql(this.names, minute))
+        .catch(() => undefined);
+      throw error;
+    }
+    const expiredMinutes = await this.count(
+      'recordSamples',
+      deleteOldSamplesSql(this.names, retentionHours, expireMinutes),
+    );
+    return { minute, queues, expiredMinutes };
+  }
+
+  async listSamples(sinceMinutes: number, queue: string | undefined): Promise<QueueSample[]> {
+    const result = await this.connection.query<SampleRow>(
+      'listSamples',
+      listSamplesSql(this.names, sinceMinutes, queue),
+    );
+    return result.rows.map(toQueueSample);
+  }
+
+  /** Upserts this process's heartbeat row, and forgets replicas gone for `forgetSeconds`. */
+  async replicaBeat(beat: ReplicaBeat, forgetSeconds: number): Promise<void> {
+    await this.connection.query(
+      'replicaHeartbeat',
+      replicaBeatSql(this.names, beat, forgetSeconds),
+    );
+  }
+
+  async deleteReplica(id: string): Promise<void> {
+    await this.connection.query('replicaHeartbeat', deleteReplicaSql(this.names, id));
+  }
+
+  async listReplicas(): Promise<QueueReplica[]> {
+    const result = await this.connection.query<ReplicaRow>(
+      'listReplicas',
+      listReplicasSql(this.names),
+    );
+    return result.rows.map(toQueueReplica);
   }
 
   /**

@@ -124,9 +124,11 @@ describe('the scheduled reaper', () => {
   });
 
   it('runs neither job when both are turned off', async () => {
-    const app = await boot({ connectionString: db.url, reaper: false, cleanup: false }, [], {
-      imports: [ScheduleModule.forRoot()],
-    });
+    const app = await boot(
+      { connectionString: db.url, reaper: false, cleanup: false, heartbeat: { enabled: false } },
+      [],
+      { imports: [ScheduleModule.forRoot()] },
+    );
     const registry = app.get(SchedulerRegistry);
     expect(registry.getIntervals()).toEqual([]);
     expect([...registry.getCronJobs().keys()]).toEqual([]);

@@ -88,6 +88,9 @@ describe('forRoot and forRootAsync', () => {
         { table_schema: 'public', table_name: 'messages_archive' },
         { table_schema: 'public', table_name: 'messages_migrations' },
         { table_schema: 'public', table_name: 'messages_queues' },
+        { table_schema: 'public', table_name: 'messages_replicas' },
+        { table_schema: 'public', table_name: 'messages_sample_minutes' },
+        { table_schema: 'public', table_name: 'messages_samples' },
         { table_schema: 'public', table_name: 'messages_schedules' },
       ]);
     } finally {
@@ -136,9 +139,9 @@ describe('forRoot and forRootAsync', () => {
     const { rows } = await db.query(
       "SELECT 1 FROM pg_tables WHERE schemaname = 'from_factory' AND tablename NOT IN (SELECT relname FROM pg_class WHERE relispartition)",
     );
-    // The queue table, its archive (its weekly partitions apart), its migrations, its queues and
-    // its schedules.
-    expect(rows.length).toBe(5);
+    // The queue table, its archive (its weekly partitions apart), its migrations, its queues,
+    // its schedules, its samples with their minutes, and its replicas.
+    expect(rows.length).toBe(8);
   });
 
   it('forRootAsync with useClass', async () => {
@@ -586,11 +589,17 @@ describe('schema, table and migrations', () => {
         'left_jobs_archive',
         'left_jobs_migrations',
         'left_jobs_queues',
+        'left_jobs_replicas',
+        'left_jobs_sample_minutes',
+        'left_jobs_samples',
         'left_jobs_schedules',
         'right_jobs',
         'right_jobs_archive',
         'right_jobs_migrations',
         'right_jobs_queues',
+        'right_jobs_replicas',
+        'right_jobs_sample_minutes',
+        'right_jobs_samples',
         'right_jobs_schedules',
       ]);
     } finally {

@@ -59,7 +59,7 @@ export function useQueueFixture(label: string, options: QueueFixtureOptions = {}
     for (const app of perTest.splice(0)) await app.close();
     if (reset === 'drop') {
       await db?.query(
-        'DROP TABLE IF EXISTS messages, messages_migrations, messages_archive, messages_queues, messages_schedules',
+        'DROP TABLE IF EXISTS messages, messages_migrations, messages_archive, messages_queues, messages_schedules, messages_samples, messages_sample_minutes, messages_replicas',
       );
     }
   });

@@ -9,4 +9,5 @@ export const MIGRATION_NAMES = [
   'AddSchedules1795578000000',
   'AddTraceContext1795581600000',
   'PartitionArchive1795585200000',
+  'AddDashboardTables1795588800000',
 ];

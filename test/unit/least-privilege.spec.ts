@@ -27,6 +27,9 @@ describe('queueGrantsSql', () => {
       'GRANT EXECUTE ON FUNCTION "public"."messages_archive_partitions"(integer, bigint) TO "queue_app"',
       'GRANT SELECT, INSERT, UPDATE ON TABLE "public"."messages_queues" TO "queue_app"',
       'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."messages_schedules" TO "queue_app"',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."messages_samples" TO "queue_app"',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."messages_sample_minutes" TO "queue_app"',
+      'GRANT SELECT, INSERT, UPDATE, DELETE ON TABLE "public"."messages_replicas" TO "queue_app"',
       'GRANT SELECT ON TABLE "public"."messages_migrations" TO "queue_app"',
       'GRANT USAGE ON SEQUENCE "public"."messages_seq_seq" TO "queue_app"',
     ]);
