@@ -1,7 +1,6 @@
 import { type Logger } from '@nestjs/common';
 import { type QueueService } from '../queue.service.js';
 import { type ActionProgress } from './action-progress.js';
-import { type DashboardFeeds } from './dashboard-feeds.js';
 import { DashboardRefusal } from './dashboard-refusal.js';
 
 /** Dead letters per statement of a background retry: each batch holds its locks briefly. */
@@ -37,7 +36,6 @@ const BULK_DESCRIPTION: Readonly<Record<BulkAction, string>> = {
 export class DashboardActions {
   constructor(
     private readonly queue: QueueService,
-    private readonly feeds: DashboardFeeds,
     private readonly progress: ActionProgress,
     private readonly logger: Logger,
   ) {}
@@ -133,7 +131,7 @@ export class DashboardActions {
       queue,
       description,
       count,
-      (onBatch) => this.feeds.retryFailedInBatches(queue, { batchSize: RETRY_BATCH, onBatch }),
+      (onBatch) => this.queue.retryFailedInBatches(queue, { batchSize: RETRY_BATCH, onBatch }),
       (state) =>
         state.error === undefined
           ? this.log(actor, action, { queue }, state.done)

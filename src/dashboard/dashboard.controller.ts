@@ -30,7 +30,6 @@ import {
   newCsrfToken,
   parseCookies,
 } from './csrf.js';
-import { dashboardFeeds, type DashboardFeeds } from './dashboard-feeds.js';
 import {
   backWithFlash,
   basePathOf,
@@ -81,7 +80,6 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
   class QueueDashboardController {
     private readonly logger = new Logger('QueueDashboard');
     private readonly settings: DashboardSettings;
-    private readonly feeds: DashboardFeeds;
     private readonly progress = new ActionProgress();
     private readonly actions: DashboardActions;
 
@@ -91,8 +89,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
     ) {
       this.settings = resolveDashboardSettings(options);
       resolved = this.settings;
-      this.feeds = dashboardFeeds(queue);
-      this.actions = new DashboardActions(queue, this.feeds, this.progress, this.logger);
+      this.actions = new DashboardActions(queue, this.progress, this.logger);
     }
 
     /** At boot, once the application's logger is in place: a public dashboard is said aloud. */
@@ -115,7 +112,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       const [stats, depths, samples] = await Promise.all([
         this.queue.getStats(),
         this.store.depths(1),
-        this.feeds.listSamples({ sinceMinutes: hours * 60 }),
+        this.queue.listSamples({ sinceMinutes: hours * 60 }),
       ]);
       const latest = latestSamples(samples);
       const names = [...new Set([...Object.keys(stats.byQueue), ...latest.keys()])].sort();
@@ -168,7 +165,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       const [stats, paused, samples] = await Promise.all([
         this.queue.getStats(queue),
         this.queue.isPaused(queue),
-        this.feeds.listSamples({ queue, sinceMinutes: hours * 60 }),
+        this.queue.listSamples({ queue, sinceMinutes: hours * 60 }),
       ]);
       const page =
         search?.kind === 'invalid' || search?.kind === 'id'
@@ -232,7 +229,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       @Res() response: DashboardHttpResponse,
       @Query('flash') flash?: string,
     ): Promise<void> {
-      const replicas = await this.feeds.listReplicas();
+      const replicas = await this.queue.listReplicas();
       this.page(request, response, flash, (context) => replicasPage(context, { replicas }));
     }
 

@@ -113,9 +113,28 @@ describe('the dashboard in a browser', () => {
     const { rows } = await db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM messages WHERE queue = 'web.depth' AND state = 'ready'`,
     );
+    // An hour of minutes as the sampler writes them, so the charts have something to draw.
+    await db.query(
+      `INSERT INTO messages_samples (minute, queue, ready, leased, failed, done, cancelled, enqueued, completed)
+       SELECT date_trunc('minute', now()) - make_interval(mins => g), 'web.depth',
+              40 + (20 * sin(g / 6.0))::int, g % 4, (g / 20)::int, 1000 - g * 10, 0,
+              30 + (12 * cos(g / 5.0))::int, 28 + (10 * sin(g / 4.0))::int
+       FROM generate_series(1, 60) AS g
+       ON CONFLICT DO NOTHING`,
+    );
     const response = await page.goto(base, { waitUntil: 'load' });
     expect(response?.status()).toBe(200);
     expect(await text('[data-queue="web.depth"] [data-testid="ready"]')).toBe(String(rows[0]!.n));
+    // uPlot draws under the CSP: its sizes go through the CSSOM, which style-src does not govern.
+    await page.waitForSelector('.chart-card [data-drawn="yes"]');
+    const charts = await page.$$eval('.chart-card', (cards) =>
+      cards.map((card) => ({
+        queue: card.querySelector('h3')?.textContent,
+        drawn: card.querySelectorAll('[data-drawn="yes"] canvas').length,
+      })),
+    );
+    expect(charts).toContainEqual({ queue: 'web.depth', drawn: 2 });
+    expect(watch.cspViolations).toEqual([]);
     await saveScreenshot(page, 'overview');
 
     await clickAndWait('[data-queue="web.depth"] a');
@@ -228,7 +247,13 @@ describe('the dashboard in a browser', () => {
       'Released group customer-7: 1 dead letter left it.',
     );
 
+    // This app and the worker process, each from its own heartbeat row.
     await page.goto(`${base}/replicas`, { waitUntil: 'load' });
+    const processors = await page.$$eval('[data-testid="processor"] td:first-child', (cells) =>
+      cells.map((cell) => cell.textContent?.trim()),
+    );
+    expect(processors).toEqual(expect.arrayContaining(['web.main', 'web.paused']));
+    expect(await page.$$eval('[data-testid="replica"]', (r) => r.length)).toBe(2);
     await saveScreenshot(page, 'processors');
     expect(watch.problems()).toEqual([]);
   });

@@ -71,6 +71,12 @@ describe('the dashboard behind a guard', () => {
 
     await app.queue.enqueueMany('dash.main', [{ a: 1 }, { a: 2 }, { a: 3 }]);
     await deadLetters(app.queue, 'dash.main', 2);
+    // Samples of a queue that holds no message now: its rates come from the latest minute.
+    await db.query(
+      `INSERT INTO messages_samples (minute, queue, ready, leased, failed, done, cancelled, enqueued, completed)
+       SELECT date_trunc('minute', now()) - make_interval(mins => g), 'dash.sampled', 0, 0, 0, 0, 0, 100 + g, 50 + g
+       FROM generate_series(1, 5) AS g`,
+    );
     const admin = new DashboardClient(app.origin, 'alice');
     const overview = await admin.get('/queues');
     expect(overview.status).toBe(200);
@@ -90,6 +96,12 @@ describe('the dashboard behind a guard', () => {
     expect(cell(row, 'ready')).toBe('3');
     expect(cell(row, 'failed')).toBe('2');
     expect(cell(row, 'leased')).toBe('0');
+    const sampled = /<tr data-testid="queue-row" data-queue="dash.sampled">([\s\S]*?)<\/tr>/.exec(
+      overview.text,
+    )?.[1];
+    expect(cell(sampled, 'rate-in')).toBe('101');
+    expect(cell(sampled, 'rate-out')).toBe('51');
+    expect(overview.text).toMatch(/"queue":"dash.sampled","minutes":\[\d+,\d+,\d+,\d+,\d+\]/);
     // No inline script: each script element loads a file, or holds JSON data.
     for (const [, attributes] of overview.text.matchAll(/<script([^>]*)>/g)) {
       expect(attributes).toMatch(/ src="\/queues\/assets\/[\w.]+\.js"| type="application\/json"/);

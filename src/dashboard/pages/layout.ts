@@ -95,18 +95,22 @@ export function formatAge(seconds: number): string {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
-/** A time as ISO text, UTC, to the second; with how long ago. */
-export function timeCell(at: Date | null | undefined, now: Date): SafeHtml {
-  if (at === null || at === undefined) return html`<td>–</td>`;
+/** A time as ISO text, UTC, to the second, with how long ago (or how far ahead). */
+export function timeText(at: Date | null | undefined, now: Date): SafeHtml {
+  if (at === null || at === undefined) return html`–`;
   const iso = at
     .toISOString()
     .replace('T', ' ')
     .replace(/\.\d+Z$/, 'Z');
   const delta = (now.getTime() - at.getTime()) / 1000;
   const relative = delta >= 0 ? `${formatAge(delta)} ago` : `in ${formatAge(-delta)}`;
-  return html`<td>
-    <time datetime="${at.toISOString()}">${iso}</time> <span class="muted">${relative}</span>
-  </td>`;
+  return html`<time datetime="${at.toISOString()}">${iso}</time>
+    <span class="muted">${relative}</span>`;
+}
+
+/** {@link timeText} in a table cell. */
+export function timeCell(at: Date | null | undefined, now: Date): SafeHtml {
+  return html`<td>${timeText(at, now)}</td>`;
 }
 
 /** A link to a queue's page. */

@@ -1,6 +1,6 @@
 import { type QueueReplica } from '../../interfaces/queue-replica.interface.js';
 import { html, type SafeHtml } from '../html.js';
-import { layout, numberCell, queueLink, timeCell } from './layout.js';
+import { layout, numberCell, queueLink, timeText } from './layout.js';
 import { type PageContext } from './page-context.js';
 
 /** Every replica's processors, from the heartbeat table: a page on one pod sees all pods. */
@@ -16,8 +16,8 @@ export function replicasPage(
           <span class="muted mono">${replica.hostname} · pid ${replica.pid}</span>
         </h2>
         <p class="muted">
-          started ${timeCell(replica.startedAt, context.now)} · last heartbeat
-          ${timeCell(replica.lastSeenAt, context.now)}
+          started ${timeText(replica.startedAt, context.now)} · last heartbeat
+          ${timeText(replica.lastSeenAt, context.now)}
         </p>
         <table class="grid">
           <thead>
