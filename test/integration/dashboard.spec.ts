@@ -183,6 +183,51 @@ describe('the dashboard behind a guard', () => {
     await app.queue.resume('dash.retry');
   });
 
+  it('searches by id, pages after a message, cancels and deletes', async () => {
+    const [first, second, third] = await app.queue.enqueueMany('dash.ops', [
+      { customer: { id: 7 } },
+      { customer: { id: 8 } },
+      { customer: { id: 7 } },
+    ]);
+    const admin = new DashboardClient(app.origin, 'alice');
+    const byId = await admin.get(`/queues/queues/dash.ops?q=${first!}`);
+    expect(byId.status).toBe(303);
+    expect(byId.headers.get('location')).toBe(`/queues/messages/${first!}`);
+    const nested = await admin.get('/queues/queues/dash.ops?q=customer.id%3D7');
+    expect(
+      [...nested.text.matchAll(/data-testid="message-row" data-id="([^"]+)"/g)].map((m) => m[1]),
+    ).toEqual([first, third]);
+    const bad = await admin.get('/queues/queues/dash.ops?q=%7B%22a%22%3A%3Cb%3E');
+    expect(cell(bad.text, 'search-error')).toMatch(/^Not JSON: /);
+    expect(bad.text).toContain('value="{&quot;a&quot;:&lt;b&gt;"');
+    const after = await admin.get(`/queues/queues/dash.ops?after=${first!}`);
+    expect(
+      [...after.text.matchAll(/data-testid="message-row" data-id="([^"]+)"/g)].map((m) => m[1]),
+    ).toEqual([second, third]);
+
+    const token = admin.token(after);
+    const cancelled = await admin.post('/queues/actions/cancel', {
+      id: second!,
+      _csrf: token,
+      back: '/queues/queues/dash.ops',
+    });
+    expect(cancelled.headers.get('location')).toBe(
+      '/queues/queues/dash.ops?flash=Cancel%3A+cancelled.',
+    );
+    expect(await stateOf(second!)).toBe('cancelled');
+    const deleted = await admin.post('/queues/actions/delete', {
+      id: third!,
+      queue: 'dash.ops',
+      _csrf: token,
+      back: `/queues/messages/${third!}`,
+    });
+    expect(deleted.headers.get('location')).toBe(
+      '/queues/queues/dash.ops?flash=Deleted+1+message.',
+    );
+    expect(await stateOf(third!)).toBeUndefined();
+    expect(app.logger.lines).toContain(`log "alice" delete queue="dash.ops" id="${third!}": 1`);
+  });
+
   it('confirms a bulk retry, runs it in the background and shows its progress', async () => {
     await deadLetters(app.queue, 'dash.bulk', 25);
     const admin = new DashboardClient(app.origin, 'alice');
