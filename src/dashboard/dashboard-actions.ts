@@ -3,9 +3,6 @@ import { type QueueService } from '../queue.service.js';
 import { type ActionProgress } from './action-progress.js';
 import { DashboardRefusal } from './dashboard-refusal.js';
 
-/** Dead letters per statement of a background retry: each batch holds its locks briefly. */
-const RETRY_BATCH = 1000;
-
 /** What an action came to, for the controller to answer with. */
 export type ActionOutcome =
   /** Done: back to the page it came from (or to `queue`'s page) with `flash`. */
@@ -131,7 +128,7 @@ export class DashboardActions {
       queue,
       description,
       count,
-      (onBatch) => this.queue.retryFailedInBatches(queue, { batchSize: RETRY_BATCH, onBatch }),
+      (onBatch) => this.queue.retryFailedInBatches(queue, { onBatch }),
       (state) =>
         state.error === undefined
           ? this.log(actor, action, { queue }, state.done)

@@ -1,4 +1,5 @@
 import { type CanActivate, type Type } from '@nestjs/common';
+import { DEFAULT_DASHBOARD_PATH } from '../config/defaults.js';
 import { QueueOptionsError } from '../errors/queue-options.error.js';
 import {
   type DashboardOptions,
@@ -26,7 +27,7 @@ const PATH = /^[A-Za-z0-9._~-]+(\/[A-Za-z0-9._~-]+)*$/;
  * @throws QueueOptionsError naming `dashboard.guard`, `dashboard.path` or `dashboard.readOnly`.
  */
 export function resolveDashboardSettings(options: DashboardOptions): DashboardSettings {
-  const path = (options.path ?? 'queues').replace(/^\/+|\/+$/g, '');
+  const path = (options.path ?? DEFAULT_DASHBOARD_PATH).replace(/^\/+|\/+$/g, '');
   if (!PATH.test(path) || path.split('/').some((segment) => /^\.+$/.test(segment))) {
     throw new QueueOptionsError(
       'dashboard.path',

@@ -12,6 +12,11 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common';
+import {
+  DASHBOARD_GROUPS_PER_QUEUE,
+  DASHBOARD_PAGE_SIZE,
+  DEFAULT_DASHBOARD_PATH,
+} from '../config/defaults.js';
 import { MESSAGE_STATES, type MessageState } from '../interfaces/queue-message.interface.js';
 import { type DashboardOptions } from '../interfaces/dashboard-options.interface.js';
 import { QueueService } from '../queue.service.js';
@@ -57,12 +62,12 @@ import { replicasPage } from './pages/replicas.page.js';
 import { schedulesPage } from './pages/schedules.page.js';
 
 const HTML = 'text/html; charset=utf-8';
-const PAGE_SIZE = 50;
-const GROUPS_PER_QUEUE = 100;
 
 /** The path of `options` as mounted (checked again, with the rest, when the controller is built). */
 function mountPath(options: DashboardOptions): string {
-  return (options.path ?? 'queues').replace(/^\/+|\/+$/g, '') || 'queues';
+  return (
+    (options.path ?? DEFAULT_DASHBOARD_PATH).replace(/^\/+|\/+$/g, '') || DEFAULT_DASHBOARD_PATH
+  );
 }
 
 /**
@@ -172,7 +177,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
           ? { messages: [], more: false, afterFound: true }
           : await this.store.listMessages({
               queue,
-              limit: PAGE_SIZE,
+              limit: DASHBOARD_PAGE_SIZE,
               ...(state === undefined ? {} : { state }),
               ...(search?.kind === 'body' ? { bodyContains: search.json } : {}),
               ...(after === undefined || after === '' ? {} : { afterId: after }),
@@ -257,7 +262,7 @@ export function createDashboardController(options: DashboardOptions): Type<unkno
       const queues = await Promise.all(
         names.map(async (queue) => ({
           queue,
-          groups: await this.queue.listBlockedGroups(queue, GROUPS_PER_QUEUE),
+          groups: await this.queue.listBlockedGroups(queue, DASHBOARD_GROUPS_PER_QUEUE),
         })),
       );
       this.page(request, response, flash, (context) => groupsPage(context, { queues }));
