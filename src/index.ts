@@ -114,6 +114,10 @@ export type { BlockedGroup, GroupBlock } from './interfaces/blocked-group.interf
 export type { ListSamplesOptions, QueueSample } from './interfaces/queue-sample.interface.js';
 export type { QueueReplica, ReplicaProcessor } from './interfaces/queue-replica.interface.js';
 export type {
+  DashboardOptions,
+  DashboardRequest,
+} from './interfaces/dashboard-options.interface.js';
+export type {
   QueueHeartbeatOptions,
   QueueSamplesOptions,
   RetryFailedInBatchesOptions,

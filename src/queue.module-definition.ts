@@ -1,5 +1,7 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
+import { createDashboardController } from './dashboard/dashboard.controller.js';
 import { createQueueHealthController } from './health/queue-health.controller.js';
+import { type DashboardOptions } from './interfaces/dashboard-options.interface.js';
 import { type QueueModuleOptions } from './interfaces/queue-module-options.interface.js';
 import { createQueueMetricsController } from './metrics/queue-metrics.controller.js';
 
@@ -22,6 +24,13 @@ export interface QueueModuleExtras {
    * application already serves that registry. Needs an HTTP platform. Default off.
    */
   metricsEndpoint?: boolean | { path?: string };
+  /**
+   * Serve the operator's dashboard (pages of queues, messages, processors, schedules, blocked
+   * groups, and actions on them) under `path` (default `queues`), behind `guard`. A dashboard
+   * without a guard stops the boot unless `public: true`. Needs @nestjs/platform-express.
+   * Default off.
+   */
+  dashboard?: DashboardOptions;
 }
 
 export const {
@@ -33,13 +42,14 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createQueueOptions')
   .setExtras<QueueModuleExtras>(
-    { isGlobal: true, healthEndpoints: false, metricsEndpoint: false },
+    { isGlobal: true, healthEndpoints: false, metricsEndpoint: false, dashboard: undefined },
     (definition, extras) => ({
       ...definition,
       global: extras.isGlobal,
       controllers: [
         ...healthControllers(extras.healthEndpoints),
         ...metricsControllers(extras.metricsEndpoint),
+        ...(extras.dashboard === undefined ? [] : [createDashboardController(extras.dashboard)]),
       ],
     }),
   )

@@ -149,6 +149,19 @@ export class QueueService {
   }
 
   /**
+   * Enqueues one message of the schedule `name` now, as its ticks do (its queue, body, priority
+   * and group), but due at once (its `delaySeconds` is not applied) and without the tick's
+   * unique key, so `scheduledTickOf` reads `null` from it. The schedule's next tick does not
+   * move. An operator's "run now".
+   *
+   * @returns the new message's id, or `null` when no schedule has this name.
+   */
+  async runScheduleNow(name: string): Promise<string | null> {
+    assertQueueName(name, 'name');
+    return this.store.runScheduleNow(name);
+  }
+
+  /**
    * Adds one message to `queue`.
    *
    * With a `uniqueKey` another message of `queue` holds (see `uniqueWhile` and

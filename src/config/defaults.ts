@@ -141,3 +141,9 @@ export const DEFAULT_HEARTBEAT_INTERVAL_SECONDS = 10;
 export const REPLICA_FORGET_SECONDS = 3_600;
 /** Dead letters one batch of `retryFailedInBatches` puts back. */
 export const DEFAULT_RETRY_BATCH = 1_000;
+/** Where the dashboard is mounted without `dashboard.path`. */
+export const DEFAULT_DASHBOARD_PATH = 'queues';
+/** Messages per page of the dashboard's queue page. */
+export const DASHBOARD_PAGE_SIZE = 50;
+/** Blocked groups the dashboard lists per queue. */
+export const DASHBOARD_GROUPS_PER_QUEUE = 100;

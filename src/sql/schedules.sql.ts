@@ -168,3 +168,15 @@ export function nextScheduleDueSql(t: QueueTableNames, excluded: readonly string
     values: [excluded],
   };
 }
+
+/**
+ * What a schedule enqueues (its queue, body as JSON text, priority and group), read to run it
+ * once now (`QueueService.runScheduleNow`); no row when the name is unknown. It neither locks
+ * nor moves the row: the next tick stays where it is.
+ */
+export function scheduleToRunSql(t: QueueTableNames, name: string): SqlStatement {
+  return {
+    text: `SELECT queue, body::text AS body_json, priority, group_key FROM ${t.qualifiedSchedules} WHERE name = $1::text`,
+    values: [name],
+  };
+}

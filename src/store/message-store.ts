@@ -81,6 +81,7 @@ import {
   deleteUndeclaredSchedulesSql,
   listSchedulesSql,
   nextScheduleDueSql,
+  scheduleToRunSql,
   upsertScheduleSql,
   type ScheduleDefinition,
   type ScheduleOrigin,
@@ -1047,6 +1048,30 @@ export class MessageStore {
       listSchedulesSql(this.names),
     );
     return result.rows.map((row) => toScheduleInfo<T>(row));
+  }
+
+  /**
+   * Enqueues one message of the schedule `name` now (due at once, its priority and group kept,
+   * no unique key), leaving its ticks alone. @returns the message's id, or null when no schedule
+   * has this name.
+   */
+  async runScheduleNow(name: string): Promise<string | null> {
+    return this.connection.transaction('runScheduleNow', async (send) => {
+      const row = (
+        await send<{
+          queue: string;
+          body_json: string;
+          priority: number;
+          group_key: string | null;
+        }>(scheduleToRunSql(this.names, name))
+      ).rows[0];
+      if (row === undefined) return null;
+      const statement = enqueueSql(this.names, row.queue, row.body_json, 0, {
+        priority: row.priority,
+        ...(row.group_key === null ? {} : { groupKey: row.group_key }),
+      });
+      return insertedId('runScheduleNow', () => send<{ id: string }>(statement));
+    });
   }
 
   /**
