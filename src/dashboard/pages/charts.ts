@@ -19,7 +19,8 @@ export interface QueueChartData {
   readonly queue: string;
   readonly minutes: number[];
   readonly enqueued: number[];
-  readonly completed: number[];
+  /** `null` where the minute before was not sampled: uPlot draws a gap. */
+  readonly completed: (number | null)[];
   readonly ready: number[];
   readonly leased: number[];
   readonly failed: number[];
