@@ -2,6 +2,7 @@ import { type DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { QueueExceptionFilter, QueueModule } from '@fetchcraft/queue';
 import { DocumentsController } from './documents.controller.js';
+import { LoopbackGuard } from './loopback.guard.js';
 import { DEMO_WORK_MS, IngestProcessor } from './ingest.processor.js';
 
 /**
@@ -26,6 +27,12 @@ export class DemoModule {
           poolMaxSize: 10,
           healthEndpoints: true,
           health: { maxOldestReadyAgeSeconds: 600 },
+          // The operator's pages at /dashboard, from this machine only (DEMO_DASHBOARD=public
+          // opens them to every client, with a warning at boot).
+          dashboard:
+            process.env.DEMO_DASHBOARD === 'public'
+              ? { path: 'dashboard', public: true, actor: () => 'demo' }
+              : { path: 'dashboard', guard: LoopbackGuard, actor: () => 'local' },
         }),
       ],
       controllers: [DocumentsController],

@@ -5,7 +5,8 @@
  * ./.data/postgres, so a restart keeps the messages. `--demo N` enqueues N documents and shows
  * progress until they are processed. PORT (default 3000) and HOST (default 0.0.0.0) set where
  * it listens; DEMO_WORK_MS adds simulated work to each document; QUEUE_MIGRATIONS_RUN=false leaves
- * the migrations to a separate step (migrate.ts, the Kubernetes Job).
+ * the migrations to a separate step (migrate.ts, the Kubernetes Job). The dashboard is at
+ * /dashboard, for browsers on this machine (DEMO_DASHBOARD=public: for every client).
  *
  * On SIGTERM or SIGINT it drains first (running handlers finish and are acked, prefetched
  * messages go back), then stops the embedded database: the database's own signal handlers are
@@ -89,6 +90,7 @@ async function main(): Promise<void> {
   );
   await app.listen(port, process.env.HOST ?? '0.0.0.0');
   logger.log(`Listening on http://localhost:${port}`);
+  logger.log(`Dashboard: http://localhost:${port}/dashboard (from this machine)`);
   if (count !== undefined) await runDemoLoad(app.get(QueueService), count);
 }
 

@@ -167,6 +167,12 @@ describe('the demo app on an embedded Postgres, over real HTTP', () => {
       expect((await http('GET', `${demo.url}/health/live`)).status).toBe(200);
       expect((await http('GET', `${demo.url}/health/ready`)).status).toBe(200);
       expect((await http('GET', `${demo.url}/health`)).status).toBe(200);
+      // The dashboard answers a browser on this machine (the demo's loopback guard), and shows
+      // the demo's queue.
+      const dashboard = await fetch(`${demo.url}/dashboard`);
+      expect(dashboard.status).toBe(200);
+      expect(dashboard.headers.get('content-security-policy')).toContain("script-src 'self'");
+      expect(await dashboard.text()).toContain('ingest.main');
     } finally {
       expect(await demo.stop()).toBe(0);
     }
