@@ -1,10 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
-import { type SafeHtml } from '../../src/dashboard/html.js';
+import { html, type SafeHtml } from '../../src/dashboard/html.js';
 import { chartDataOf, chartHoursOf, latestSamples } from '../../src/dashboard/pages/charts.js';
 import { confirmPage } from '../../src/dashboard/pages/confirm.page.js';
 import { errorPage } from '../../src/dashboard/pages/error.page.js';
 import { groupsPage } from '../../src/dashboard/pages/groups.page.js';
-import { formatAge } from '../../src/dashboard/pages/layout.js';
+import { formatAge, gridTable } from '../../src/dashboard/pages/layout.js';
 import { messagePage } from '../../src/dashboard/pages/message.page.js';
 import { overviewPage } from '../../src/dashboard/pages/overview.page.js';
 import { type PageContext } from '../../src/dashboard/pages/page-context.js';
@@ -240,6 +240,34 @@ describe('the dashboard pages, given hostile data', () => {
     expect(pages[3]!.text).toContain('100,000');
     expect(pages[4]!.text).toMatch(/value="50"/);
     expect(pages[5]!.text).toContain('data-testid="progress-elsewhere"');
+  });
+});
+
+describe('the grid table', () => {
+  it('spans every column with its empty line, right-aligns numeric headings, and keeps rows as built', () => {
+    const empty = gridTable(
+      ['A', { label: 'N', numeric: true }, ''],
+      [],
+      `none ${SCRIPT}`,
+      'things',
+    ).text;
+    expect(empty).toContain('data-testid="things"');
+    expect(empty).toContain('<th class="num">N</th>');
+    expect(empty).toMatch(/<td colspan="3" class="muted">none &lt;script&gt;/);
+    const full = gridTable(
+      ['A'],
+      [
+        html`<tr data-testid="row">
+          <td>${HOSTILE}</td>
+        </tr>`,
+      ],
+      'none',
+      'things',
+    ).text;
+    expect(full).not.toContain('colspan');
+    expect(full.replace(/>\s+</g, '><')).toContain('<tr data-testid="row"><td>&lt;script&gt;');
+    expect(full.match(/<table/g)).toHaveLength(1);
+    expect(full.trimEnd().endsWith('</table>')).toBe(true);
   });
 });
 

@@ -122,3 +122,41 @@ export function queueLink(base: string, queue: string): SafeHtml {
 export function messageLink(base: string, id: string, label: HtmlValue = id): SafeHtml {
   return html`<a class="mono" href="${base}/messages/${encodeURIComponent(id)}">${label}</a>`;
 }
+
+/** A column of {@link gridTable}: its heading, and `numeric` for right-aligned numbers. */
+export interface GridColumn {
+  readonly label: string;
+  readonly numeric?: boolean;
+}
+
+/**
+ * The dashboard's one table: a heading per column, the rows, and `empty` spanning every column
+ * when there is none (the span follows the columns, so the two never disagree).
+ */
+export function gridTable(
+  columns: readonly (string | GridColumn)[],
+  rows: readonly SafeHtml[],
+  empty: string,
+  testId: string,
+): SafeHtml {
+  const headings = columns.map((column) => {
+    const { label, numeric } = typeof column === 'string' ? { label: column } : column;
+    return numeric === true ? html`<th class="num">${label}</th>` : html`<th>${label}</th>`;
+  });
+  const body =
+    rows.length === 0
+      ? html`<tr>
+          <td colspan="${columns.length}" class="muted">${empty}</td>
+        </tr>`
+      : rows;
+  return html`<table class="grid" data-testid="${testId}">
+    <thead>
+      <tr>
+        ${headings}
+      </tr>
+    </thead>
+    <tbody>
+      ${body}
+    </tbody>
+  </table>`;
+}

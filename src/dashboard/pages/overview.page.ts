@@ -1,6 +1,6 @@
 import { html, type SafeHtml } from '../html.js';
 import { type ChartHours, chartsSection, type QueueChartData } from './charts.js';
-import { actionForm, formatAge, layout, numberCell, queueLink } from './layout.js';
+import { actionForm, formatAge, gridTable, layout, numberCell, queueLink } from './layout.js';
 import { type PageContext } from './page-context.js';
 
 /** One queue's line of the overview. */
@@ -48,31 +48,23 @@ export function overviewPage(context: PageContext, data: OverviewData): SafeHtml
       </tr>`,
   );
   const content = html`<h1>Queues</h1>
-    <table class="grid" data-testid="queues">
-      <thead>
-        <tr>
-          <th>Queue</th>
-          <th class="num">Ready</th>
-          <th class="num">Leased</th>
-          <th class="num">Failed</th>
-          <th class="num">Done</th>
-          <th class="num">Cancelled</th>
-          <th class="num">Oldest ready</th>
-          <th class="num">In /min</th>
-          <th class="num">Out /min</th>
-          <th></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${
-          rows.length === 0
-            ? html`<tr>
-                <td colspan="10" class="muted">No queue holds a message.</td>
-              </tr>`
-            : rows
-        }
-      </tbody>
-    </table>
+    ${gridTable(
+      [
+        'Queue',
+        { label: 'Ready', numeric: true },
+        { label: 'Leased', numeric: true },
+        { label: 'Failed', numeric: true },
+        { label: 'Done', numeric: true },
+        { label: 'Cancelled', numeric: true },
+        { label: 'Oldest ready', numeric: true },
+        { label: 'In /min', numeric: true },
+        { label: 'Out /min', numeric: true },
+        '',
+      ],
+      rows,
+      'No queue holds a message.',
+      'queues',
+    )}
     ${chartsSection(context.base, '', data.hours, data.charts)}`;
   return layout(context, { title: 'Queues', nav: 'overview', content });
 }

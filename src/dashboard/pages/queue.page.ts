@@ -6,7 +6,15 @@ import {
 import { type StateCounts } from '../../interfaces/queue-stats.interface.js';
 import { html, type SafeHtml } from '../html.js';
 import { type ChartHours, chartsSection, type QueueChartData } from './charts.js';
-import { actionForm, layout, messageLink, numberCell, stateBadge, timeCell } from './layout.js';
+import {
+  actionForm,
+  gridTable,
+  layout,
+  messageLink,
+  numberCell,
+  stateBadge,
+  timeCell,
+} from './layout.js';
 import { type PageContext } from './page-context.js';
 
 export interface QueuePageData {
@@ -106,29 +114,21 @@ export function queuePage(context: PageContext, data: QueuePageData): SafeHtml {
       <button type="submit">Search</button>
     </form>
     ${data.searchError === undefined ? '' : html`<p class="error" data-testid="search-error">${data.searchError}</p>`}
-    <table class="grid" data-testid="messages">
-      <thead>
-        <tr>
-          <th>Id</th>
-          <th>State</th>
-          <th class="num">Attempts</th>
-          <th class="num">Priority</th>
-          <th>Group</th>
-          <th>Created</th>
-          <th>Body</th>
-          <th></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${
-          rows.length === 0
-            ? html`<tr>
-                <td colspan="8" class="muted">No message.</td>
-              </tr>`
-            : rows
-        }
-      </tbody>
-    </table>
+    ${gridTable(
+      [
+        'Id',
+        'State',
+        { label: 'Attempts', numeric: true },
+        { label: 'Priority', numeric: true },
+        'Group',
+        'Created',
+        'Body',
+        '',
+      ],
+      rows,
+      'No message.',
+      'messages',
+    )}
     ${next} ${chartsSection(base, queuePath, data.hours, data.charts)}`;
   return layout(context, { title: data.queue, nav: 'none', content });
 }

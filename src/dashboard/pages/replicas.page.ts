@@ -1,6 +1,6 @@
 import { type QueueReplica } from '../../interfaces/queue-replica.interface.js';
 import { html, type SafeHtml } from '../html.js';
-import { layout, numberCell, queueLink, timeText } from './layout.js';
+import { gridTable, layout, numberCell, queueLink, timeText } from './layout.js';
 import { type PageContext } from './page-context.js';
 
 /** Every replica's processors, from the heartbeat table: a page on one pod sees all pods. */
@@ -19,34 +19,24 @@ export function replicasPage(
           started ${timeText(replica.startedAt, context.now)} · last heartbeat
           ${timeText(replica.lastSeenAt, context.now)}
         </p>
-        <table class="grid">
-          <thead>
-            <tr>
-              <th>Queue</th>
-              <th class="num">Running</th>
-              <th class="num">Concurrency</th>
-              <th>Worker</th>
-            </tr>
-          </thead>
-          <tbody>
-            ${
-              replica.processors.length === 0
-                ? html`<tr>
-                    <td colspan="4" class="muted">No processor.</td>
-                  </tr>`
-                : replica.processors.map(
-                    (p) =>
-                      html`<tr data-testid="processor">
-                        <td>${queueLink(context.base, p.queue)}</td>
-                        ${numberCell(p.running, 'running')}${numberCell(p.concurrency)}
-                        <td>
-                          ${p.paused ? html`<span class="badge paused">paused</span>` : 'fetching'}
-                        </td>
-                      </tr>`,
-                  )
-            }
-          </tbody>
-        </table>
+        ${gridTable(
+          [
+            'Queue',
+            { label: 'Running', numeric: true },
+            { label: 'Concurrency', numeric: true },
+            'Worker',
+          ],
+          replica.processors.map(
+            (p) =>
+              html`<tr data-testid="processor">
+                <td>${queueLink(context.base, p.queue)}</td>
+                ${numberCell(p.running, 'running')}${numberCell(p.concurrency)}
+                <td>${p.paused ? html`<span class="badge paused">paused</span>` : 'fetching'}</td>
+              </tr>`,
+          ),
+          'No processor.',
+          'processors',
+        )}
       </section>`,
   );
   const content = html`<h1>Processors by replica</h1>

@@ -1,6 +1,6 @@
 import { type ScheduleInfo } from '../../interfaces/schedule-options.interface.js';
 import { html, type SafeHtml } from '../html.js';
-import { actionForm, layout, queueLink, timeCell } from './layout.js';
+import { actionForm, gridTable, layout, queueLink, timeCell } from './layout.js';
 import { type PageContext } from './page-context.js';
 
 /** Every recurring message, with its next and last tick, and "run now". */
@@ -22,29 +22,11 @@ export function schedulesPage(
       </tr>`,
   );
   const content = html`<h1>Schedules</h1>
-    <table class="grid" data-testid="schedules">
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Queue</th>
-          <th>Cron</th>
-          <th>Time zone</th>
-          <th>Next tick</th>
-          <th>Last tick</th>
-          <th>Source</th>
-          <th>Body</th>
-          <th></th>
-        </tr>
-      </thead>
-      <tbody>
-        ${
-          rows.length === 0
-            ? html`<tr>
-                <td colspan="9" class="muted">No schedule.</td>
-              </tr>`
-            : rows
-        }
-      </tbody>
-    </table>`;
+    ${gridTable(
+      ['Name', 'Queue', 'Cron', 'Time zone', 'Next tick', 'Last tick', 'Source', 'Body', ''],
+      rows,
+      'No schedule.',
+      'schedules',
+    )}`;
   return layout(context, { title: 'Schedules', nav: 'schedules', content });
 }
