@@ -4,20 +4,12 @@ import { MESSAGE_STATES, type QueueMessage } from '../interfaces/queue-message.i
 import { type CancelResult } from '../interfaces/queue-control.interface.js';
 import { type QueueDepth, type QueueStats } from '../interfaces/queue-stats.interface.js';
 import { type ScheduleInfo } from '../interfaces/schedule-options.interface.js';
+import { formatAge } from '../text/format-age.js';
 
 /*
  * What the operator commands print; pure, so every line is a unit test. Text is for a person at
  * a terminal (aligned columns, ages); `--json` prints the same facts as data.
  */
-
-/** An age or a wait as a person reads it: `45s`, `12m 3s`, `3h 4m`, `2d 5h`. */
-export function formatAge(seconds: number): string {
-  const s = Math.max(0, Math.floor(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3_600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86_400) return `${Math.floor(s / 3_600)}h ${Math.floor((s % 3_600) / 60)}m`;
-  return `${Math.floor(s / 86_400)}d ${Math.floor((s % 86_400) / 3_600)}h`;
-}
 
 /** A time and how far it is from `now`: `2026-11-30T12:00:00Z (5m 3s ago)`, `(in 2h 0m)`. */
 export function formatTime(time: Date, now: Date): string {

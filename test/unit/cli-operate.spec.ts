@@ -10,7 +10,6 @@ import {
 } from '../../src/cli/operator-args.js';
 import {
   cancelLine,
-  formatAge,
   formatTable,
   formatTime,
   listLines,
@@ -20,6 +19,7 @@ import {
   statsLines,
   statsReport,
 } from '../../src/cli/operator-format.js';
+import { formatAge } from '../../src/text/format-age.js';
 import { groupByMigration } from '../../src/database/migration-preview.js';
 import { QueueValidationError, queueTableNames, type QueueStats } from '../../src/index.js';
 import { type QueueMessageDetail } from '../../src/interfaces/message-detail.interface.js';

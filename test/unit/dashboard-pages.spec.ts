@@ -4,7 +4,7 @@ import { chartDataOf, chartHoursOf, latestSamples } from '../../src/dashboard/pa
 import { confirmPage } from '../../src/dashboard/pages/confirm.page.js';
 import { errorPage } from '../../src/dashboard/pages/error.page.js';
 import { groupsPage } from '../../src/dashboard/pages/groups.page.js';
-import { formatAge, gridTable } from '../../src/dashboard/pages/layout.js';
+import { gridTable } from '../../src/dashboard/pages/layout.js';
 import { messagePage } from '../../src/dashboard/pages/message.page.js';
 import { overviewPage } from '../../src/dashboard/pages/overview.page.js';
 import { type PageContext } from '../../src/dashboard/pages/page-context.js';
@@ -13,6 +13,7 @@ import { bodyPreview, queuePage } from '../../src/dashboard/pages/queue.page.js'
 import { replicasPage } from '../../src/dashboard/pages/replicas.page.js';
 import { schedulesPage } from '../../src/dashboard/pages/schedules.page.js';
 import { type QueueSample } from '../../src/index.js';
+import { formatAge } from '../../src/text/format-age.js';
 
 const SCRIPT = '<script>window.__pwned=1</script>';
 const IMG = '"><img src=x onerror=window.__pwned=1>';

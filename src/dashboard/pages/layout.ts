@@ -1,5 +1,6 @@
 import { html, type HtmlValue, type SafeHtml } from '../html.js';
 import { type NavEntry, type PageContext } from './page-context.js';
+import { formatAge } from '../../text/format-age.js';
 
 const NAV: readonly { readonly entry: NavEntry; readonly label: string; readonly path: string }[] =
   [
@@ -84,15 +85,6 @@ export function numberCell(value: number | null | undefined, testid?: string): S
   return html`<td class="num" ${testid === undefined ? '' : html` data-testid="${testid}"`}>
     ${text}
   </td>`;
-}
-
-/** A duration in seconds, short: 42s, 3m 10s, 2h 5m, 3d 4h. */
-export function formatAge(seconds: number): string {
-  const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
-  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
-  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
 /** A time as ISO text, UTC, to the second, with how long ago (or how far ahead). */

@@ -1,6 +1,7 @@
 import { html, type SafeHtml } from '../html.js';
 import { type ChartHours, chartsSection, type QueueChartData } from './charts.js';
-import { actionForm, formatAge, gridTable, layout, numberCell, queueLink } from './layout.js';
+import { formatAge } from '../../text/format-age.js';
+import { actionForm, gridTable, layout, numberCell, queueLink } from './layout.js';
 import { type PageContext } from './page-context.js';
 
 /** One queue's line of the overview. */
