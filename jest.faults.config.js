@@ -12,5 +12,4 @@ export default {
   testPathIgnorePatterns: ['/node_modules/'],
   testTimeout: 700_000,
   maxWorkers: 2,
-  testSequencer: '<rootDir>/test/support/slow-first-sequencer.mjs',
 };
