@@ -31,4 +31,6 @@ export default {
   globalTeardown: '<rootDir>/test/support/global-teardown.mjs',
   testTimeout: 60_000,
   maxWorkers: 2,
+  // The longest files first, also on a clone with no jest cache (see the file).
+  testSequencer: '<rootDir>/test/support/slow-first-sequencer.mjs',
 };

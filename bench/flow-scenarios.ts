@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { benchChildArgs } from './child-args.js';
 import { type BenchBody, type Contender, type FlowSupport } from './contender.js';
 import { type Scenario, type ScenarioResult } from './scenarios.js';
 
@@ -205,7 +206,7 @@ async function startWorkerProcess(
 ): Promise<WorkerProcess> {
   const child = spawn(
     'node',
-    ['--import', 'tsx', 'bench/flow-worker.ts', name, url, JSON.stringify(options)],
+    [...(await benchChildArgs('bench/flow-worker.ts')), name, url, JSON.stringify(options)],
     { cwd: new URL('..', import.meta.url), stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));

@@ -17,6 +17,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedServer } from '../dev/embedded-postgres.js';
+import { benchChildArgs } from './child-args.js';
 import { CONTENDERS, FLOW_ONLY } from './contenders/index.js';
 import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
@@ -83,10 +84,7 @@ try {
           const { stdout } = await run(
             'node',
             [
-              '--import',
-              'tsx',
-              '--expose-gc',
-              'bench/run-contender.ts',
+              ...(await benchChildArgs('bench/run-contender.ts', ['--expose-gc'])),
               name,
               scenario.name,
               adminUrl,

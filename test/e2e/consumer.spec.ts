@@ -1,11 +1,20 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { packageBuild } from '../support/package-build.js';
 import { installLine, readmeBlocks } from '../support/readme-files.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
@@ -79,7 +88,8 @@ beforeAll(async () => {
   for (const file of ['package.json', 'README.md']) {
     writeFileSync(join(staging, file), readFileSync(join(root, file)));
   }
-  await run('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', join(staging, 'dist')], root);
+  // The build `npm run build` makes, shared with the demo's spec (test/support/package-build.ts).
+  cpSync(await packageBuild(), join(staging, 'dist'), { recursive: true });
   const packed = await run(
     'npm',
     ['pack', '--ignore-scripts', '--pack-destination', work, '--silent'],

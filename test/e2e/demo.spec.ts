@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from '../../dev/embedded-postgres.js';
+import { packageBuild } from '../support/package-build.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { waitFor } from '../support/boot.js';
 
@@ -83,13 +84,13 @@ async function stats(url: string): Promise<Stats> {
 }
 
 // What `npm start` builds: the package into dist/, then the demo into dist-demo/, which imports
-// the package by its name (resolved through package.json "exports" to dist/).
+// the package by its name (resolved through package.json "exports" to dist/). The package's build
+// is the one the consumer's spec packs (test/support/package-build.ts), copied into dist/.
 beforeAll(async () => {
-  const tsc = (project: string) =>
-    run('node', ['node_modules/typescript/bin/tsc', '-p', project], { cwd: repo });
-  await tsc('tsconfig.build.json');
-  await tsc('samples/demo-app/tsconfig.build.json');
-}, 120_000);
+  cpSync(await packageBuild(), join(repo, 'dist'), { recursive: true });
+  const demo = 'samples/demo-app/tsconfig.build.json';
+  await run('node', ['node_modules/typescript/bin/tsc', '-p', demo], { cwd: repo });
+}, 300_000);
 
 afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });

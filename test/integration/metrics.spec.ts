@@ -11,6 +11,7 @@ import {
 import { QueueEvents } from '../../src/events/queue-events.js';
 import { bootError, bootHttpApp, waitFor } from '../support/boot.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
+import { tsChildArgsKeepingUrls } from '../support/ts-child.js';
 
 const fixture = useQueueFixture('metrics');
 const { db } = fixture;
@@ -202,7 +203,8 @@ describe('Prometheus metrics', () => {
   });
 
   it('prom-client missing: metrics off never tries to load it; metrics on fails the boot naming it', async () => {
-    const child = spawn('node', ['--import', 'tsx', 'test/support/metrics-child.ts'], {
+    // A bundle that keeps the child's import.meta.url, from which it registers its module hooks.
+    const child = spawn('node', await tsChildArgsKeepingUrls('test/support/metrics-child.ts'), {
       env: { ...process.env, DATABASE_URL: db.url },
       stdio: ['ignore', 'pipe', 'inherit'],
     });

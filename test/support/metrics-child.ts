@@ -3,7 +3,8 @@
  * module's providers with metrics off, then with metrics on, and prints one JSON line: how many
  * times something tried to resolve prom-client during each, and what the second threw. Only
  * compiled, not initialised: the providers are made (prom-client is loaded by one of them, when
- * at all), no connection is opened. Run with `node --import tsx`.
+ * at all), no connection is opened. Run with `node --import tsx` or from a bundle that keeps its
+ * import.meta.url (tsChildArgsKeepingUrls).
  */
 import 'reflect-metadata';
 import { register } from 'node:module';

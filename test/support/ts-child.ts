@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import esbuild from 'esbuild';
 
 /**
@@ -15,7 +15,8 @@ import esbuild from 'esbuild';
  * one after another. esbuild is what tsx transpiles with, so the child runs the same code, and
  * the source map keeps its stack traces pointing at the .ts lines.
  *
- * Not for an entry that reads `import.meta.url` (the bundle lives elsewhere): keep those on tsx.
+ * Not for an entry that reads `import.meta.url` (the bundle lives elsewhere): see
+ * {@link tsChildArgsKeepingUrls}.
  */
 export function tsChildArgs(entry: string, nodeArgs: readonly string[] = []): string[] {
   let bundle = bundles.get(entry);
@@ -31,8 +32,44 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const outDir = join(root, '.tmp', 'children');
 const bundles = new Map<string, string>();
 
-function build(entry: string): string {
-  const result = esbuild.buildSync({
+/**
+ * {@link tsChildArgs} for an entry whose modules read `import.meta.url` (to find a folder, a
+ * package.json, or to `createRequire`): each module of the bundle keeps its own source file's
+ * URL there. Asynchronous, because esbuild runs plugins in its asynchronous build only.
+ */
+export async function tsChildArgsKeepingUrls(
+  entry: string,
+  nodeArgs: readonly string[] = [],
+): Promise<string[]> {
+  const key = `${entry} (own URLs)`;
+  let bundle = bundles.get(key);
+  if (bundle === undefined) {
+    const result = await esbuild.build({ ...options(entry), plugins: [ownImportMetaUrl] });
+    bundle = write(entry, result.outputFiles[0]!.text);
+    bundles.set(key, bundle);
+  }
+  return ['--enable-source-maps', ...nodeArgs, bundle];
+}
+
+// A regular expression, so that this file, bundled itself, keeps its pattern as written.
+const IMPORT_META_URL = /\bimport\.meta\.url\b/g;
+
+/** Replaces `import.meta.url` in each repository .ts file with that file's own URL. */
+const ownImportMetaUrl: esbuild.Plugin = {
+  name: 'own-import-meta-url',
+  setup(build) {
+    build.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('/node_modules/')) return undefined;
+      const source = readFileSync(args.path, 'utf8');
+      if (source.search(IMPORT_META_URL) === -1) return undefined;
+      const url = JSON.stringify(pathToFileURL(args.path).href);
+      return { contents: source.replace(IMPORT_META_URL, url), loader: 'ts' };
+    });
+  },
+};
+
+function options(entry: string): esbuild.BuildOptions & { write: false } {
+  return {
     absWorkingDir: root,
     entryPoints: [entry],
     bundle: true,
@@ -45,8 +82,14 @@ function build(entry: string): string {
     sourcemap: 'inline',
     write: false,
     logLevel: 'silent',
-  });
-  const text = result.outputFiles[0]!.text;
+  };
+}
+
+function build(entry: string): string {
+  return write(entry, esbuild.buildSync(options(entry)).outputFiles[0]!.text);
+}
+
+function write(entry: string, text: string): string {
   const hash = createHash('sha256').update(text).digest('hex').slice(0, 16);
   const path = join(outDir, `${basename(entry, '.ts')}-${hash}.mjs`);
   if (!existsSync(path)) {
