@@ -129,10 +129,13 @@ export class QueueConnection implements OnApplicationShutdown {
     } catch (error) {
       throw this.toError(operation, error);
     }
-    // As pool.query does: an error event while the client is out must not crash the process.
+    // An error event while the client is out must not crash the process. A server that ends the
+    // session while the client sits between statements sends two: its FATAL message, then the
+    // socket's end ("Connection terminated unexpectedly"). So the listener stays until release,
+    // where `once` let the second through, unhandled.
     let failure: Error | undefined;
     const onError = (error: Error) => (failure ??= error);
-    client.once('error', onError);
+    client.on('error', onError);
     const send = async <Row extends object>(
       statement: SqlStatement,
     ): Promise<pg.QueryResult<Row>> => {

@@ -232,6 +232,37 @@ describe('failures are typed and never show the password', () => {
       await booted.close();
     }
   });
+
+  it('a session the server ends between two statements fails the transaction, and crashes nothing', async () => {
+    const booted = await bootApp({ connectionString: db.url, poolMinSize: 1, poolMaxSize: 2 });
+    const unhandled: unknown[] = [];
+    const onUncaught = (error: unknown) => unhandled.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const connection = booted.moduleRef.get(QueueConnection);
+      const error = await connection
+        .transaction('hold', async (send) => {
+          const { rows } = await send<{ pid: number }>({
+            text: 'SELECT pg_backend_pid() AS pid',
+            values: [],
+          });
+          // Ended from outside while this client waits between statements: the server sends its
+          // FATAL message, then the socket ends, two error events on a client that is out.
+          await db.query('SELECT pg_terminate_backend($1)', [rows[0]!.pid]);
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          return send({ text: 'SELECT 1', values: [] });
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(Error);
+      expect(String((error as Error).message)).toMatch(/terminat|not queryable|Connection/i);
+      expect(unhandled).toEqual([]);
+      // The pool replaced the connection.
+      await booted.queue.enqueue('q', { n: 2 });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      await booted.close();
+    }
+  });
 });
 
 describe('prepared statements', () => {
