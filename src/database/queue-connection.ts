@@ -29,6 +29,9 @@ import { isServerLostError } from './transient-database-error.js';
  * module initialises, runs migrations through it, and sends hot-path statements straight to the
  * `pg` pool underneath, skipping TypeORM's per-query bookkeeping.
  */
+/** How long the shutdown waits for the pool's sockets to close after `end()`: a local close takes a millisecond. */
+const SOCKETS_CLOSE_MS = 2_000;
+
 @Injectable()
 export class QueueConnection implements OnApplicationShutdown {
   private readonly logger = new Logger('QueueModule');
@@ -44,6 +47,12 @@ export class QueueConnection implements OnApplicationShutdown {
   private silentSince = Number.NEGATIVE_INFINITY;
   /** When each pooled connection last answered, or was opened. */
   private readonly lastAnswer = new WeakMap<pg.PoolClient, number>();
+  /** The pool's connections whose sockets are open: from pg-pool's `connect` to its `remove`. */
+  private readonly openClients = new Set<pg.Client>();
+  /** Connections the pool had opened before it was adopted (TypeORM's first), not yet removed. */
+  private unseenClients = 0;
+  /** Told when the last of {@link openClients} has ended. */
+  private onAllEnded: (() => void) | undefined;
 
   constructor(@Inject(QUEUE_CONFIG) private readonly config: QueueConfig) {
     this.errorContext = errorContextOf(config);
@@ -316,7 +325,25 @@ export class QueueConnection implements OnApplicationShutdown {
     // Close only what this module opened; a shared DataSource belongs to the application.
     if (dataSource !== undefined && this.config.connection.kind === 'owned') {
       await dataSource.destroy();
+      await this.connectionsEnded(SOCKETS_CLOSE_MS);
     }
+  }
+
+  /**
+   * Resolves once every connection of the pool has ended, or after `timeoutMs`. pg-pool's `end()`
+   * resolves as soon as it has asked the last connection to end, before its socket closed; a
+   * server stopped right after the application (the demo's embedded one, a test's) would then
+   * end those sessions itself, and each would be logged as a lost connection.
+   */
+  private async connectionsEnded(timeoutMs: number): Promise<void> {
+    if (this.openClients.size + this.unseenClients === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
+      this.onAllEnded = resolve;
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    clearTimeout(timer);
+    this.onAllEnded = undefined;
   }
 
   private async migrate(): Promise<void> {
@@ -395,7 +422,16 @@ export class QueueConnection implements OnApplicationShutdown {
   private adopt(pool: pg.Pool): void {
     this.pool = pool;
     this.adoptedAt = performance.now();
-    pool.on('connect', (client) => this.lastAnswer.set(client, performance.now()));
+    pool.on('connect', (client) => {
+      this.lastAnswer.set(client, performance.now());
+      this.openClients.add(client);
+    });
+    this.unseenClients = pool.totalCount;
+    pool.on('remove', (client) => {
+      if (!this.openClients.delete(client))
+        this.unseenClients = Math.max(0, this.unseenClients - 1);
+      if (this.openClients.size + this.unseenClients === 0) this.onAllEnded?.();
+    });
     // An idle connection that dies with its server (a failover) starts the search for the new
     // host at once, instead of the next connection trying the dead one first.
     pool.on('error', (error, client) => {

@@ -11,7 +11,8 @@ import {
 } from '../../src/index.js';
 import { QueueConnection } from '../../src/database/queue-connection.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
-import { bootError, bootApp, type BootedApp } from '../support/boot.js';
+import { bootError, bootApp, RecordingLogger, type BootedApp } from '../support/boot.js';
+import { startEmbeddedPostgres } from '../support/postgres-provider.js';
 import { writeSelfSignedCertificate } from '../support/tls.js';
 
 const { db } = useQueueFixture('connection', { reset: 'none' });
@@ -230,6 +231,29 @@ describe('failures are typed and never show the password', () => {
       await booted.queue.enqueue('q', { n: 1 });
     } finally {
       await booted.close();
+    }
+  });
+
+  it('a closed app has ended its sessions: a server stopped right after ends none of them', async () => {
+    const postgres = await startEmbeddedPostgres({ tls: false });
+    const logger = new RecordingLogger();
+    let stopped = false;
+    try {
+      const booted = await bootApp(
+        { connectionString: postgres.url, poolMinSize: 4, poolMaxSize: 4 },
+        [],
+        { logger },
+      );
+      await Promise.all(Array.from({ length: 8 }, (_, i) => booted.queue.enqueue('q', { i })));
+      await booted.close();
+      // As the demo does: its database stops the moment the app has closed. pg-pool's end()
+      // alone resolves before the sockets close, and the server then ends those sessions itself.
+      await postgres.stop();
+      stopped = true;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(logger.lines.filter((line) => /connection lost|terminating/i.test(line))).toEqual([]);
+    } finally {
+      if (!stopped) await postgres.stop();
     }
   });
 
