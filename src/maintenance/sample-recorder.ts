@@ -18,6 +18,7 @@ import { describeError } from '../errors/describe-error.js';
 import { QueueDatabaseError } from '../errors/queue-database.error.js';
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore, type RecordedSamples } from '../store/message-store.js';
+import { FailureRun } from '../async/failure-run.js';
 
 const MINUTE_MS = 60_000;
 /** SQLSTATE undefined_table: the dashboard migration was not applied (`migrationsRun: false`). */
@@ -51,7 +52,7 @@ export class SampleRecorder implements OnApplicationBootstrap, BeforeApplication
   private readonly timerName: string;
   private running: Promise<RecordedSamples | undefined> | undefined;
   private stopping = true;
-  private failing = false;
+  private readonly failures: FailureRun;
 
   constructor(
     @Inject(MessageStore) private readonly store: MessageStore,
@@ -59,6 +60,7 @@ export class SampleRecorder implements OnApplicationBootstrap, BeforeApplication
     @Optional() @Inject(SchedulerRegistry) registry?: SchedulerRegistry,
   ) {
     this.registry = registry ?? new SchedulerRegistry();
+    this.failures = new FailureRun(this.logger);
     // Per instance: two modules of one table in one process (tests, a blue/green swap) may
     // share the application's registry.
     this.timerName = `queue-samples:${config.names.schema}.${config.names.table}:${randomUUID().slice(0, 8)}`;
@@ -96,12 +98,10 @@ export class SampleRecorder implements OnApplicationBootstrap, BeforeApplication
         : this.config.samples.retentionHours;
     try {
       const recorded = await this.store.recordSamples(retentionHours, SAMPLE_EXPIRE_MINUTES);
-      if (this.failing) this.logger.log('Sampling the queues works again');
-      this.failing = false;
+      this.failures.succeeded('Sampling the queues works again');
       return recorded;
     } catch (error) {
-      if (!this.failing) this.logger.warn(this.failureMessage(error));
-      this.failing = true;
+      this.failures.failed(() => this.failureMessage(error));
       return undefined;
     }
   }

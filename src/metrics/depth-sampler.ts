@@ -1,6 +1,7 @@
 import { type LoggerService } from '@nestjs/common';
 import { describeError } from '../errors/describe-error.js';
 import { type QueueDepth } from '../interfaces/queue-stats.interface.js';
+import { FailureRun } from '../async/failure-run.js';
 
 export interface DepthSamplerDependencies {
   /** One depth statement. */
@@ -19,9 +20,11 @@ export interface DepthSamplerDependencies {
 export class DepthSampler {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  private failing = false;
+  private readonly failures: FailureRun;
 
-  constructor(private readonly deps: DepthSamplerDependencies) {}
+  constructor(private readonly deps: DepthSamplerDependencies) {
+    this.failures = new FailureRun(deps.logger);
+  }
 
   /** Samples now, then every interval, until {@link stop}. */
   start(): void {
@@ -49,15 +52,12 @@ export class DepthSampler {
   private async sampleOnce(): Promise<void> {
     try {
       this.deps.apply(await this.deps.sample());
-      if (this.failing) this.deps.logger.log('Queue metrics: depth sampling works again');
-      this.failing = false;
+      this.failures.succeeded('Queue metrics: depth sampling works again');
     } catch (error) {
-      if (!this.failing) {
-        this.deps.logger.warn(
+      this.failures.failed(
+        () =>
           `Queue metrics: could not sample queue depths (${describeError(error)}); the depth gauges keep their last values until a sample succeeds`,
-        );
-      }
-      this.failing = true;
+      );
     }
   }
 }

@@ -18,6 +18,7 @@ import { type ReplicaProcessor } from '../interfaces/queue-replica.interface.js'
 import { QUEUE_CONFIG } from '../queue.constants.js';
 import { MessageStore } from '../store/message-store.js';
 import { ProcessorRegistry } from './processor.registry.js';
+import { FailureRun } from '../async/failure-run.js';
 
 /** SQLSTATE undefined_table: the dashboard migration was not applied (`migrationsRun: false`). */
 const UNDEFINED_TABLE = '42P01';
@@ -60,7 +61,7 @@ export class ReplicaHeartbeat implements OnApplicationBootstrap, BeforeApplicati
   private readonly timerName: string;
   private running: Promise<boolean> | undefined;
   private started = false;
-  private failing = false;
+  private readonly failures: FailureRun;
 
   constructor(
     @Inject(MessageStore) private readonly store: MessageStore,
@@ -69,6 +70,7 @@ export class ReplicaHeartbeat implements OnApplicationBootstrap, BeforeApplicati
     @Optional() @Inject(SchedulerRegistry) registry?: SchedulerRegistry,
   ) {
     this.registry = registry ?? new SchedulerRegistry();
+    this.failures = new FailureRun(this.logger);
     this.timerName = `queue-heartbeat:${config.names.schema}.${config.names.table}:${this.id}`;
   }
 
@@ -91,7 +93,7 @@ export class ReplicaHeartbeat implements OnApplicationBootstrap, BeforeApplicati
     await this.running;
     // Gone at once from every dashboard, instead of three intervals later.
     await this.store.deleteReplica(this.id).catch((error: unknown) => {
-      if (!this.failing) {
+      if (!this.failures.inRun) {
         this.logger.warn(`Could not delete this replica's heartbeat row: ${describeError(error)}`);
       }
     });
@@ -125,18 +127,14 @@ export class ReplicaHeartbeat implements OnApplicationBootstrap, BeforeApplicati
         },
         REPLICA_FORGET_SECONDS,
       );
-      if (this.failing) this.logger.log('The replica heartbeat works again');
-      this.failing = false;
+      this.failures.succeeded('The replica heartbeat works again');
       return true;
     } catch (error) {
-      if (!this.failing) {
-        this.logger.warn(
-          error instanceof QueueDatabaseError && error.code === UNDEFINED_TABLE
-            ? `${this.config.names.qualifiedReplicas} does not exist (migrations not applied): this replica is not listed until it does`
-            : `The replica heartbeat failed (${describeError(error)}); told once until it works again`,
-        );
-      }
-      this.failing = true;
+      this.failures.failed(() =>
+        error instanceof QueueDatabaseError && error.code === UNDEFINED_TABLE
+          ? `${this.config.names.qualifiedReplicas} does not exist (migrations not applied): this replica is not listed until it does`
+          : `The replica heartbeat failed (${describeError(error)}); told once until it works again`,
+      );
       return false;
     }
   }
