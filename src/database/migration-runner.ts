@@ -21,6 +21,11 @@ import {
   preparePartitionArchiveIfPending,
   type ArchivePreparationStep,
 } from '../migrations/prepare-partition-archive.js';
+import {
+  NARROW_STATE_MIGRATION,
+  prepareNarrowStateIndexIfPending,
+  type NarrowStatePreparationStep,
+} from '../migrations/prepare-narrow-state-index.js';
 import { type QueueTableNames } from '../sql/table-names.js';
 import { privilegeFailure } from './privilege-failure.js';
 
@@ -39,6 +44,8 @@ export interface MigrationRunOptions {
   readonly onFlowControlStep?: (step: FlowPreparationStep, durationMs: number) => void;
   /** Told after each step of preparing a big archive for partitioning, with its duration. */
   readonly onArchiveStep?: (step: ArchivePreparationStep, durationMs: number) => void;
+  /** Told after the concurrent build of the narrow state index on a big table, with its duration. */
+  readonly onStateIndexStep?: (step: NarrowStatePreparationStep, durationMs: number) => void;
   /** The first migration not to apply (it and those after it stay pending); all when absent. */
   readonly stopBefore?: string;
 }
@@ -111,6 +118,17 @@ export async function runQueueMigrations(
           migrateEarlier: () =>
             migrateOnce(dataSource, names, options.lockTimeoutMs, PARTITION_ARCHIVE_MIGRATION),
           ...(options.onArchiveStep === undefined ? {} : { onStep: options.onArchiveStep }),
+        })),
+      );
+    }
+    // A big table gets its narrow state index built concurrently, without being held.
+    if (reaches(names, options.stopBefore, NARROW_STATE_MIGRATION)) {
+      prepared.push(
+        ...(await prepareNarrowStateIndexIfPending(dataSource, names, {
+          lockTimeoutMs: options.lockTimeoutMs,
+          migrateEarlier: () =>
+            migrateOnce(dataSource, names, options.lockTimeoutMs, NARROW_STATE_MIGRATION),
+          ...(options.onStateIndexStep === undefined ? {} : { onStep: options.onStateIndexStep }),
         })),
       );
     }

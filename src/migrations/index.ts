@@ -9,6 +9,7 @@ import { addSchedules } from './1795578000000-add-schedules.js';
 import { addTraceContext } from './1795581600000-add-trace-context.js';
 import { partitionArchive } from './1795585200000-partition-archive.js';
 import { addDashboardTables } from './1795588800000-add-dashboard-tables.js';
+import { narrowStateIndex } from './1795592400000-narrow-state-index.js';
 import { type QueueMigrationClass } from './queue-migration-class.js';
 
 export { type QueueMigrationClass } from './queue-migration-class.js';
@@ -31,6 +32,7 @@ export function queueMigrations(names: QueueTableNames): QueueMigrationClass[] {
     addTraceContext(names),
     partitionArchive(names),
     addDashboardTables(names),
+    narrowStateIndex(names),
   ];
 }
 

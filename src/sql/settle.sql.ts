@@ -165,6 +165,11 @@ export function ackBatchWithResultsSql(
  * batch. Each row returned is its `key` and whether it was `busy`: changed (false), or still held
  * under its token, as this statement's snapshot sees it, but locked (true). A lease in neither
  * was lost. Parameters $1..$3 are the batch fence's.
+ *
+ * The busy rows are looked for only when fewer rows changed than the batch has ids (a one-time
+ * filter the executor checks before the scan): in the common batch where every row changed, the
+ * second probe of every id cost about an eighth of the statement (pg_stat_statements, 50,000
+ * acks in batches of about 700).
  */
 function skippingLocked(
   t: QueueTableNames,
@@ -181,7 +186,8 @@ function skippingLocked(
 SELECT ${key}, false AS busy${also === undefined ? '' : `, ${also.name}`} FROM changed
 UNION ALL
 SELECT m.${key}, true${returned} FROM ${t.qualified} AS m
-WHERE ${BATCH_FENCE} AND m.${key} NOT IN (SELECT ${key} FROM changed)`;
+WHERE (SELECT count(*) FROM changed) < cardinality($2::text[])
+  AND ${BATCH_FENCE} AND m.${key} NOT IN (SELECT ${key} FROM changed)`;
 }
 
 /** What a requeue changes besides state and due time. */

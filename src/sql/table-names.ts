@@ -33,6 +33,8 @@ export interface QueueTableNames {
   readonly indexes: {
     readonly queueAvailable: string;
     readonly state: string;
+    /** The narrow state index while a preparation builds it (`NarrowStateIndex1795592400000`). */
+    readonly stateNarrow: string;
     readonly lease: string;
     readonly origin: string;
     readonly archivedAt: string;
@@ -115,6 +117,7 @@ export function deriveTableNames(schema: string, table: string): QueueTableNames
     indexes: Object.freeze({
       queueAvailable: quote(`idx_${table}_queue_avail`),
       state: quote(`idx_${table}_state`),
+      stateNarrow: quote(`idx_${table}_state_narrow`),
       lease: quote(`idx_${table}_lease`),
       origin: quote(`idx_${table}_origin`),
       archivedAt: quote(`idx_${table}_archive_at`),

@@ -10,4 +10,5 @@ export const MIGRATION_NAMES = [
   'AddTraceContext1795581600000',
   'PartitionArchive1795585200000',
   'AddDashboardTables1795588800000',
+  'NarrowStateIndex1795592400000',
 ];
