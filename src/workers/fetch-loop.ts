@@ -168,6 +168,18 @@ export class FetchLoop {
     this.buffer.extend(tokens, sentAt + this.deps.options.leaseSeconds * 1000);
   }
 
+  /**
+   * A slot freed (or an ack landed). While a lease statement is in flight the loop is not there
+   * to start the next buffered message, so this starts it: otherwise every slot that finished
+   * during the statement stayed idle until it returned, and a worker with fast handlers spent
+   * most of each lease's round trip doing nothing (measured: the buffer held 500 messages while
+   * 16 slots waited 10–25 ms per lease).
+   */
+  slotFreed(): void {
+    if (this.stateNow === 'leasing') this.dispatch();
+    this.deps.signal.wake();
+  }
+
   /** Ends the loop and gives the buffered messages back. */
   async stop(): Promise<void> {
     this.stopping = true;

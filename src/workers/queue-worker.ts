@@ -45,7 +45,7 @@ export class QueueWorker {
       definition,
       store: deps.store,
       logger: deps.logger,
-      onSlotFreed: () => this.signal.wake(),
+      onSlotFreed: () => this.loop.slotFreed(),
       events: deps.events,
       maxResultBytes: deps.maxResultBytes,
     });
