@@ -14,7 +14,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // bench/run.ts itself runs under tsx, as `npm run bench` runs it; the processes it starts, one
 // per contender and scenario, run from esbuild bundles of their entries (bench/child-args.ts),
 // which saves each of them tsx's seconds of start-up.
-const benchEnv = { ...process.env, DATABASE_URL: adminUrl(), BENCH_BUNDLED_CHILDREN: '1' };
+const benchEnv = { ...process.env, DATABASE_URL: adminUrl() };
 
 describe('npm run bench -- --quick', () => {
   it('runs the quick benchmark for this library and writes its report', async () => {
