@@ -58,6 +58,10 @@ export class ProcessorOptionsSchema {
   @IsOptional()
   @IsBoolean()
   transaction?: boolean;
+
+  @IsOptional()
+  @IsBoolean()
+  removeOnComplete?: boolean;
 }
 
 /** Rules of `RateLimitOptions`. */

@@ -51,6 +51,8 @@ export interface ResolvedProcessorOptions {
   readonly rateLimit: ResolvedRateLimit | undefined;
   /** Each handler runs in a transaction that commits its ack. */
   readonly transaction: boolean;
+  /** A completed message nothing looks for is deleted, not kept `done`. */
+  readonly removeOnComplete: boolean;
 }
 
 /** Whether a processor's leases go through flow control (a lock and the limits' counts). */
@@ -153,6 +155,7 @@ function resolveProcessorOptions(
     deadLetterQueue: options.deadLetterQueue ?? defaults.deadLetterQueue,
     shareQueue: options.shareQueue ?? false,
     transaction: options.transaction ?? false,
+    removeOnComplete: options.removeOnComplete ?? defaults.removeOnComplete ?? false,
   });
 }
 

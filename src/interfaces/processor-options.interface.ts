@@ -115,6 +115,16 @@ export interface ProcessorOptions<TBody = unknown> {
    * Default false.
    */
   readonly transaction?: boolean;
+  /**
+   * Deletes each completed message instead of keeping it `done` (BullMQ's `removeOnComplete`,
+   * pg-boss's delete on completion): an ack then writes no new row version, so a queue that
+   * keeps no history drains faster and its table holds only the work still to do (BENCHMARKS.md
+   * has the figures). A message something still looks for is kept `done` as usual: one with a
+   * parent (`children`), and one awaited by `waitFor`. A handler's return
+   * value is stored only on those. Dead letters, cancelled messages and the cleanup are
+   * unchanged. Default false: done messages are kept until the cleanup's `doneRetentionDays`.
+   */
+  readonly removeOnComplete?: boolean;
 }
 
 /**

@@ -160,6 +160,71 @@ export function ackBatchWithResultsSql(
 }
 
 /**
+ * Whether a completed message can go at once under `removeOnComplete`: nothing will look for it
+ * (no parent waits for it, no `waitFor` awaits it). The others are kept
+ * `done`, as without the option, so flows and waiters see them end.
+ */
+const REMOVABLE = 'm.parent_id IS NULL AND NOT m.awaited';
+
+/**
+ * `ackSql` for a processor with `removeOnComplete`: the message is deleted instead of marked
+ * `done` when nothing will look for it (see `REMOVABLE`), else marked `done` with its result.
+ * Returns one row per message settled either way.
+ */
+export function ackRemovingSql(
+  t: QueueTableNames,
+  lease: LeaseRef,
+  resultJson?: string,
+): SqlStatement {
+  const result = resultJson === undefined ? '' : ', result = $4::jsonb';
+  return {
+    text: `WITH removed AS (
+  DELETE FROM ${t.qualified} AS m WHERE ${FENCE} AND ${REMOVABLE} RETURNING m.id
+), kept AS (
+  UPDATE ${t.qualified} AS m SET state = 'done'${result}, ${CLEAR_LEASE}
+  WHERE ${FENCE} AND NOT (${REMOVABLE}) RETURNING m.id
+)
+SELECT id FROM removed UNION ALL SELECT id FROM kept`,
+    values: resultJson === undefined ? fenceValues(lease) : [...fenceValues(lease), resultJson],
+  };
+}
+
+/**
+ * `ackBatchSql` (or `ackBatchWithResultsSql`, given results) for a processor with
+ * `removeOnComplete`: each message nothing will look for is deleted, the others are marked
+ * `done` (with their results). A delete writes no new row version and no index entry, where
+ * marking `done` writes both. Whether a row goes is read with its lock, so each locked row is
+ * found once by the statement that settles it. Rows and `busy` as `ackBatchSql`.
+ */
+export function ackBatchRemovingSql(
+  t: QueueTableNames,
+  queue: string,
+  leases: readonly BatchLease[],
+  resultsByTokenJson?: string,
+): SqlStatement {
+  const result =
+    resultsByTokenJson === undefined ? '' : ', result = $4::jsonb -> m.lease_token::text';
+  const values = batchFenceValues(queue, leases);
+  if (resultsByTokenJson !== undefined) values.push(resultsByTokenJson);
+  return {
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true, `, ${REMOVABLE} AS removable`)}, removed AS (
+  DELETE FROM ${t.qualified} AS m
+  WHERE m.id = ANY (ARRAY(SELECT id FROM target WHERE removable))
+  RETURNING m.id
+), kept AS (
+  UPDATE ${t.qualified} AS m SET state = 'done'${result}, ${CLEAR_LEASE}
+  WHERE m.id = ANY (ARRAY(SELECT id FROM target WHERE NOT removable))
+  RETURNING m.id
+), changed AS (
+  SELECT id FROM removed UNION ALL SELECT id FROM kept
+)
+${busyOrChanged(t, 'id')}`,
+    values,
+    planEachTime: true,
+  };
+}
+
+/**
  * A worker's batch change of its own leases (`set`, on the table aliased `m`) that skips rows
  * locked elsewhere instead of waiting for them: one locked row must not hold back the rest of the
  * batch. Each row returned is its `key` and whether it was `busy`: changed (false), or still held
@@ -183,7 +248,21 @@ function skippingLocked(
   WHERE ${LOCKED_ROWS}
   RETURNING m.${key}${returned}
 )
-SELECT ${key}, false AS busy${also === undefined ? '' : `, ${also.name}`} FROM changed
+${busyOrChanged(t, key, also)}`;
+}
+
+/**
+ * The end of a batch statement whose CTE `changed` holds the rows it settled (by `key`): each
+ * changed row with `busy` false, then each row of the batch fence that did not change, with
+ * `busy` true (locked elsewhere; see `skippingLocked`).
+ */
+function busyOrChanged(
+  t: QueueTableNames,
+  key: 'id' | 'lease_token',
+  also?: { readonly name: string; readonly expression: string },
+): string {
+  const returned = also === undefined ? '' : `, ${also.expression} AS ${also.name}`;
+  return `SELECT ${key}, false AS busy${also === undefined ? '' : `, ${also.name}`} FROM changed
 UNION ALL
 SELECT m.${key}, true${returned} FROM ${t.qualified} AS m
 WHERE (SELECT count(*) FROM changed) < cardinality($2::text[])

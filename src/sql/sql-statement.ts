@@ -71,11 +71,17 @@ export function notify(channelParameter: string, queueExpression: string): strin
  * package locks this way (the others skip locked rows), so two of them, say an operator's
  * `ackMany` and `clearQueue`, can wait on each other but never in a circle: no deadlock. The
  * statement then changes exactly the locked rows, found by `LOCKED_ROWS`. With `skipLocked`,
- * rows locked elsewhere are left out instead of waited for.
+ * rows locked elsewhere are left out instead of waited for. `alsoColumns` (`, m.col AS name`)
+ * are read with each locked row, for the statement to tell the rows apart.
  */
-export function lockInIdOrder(table: string, where: string, skipLocked = false): string {
+export function lockInIdOrder(
+  table: string,
+  where: string,
+  skipLocked = false,
+  alsoColumns = '',
+): string {
   return `WITH target AS MATERIALIZED (
-  SELECT m.id FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
+  SELECT m.id${alsoColumns} FROM ${table} AS m WHERE ${where} ORDER BY m.id FOR UPDATE${skipLocked ? ' SKIP LOCKED' : ''}
 )`;
 }
 

@@ -87,8 +87,10 @@ import {
   type ScheduleOrigin,
 } from '../sql/schedules.sql.js';
 import {
+  ackBatchRemovingSql,
   ackBatchSql,
   ackBatchWithResultsSql,
+  ackRemovingSql,
   ackManySql,
   ackSql,
   cancelLeaseSql,
@@ -382,8 +384,14 @@ export class MessageStore {
     transaction: HandlerTransaction,
     lease: LeaseRef,
     resultJson?: string,
+    remove = false,
   ): Promise<boolean> {
-    const result = await transaction.sender.query('ack', ackSql(this.names, lease, resultJson));
+    const result = await transaction.sender.query(
+      'ack',
+      remove
+        ? ackRemovingSql(this.names, lease, resultJson)
+        : ackSql(this.names, lease, resultJson),
+    );
     return result.rowCount === 1;
   }
 
@@ -537,6 +545,7 @@ export class MessageStore {
   /**
    * A worker's ack batch: rows locked elsewhere are skipped, not waited for. With
    * `resultsByTokenJson` (a JSON object of result JSON by lease token), results are stored too.
+   * With `remove` (the processor's `removeOnComplete`), a message nothing looks for is deleted.
    * @returns the ids acked, and those still held but locked (`busy`: send them again later); a
    *   lease missing from both was no longer held.
    */
@@ -544,12 +553,15 @@ export class MessageStore {
     queue: string,
     leases: readonly BatchLease[],
     resultsByTokenJson?: string,
+    remove = false,
   ): Promise<AckBatchResult> {
     const result = await this.connection.query<{ id: string; busy: boolean }>(
       'ackBatch',
-      resultsByTokenJson === undefined
-        ? ackBatchSql(this.names, queue, leases)
-        : ackBatchWithResultsSql(this.names, queue, leases, resultsByTokenJson),
+      remove
+        ? ackBatchRemovingSql(this.names, queue, leases, resultsByTokenJson)
+        : resultsByTokenJson === undefined
+          ? ackBatchSql(this.names, queue, leases)
+          : ackBatchWithResultsSql(this.names, queue, leases, resultsByTokenJson),
     );
     const acked: string[] = [];
     const busy: string[] = [];

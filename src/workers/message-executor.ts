@@ -106,6 +106,7 @@ export class MessageExecutor {
 
   constructor(private readonly deps: MessageExecutorDependencies) {
     const { queue } = deps.definition;
+    const remove = deps.definition.options.removeOnComplete;
     const write = (leaseToken: string, value: unknown) => this.progress(leaseToken, value);
     this.progressMethod = function progress(this: LeasedMessage, value: unknown) {
       return write(this.leaseToken, value);
@@ -119,11 +120,11 @@ export class MessageExecutor {
     this.failureLines = new FailureLines(queue, deps.logger, deps.now ?? (() => performance.now()));
     this.acks = new AckBatcher(
       metrics === undefined
-        ? (leases, results) => deps.store.ackBatch(queue, leases, results)
+        ? (leases, results) => deps.store.ackBatch(queue, leases, results, remove)
         : async (leases, results) => {
             const sent = performance.now();
             try {
-              return await deps.store.ackBatch(queue, leases, results);
+              return await deps.store.ackBatch(queue, leases, results, remove);
             } finally {
               metrics.ackStatementSeconds((performance.now() - sent) / 1000);
             }
@@ -346,6 +347,7 @@ export class MessageExecutor {
               : this.timed(withinTimeout(running, options.timeoutMs, execution)),
           mayCommit: () => !execution.relinquished && !execution.cancelled,
           opened: (transaction) => (execution.transaction = transaction),
+          removeOnComplete: options.removeOnComplete,
           resultJson: (value) => this.resultJson(value),
         },
         this.deps.store,

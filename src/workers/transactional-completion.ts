@@ -30,6 +30,8 @@ export interface TransactionalRun {
   readonly mayCommit: () => boolean;
   /** Called with the transaction once begun, so shutdown can discard it (see `abandon`). */
   readonly opened: (transaction: HandlerTransaction) => void;
+  /** The processor's `removeOnComplete`: the ack deletes a message nothing looks for. */
+  readonly removeOnComplete: boolean;
 }
 
 /**
@@ -81,7 +83,7 @@ export async function runInTransaction(
   }
   let acked: boolean;
   try {
-    acked = await store.ackIn(transaction, message, json);
+    acked = await store.ackIn(transaction, message, json, run.removeOnComplete);
     if (acked) await transaction.commit();
   } catch (error) {
     transaction.discard();

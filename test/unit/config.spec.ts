@@ -232,7 +232,24 @@ describe('a processor declaration', () => {
         deadLetterQueue: undefined,
         shareQueue: false,
         transaction: false,
+        removeOnComplete: false,
       },
+    });
+  });
+
+  it('takes removeOnComplete from the processor, else from processorDefaults, else off', () => {
+    expect(resolveProcessor('q', { removeOnComplete: true }, {})).toMatchObject({
+      options: { removeOnComplete: true },
+    });
+    expect(resolveProcessor('q', {}, { removeOnComplete: true })).toMatchObject({
+      options: { removeOnComplete: true },
+    });
+    expect(
+      resolveProcessor('q', { removeOnComplete: false }, { removeOnComplete: true }),
+    ).toMatchObject({ options: { removeOnComplete: false } });
+    expect(resolveProcessor('q', { removeOnComplete: 'yes' as unknown as boolean }, {})).toEqual({
+      ok: false,
+      rule: expect.stringContaining('removeOnComplete') as unknown as string,
     });
   });
 

@@ -118,6 +118,7 @@ const OPTIONS: ResolvedProcessorOptions = {
   groupConcurrency: undefined,
   rateLimit: undefined,
   transaction: false,
+  removeOnComplete: false,
 };
 
 function leased(n: number, attempts: number): LeasedMessage {
