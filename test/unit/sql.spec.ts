@@ -36,6 +36,7 @@ describe('queueTableNames', () => {
     expect(names.indexes).toEqual({
       queueAvailable: '"idx_jobs_queue_avail"',
       state: '"idx_jobs_state"',
+      stateNarrow: '"idx_jobs_state_narrow"',
       lease: '"idx_jobs_lease"',
       origin: '"idx_jobs_origin"',
       archivedAt: '"idx_jobs_archive_at"',
