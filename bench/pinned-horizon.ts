@@ -31,6 +31,7 @@ import { type INestApplicationContext } from '@nestjs/common';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { startEmbeddedServer } from '../dev/embedded-postgres.js';
 import {
@@ -75,7 +76,9 @@ const RATE = options.rate;
 const PHASES = options.phases;
 /** Drained, for the recovery figure: at most half a second of offered work waiting. */
 const BACKLOG_LIMIT = Math.round(RATE / 2);
-const OUT = process.env.HORIZON_OUT ?? 'bench/results/pinned-horizon-latest.json';
+const OUT =
+  process.env.HORIZON_OUT ??
+  fileURLToPath(new URL('./results/pinned-horizon-latest.json', import.meta.url));
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
