@@ -1,14 +1,14 @@
 import { describe, expect, it } from '@jest/globals';
 import { horizonOptions, ISSUE17, parsePhases } from '../../bench/horizon-options.js';
 
-const KNOWN = ['defaults', 'tuned', 'slots-only'];
+const KNOWN = ['defaults', 'tuned', 'slots-only', 'remove'];
 
 describe('horizonOptions', () => {
-  it('runs the issue 17 goal with --issue17: 2,000/s, defaults, 60 / 300 / 120 s', () => {
+  it('runs the issue 17 goal with --issue17: 2,000/s, defaults and remove, 60 / 300 / 120 s', () => {
     const options = horizonOptions(['node', 'bench', '--issue17'], {}, KNOWN);
     expect(options).toBe(ISSUE17);
     expect(options.rate).toBe(2_000);
-    expect(options.settings).toEqual(['defaults']);
+    expect(options.settings).toEqual(['defaults', 'remove']);
     expect(options.phases.map((p) => [p.name, p.seconds, p.pinned])).toEqual([
       ['clean', 60, false],
       ['pinned', 300, true],
