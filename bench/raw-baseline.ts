@@ -1,7 +1,10 @@
 /**
  * The raw-SQL baseline: this library's own lease and ack statements, driven by pgbench with no
- * library around them, one message at a time and 50 per statement. It tells how far from what
- * PostgreSQL itself can do on this machine the libraries are.
+ * library around them, one message at a time and 50 per statement; and its worker's statements
+ * as a worker sends them (a lease of 1,000, then one ack batch: marking them done, or deleting
+ * them as `removeOnComplete` does), from a minimal client of a few connections with nothing else
+ * to do. It tells how far from what PostgreSQL itself can do on this machine the libraries are,
+ * and the library's own overhead over its SQL.
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,7 +16,7 @@ import { DEFAULT_LEASE_MAX_BYTES as MAX_LEASE_BYTES } from '../src/config/defaul
 import { migrateQueue } from '../src/database/migrate-queue.js';
 import { leaseSql } from '../src/sql/lease.sql.js';
 import { queueTableNames } from '../src/config/identifier-rules.js';
-import { ackManySql, ackSql } from '../src/sql/settle.sql.js';
+import { ackBatchRemovingSql, ackBatchSql, ackManySql, ackSql } from '../src/sql/settle.sql.js';
 import { type SqlStatement } from '../src/sql/sql-statement.js';
 import { createBenchDatabase } from './bench-database.js';
 
@@ -99,6 +102,28 @@ export async function rawBaseline(
       { name: 'raw.batch50.c4', file: 'batch.sql', clients: 4, batch: 50 },
       { name: 'raw.batch50.c16', file: 'batch.sql', clients: 16, batch: 50 },
     ];
+    for (const ack of ['done', 'delete'] as const) {
+      const clients = 4;
+      const rows = quick ? 100_000 : 300_000;
+      await client.query('TRUNCATE messages');
+      await client.query(
+        `INSERT INTO messages (queue, body, available_at, created_at)
+         SELECT 'bench', jsonb_build_object('i', g), 0, floor(extract(epoch from now()))::bigint
+         FROM generate_series(1, $1::int) AS g`,
+        [rows],
+      );
+      await client.query('VACUUM ANALYZE messages');
+      const value = await drainWithMinimalClients(database.url, clients, ack);
+      const name = `raw.client.batch1000.${ack}.c${clients}`;
+      log(`${name}: ${value} msg/s`);
+      results.push({
+        name,
+        description: `minimal client, the worker's lease of 1,000 + its ack batch (${ack === 'done' ? 'marked done' : 'deleted, removeOnComplete'}), ${clients} connections`,
+        value,
+        clients,
+        batch: 1_000,
+      });
+    }
     for (const spec of quick ? runs.filter((r) => r.clients !== 16) : runs) {
       // Enough ready rows that no client ever finds the queue empty.
       const rows = spec.batch === 1 ? 300_000 : 1_500_000;
@@ -153,4 +178,45 @@ export async function rawBaseline(
     rmSync(dir, { recursive: true, force: true });
   }
   return results;
+}
+
+/**
+ * Drains the `bench` queue with `clients` connections, each leasing 1,000 with the worker's lease
+ * statement and settling them with one ack batch, until none is left.
+ * @returns messages per second.
+ */
+async function drainWithMinimalClients(
+  url: string,
+  clients: number,
+  ack: 'done' | 'delete',
+): Promise<number> {
+  const names = queueTableNames('public', 'messages');
+  const lease = leaseSql(names, 'bench', 1_000, 60, {}, MAX_LEASE_BYTES);
+  let handled = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async () => {
+      const connection = new pg.Client({ connectionString: url });
+      await connection.connect();
+      try {
+        for (;;) {
+          const { rows } = await connection.query<{ id: string; lease_token: string }>(
+            lease.text,
+            lease.values as unknown[],
+          );
+          if (rows.length === 0) return;
+          const leases = rows.map((row) => ({ id: row.id, leaseToken: row.lease_token }));
+          const settle =
+            ack === 'done'
+              ? ackBatchSql(names, 'bench', leases)
+              : ackBatchRemovingSql(names, 'bench', leases);
+          await connection.query(settle.text, settle.values as unknown[]);
+          handled += rows.length;
+        }
+      } finally {
+        await connection.end();
+      }
+    }),
+  );
+  return Math.round(handled / ((performance.now() - started) / 1000));
 }
