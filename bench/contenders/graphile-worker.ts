@@ -26,6 +26,11 @@ const SCHEMA = 'graphile_worker';
  * (+25-50% over 500 at concurrency 1-64) and flattened beyond.
  */
 const LOCAL_QUEUE_SIZE = 2000;
+/**
+ * The enqueueing pool: room for the 16 concurrent callers of enqueue.concurrent16, as the other
+ * contenders' pools (20) have.
+ */
+const PRODUCER_POOL_MAX = 20;
 /** Worker ignores `jobs:insert` notifications with a zero count, so this probe wakes nothing. */
 const LISTEN_PROBE = '{"count":0}';
 
@@ -178,13 +183,13 @@ export function createContender(): Contender {
         `run() with concurrentJobs N, localQueue.size max(${LOCAL_QUEUE_SIZE}, N+1) (batch fetch+lock), ` +
         'completeJobBatchDelay 0 / failJobBatchDelay 0 (batched completion), LISTEN/NOTIFY wake-ups, ' +
         'default pollInterval 2 s, prepared statements on, runner pool max(10, N+2); ' +
-        'addJob / addJobs (bulk) via WorkerUtils on a pool of 10; flow scenarios: job priority ' +
+        `addJob / addJobs (bulk) via WorkerUtils on a pool of max ${PRODUCER_POOL_MAX}; flow scenarios: job priority ` +
         '9 - p (lower runs first), one named queue (queueName, run serially) per group, with no local queue and no batched completion then (with them, named queues overlap and deadlock in 0.17.3)',
     },
 
     async setup(connectionString) {
       url = connectionString;
-      producerPool = openPool(url, 10);
+      producerPool = openPool(url, PRODUCER_POOL_MAX);
       utils = await makeWorkerUtils({ pgPool: producerPool.pool, logger: quietLogger });
       await utils.migrate();
     },
