@@ -158,17 +158,12 @@ export function createContender(): Contender {
           logger: quietLogger,
           events,
           concurrentJobs: concurrency,
-          // With groups (named queues), Worker's defaults instead: its batch fetch can lock
-          // several jobs of one named queue at once (0.17.3: two jobs of a queue running together
-          // tens of times per 5,000), and batched completions of named-queue jobs deadlock with
-          // each other ("deadlock detected", then the runner stops).
-          ...(options.groupConcurrency === undefined
-            ? {
-                localQueue: { size: Math.max(LOCAL_QUEUE_SIZE, concurrency + 1) },
-                completeJobBatchDelay: 0,
-                failJobBatchDelay: 0,
-              }
-            : {}),
+          // With groups (named queues) too: 0.18's batch fetch keeps one job per named queue,
+          // where 0.17.3's could lock several of one queue at once (two of a queue running
+          // together tens of times per 5,000) and its batched completions of them deadlocked.
+          localQueue: { size: Math.max(LOCAL_QUEUE_SIZE, concurrency + 1) },
+          completeJobBatchDelay: 0,
+          failJobBatchDelay: 0,
         },
       },
     });
@@ -184,7 +179,7 @@ export function createContender(): Contender {
         'completeJobBatchDelay 0 / failJobBatchDelay 0 (batched completion), LISTEN/NOTIFY wake-ups, ' +
         'default pollInterval 2 s, prepared statements on, runner pool max(10, N+2); ' +
         `addJob / addJobs (bulk) via WorkerUtils on a pool of max ${PRODUCER_POOL_MAX}; flow scenarios: job priority ` +
-        '9 - p (lower runs first), one named queue (queueName, run serially) per group, with no local queue and no batched completion then (with them, named queues overlap and deadlock in 0.17.3)',
+        '9 - p (lower runs first), one named queue (queueName, run serially) per group, with the same local queue and batched completion (0.18 fetches one job per named queue per batch)',
     },
 
     async setup(connectionString) {
