@@ -6,7 +6,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import { PgBoss, type Db, type WorkOptions } from 'pg-boss-12';
+import { PgBoss, type Db, type WorkOptions } from 'pg-boss';
 import { type BenchBody, type Contender, type FlowHandler } from '../contender.js';
 import { installedVersion } from './package-version.js';
 
@@ -16,7 +16,7 @@ const POOL_MAX = 20;
 // pg-boss rejects anything below 0.5 s, for both intervals.
 const POLLING_INTERVAL_SECONDS = 0.5;
 
-const version = installedVersion('pg-boss-12', import.meta.url);
+const version = installedVersion('pg-boss', import.meta.url);
 
 /**
  * The contender's own pool as pg-boss's database, so teardown can wait for every socket to
