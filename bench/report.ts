@@ -27,7 +27,7 @@ export interface BenchReport {
 }
 
 const OURS = 'fetchcraft-processor';
-const PEERS = ['pg-boss', 'pg-boss-12', 'graphile-worker', 'bullmq'];
+const PEERS = ['pg-boss', 'graphile-worker', 'bullmq'];
 
 /** The best peer's figure for a row: highest rate, or lowest latency. */
 function bestPeer(row: ScenarioRow): { name: string; cell: Cell } | undefined {

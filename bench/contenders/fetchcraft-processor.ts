@@ -14,8 +14,46 @@ const PREFETCH = Number(process.env.BENCH_PREFETCH ?? 1_000);
 /** `BENCH_METRICS=1` runs the workers with the Prometheus metrics on, to measure what they cost. */
 const METRICS = process.env.BENCH_METRICS === '1';
 
+/** How a variant sets up its processor for the plain scenarios. */
+interface Variant {
+  readonly name: string;
+  /** The prefetch it sets; undefined: the processor's default (`'auto'`). */
+  readonly prefetch: number | undefined;
+  readonly removeOnComplete: boolean;
+  readonly describe: string;
+}
+
 /** This library the way users run it: a `@Processor` handler in a Nest application context. */
 export function createContender(): Contender {
+  return processorContender({
+    name: 'fetchcraft-processor',
+    prefetch: PREFETCH,
+    removeOnComplete: false,
+    describe: `prefetch ${PREFETCH}`,
+  });
+}
+
+/** The same at the processor's default options: only `concurrency` is set. */
+export function createDefaultsContender(): Contender {
+  return processorContender({
+    name: 'fetchcraft-defaults',
+    prefetch: undefined,
+    removeOnComplete: false,
+    describe: "default options (prefetch 'auto')",
+  });
+}
+
+/** The tuned processor with `removeOnComplete`: each completed message deleted at its ack. */
+export function createRemovingContender(): Contender {
+  return processorContender({
+    name: 'fetchcraft-remove',
+    prefetch: PREFETCH,
+    removeOnComplete: true,
+    describe: `prefetch ${PREFETCH} and removeOnComplete (done messages deleted at ack)`,
+  });
+}
+
+function processorContender(variant: Variant): Contender {
   const producer = new FetchcraftProducer();
   let workers: INestApplicationContext | undefined;
 
@@ -37,14 +75,22 @@ export function createContender(): Contender {
 
   return {
     info: {
-      name: 'fetchcraft-processor',
+      name: variant.name,
       version: VERSION,
-      settings: `@Processor with concurrency N and prefetch ${PREFETCH}${METRICS ? ', Prometheus metrics on' : ''} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20; flow scenarios: enqueueMany with priority / groupKey functions, @Processor groupConcurrency / globalConcurrency / rateLimit (prefetch 0 with any of these three, as required)`,
+      settings: `@Processor with concurrency N and ${variant.describe}${METRICS ? ', Prometheus metrics on' : ''} (one leaseMany per refill, acks batched per event-loop turn, one heartbeat statement per worker), NOTIFY wake-ups, default poll 2 s, pool 4-20; flow scenarios: enqueueMany with priority / groupKey functions, @Processor groupConcurrency / globalConcurrency / rateLimit (prefetch 0 with any of these three, as required)`,
     },
     setup: (url) => producer.setup(url),
     enqueueOne: (body) => producer.enqueueOne(body),
     enqueueBatch: (bodies) => producer.enqueueBatch(bodies),
-    startWorkers: (concurrency, handle) => start({ concurrency, prefetch: PREFETCH }, handle),
+    startWorkers: (concurrency, handle) =>
+      start(
+        {
+          concurrency,
+          ...(variant.prefetch === undefined ? {} : { prefetch: variant.prefetch }),
+          ...(variant.removeOnComplete ? { removeOnComplete: true } : {}),
+        },
+        handle,
+      ),
     async stopWorkers() {
       await workers?.close();
       workers = undefined;

@@ -3,6 +3,12 @@ import { type Contender } from '../contender.js';
 /** Every contender, by name; each module exports `createContender()`. */
 const modules: Record<string, () => Promise<{ createContender(): Contender }>> = {
   'fetchcraft-processor': () => import('./fetchcraft-processor.js'),
+  'fetchcraft-defaults': async () => ({
+    createContender: (await import('./fetchcraft-processor.js')).createDefaultsContender,
+  }),
+  'fetchcraft-remove': async () => ({
+    createContender: (await import('./fetchcraft-processor.js')).createRemovingContender,
+  }),
   'fetchcraft-service': () => import('./fetchcraft-service.js'),
   'pg-boss': () => import('./pg-boss.js'),
   'graphile-worker': () => import('./graphile-worker.js'),
