@@ -1,10 +1,8 @@
 import { type LoggerService } from '@nestjs/common';
 import { type HandlerTransaction } from '../database/handler-transaction.js';
 import { type ResultValidationError } from '../errors/result-validation.error.js';
-import {
-  type ProcessorMessage,
-  type TransactionalMessage,
-} from '../interfaces/processor-message.interface.js';
+import { type TransactionalMessage } from '../interfaces/processor-message.interface.js';
+import { type HandlerMessage } from './handler-message.js';
 import { type MessageStore } from '../store/message-store.js';
 import { type HandlerResult } from './outcome.js';
 
@@ -20,7 +18,7 @@ export interface TransactionalOutcome {
 /** What the executor knows of the running message, asked after the handler returned. */
 export interface TransactionalRun {
   /** The message as the handler receives it, but for its `manager`. */
-  readonly message: ProcessorMessage;
+  readonly message: HandlerMessage;
   readonly handler: (message: TransactionalMessage) => unknown;
   /** A returned value as the JSON of the result, or why it cannot be stored. */
   readonly resultJson: (value: unknown) => string | ResultValidationError;
@@ -62,7 +60,7 @@ export async function runInTransaction(
   run.opened(transaction);
   let returned = false;
   const running = Promise.resolve().then(() =>
-    run.handler({ ...message, manager: transaction.manager }),
+    run.handler(message.withManager(transaction.manager)),
   );
   const result = await run.wait(
     running.finally(() => {
