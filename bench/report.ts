@@ -1,3 +1,5 @@
+import { costOf, cpuSplit, heapWrites, indexEntries } from './cost-table.js';
+import { NOISE_THRESHOLD_CORES } from './noise.js';
 import { type BaselineResult } from './raw-baseline.js';
 
 export interface Cell {
@@ -5,6 +7,8 @@ export interface Cell {
   readonly unit: 'msg/s' | 'ms';
   readonly runs: readonly number[];
   readonly details?: Record<string, unknown>;
+  /** Runs run again because other processes kept the CPU busy during them (bench/noise.ts). */
+  readonly noiseRepeats?: number;
 }
 
 export interface ScenarioRow {
@@ -127,6 +131,8 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push('');
     lines.push(...skipped);
   }
+  lines.push(...perMessage(report, names));
+  lines.push(...depthRatio(report, names));
   if (report.baseline.length > 0) {
     lines.push('');
     lines.push('## Raw-SQL baseline');
@@ -153,4 +159,67 @@ export function renderMarkdown(report: BenchReport): string {
   }
   lines.push('');
   return lines.join('\n');
+}
+
+/** What each drain cost per message: the why beside each rate of the Results table. */
+function perMessage(report: BenchReport, names: readonly string[]): string[] {
+  const rows = report.rows.flatMap((row) =>
+    names.flatMap((name) => {
+      const cell = row.cells[name];
+      const cost = costOf(cell?.details);
+      if (cell === undefined || cost === undefined) return [];
+      const bytes = Math.round(cost.walBytesPerMessage).toLocaleString('en-US');
+      return [
+        `| ${row.scenario} | ${name} | ${format(cell)} | ${heapWrites(cost)} | ${indexEntries(cost)} | ${bytes} | ${cpuSplit(cost)} |`,
+      ];
+    }),
+  );
+  if (rows.length === 0) return [];
+  const repeated = report.rows.reduce(
+    (sum, row) => sum + Object.values(row.cells).reduce((n, c) => n + (c.noiseRepeats ?? 0), 0),
+    0,
+  );
+  const scopes = new Set(
+    report.rows.flatMap((row) =>
+      Object.values(row.cells).flatMap((c) => {
+        const wal = costOf(c.details)?.wal;
+        return wal !== undefined && 'scope' in wal ? [wal.scope] : [];
+      }),
+    ),
+  );
+  return [
+    '',
+    '## Per message, drain',
+    '',
+    `Measured over each drain's timed window (first handler call to the end). Heap writes and index entries are WAL records per message (pg_walinspect${scopes.has('server') ? '; on this server version for the whole server, every database' : ", this database's only"}): \`ins\` inserts, \`upd\` updates that wrote a new index entry, \`hot\` heap-only updates, \`del\` deletes, \`lock\` row locks (FOR UPDATE); index entries are B-tree leaf inserts. WAL bytes: all the server wrote, commits and full-page images included. CPU in µs per message: the contender's Node process / the PostgreSQL server's processes / the rest of the machine (noise; a run where it passed ${NOISE_THRESHOLD_CORES} of a core was run again, ${repeated} run(s) in all).`,
+    '',
+    '| scenario | contender | rate | heap writes | index entries | WAL bytes | CPU µs Node / Postgres / other |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
+/** How much the rate drops with a deep backlog: depth.1m over depth.10k. */
+function depthRatio(report: BenchReport, names: readonly string[]): string[] {
+  const shallow = report.rows.find((row) => row.scenario === 'depth.10k');
+  const deep = report.rows.find((row) => row.scenario === 'depth.1m');
+  if (shallow === undefined || deep === undefined) return [];
+  const rows = names.flatMap((name) => {
+    const a = shallow.cells[name];
+    const b = deep.cells[name];
+    if (a === undefined && b === undefined) return [];
+    const ratio =
+      a !== undefined && b !== undefined && a.value > 0 ? (b.value / a.value).toFixed(2) : '';
+    return [`| ${name} | ${format(a)} | ${format(b)} | ${ratio} |`];
+  });
+  return [
+    '',
+    '## Depth',
+    '',
+    'Both timed once autovacuum had finished with the loaded backlog.',
+    '',
+    '| contender | depth.10k | depth.1m | depth.1m / depth.10k |',
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ];
 }

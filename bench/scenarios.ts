@@ -2,7 +2,9 @@
  * The benchmark scenarios, run one at a time inside a contender's own process
  * (bench/run-contender.ts), each against a fresh database.
  */
+import { waitForAutovacuum } from './autovacuum-settle.js';
 import { type BenchBody, type Contender, type FlowFeature } from './contender.js';
+import { prepareDrainCost } from './drain-cost.js';
 
 export interface ScenarioResult {
   /** The headline figure: messages/s, or milliseconds for latency. */
@@ -51,19 +53,25 @@ async function enqueueAll(contender: Contender, count: number): Promise<void> {
 
 /**
  * Drains `count` ready messages at `concurrency`: messages/s from the first handler call to none
- * left (acks included), so that each library's start-up time is not counted.
+ * left (acks included), so that each library's start-up time is not counted. What the drain
+ * cost per message (bench/drain-cost.ts) is measured over the same window.
  */
 async function drain(
   contender: Contender,
+  url: string,
   count: number,
   concurrency: number,
   capMs: number,
 ): Promise<ScenarioResult> {
   let handled = 0;
   let started = 0;
+  const probe = await prepareDrainCost(url);
   const booted = performance.now();
   await contender.startWorkers(concurrency, () => {
-    if (handled === 0) started = performance.now();
+    if (handled === 0) {
+      started = performance.now();
+      probe.begin();
+    }
     handled += 1;
   });
   let remaining = count;
@@ -73,8 +81,11 @@ async function drain(
     remaining = await contender.remaining();
   }
   const seconds = (performance.now() - (started || booted)) / 1000;
-  await contender.stopWorkers();
   const done = count - remaining;
+  // A drain that never started has no window to measure.
+  probe.begin();
+  const cost = await probe.stop(done);
+  await contender.stopWorkers();
   return {
     value: Math.round(done / seconds),
     unit: 'msg/s',
@@ -83,6 +94,7 @@ async function drain(
       seconds: Number(seconds.toFixed(2)),
       capped: remaining > 0,
       handled,
+      cost,
     },
   };
 }
@@ -157,22 +169,28 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'depth.10k',
-    description: 'rate of the first 10,000 handled with 10,000 waiting, concurrency 16',
+    description:
+      'rate of draining a 10,000 backlog whole, concurrency 16, once autovacuum has settled',
     fullOnly: true,
     runs: 1,
-    async run({ contender }) {
-      await enqueueAll(contender, 10_000);
-      return firstHandled(contender, 10_000);
+    async run({ contender, url, quick, log }) {
+      const count = quick ? 2_000 : 10_000;
+      await enqueueAll(contender, count);
+      const autovacuum = await waitForAutovacuum(url, log);
+      return withDetails(await firstHandled(contender, url, count), { backlog: count, autovacuum });
     },
   },
   {
     name: 'depth.1m',
-    description: 'rate of the first 10,000 handled with 1,000,000 waiting, concurrency 16',
+    description:
+      'rate of the first 200,000 handled with 1,000,000 waiting, concurrency 16, once autovacuum has settled',
     fullOnly: true,
     runs: 1,
-    async run({ contender }) {
-      await enqueueAll(contender, 1_000_000);
-      return firstHandled(contender, 10_000);
+    async run({ contender, url, quick, log }) {
+      const [backlog, count] = quick ? [20_000, 4_000] : [1_000_000, 200_000];
+      await enqueueAll(contender, backlog);
+      const autovacuum = await waitForAutovacuum(url, log);
+      return withDetails(await firstHandled(contender, url, count), { backlog, autovacuum });
     },
   },
 ];
@@ -182,30 +200,48 @@ function drainScenario(concurrency: number, quickCount: number): Scenario {
   return {
     name: `drain.c${concurrency}`,
     description: `drain ready messages end to end (lease, no-op handler, ack), concurrency ${concurrency}`,
-    async run({ contender, quick }) {
+    async run({ contender, url, quick }) {
       const count = quick ? quickCount : 50_000;
       await enqueueAll(contender, count);
-      return drain(contender, count, concurrency, quick ? 20_000 : 60_000);
+      return drain(contender, url, count, concurrency, quick ? 20_000 : 60_000);
     },
   };
 }
 
-/** Messages/s over the first `count` handler calls at concurrency 16, from the first one. */
-async function firstHandled(contender: Contender, count: number): Promise<ScenarioResult> {
+/**
+ * Messages/s over the first `count` handler calls at concurrency 16, from the first one, with
+ * what they cost per message (bench/drain-cost.ts) over the same window.
+ */
+async function firstHandled(
+  contender: Contender,
+  url: string,
+  count: number,
+): Promise<ScenarioResult> {
   let handled = 0;
   let finishedAt = 0;
   let started = performance.now();
+  const probe = await prepareDrainCost(url);
   await contender.startWorkers(16, () => {
-    if (handled === 0) started = performance.now();
+    if (handled === 0) {
+      started = performance.now();
+      probe.begin();
+    }
     handled += 1;
     if (handled === count) finishedAt = performance.now();
   });
   while (finishedAt === 0 && performance.now() - started < 600_000) await sleep(5);
-  await contender.stopWorkers();
   const seconds = ((finishedAt || performance.now()) - started) / 1000;
+  probe.begin();
+  // Handlers run on while this loop wakes: the cost is shared by all of them.
+  const cost = await probe.stop(handled);
+  await contender.stopWorkers();
   return {
     value: Math.round(Math.min(handled, count) / seconds),
     unit: 'msg/s',
-    details: { messages: Math.min(handled, count), seconds: Number(seconds.toFixed(2)) },
+    details: { messages: Math.min(handled, count), seconds: Number(seconds.toFixed(2)), cost },
   };
+}
+
+function withDetails(result: ScenarioResult, more: Record<string, unknown>): ScenarioResult {
+  return { ...result, details: { ...result.details, ...more } };
 }
