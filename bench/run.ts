@@ -26,7 +26,7 @@ import { TRANSACTION_SCENARIOS } from './transaction-scenarios.js';
 import { SCENARIOS, type ScenarioResult } from './scenarios.js';
 import { costLine } from './cost-table.js';
 import { MAX_NOISE_REPEATS, isNoisy, otherCoresOf, quietest } from './noise.js';
-import { renderMarkdown, type BenchReport, type ScenarioRow } from './report.js';
+import { depthRatios, renderMarkdown, type BenchReport, type ScenarioRow } from './report.js';
 
 interface ContenderVersion {
   version: string;
@@ -192,6 +192,7 @@ try {
     rows,
     baseline,
     seconds: Math.round((Date.now() - started) / 1000),
+    depthRatios: depthRatios(rows),
   };
   const out = option('out') ?? new URL('results/latest.json', here).pathname;
   mkdirSync(dirname(out), { recursive: true });
