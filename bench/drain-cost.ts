@@ -55,7 +55,9 @@ const sql = {
   // so it goes with the session.
   slot: `SELECT pg_create_physical_replication_slot($1, true, true)`,
   lsn: 'SELECT pg_current_wal_insert_lsn()::text AS lsn',
-  dataDirectory: `SELECT current_setting('data_directory', true) AS dir, pg_backend_pid() AS pid`,
+  backendPid: 'SELECT pg_backend_pid() AS pid',
+  // Superusers and pg_read_all_settings only: others go without the postmaster.pid check.
+  dataDirectory: `SELECT current_setting('data_directory') AS dir`,
   hasBlockInfo: `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'pg_get_wal_block_info'`,
   // Records, not blocks: a non-HOT UPDATE touches two pages, a split three or more. The end
   // is held to the flushed WAL, which the reader needs (PG 15 refuses past it).
@@ -145,10 +147,12 @@ export async function prepareDrainCost(url: string): Promise<DrainCostProbe> {
   } catch (error) {
     walinspect = `pg_walinspect: ${error instanceof Error ? error.message : String(error)}`;
   }
-  const { rows: where } = await client.query<{ dir: string | null; pid: number }>(
-    sql.dataDirectory,
-  );
-  const postmaster = localPostmaster(where[0]!.pid, where[0]!.dir);
+  const backendPid = (await client.query<{ pid: number }>(sql.backendPid)).rows[0]!.pid;
+  const dataDirectory = await client
+    .query<{ dir: string }>(sql.dataDirectory)
+    .then((r) => r.rows[0]!.dir)
+    .catch(() => null);
+  const postmaster = localPostmaster(backendPid, dataDirectory);
   const snapshotServer = (): ServerSnapshot | undefined =>
     typeof postmaster === 'number' ? serverSnapshot(postmaster, allProcesses()) : undefined;
 
@@ -183,12 +187,20 @@ export async function prepareDrainCost(url: string): Promise<DrainCostProbe> {
           .rows[0]!.bytes;
         let wal: DrainCost['wal'];
         if (walinspect === 'database' || walinspect === 'server') {
-          const { rows } = await client.query<{ kind: string; n: number }>(
-            walinspect === 'database' ? sql.recordsOfDatabase : sql.recordsOfServer,
-            [start, endLsn],
-          );
-          const records = Object.fromEntries(rows.map((r) => [r.kind, r.n]));
-          wal = { scope: walinspect, ...walPerMessage(records, messages), records };
+          const scope: 'database' | 'server' = walinspect;
+          // The extension can be there without the right to read the WAL (pg_read_server_files).
+          wal = await client
+            .query<{ kind: string; n: number }>(
+              scope === 'database' ? sql.recordsOfDatabase : sql.recordsOfServer,
+              [start, endLsn],
+            )
+            .then(({ rows }): DrainCost['wal'] => {
+              const records = Object.fromEntries(rows.map((r) => [r.kind, r.n]));
+              return { scope, ...walPerMessage(records, messages), records };
+            })
+            .catch((error: unknown) => ({
+              unavailable: `pg_walinspect: ${error instanceof Error ? error.message : String(error)}`,
+            }));
         } else {
           wal = { unavailable: walinspect };
         }

@@ -1,5 +1,5 @@
 import { costOf, cpuSplit, heapWrites, indexEntries } from './cost-table.js';
-import { NOISE_THRESHOLD_CORES } from './noise.js';
+import { MIN_JUDGED_SECONDS, NOISE_THRESHOLD_CORES } from './noise.js';
 import { type BaselineResult } from './raw-baseline.js';
 
 export interface Cell {
@@ -193,7 +193,7 @@ function perMessage(report: BenchReport, names: readonly string[]): string[] {
     '',
     '## Per message, drain',
     '',
-    `Measured over each drain's timed window (first handler call to the end). Heap writes and index entries are WAL records per message (pg_walinspect${scopes.has('server') ? '; on this server version for the whole server, every database' : ", this database's only"}): \`ins\` inserts, \`upd\` updates that wrote a new index entry, \`hot\` heap-only updates, \`del\` deletes, \`lock\` row locks (FOR UPDATE); index entries are B-tree leaf inserts. WAL bytes: all the server wrote, commits and full-page images included. CPU in µs per message: the contender's Node process / the PostgreSQL server's processes / the rest of the machine (noise; a run where it passed ${NOISE_THRESHOLD_CORES} of a core was run again, ${repeated} run(s) in all).`,
+    `Measured over each drain's timed window (first handler call to the end). Heap writes and index entries are WAL records per message (pg_walinspect${scopes.has('server') ? '; on this server version for the whole server, every database' : ", this database's only"}): \`ins\` inserts, \`upd\` updates that wrote a new index entry, \`hot\` heap-only updates, \`del\` deletes, \`lock\` row locks (FOR UPDATE); index entries are B-tree leaf inserts. WAL bytes: all the server wrote, commits and full-page images included. CPU in µs per message: the contender's Node process / the PostgreSQL server's processes / the rest of the machine (noise; a run of ${MIN_JUDGED_SECONDS} s or more where it passed ${NOISE_THRESHOLD_CORES} of a core was run again, ${repeated} run(s) in all). /proc counts CPU in 10 ms ticks: in windows under a second the split is coarse.`,
     '',
     '| scenario | contender | rate | heap writes | index entries | WAL bytes | CPU µs Node / Postgres / other |',
     '| --- | --- | --- | --- | --- | --- | --- |',
@@ -229,7 +229,7 @@ function depthRatio(report: BenchReport, names: readonly string[]): string[] {
     '',
     '## Depth',
     '',
-    'depth.10k drains its 10,000 backlog whole; depth.1m times the first 200,000 of 1,000,000. Both start timing once autovacuum has finished with the loaded backlog.',
+    'depth.10k drains its whole backlog; depth.1m times the first fifth of a backlog a hundred times deeper. Both start timing once autovacuum has finished with the loaded backlog.',
     '',
     '| contender | depth.10k | depth.1m | depth.1m / depth.10k |',
     '| --- | --- | --- | --- |',

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from '@jest/globals';
+import { type DrainCost } from '../../bench/drain-cost.js';
 import { adminUrl } from '../support/test-database.js';
 
 const run = promisify(execFile);
@@ -43,10 +44,26 @@ describe('npm run bench -- --quick', () => {
     );
     expect(stdout).toMatch(/^drain\.c16\s+fetchcraft-processor\s+\d+ msg\/s/m);
     expect(stdout).toMatch(/\| latency \| [\d.]+ \/ [\d.]+ \/ [\d.]+ ms \|/);
+    // What each drained message cost, beside its rate: from the WAL and /proc, as measured.
+    expect(stdout).toMatch(
+      /^\s+per message: heap .+ \| index entries [\d.]+.* \| WAL [\d,.]+ B \|/m,
+    );
+    expect(stdout).toMatch(
+      /^\| drain\.c16 \| fetchcraft-processor \| [\d,]+\/s \| [^|]+ \| [\d.]+.* \| [\d,]+ \| [\d.,]+ \/ [\d.,]+ \/ [\d.,]+ \|$/m,
+    );
     const report = JSON.parse(readFileSync(out, 'utf8')) as {
       mode: string;
-      rows: Array<{ scenario: string; cells: Record<string, { value: number }> }>;
+      rows: Array<{
+        scenario: string;
+        cells: Record<string, { value: number; details?: { cost?: DrainCost } }>;
+      }>;
     };
+    const cost = report.rows.find((row) => row.scenario === 'drain.c16')?.cells[
+      'fetchcraft-processor'
+    ]?.details?.cost;
+    expect(cost?.wal).toMatchObject({ scope: 'database' });
+    expect(cost?.walBytesPerMessage).toBeGreaterThan(0);
+    expect(cost?.cpu.postgresUs).toBeGreaterThan(0);
     expect(report.mode).toBe('quick');
     expect(report.rows.map((row) => row.scenario)).toEqual([
       'enqueue.batch1000',

@@ -177,9 +177,9 @@ describe('cpuPerMessage', () => {
 });
 
 describe('noise', () => {
-  const run = (otherCores: number | null, value = 1) => ({
+  const run = (otherCores: number | null, value = 1, seconds = 2) => ({
     value,
-    details: { cost: { cpu: { otherCores } } },
+    details: { cost: { seconds, cpu: { otherCores } } },
   });
 
   it("reads a run's other-process share and calls it noisy past a quarter of a core", () => {
@@ -188,6 +188,11 @@ describe('noise', () => {
     expect(isNoisy(run(0.25).details)).toBe(false);
     expect(isNoisy(run(null).details)).toBe(false);
     expect(isNoisy({ messages: 3 })).toBe(false);
+  });
+
+  it('does not judge a window too short for 10 ms ticks', () => {
+    expect(isNoisy(run(2.3, 1, 0.2).details)).toBe(false);
+    expect(otherCoresOf(run(2.3, 1, 0.2).details)).toBe(2.3);
   });
 
   it('keeps the first quiet attempt, else the least noisy', () => {
