@@ -3,9 +3,13 @@
  * pg_walinspect), and CPU split between the contender's Node process, the PostgreSQL server and
  * the rest of the machine. Used by the drain scenarios:
  *
- *   const probe = await prepareDrainCost(url);   // before the workers start
- *   probe.begin();                              // at the first handler call (synchronous)
+ *   const probe = await prepareDrainCost(url);
+ *   await probe.begin();                        // right before the workers start
  *   const cost = await probe.stop(messages);    // when the timed window ends
+ *
+ * It begins before the workers start, not at the first handler call where the rate's window
+ * does: a library that fetches in batches leases its first batch (up to 2,000 messages here)
+ * before any handler runs, and that is part of what each message costs.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -44,8 +48,8 @@ export interface DrainCost {
 }
 
 export interface DrainCostProbe {
-  /** Takes the window's first snapshot; synchronous, so a handler can call it. */
-  begin(): void;
+  /** Takes the window's first snapshot. */
+  begin(): Promise<void>;
   stop(messages: number): Promise<DrainCost>;
 }
 
@@ -156,18 +160,15 @@ export async function prepareDrainCost(url: string): Promise<DrainCostProbe> {
   const snapshotServer = (): ServerSnapshot | undefined =>
     typeof postmaster === 'number' ? serverSnapshot(postmaster, allProcesses()) : undefined;
 
-  let startLsn: Promise<string> | undefined;
+  let startLsn: string | undefined;
   let startedAt = 0;
   let nodeStart: NodeJS.CpuUsage = process.cpuUsage();
   let serverStart: ServerSnapshot | undefined;
   let busyStart: number | undefined;
 
   return {
-    begin() {
-      if (startLsn !== undefined) return;
-      startLsn = client.query<{ lsn: string }>(sql.lsn).then((r) => r.rows[0]!.lsn);
-      // Swallowed here, rethrown by stop(): a handler must not see it.
-      startLsn.catch(() => undefined);
+    async begin() {
+      startLsn = (await client.query<{ lsn: string }>(sql.lsn)).rows[0]!.lsn;
       startedAt = performance.now();
       nodeStart = process.cpuUsage();
       serverStart = snapshotServer();
@@ -182,7 +183,7 @@ export async function prepareDrainCost(url: string): Promise<DrainCostProbe> {
       const busyEnd = machineBusy();
       try {
         const endLsn = (await client.query<{ lsn: string }>(sql.lsn)).rows[0]!.lsn;
-        const start = await startLsn;
+        const start = startLsn;
         const bytes = (await client.query<{ bytes: number }>(sql.walBytes, [start, endLsn]))
           .rows[0]!.bytes;
         let wal: DrainCost['wal'];

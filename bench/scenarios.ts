@@ -54,7 +54,7 @@ async function enqueueAll(contender: Contender, count: number): Promise<void> {
 /**
  * Drains `count` ready messages at `concurrency`: messages/s from the first handler call to none
  * left (acks included), so that each library's start-up time is not counted. What the drain
- * cost per message (bench/drain-cost.ts) is measured over the same window.
+ * cost per message (bench/drain-cost.ts) is measured from the workers' start to the same end.
  */
 async function drain(
   contender: Contender,
@@ -66,12 +66,10 @@ async function drain(
   let handled = 0;
   let started = 0;
   const probe = await prepareDrainCost(url);
+  await probe.begin();
   const booted = performance.now();
   await contender.startWorkers(concurrency, () => {
-    if (handled === 0) {
-      started = performance.now();
-      probe.begin();
-    }
+    if (handled === 0) started = performance.now();
     handled += 1;
   });
   let remaining = count;
@@ -82,8 +80,6 @@ async function drain(
   }
   const seconds = (performance.now() - (started || booted)) / 1000;
   const done = count - remaining;
-  // A drain that never started has no window to measure.
-  probe.begin();
   const cost = await probe.stop(done);
   await contender.stopWorkers();
   return {
@@ -213,7 +209,7 @@ function drainScenario(concurrency: number, quickCount: number): Scenario {
 
 /**
  * Messages/s over the first `count` handler calls at concurrency 16, from the first one, with
- * what they cost per message (bench/drain-cost.ts) over the same window.
+ * what they cost per message (bench/drain-cost.ts) from the workers' start to the same end.
  */
 async function firstHandled(
   contender: Contender,
@@ -225,17 +221,14 @@ async function firstHandled(
   let finishedAt = 0;
   let started = performance.now();
   const probe = await prepareDrainCost(url);
+  await probe.begin();
   await contender.startWorkers(16, () => {
-    if (handled === 0) {
-      started = performance.now();
-      probe.begin();
-    }
+    if (handled === 0) started = performance.now();
     handled += 1;
     if (handled === count) finishedAt = performance.now();
   });
   while (finishedAt === 0 && performance.now() - started < 600_000) await sleep(5);
   const seconds = ((finishedAt || performance.now()) - started) / 1000;
-  probe.begin();
   // The rate stops at the last handler call, before its ack; the cost of a backlog drained
   // whole takes in the acks still on their way. With a deeper backlog, handlers run on while
   // this loop wakes, and the cost is shared by all of them: a tail of well under 1% at 200,000.
