@@ -9,6 +9,8 @@ export interface Cell {
   readonly details?: Record<string, unknown>;
   /** Runs run again because other processes kept the CPU busy during them (bench/noise.ts). */
   readonly noiseRepeats?: number;
+  /** Per run kept, other processes' CPU in cores over its window (bench/drain-cost.ts). */
+  readonly otherCores?: readonly (number | null)[];
 }
 
 export interface ScenarioRow {

@@ -9,6 +9,9 @@
  * --out file.json (default bench/results/latest.json).
  *
  * The flow-control scenarios (flow.*) run in the full run; in a quick run only when named.
+ *
+ * A drain run during which other processes of the machine kept more than a quarter of a core
+ * busy is run again, up to twice, and the quietest kept (bench/noise.ts).
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -163,6 +166,9 @@ try {
         runs: values.map((v) => v.value),
         ...(median.details === undefined ? {} : { details: median.details }),
         ...(noiseRepeats > 0 ? { noiseRepeats } : {}),
+        ...(values.some((v) => otherCoresOf(v.details) !== undefined)
+          ? { otherCores: values.map((v) => otherCoresOf(v.details) ?? null) }
+          : {}),
       };
       const details = median.details === undefined ? '' : ` ${JSON.stringify(median.details)}`;
       console.log(
