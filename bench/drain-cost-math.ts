@@ -108,6 +108,27 @@ export function serverTicksBetween(start: ServerSnapshot, end: ServerSnapshot): 
 /** WAL record counts by `rmgr/type`, as pg_walinspect names them (`Heap/INSERT+INIT`...). */
 export type WalRecordCounts = Readonly<Record<string, number>>;
 
+/** A row of the WAL read: a count by kind, and by relation too when `rel` is set. */
+export interface RecordCountRow {
+  readonly kind: string;
+  readonly rel: string | null;
+  readonly n: number;
+}
+
+/** The counts by kind, and by relation and kind. */
+export function recordCounts(rows: readonly RecordCountRow[]): {
+  records: Record<string, number>;
+  byRelation: Record<string, Record<string, number>>;
+} {
+  const records: Record<string, number> = {};
+  const byRelation: Record<string, Record<string, number>> = {};
+  for (const { kind, rel, n } of rows) {
+    if (rel === null) records[kind] = n;
+    else (byRelation[rel] ??= {})[kind] = n;
+  }
+  return { records, byRelation };
+}
+
 /** Record counts per message, grouped the way a queue's cost reads. */
 export interface WalPerMessage {
   readonly heap: {

@@ -19,12 +19,14 @@ import {
   cpuPerMessage,
   parseMachineTicks,
   parseProcStat,
+  recordCounts,
   round,
   serverSnapshot,
   serverTicksBetween,
   walPerMessage,
   type CpuPerMessage,
   type ProcStat,
+  type RecordCountRow,
   type ServerSnapshot,
   type WalPerMessage,
   type WalRecordCounts,
@@ -42,6 +44,8 @@ export interface DrainCost {
         readonly scope: 'database' | 'server';
         /** Raw record counts over the window, by `rmgr/type`. */
         readonly records: WalRecordCounts;
+        /** The same by table or index written (scope `database` only): where the writes go. */
+        readonly byRelation?: Readonly<Record<string, WalRecordCounts>>;
       })
     | { readonly unavailable: string };
   readonly cpu: CpuPerMessage & { readonly postgresUnavailable?: string };
@@ -65,13 +69,18 @@ const sql = {
   hasBlockInfo: `SELECT count(*)::int AS n FROM pg_proc WHERE proname = 'pg_get_wal_block_info'`,
   // Records, not blocks: a non-HOT UPDATE touches two pages, a split three or more. The end
   // is held to the flushed WAL, which the reader needs (PG 15 refuses past it).
+  // Per kind, and per kind and relation (the table or index written), in one read of the WAL.
   recordsOfDatabase: `
-    SELECT resource_manager || '/' || record_type AS kind, count(DISTINCT start_lsn)::int AS n
+    SELECT resource_manager || '/' || record_type AS kind,
+           CASE WHEN GROUPING(relfilenode) = 0
+                THEN coalesce(pg_filenode_relation(reltablespace, relfilenode)::text,
+                              'filenode ' || relfilenode) END AS rel,
+           count(DISTINCT start_lsn)::int AS n
     FROM pg_get_wal_block_info($1::pg_lsn, LEAST($2::pg_lsn, pg_current_wal_flush_lsn()), false)
     WHERE reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
-    GROUP BY 1`,
+    GROUP BY GROUPING SETS ((1), (1, reltablespace, relfilenode))`,
   recordsOfServer: `
-    SELECT "resource_manager/record_type" AS kind, count::int AS n
+    SELECT "resource_manager/record_type" AS kind, NULL AS rel, count::int AS n
     FROM pg_get_wal_stats($1::pg_lsn, LEAST($2::pg_lsn, pg_current_wal_flush_lsn()), true)
     WHERE count > 0`,
   walBytes: 'SELECT pg_wal_lsn_diff($2::pg_lsn, $1::pg_lsn)::float8 AS bytes',
@@ -191,13 +200,18 @@ export async function prepareDrainCost(url: string): Promise<DrainCostProbe> {
           const scope: 'database' | 'server' = walinspect;
           // The extension can be there without the right to read the WAL (pg_read_server_files).
           wal = await client
-            .query<{ kind: string; n: number }>(
+            .query<RecordCountRow>(
               scope === 'database' ? sql.recordsOfDatabase : sql.recordsOfServer,
               [start, endLsn],
             )
             .then(({ rows }): DrainCost['wal'] => {
-              const records = Object.fromEntries(rows.map((r) => [r.kind, r.n]));
-              return { scope, ...walPerMessage(records, messages), records };
+              const { records, byRelation } = recordCounts(rows);
+              return {
+                scope,
+                ...walPerMessage(records, messages),
+                records,
+                ...(scope === 'database' ? { byRelation } : {}),
+              };
             })
             .catch((error: unknown) => ({
               unavailable: `pg_walinspect: ${error instanceof Error ? error.message : String(error)}`,

@@ -3,6 +3,7 @@ import {
   cpuPerMessage,
   parseMachineTicks,
   parseProcStat,
+  recordCounts,
   serverSnapshot,
   serverTicksBetween,
   walPerMessage,
@@ -143,6 +144,27 @@ describe('walPerMessage', () => {
 
   it('is all zero without messages rather than dividing by zero', () => {
     expect(walPerMessage({ 'Heap/INSERT': 5 }, 0).heap.insert).toBe(0);
+  });
+});
+
+describe('recordCounts', () => {
+  it('keeps the totals by kind apart from the counts by relation', () => {
+    expect(
+      recordCounts([
+        { kind: 'Heap/UPDATE', rel: null, n: 10 },
+        { kind: 'Heap/UPDATE', rel: 'messages', n: 10 },
+        { kind: 'Btree/INSERT_LEAF', rel: null, n: 7 },
+        { kind: 'Btree/INSERT_LEAF', rel: 'messages_pkey', n: 4 },
+        { kind: 'Btree/INSERT_LEAF', rel: 'messages_ready_idx', n: 3 },
+      ]),
+    ).toEqual({
+      records: { 'Heap/UPDATE': 10, 'Btree/INSERT_LEAF': 7 },
+      byRelation: {
+        messages: { 'Heap/UPDATE': 10 },
+        messages_pkey: { 'Btree/INSERT_LEAF': 4 },
+        messages_ready_idx: { 'Btree/INSERT_LEAF': 3 },
+      },
+    });
   });
 });
 
