@@ -21,7 +21,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { startEmbeddedServer } from '../dev/embedded-postgres.js';
 import { benchChildArgs } from './child-args.js';
-import { CONTENDERS, FLOW_ONLY } from './contenders/index.js';
+import { CONTENDERS, FLOW_ONLY, VARIANTS, VARIANT_SCENARIO } from './contenders/index.js';
 import { FLOW_SCENARIOS } from './flow-scenarios.js';
 import { OWN_SCENARIOS } from './own-scenarios.js';
 import { rawBaseline, type BaselineResult } from './raw-baseline.js';
@@ -125,6 +125,7 @@ try {
     for (const name of contenders) {
       if (scenario.only !== undefined && !scenario.only.includes(name)) continue;
       if (FLOW_ONLY.has(name) && scenario.requires === undefined) continue;
+      if (VARIANTS.has(name) && !VARIANT_SCENARIO.test(scenario.name)) continue;
       const values: ScenarioResult[] = [];
       let skipped: string | undefined;
       let noiseRepeats = 0;

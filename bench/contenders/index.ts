@@ -23,6 +23,14 @@ export const CONTENDERS = Object.keys(modules);
  */
 export const FLOW_ONLY: ReadonlySet<string> = new Set<string>();
 
+/**
+ * Runs of this library with other options than its main contender's (its defaults,
+ * `removeOnComplete`): they run the draining scenarios only, where the options matter.
+ */
+export const VARIANTS: ReadonlySet<string> = new Set(['fetchcraft-defaults', 'fetchcraft-remove']);
+/** The scenarios the variants run. */
+export const VARIANT_SCENARIO = /^(drain\.|depth\.|latency$)/;
+
 export async function loadContender(name: string): Promise<Contender> {
   const load = modules[name];
   if (load === undefined)
