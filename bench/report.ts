@@ -35,6 +35,8 @@ export interface BenchReport {
 }
 
 const OURS = 'fetchcraft-processor';
+/** This library with other options (its defaults, `removeOnComplete`): shown, never a peer. */
+const OUR_VARIANTS = ['fetchcraft-defaults', 'fetchcraft-remove'];
 const PEERS = ['pg-boss', 'graphile-worker', 'bullmq'];
 
 /** The best peer's figure for a row: highest rate, or lowest latency. */
@@ -88,7 +90,7 @@ function flowSuffix(details: Record<string, unknown> | undefined): string {
 }
 
 export function renderMarkdown(report: BenchReport): string {
-  const names = [OURS, 'fetchcraft-service', ...PEERS].filter((name) =>
+  const names = [OURS, ...OUR_VARIANTS, 'fetchcraft-service', ...PEERS].filter((name) =>
     report.rows.some((row) => row.cells[name] !== undefined),
   );
   const lines: string[] = [];
@@ -142,7 +144,7 @@ export function renderMarkdown(report: BenchReport): string {
     lines.push('## Raw-SQL baseline');
     lines.push('');
     lines.push(
-      "This library's own lease and ack statements driven by pgbench, no library around them.",
+      "This library's own lease and ack statements with no library around them: the worker's lease of 1,000 and ack batch from a minimal client, and pgbench scripts of one and of 50 per statement.",
     );
     lines.push('');
     lines.push('| run | messages/s |');
