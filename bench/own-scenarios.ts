@@ -2,14 +2,17 @@
  * Scenarios for this library only: a full 1,000,000-message drain with the worker's peak RSS,
  * and the 10-minute soak with cleanup running.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import pg from 'pg';
+import { benchChildArgs } from './child-args.js';
 import { type BenchBody } from './contender.js';
 import { NOW_SECONDS } from '../src/sql/sql-statement.js';
 import { bootContext, QUEUE } from './contenders/fetchcraft-common.js';
 import { type Scenario, type ScenarioResult } from './scenarios.js';
 
+const run = promisify(execFile);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
 
 export const OWN_SCENARIOS: readonly Scenario[] = [
   {
@@ -19,9 +22,10 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
     fullOnly: true,
     runs: 1,
     only: ['fetchcraft-processor'],
-    async run({ contender, url }) {
-      // The backlog is written by PostgreSQL itself, the rows exactly as enqueueMany writes them:
-      // this process is then only the worker, as in production, and its RSS is the worker's.
+    async run({ url }) {
+      // The backlog is written by PostgreSQL itself, the rows exactly as enqueueMany writes them,
+      // and drained by a process of its own that loads this library and nothing else of the bench
+      // (bench/rss-worker.ts), compiled as production runs it.
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       await client.query(
@@ -31,38 +35,24 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
         [QUEUE],
       );
       await client.end();
-      global.gc?.();
-      const before = process.memoryUsage();
-      let peak = before.rss;
-      let peakHeap = before.heapUsed;
-      let peakExternal = before.external;
-      const sampler = setInterval(() => {
-        const now = process.memoryUsage();
-        peak = Math.max(peak, now.rss);
-        peakHeap = Math.max(peakHeap, now.heapUsed);
-        peakExternal = Math.max(peakExternal, now.external);
-      }, 100);
-      const started = performance.now();
-      await contender.startWorkers(16, () => undefined);
-      while ((await contender.remaining()) > 0) await sleep(250);
-      const seconds = (performance.now() - started) / 1000;
-      clearInterval(sampler);
-      // Still running: what the worker retains once its garbage is collected.
-      global.gc?.();
-      const retained = process.memoryUsage();
-      await contender.stopWorkers();
+      // RSS_NODE_ARGS: more node flags for the worker (a heap limit, say), to compare.
+      const extra = (process.env.RSS_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+      // Without --enable-source-maps, which the bench's children take for readable stacks: a
+      // production process rarely does, and Node then holds the parsed maps (about 30 MB here).
+      const args = (await benchChildArgs('bench/rss-worker.ts', ['--expose-gc', ...extra])).filter(
+        (arg) => arg !== '--enable-source-maps',
+      );
+      const { stdout } = await run('node', [...args, url, '1000000'], {
+        cwd: new URL('..', import.meta.url),
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      const line = stdout.split('\n').find((text) => text.startsWith('RSS '));
+      if (line === undefined) throw new Error(`rss-worker printed no RSS line: ${stdout}`);
+      const figures = JSON.parse(line.slice(4)) as { seconds: number } & Record<string, number>;
       return {
-        value: Math.round(1_000_000 / seconds),
+        value: Math.round(1_000_000 / figures.seconds),
         unit: 'msg/s',
-        details: {
-          seconds: Number(seconds.toFixed(1)),
-          peakRssMb: mb(peak),
-          rssBeforeMb: mb(before.rss),
-          peakHeapMb: mb(peakHeap),
-          peakExternalMb: mb(peakExternal),
-          heapAfterGcMb: mb(retained.heapUsed),
-          heapBeforeMb: mb(before.heapUsed),
-        },
+        details: figures,
       };
     },
   },
