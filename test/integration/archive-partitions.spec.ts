@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from '@jest/globals';
-import { DataSource } from 'typeorm';
-import { queueTableNames } from '../../src/index.js';
-import { runQueueMigrations } from '../../src/database/migration-runner.js';
 import { MaintenanceScheduler } from '../../src/maintenance/maintenance.scheduler.js';
 import {
   ARCHIVE_PARTITIONS_AHEAD,
@@ -15,11 +12,11 @@ import {
   type ArchivePreparationStep,
 } from '../../src/migrations/prepare-partition-archive.js';
 import { RecordingLogger } from '../support/boot.js';
+import { runMigrations } from '../support/migration-runs.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { MIGRATION_NAMES } from '../support/queue-migrations.js';
 
 const { db, boot } = useQueueFixture('archive_partitions');
-const names = queueTableNames('public', 'messages');
 const DAY = 86_400;
 /** The partitioning migration and those after it: what a table stopped before it applies. */
 const FROM_PARTITION_ARCHIVE = MIGRATION_NAMES.slice(
@@ -37,21 +34,14 @@ async function rows<T>(sql: string, values: unknown[] = []): Promise<T[]> {
   return (await db.query(sql, values)).rows as T[];
 }
 
-async function migrate(
+function migrate(
   stopBefore?: string,
   onArchiveStep?: (step: ArchivePreparationStep) => void,
 ): Promise<string[]> {
-  const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 } });
-  await dataSource.initialize();
-  try {
-    return await runQueueMigrations(dataSource, names, {
-      lockTimeoutMs: 2_000,
-      ...(stopBefore === undefined ? {} : { stopBefore }),
-      ...(onArchiveStep === undefined ? {} : { onArchiveStep }),
-    });
-  } finally {
-    await dataSource.destroy();
-  }
+  return runMigrations(db.url, {
+    ...(stopBefore === undefined ? {} : { stopBefore }),
+    ...(onArchiveStep === undefined ? {} : { onArchiveStep }),
+  });
 }
 
 async function nowSeconds(): Promise<number> {

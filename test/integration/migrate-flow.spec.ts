@@ -13,6 +13,7 @@ import {
 } from '../../src/migrations/prepare-flow-control.js';
 import { waitFor } from '../support/boot.js';
 import { PythonBackendClient } from '../support/python-backend-client.js';
+import { withDataSource } from '../support/migration-runs.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 import { tsChildArgs } from '../support/ts-child.js';
 
@@ -251,14 +252,8 @@ async function timedHold(
   return { applied, longest: Math.max(0, ...intervals.map(([from, to]) => to - from)) };
 }
 
-async function runner<T>(work: (dataSource: DataSource) => Promise<T>): Promise<T> {
-  const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 } });
-  await dataSource.initialize();
-  try {
-    return await work(dataSource);
-  } finally {
-    await dataSource.destroy();
-  }
+function runner<T>(work: (dataSource: DataSource) => Promise<T>): Promise<T> {
+  return withDataSource(db.url, work);
 }
 
 describe('AddFlowControl1795570800000 on a live table', () => {

@@ -1,14 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import pg from 'pg';
-import { DataSource } from 'typeorm';
 import { queueTableNames } from '../../src/index.js';
-import { runQueueMigrations } from '../../src/database/migration-runner.js';
 import { queueMigrations } from '../../src/migrations/index.js';
 import {
   NARROW_STATE_MIGRATION,
   NARROW_STATE_PREPARE_MIN_ROWS,
   type NarrowStatePreparationStep,
 } from '../../src/migrations/prepare-narrow-state-index.js';
+import { runMigrations, withDataSource } from '../support/migration-runs.js';
 import { useQueueFixture } from '../support/queue-fixture.js';
 
 const { db } = useQueueFixture('migrate_state_index');
@@ -18,21 +17,14 @@ const names = queueTableNames('public', 'messages');
 const PYTHON_CREATE_STATE_INDEX =
   'CREATE INDEX IF NOT EXISTS idx_messages_state ON messages(state)';
 
-async function migrate(
+function migrate(
   stopBefore?: string,
   onStateIndexStep?: (step: NarrowStatePreparationStep) => void,
 ): Promise<string[]> {
-  const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 2 } });
-  await dataSource.initialize();
-  try {
-    return await runQueueMigrations(dataSource, names, {
-      lockTimeoutMs: 2_000,
-      ...(stopBefore === undefined ? {} : { stopBefore }),
-      ...(onStateIndexStep === undefined ? {} : { onStateIndexStep }),
-    });
-  } finally {
-    await dataSource.destroy();
-  }
+  return runMigrations(db.url, {
+    ...(stopBefore === undefined ? {} : { stopBefore }),
+    ...(onStateIndexStep === undefined ? {} : { onStateIndexStep }),
+  });
 }
 
 /** The definitions of the table's state indexes, by name. */
@@ -77,16 +69,15 @@ describe('NarrowStateIndex1795592400000', () => {
     );
     expect(plan.rows.map((row) => row['QUERY PLAN']).join('\n')).toContain('idx_messages_state');
 
-    const dataSource = new DataSource({ type: 'postgres', url: db.url, extra: { max: 1 } });
-    await dataSource.initialize();
-    const runner = dataSource.createQueryRunner();
-    try {
-      const Migration = queueMigrations(names).at(-1)!;
-      await new Migration().down(runner);
-    } finally {
-      await runner.release();
-      await dataSource.destroy();
-    }
+    await withDataSource(db.url, async (dataSource) => {
+      const runner = dataSource.createQueryRunner();
+      try {
+        const Migration = queueMigrations(names).at(-1)!;
+        await new Migration().down(runner);
+      } finally {
+        await runner.release();
+      }
+    });
     expect(await stateIndexes()).toEqual({
       idx_messages_state: 'CREATE INDEX idx_messages_state ON public.messages USING btree (state)',
     });
