@@ -1,4 +1,5 @@
 import {
+  LOCKED_CTIDS,
   LOCKED_ROWS,
   lockInIdOrder,
   NOW_SECONDS,
@@ -207,13 +208,13 @@ export function ackBatchRemovingSql(
   const values = batchFenceValues(queue, leases);
   if (resultsByTokenJson !== undefined) values.push(resultsByTokenJson);
   return {
-    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true, `, ${REMOVABLE} AS removable`)}, removed AS (
+    text: `${lockInIdOrder(t.qualified, BATCH_FENCE, true, `, m.ctid, ${REMOVABLE} AS removable`)}, removed AS (
   DELETE FROM ${t.qualified} AS m
-  WHERE m.id = ANY (ARRAY(SELECT id FROM target WHERE removable))
+  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM target WHERE removable))
   RETURNING m.id
 ), kept AS (
   UPDATE ${t.qualified} AS m SET state = 'done'${result}, ${CLEAR_LEASE}
-  WHERE m.id = ANY (ARRAY(SELECT id FROM target WHERE NOT removable))
+  WHERE m.ctid = ANY (ARRAY(SELECT ctid FROM target WHERE NOT removable))
   RETURNING m.id
 ), changed AS (
   SELECT id FROM removed UNION ALL SELECT id FROM kept
@@ -243,9 +244,9 @@ function skippingLocked(
   also?: { readonly name: string; readonly expression: string },
 ): string {
   const returned = also === undefined ? '' : `, ${also.expression} AS ${also.name}`;
-  return `${lockInIdOrder(t.qualified, BATCH_FENCE, true)}, changed AS (
+  return `${lockInIdOrder(t.qualified, BATCH_FENCE, true, ', m.ctid')}, changed AS (
   UPDATE ${t.qualified} AS m SET ${set}
-  WHERE ${LOCKED_ROWS}
+  WHERE ${LOCKED_CTIDS}
   RETURNING m.${key}${returned}
 )
 ${busyOrChanged(t, key, also)}`;

@@ -93,3 +93,14 @@ export function lockInIdOrder(
  * follows the row to that version, as READ COMMITTED does for any row it finds updated.
  */
 export const LOCKED_ROWS = 'm.id = ANY (ARRAY(SELECT id FROM target))';
+
+/**
+ * The rows a skip-locked `lockInIdOrder` (with `alsoColumns` `, m.ctid`) locked, by their ctids: a
+ * TID scan, where `LOCKED_ROWS` probes the primary key a second time for every row (about 2 µs a
+ * row of a 1,000-row ack). Only where no row is waited for: a row updated and committed after
+ * the statement's snapshot is still locked in its newest version, which the TID match cannot
+ * see, so the statement leaves it out; a worker's batch statement then reports it `busy` (it
+ * still matches the fence in the snapshot) and sends it again, where a waiting statement would
+ * have lost it (see `LOCKED_ROWS`).
+ */
+export const LOCKED_CTIDS = 'm.ctid = ANY (ARRAY(SELECT ctid FROM target))';
