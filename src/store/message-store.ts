@@ -842,36 +842,31 @@ export class MessageStore {
   }
 
   /** @returns how many dead letters were put back. */
-  async retryFailed(queue: string, ids: readonly string[] | undefined): Promise<number> {
+  retryFailed(queue: string, ids: readonly string[] | undefined): Promise<number> {
     const statement = retryFailedSql(this.names, queue, ids);
-    // A key taken after the statement's snapshot is only seen by the unique index: 23505 on
-    // it means "send again", and the next snapshot leaves that dead letter alone.
-    const uniqueIndexes = [this.names.indexes.unique, this.names.indexes.uniqueWindow].map((name) =>
-      name.slice(1, -1),
-    );
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.count('retryFailed', statement);
-      } catch (error) {
-        const keyTaken =
-          error instanceof QueueDatabaseError &&
-          error.code === UNIQUE_VIOLATION &&
-          uniqueIndexes.includes(error.constraint ?? '');
-        if (!keyTaken || attempt === UNIQUE_LOOKUP_ATTEMPTS) throw error;
-      }
-    }
+    return this.againWhileKeyTaken(() => this.count('retryFailed', statement));
   }
 
   /** One batch of a long retry (see `retryFailedBatchSql`), sent again as `retryFailed` is. */
-  async retryFailedBatch(queue: string, scope: RetryBatchScope): Promise<RetryBatch> {
+  retryFailedBatch(queue: string, scope: RetryBatchScope): Promise<RetryBatch> {
     const statement = retryFailedBatchSql(this.names, queue, scope);
+    return this.againWhileKeyTaken(
+      async () => (await this.connection.query<RetryBatch>('retryFailed', statement)).rows[0]!,
+    );
+  }
+
+  /**
+   * Sends a statement that puts dead letters back again while it fails on a unique key. A key
+   * taken after the statement's snapshot is only seen by the unique index: 23505 on it means
+   * "send again", and the next snapshot leaves that dead letter alone.
+   */
+  private async againWhileKeyTaken<T>(send: () => Promise<T>): Promise<T> {
     const uniqueIndexes = [this.names.indexes.unique, this.names.indexes.uniqueWindow].map((name) =>
       name.slice(1, -1),
     );
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await this.connection.query<RetryBatch>('retryFailed', statement);
-        return result.rows[0]!;
+        return await send();
       } catch (error) {
         const keyTaken =
           error instanceof QueueDatabaseError &&
