@@ -51,6 +51,9 @@ export interface FetchLoopDependencies {
  */
 export const MAX_UNSETTLED_ACKS = 2 * MAX_ACK_BATCH;
 
+/** How long after an empty lease that a poke sent the loop looks once more (see `pokesRechecked`). */
+export const POKE_RECHECK_MS = 25;
+
 /** What one lease statement gave the loop. */
 interface Leased {
   readonly messages: LeasedMessage[];
@@ -95,6 +98,16 @@ export class FetchLoop {
    * the backlog must not overwrite it, or the loop sleeps through it until the next poll.
    */
   private pokes = 0;
+  /**
+   * A NOTIFY can reach this process a moment before its row is visible to a new snapshot of
+   * another session (seen behind PgBouncer: a lease sent on the poke found nothing, the same
+   * lease 5 ms later found the message). A lease that a poke sent and that found nothing is
+   * therefore sent once more after POKE_RECHECK_MS, instead of leaving the message to the next
+   * poll. `pokesRechecked` is the poke count already looked at again, so a queue that is really
+   * empty costs one more lease per NOTIFY at most.
+   */
+  private pokesRechecked = 0;
+  private lookAgainSoon = false;
   private stopping = false;
   private done: Promise<void> | undefined;
   private readonly policy: LeasePolicy;
@@ -215,7 +228,9 @@ export class FetchLoop {
       }
       if (!this.backlog) {
         this.stateNow = 'waiting';
-        if (await signal.wait(this.deps.pollIntervalMs)) this.backlog = true;
+        const waitMs = this.lookAgainSoon ? POKE_RECHECK_MS : this.deps.pollIntervalMs;
+        this.lookAgainSoon = false;
+        if (await signal.wait(waitMs)) this.backlog = true;
         continue;
       }
       // Let the handlers that finish in this turn free their slots (and their acks batch)
@@ -256,6 +271,10 @@ export class FetchLoop {
         backoffStep = 0;
       }
       this.backlog = leased.backlog || this.pokes !== pokesBefore;
+      if (leased.messages.length === 0 && !this.backlog && pokesBefore !== this.pokesRechecked) {
+        this.pokesRechecked = pokesBefore;
+        this.lookAgainSoon = true;
+      }
       this.buffer.push(
         leased.messages,
         leased.bodyBytes,
