@@ -1,4 +1,5 @@
 import { costOf, cpuSplit, heapWrites, indexEntries } from './cost-table.js';
+import { VARIANTS } from './contenders/index.js';
 import { MIN_JUDGED_SECONDS, NOISE_THRESHOLD_CORES } from './noise.js';
 import { type BaselineResult } from './raw-baseline.js';
 
@@ -35,8 +36,6 @@ export interface BenchReport {
 }
 
 const OURS = 'fetchcraft-processor';
-/** This library with other options (its defaults, `removeOnComplete`): shown, never a peer. */
-const OUR_VARIANTS = ['fetchcraft-defaults', 'fetchcraft-remove'];
 const PEERS = ['pg-boss', 'graphile-worker', 'bullmq'];
 
 /** The best peer's figure for a row: highest rate, or lowest latency. */
@@ -90,7 +89,8 @@ function flowSuffix(details: Record<string, unknown> | undefined): string {
 }
 
 export function renderMarkdown(report: BenchReport): string {
-  const names = [OURS, ...OUR_VARIANTS, 'fetchcraft-service', ...PEERS].filter((name) =>
+  // This library's variants (its defaults, `removeOnComplete`) are shown beside it, never as peers.
+  const names = [OURS, ...VARIANTS, 'fetchcraft-service', ...PEERS].filter((name) =>
     report.rows.some((row) => row.cells[name] !== undefined),
   );
   const lines: string[] = [];
