@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { benchChildArgs } from './child-args.js';
+import { openMemoryCgroup } from './memory-cgroup.js';
 import { type BenchBody } from './contender.js';
 import { NOW_SECONDS } from '../src/sql/sql-statement.js';
 import { bootContext, QUEUE } from './contenders/fetchcraft-common.js';
@@ -18,41 +19,29 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
   {
     name: 'rss.1m',
     description:
-      'drain 1,000,000 at concurrency 16 (backlog inserted by SQL beforehand): rate and peak RSS of the worker process',
+      "drain 1,000,000 at concurrency 16 (backlog inserted by SQL beforehand): rate and peak RSS of the worker process, at Node's default flags on this machine, then again inside a 2 GiB memory cgroup as a container runs it",
     fullOnly: true,
     runs: 1,
     only: ['fetchcraft-processor'],
     async run({ url }) {
-      // The backlog is written by PostgreSQL itself, the rows exactly as enqueueMany writes them,
-      // and drained by a process of its own that loads this library and nothing else of the bench
-      // (bench/rss-worker.ts), compiled as production runs it.
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      await client.query(
-        `INSERT INTO messages (queue, body, available_at, created_at)
-         SELECT $1::text, jsonb_build_object('i', g), ${NOW_SECONDS}, ${NOW_SECONDS}
-         FROM generate_series(0, 999999) AS g ORDER BY g`,
-        [QUEUE],
+      const host = await drainMillion(url, (args) => ['node', args]);
+      const cgroup = openMemoryCgroup(
+        CONTAINER_LIMIT_MB * 1024 * 1024,
+        `fetchcraft-rss-${process.pid}`,
       );
-      await client.end();
-      // RSS_NODE_ARGS: more node flags for the worker (a heap limit, say), to compare.
-      const extra = (process.env.RSS_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
-      // Without --enable-source-maps, which the bench's children take for readable stacks: a
-      // production process rarely does, and Node then holds the parsed maps (about 30 MB here).
-      const args = (await benchChildArgs('bench/rss-worker.ts', ['--expose-gc', ...extra])).filter(
-        (arg) => arg !== '--enable-source-maps',
-      );
-      const { stdout } = await run('node', [...args, url, '1000000'], {
-        cwd: new URL('..', import.meta.url),
-        maxBuffer: 16 * 1024 * 1024,
-      });
-      const line = stdout.split('\n').find((text) => text.startsWith('RSS '));
-      if (line === undefined) throw new Error(`rss-worker printed no RSS line: ${stdout}`);
-      const figures = JSON.parse(line.slice(4)) as { seconds: number } & Record<string, number>;
+      let container: Record<string, unknown>;
+      if (typeof cgroup === 'string') container = { skipped: cgroup };
+      else {
+        try {
+          container = await drainMillion(url, (args) => cgroup.command(args));
+        } finally {
+          cgroup.remove();
+        }
+      }
       return {
-        value: Math.round(1_000_000 / figures.seconds),
+        value: Math.round(1_000_000 / host.seconds),
         unit: 'msg/s',
-        details: figures,
+        details: { ...host, [`memoryLimit${CONTAINER_LIMIT_MB}Mb`]: container },
       };
     },
   },
@@ -148,3 +137,48 @@ export const OWN_SCENARIOS: readonly Scenario[] = [
     },
   },
 ];
+
+/**
+ * A Kubernetes-sized pod: Node gives a process limited to this a heap limit of about half of it
+ * (1,048 MB here), where this 24 GiB machine gives 4,144 MB.
+ */
+const CONTAINER_LIMIT_MB = 2048;
+
+/**
+ * Inserts a backlog of 1,000,000 and drains it in a worker process of its own
+ * (bench/rss-worker.ts), started by `command` from node's arguments.
+ */
+async function drainMillion(
+  url: string,
+  command: (nodeArgs: string[]) => [string, string[]],
+): Promise<{ seconds: number } & Record<string, number>> {
+  // The backlog is written by PostgreSQL itself, the rows exactly as enqueueMany writes them,
+  // and drained by a process that loads this library and nothing else of the bench, compiled
+  // as production runs it: without a source map in its source text.
+  // Each drain starts from an empty, vacuumed table, so the second is not slowed by the first's
+  // million done rows.
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('TRUNCATE messages');
+  await client.query(
+    `INSERT INTO messages (queue, body, available_at, created_at)
+     SELECT $1::text, jsonb_build_object('i', g), ${NOW_SECONDS}, ${NOW_SECONDS}
+     FROM generate_series(0, 999999) AS g ORDER BY g`,
+    [QUEUE],
+  );
+  await client.query('VACUUM ANALYZE messages');
+  await client.end();
+  // RSS_NODE_ARGS: more node flags for the worker (a heap limit, say), to compare.
+  const extra = (process.env.RSS_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+  const args = await benchChildArgs('bench/rss-worker.ts', ['--expose-gc', ...extra], {
+    sourceMap: false,
+  });
+  const [file, argv] = command([...args, url, '1000000']);
+  const { stdout } = await run(file, argv, {
+    cwd: new URL('..', import.meta.url),
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  const line = stdout.split('\n').find((text) => text.startsWith('RSS '));
+  if (line === undefined) throw new Error(`rss-worker printed no RSS line: ${stdout}`);
+  return JSON.parse(line.slice(4)) as { seconds: number } & Record<string, number>;
+}

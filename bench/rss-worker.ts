@@ -4,11 +4,12 @@
  * this library takes in production, not the bench's (whose process also loads the peers'
  * packages). It boots, drains the queue, then prints `RSS <json>`: the RSS once its modules are
  * loaded, the peak RSS and heap sampled every 100 ms through boot and drain, and the heap a full
- * collection leaves at the end (run it with --expose-gc).
+ * collection leaves at the end (run it with --expose-gc), and the heap limit Node chose.
  *
  *   node --expose-gc bench/rss-worker.ts <database-url> <count>
  */
 import 'reflect-metadata';
+import { getHeapStatistics } from 'node:v8';
 import pg from 'pg';
 import { Processor } from '../src/index.js';
 import { bootContext, QUEUE } from './contenders/fetchcraft-common.js';
@@ -69,6 +70,8 @@ process.stdout.write(
     peakHeapMb: mb(peakHeap),
     heapAfterGcMb: mb(after.heapUsed),
     rssAfterMb: mb(after.rss),
+    // What Node chose from the memory it may use (a cgroup's limit, else the machine's).
+    heapLimitMb: mb(getHeapStatistics().heap_size_limit),
   })}\n`,
 );
 process.exit(0);
