@@ -54,6 +54,65 @@ export function leaseSql(
   maxBytes: number,
   after?: LeasePosition,
 ): SqlStatement {
+  return {
+    ...leaseStatement(t, '$2::integer', '', [queue, limit, leaseSeconds, policy, maxBytes], after),
+    planEachTime: true,
+  };
+}
+
+/**
+ * The lease a worker sends when its previous lease found its queue empty: `leaseSql` with the
+ * candidate scans limited to `scanLimit`, a constant written into the text (the worker's
+ * concurrency), and `limit` (at most `scanLimit`) applied to the rows it takes.
+ *
+ * It may run as a prepared statement with a generic plan, so it is planned once per connection
+ * instead of at each run: planning `leaseSql` took 0.55 ms of an idle worker's 1.4 ms lease
+ * (PostgreSQL 15), all of it added to the wake-up latency. `leaseSql` is planned for its values
+ * every time, because its generic plan, not knowing the limit, read the whole backlog; with the
+ * limit a constant, the generic plan is the custom one: each branch an ordered index scan that
+ * stops after `scanLimit` rows. Candidates past `limit` are locked by the scan and not updated,
+ * as those past the byte budget are.
+ */
+export function idleLeaseSql(
+  t: QueueTableNames,
+  queue: string,
+  limit: number,
+  scanLimit: number,
+  leaseSeconds: number,
+  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+  maxBytes: number,
+  after?: LeasePosition,
+): SqlStatement {
+  if (!Number.isSafeInteger(scanLimit) || scanLimit < 1 || limit > scanLimit) {
+    throw new RangeError(`idleLeaseSql: scanLimit ${scanLimit} for limit ${limit}`);
+  }
+  return leaseStatement(
+    t,
+    String(scanLimit),
+    '\n  ORDER BY before\n  LIMIT $2::integer',
+    [queue, limit, leaseSeconds, policy, maxBytes],
+    after,
+  );
+}
+
+/**
+ * `take` cuts the candidates down to the limit after the byte budget, when the scans alone do
+ * not (`before`, the bytes ahead of a row in lease order, grows with each row: every stored body
+ * takes some bytes).
+ */
+function leaseStatement(
+  t: QueueTableNames,
+  scanLimit: string,
+  take: string,
+  [queue, limit, leaseSeconds, policy, maxBytes]: [
+    string,
+    number,
+    number,
+    { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+    number,
+  ],
+  after: LeasePosition | undefined,
+): SqlStatement {
   const values: unknown[] = [
     queue,
     limit,
@@ -69,13 +128,13 @@ export function leaseSql(
   }
   return {
     text: `WITH next AS MATERIALIZED (
-${candidatesInOrder(t, '$2::integer', past)}
+${candidatesInOrder(t, scanLimit, past)}
 ), within AS (
   SELECT ctid FROM (
     SELECT ctid, sum(bytes) OVER (ORDER BY priority DESC, available_at, seq ROWS UNBOUNDED PRECEDING) - bytes AS before
     FROM next
   ) AS sized
-  WHERE before < $6::bigint
+  WHERE before < $6::bigint${take}
 ), leased AS (
   UPDATE ${t.qualified} AS m
   SET ${LEASE_SET}
@@ -84,7 +143,6 @@ ${candidatesInOrder(t, '$2::integer', past)}
 )
 SELECT ${LEASED_COLUMNS} FROM leased ORDER BY priority DESC, available_at, seq`,
     values,
-    planEachTime: true,
   };
 }
 

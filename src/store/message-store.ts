@@ -43,7 +43,7 @@ import {
 } from '../sql/flow-lease.sql.js';
 import { childrenSql, enqueueFlowSql, type FlowRows } from '../sql/flow.sql.js';
 import { blockedGroupsSql, releaseGroupSql } from '../sql/groups.sql.js';
-import { leaseSql, type LeasePosition } from '../sql/lease.sql.js';
+import { idleLeaseSql, leaseSql, type LeasePosition } from '../sql/lease.sql.js';
 import {
   clearQueueSql,
   deleteMessageSql,
@@ -492,10 +492,24 @@ export class MessageStore {
     maxBytes: number,
     operation: 'leaseNext' | 'leaseMany' = 'leaseMany',
     after?: LeasePosition,
+    /** Sends `idleLeaseSql` with this scan limit instead (a worker whose queue looked empty). */
+    idleScanLimit?: number,
   ): Promise<LeasedBatch<T>> {
+    const { leaseSeconds } = policy;
     const result = await this.connection.query<LeasedRow>(
       operation,
-      leaseSql(this.names, queue, limit, policy.leaseSeconds, policy, maxBytes, after),
+      idleScanLimit === undefined
+        ? leaseSql(this.names, queue, limit, leaseSeconds, policy, maxBytes, after)
+        : idleLeaseSql(
+            this.names,
+            queue,
+            limit,
+            idleScanLimit,
+            leaseSeconds,
+            policy,
+            maxBytes,
+            after,
+          ),
     );
     // The scan start only concerns the priority-0 scan (see `leaseSql`).
     const last = result.rows.findLast((row) => row.priority === 0);

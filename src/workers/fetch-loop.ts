@@ -108,6 +108,14 @@ export class FetchLoop {
    */
   private pokesRechecked = 0;
   private lookAgainSoon = false;
+  /**
+   * The last lease came back short: the queue held fewer due messages than it asked for. The
+   * next one, usually sent on the NOTIFY of a new message to a worker that is idle, is
+   * `idleLeaseSql`: prepared and planned once per connection, so that planning is not part of
+   * the wake-up latency. It takes at most `concurrency` messages; a full one means a backlog,
+   * which the next lease (planned for its values) prefetches.
+   */
+  private drained = false;
   private stopping = false;
   private done: Promise<void> | undefined;
   private readonly policy: LeasePolicy;
@@ -299,18 +307,22 @@ export class FetchLoop {
   private async leaseOnce(want: number, leasedAt: number, maxBytes: number): Promise<Leased> {
     const { queue, options, store } = this.deps;
     if (!isFlowControlled(options)) {
+      const idle = this.drained;
+      const limit = idle ? Math.min(want, options.concurrency) : want;
       const batch = await store.lease(
         queue,
-        want,
+        limit,
         this.policy,
         maxBytes,
         'leaseMany',
         this.scanStart.next(leasedAt),
+        idle ? options.concurrency : undefined,
       );
       this.scanStart.reached(batch.last);
       // A batch cut short by the byte budget says nothing about the backlog: assume one.
       const bytes = batch.bodyBytes.reduce((sum, size) => sum + size, 0);
-      const full = batch.messages.length === want || bytes >= maxBytes;
+      const full = batch.messages.length === limit || bytes >= maxBytes;
+      this.drained = !full;
       const followFromHead = batch.messages.length === 0 && this.scanStart.foundNone();
       return { ...batch, backlog: full || followFromHead };
     }

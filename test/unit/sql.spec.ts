@@ -4,7 +4,7 @@ import { enqueueManySql, enqueueSql } from '../../src/sql/enqueue.sql.js';
 import { UNIQUE_ACTIVE_PREDICATE, UNIQUE_WINDOW_PREDICATE } from '../../src/sql/unique.sql.js';
 import { flowLeaseSql, flowLockSql, groupsPerLease } from '../../src/sql/flow-lease.sql.js';
 import { blockedGroupsSql, releaseGroupSql } from '../../src/sql/groups.sql.js';
-import { leaseSql } from '../../src/sql/lease.sql.js';
+import { idleLeaseSql, leaseSql } from '../../src/sql/lease.sql.js';
 import {
   clearQueueSql,
   deleteMessageSql,
@@ -89,6 +89,7 @@ describe('statement builders', () => {
     }),
     leaseSql(names, hostile, 10, 60, {}, 1024),
     leaseSql(names, hostile, 10, 60, {}, 1024, { availableAt: '1', seq: '2' }),
+    idleLeaseSql(names, hostile, 10, 16, 60, {}, 1024, { availableAt: '1', seq: '2' }),
     flowLeaseSql(names, hostile, 4, 60, {}, { globalConcurrency: 5 }, turn),
     flowLeaseSql(names, hostile, 4, 60, { maxAttempts: 3 }, { rateLimit: rate('queue') }, turn),
     flowLeaseSql(names, hostile, 4, 60, {}, { rateLimit: rate('group') }, turn),
@@ -181,6 +182,16 @@ describe('statement builders', () => {
     expect(text).toMatch(/FOR UPDATE SKIP LOCKED/);
     expect(text).toMatch(/ORDER BY available_at, seq/);
     expect(text).toMatch(/extract\(epoch from now\(\)\)/);
+  });
+
+  it("writes the idle lease's scan limit into its text and binds only the taken limit", () => {
+    const idle = idleLeaseSql(names, 'q', 3, 16, 30, {}, 1024);
+    expect(idle.text.match(/LIMIT 16\b/g)).toHaveLength(3);
+    expect(idle.text.match(/LIMIT \$2::integer/g)).toHaveLength(1);
+    expect(idle.values[1]).toBe(3);
+    // Prepared like the single-row statements, where leaseSql is planned for its values.
+    expect(idle.planEachTime).toBeUndefined();
+    expect(leaseSql(names, 'q', 3, 30, {}, 1024).planEachTime).toBe(true);
   });
 
   it('fences ack and nack on state and lease token', () => {

@@ -110,6 +110,45 @@ describe('NOTIFY wake-ups', () => {
   });
 });
 
+describe('the lease that wakes an idle worker', () => {
+  it('is the prepared idle lease, up to concurrency; a burst behind it goes to the planned lease', async () => {
+    const stamps = fixture.app.get(Stamps);
+    const store = fixture.app.get(MessageStore);
+    const lease = store.lease.bind(store);
+    const calls: { scanLimit: number | undefined; limit: number; got: number }[] = [];
+    store.lease = (async (...args: Parameters<MessageStore['lease']>) => {
+      const batch = await lease(...args);
+      if (args[0] === 'wake')
+        calls.push({ limit: args[1], scanLimit: args[6], got: batch.messages.length });
+      return batch;
+    }) as MessageStore['lease'];
+    try {
+      await sleep(50);
+      const before = stamps.started.length;
+      await fixture.app.queue.enqueue('wake', { alone: true });
+      await waitFor(() => stamps.started.length === before + 1, 5_000, 'the single message');
+      // The worker (concurrency 1) had drained its queue: the message was leased by the idle lease.
+      const single = calls.find((call) => call.got === 1)!;
+      expect(single).toEqual({ scanLimit: 1, limit: 1, got: 1 });
+      await sleep(50);
+      calls.length = 0;
+      await fixture.app.queue.enqueueMany(
+        'wake',
+        Array.from({ length: 30 }, (_, i) => ({ i })),
+      );
+      await waitFor(() => stamps.started.length === before + 31, 5_000, 'the burst');
+      // The idle lease came back full, so the next lease was planned for its values and took
+      // the rest of the burst ahead of the free slot.
+      const first = calls.findIndex((call) => call.got > 0);
+      expect(calls[first]).toEqual({ scanLimit: 1, limit: 1, got: 1 });
+      expect(calls[first + 1]!.scanLimit).toBeUndefined();
+      expect(calls[first + 1]!.got).toBeGreaterThan(1);
+    } finally {
+      store.lease = lease;
+    }
+  });
+});
+
 describe('a notification heard while a lease is in flight', () => {
   it('is not lost when that lease comes back empty: the worker leases again at once', async () => {
     const stamps = fixture.app.get(Stamps);
