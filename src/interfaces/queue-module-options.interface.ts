@@ -92,7 +92,8 @@ export interface QueueModuleOptions {
   /**
    * Send statements as named prepared statements, planned once per connection (the lease and
    * batch statements excepted: they are planned for their values every time, since a generic
-   * plan of theirs can read the whole table). Default `true`, `false` with `transactionPooling`:
+   * plan of theirs can read the whole table; but for the lease a worker sends after its queue ran
+   * dry, whose scan limit is written into its text). Default `true`, `false` with `transactionPooling`:
    * PgBouncer in transaction mode before 1.21 (or without `max_prepared_statements`) cannot
    * route them.
    */
