@@ -61,7 +61,8 @@ export function leaseSql(
 }
 
 /**
- * The lease a worker sends when its previous lease found its queue empty: `leaseSql` with the
+ * The lease a worker sends when its previous lease came back short (its queue held fewer due
+ * messages than it asked for), usually on the NOTIFY of a new message: `leaseSql` with the
  * candidate scans limited to `scanLimit`, a constant written into the text (the worker's
  * concurrency), and `limit` (at most `scanLimit`) applied to the rows it takes.
  *

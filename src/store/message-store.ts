@@ -492,7 +492,7 @@ export class MessageStore {
     maxBytes: number,
     operation: 'leaseNext' | 'leaseMany' = 'leaseMany',
     after?: LeasePosition,
-    /** Sends `idleLeaseSql` with this scan limit instead (a worker whose queue looked empty). */
+    /** Sends `idleLeaseSql` with this scan limit instead (a worker whose last lease came back short). */
     idleScanLimit?: number,
   ): Promise<LeasedBatch<T>> {
     const { leaseSeconds } = policy;
