@@ -1,4 +1,10 @@
-import { candidatesInOrder, LEASE_SET, LEASED_COLUMNS, notPaused } from './lease.sql.js';
+import {
+  candidatesInOrder,
+  LEASE_SET,
+  LEASED_COLUMNS,
+  notPaused,
+  type LeaseRecordPolicy,
+} from './lease.sql.js';
 import { NOW_SECONDS, StatementValues, type SqlStatement } from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
@@ -66,7 +72,7 @@ export function flowLeaseSql(
   queue: string,
   want: number,
   leaseSeconds: number,
-  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+  policy: LeaseRecordPolicy,
   limits: FlowLimits,
   turn: GroupTurn,
 ): SqlStatement {

@@ -6,6 +6,12 @@ import {
 } from './sql-statement.js';
 import { type QueueTableNames } from './table-names.js';
 
+/** What a lease records for whichever replica reaps it (see `leaseSql`). */
+export interface LeaseRecordPolicy {
+  readonly maxAttempts?: number;
+  readonly deadLetterQueue?: string;
+}
+
 /** A place in a queue's lease order: due time (epoch seconds) and `seq`, as bigint strings. */
 export interface LeasePosition {
   readonly availableAt: string;
@@ -50,7 +56,7 @@ export function leaseSql(
   queue: string,
   limit: number,
   leaseSeconds: number,
-  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+  policy: LeaseRecordPolicy,
   maxBytes: number,
   after?: LeasePosition,
 ): SqlStatement {
@@ -80,7 +86,7 @@ export function idleLeaseSql(
   limit: number,
   scanLimit: number,
   leaseSeconds: number,
-  policy: { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+  policy: LeaseRecordPolicy,
   maxBytes: number,
   after?: LeasePosition,
 ): SqlStatement {
@@ -109,7 +115,7 @@ function leaseStatement(
     string,
     number,
     number,
-    { readonly maxAttempts?: number; readonly deadLetterQueue?: string },
+    LeaseRecordPolicy,
     number,
   ],
   after: LeasePosition | undefined,
